@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot numeric code needs the host's vector units: without -march=native Swift lowers SIMD
+// fused multiply-adds to libm calls. These flags are fine because biasprobe is a root package.
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-march=native", "-enforce-exclusivity=unchecked"]),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "biasprobe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "biasprobe", targets: ["BiasProbe"]),
+        .library(name: "PCInference", targets: ["PCInference"]),
+        .library(name: "HDF5Bridge", targets: ["HDF5Bridge"]),
+        .library(name: "Heatmap", targets: ["Heatmap"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian, reached through pkg-config (see README "Dependencies").
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "PCInference", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "HDF5Bridge", dependencies: ["CHDF5"]),
+        .target(name: "Heatmap", dependencies: ["CPNG"], swiftSettings: fast),
+        .executableTarget(
+            name: "BiasProbe",
+            dependencies: [
+                "PCInference", "HDF5Bridge", "Heatmap",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fast),
+
+        .testTarget(name: "PCInferenceTests", dependencies: ["PCInference"]),
+        .testTarget(name: "HDF5BridgeTests", dependencies: ["HDF5Bridge"]),
+        .testTarget(name: "HeatmapTests", dependencies: ["Heatmap"]),
+        .testTarget(name: "BiasProbeTests", dependencies: ["PCInference", "HDF5Bridge", "Heatmap"]),
+    ]
+)

@@ -1,0 +1,100 @@
+/// Block dequantisation to float32, following the GGML block layouts.
+public enum Dequantize {
+    @inline(__always) static func half(_ p: UnsafeRawPointer, _ off: Int) -> Float {
+        Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: off, as: UInt16.self)))
+    }
+
+    /// Dequantise `count` elements of `type` from `raw` (which must hold whole blocks).
+    public static func run(_ type: GGMLType, _ raw: UnsafeRawBufferPointer, into y: UnsafeMutablePointer<Float>, count: Int) {
+        let p = raw.baseAddress!
+        switch type {
+        case .f32:
+            UnsafeMutableRawPointer(y).copyMemory(from: p, byteCount: count * 4)
+        case .f16:
+            for i in 0..<count { y[i] = half(p, 2 * i) }
+        case .bf16:
+            for i in 0..<count {
+                y[i] = Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
+            }
+        case .q4_0:
+            // 32 weights: f16 scale d, 16 bytes of nibbles; low nibbles are weights 0..15, high 16..31.
+            for b in 0..<count / 32 {
+                let blk = p + b * 18, out = y + b * 32
+                let d = half(blk, 0)
+                for j in 0..<16 {
+                    let q = blk.load(fromByteOffset: 2 + j, as: UInt8.self)
+                    out[j] = Float(Int(q & 0xF) - 8) * d
+                    out[j + 16] = Float(Int(q >> 4) - 8) * d
+                }
+            }
+        case .q4_1:
+            // 32 weights: f16 scale d, f16 minimum m, 16 bytes of nibbles.
+            for b in 0..<count / 32 {
+                let blk = p + b * 20, out = y + b * 32
+                let d = half(blk, 0), m = half(blk, 2)
+                for j in 0..<16 {
+                    let q = blk.load(fromByteOffset: 4 + j, as: UInt8.self)
+                    out[j] = Float(q & 0xF) * d + m
+                    out[j + 16] = Float(q >> 4) * d + m
+                }
+            }
+        case .q8_0:
+            // 32 weights: f16 scale d, 32 signed bytes.
+            for b in 0..<count / 32 {
+                let blk = p + b * 34, out = y + b * 32
+                let d = half(blk, 0)
+                for j in 0..<32 { out[j] = Float(blk.load(fromByteOffset: 2 + j, as: Int8.self)) * d }
+            }
+        case .q4_K:
+            // 256 weights: f16 d, f16 dmin, 12 bytes of packed 6-bit (scale, min) pairs for 8 sub-blocks,
+            // 128 bytes of nibbles; each 64-weight group uses the low then the high nibbles of 32 bytes.
+            for b in 0..<count / 256 {
+                let blk = p + b * 144
+                let d = half(blk, 0), dmin = half(blk, 2)
+                let sc = (blk + 4).assumingMemoryBound(to: UInt8.self)
+                let qs = (blk + 16).assumingMemoryBound(to: UInt8.self)
+                var out = y + b * 256
+                for g in 0..<4 {
+                    let (s1, m1) = scaleMinK4(2 * g, sc), (s2, m2) = scaleMinK4(2 * g + 1, sc)
+                    let d1 = d * Float(s1), mm1 = dmin * Float(m1), d2 = d * Float(s2), mm2 = dmin * Float(m2)
+                    let q = qs + 32 * g
+                    for l in 0..<32 { out[l] = d1 * Float(q[l] & 0xF) - mm1 }
+                    for l in 0..<32 { out[32 + l] = d2 * Float(q[l] >> 4) - mm2 }
+                    out += 64
+                }
+            }
+        case .q6_K:
+            // 256 weights: 128 bytes low nibbles, 64 bytes of 2-bit highs, 16 int8 scales, f16 d.
+            for b in 0..<count / 256 {
+                let blk = p + b * 210
+                var ql = blk.assumingMemoryBound(to: UInt8.self)
+                var qh = (blk + 128).assumingMemoryBound(to: UInt8.self)
+                var sc = (blk + 192).assumingMemoryBound(to: Int8.self)
+                let d = half(blk, 208)
+                var out = y + b * 256
+                for _ in 0..<2 {
+                    for l in 0..<32 {
+                        let i = l / 16
+                        let q1 = Int(ql[l] & 0xF) | (Int(qh[l] & 3) << 4)
+                        let q2 = Int(ql[l + 32] & 0xF) | (Int((qh[l] >> 2) & 3) << 4)
+                        let q3 = Int(ql[l] >> 4) | (Int((qh[l] >> 4) & 3) << 4)
+                        let q4 = Int(ql[l + 32] >> 4) | (Int((qh[l] >> 6) & 3) << 4)
+                        out[l] = d * Float(sc[i]) * Float(q1 - 32)
+                        out[l + 32] = d * Float(sc[i + 2]) * Float(q2 - 32)
+                        out[l + 64] = d * Float(sc[i + 4]) * Float(q3 - 32)
+                        out[l + 96] = d * Float(sc[i + 6]) * Float(q4 - 32)
+                    }
+                    out += 128; ql += 64; qh += 32; sc += 8
+                }
+            }
+        default:
+            preconditionFailure("Dequantize.run called with unsupported type \(type.name)")
+        }
+    }
+
+    /// The j-th (scale, min) pair of a Q4_K block's 12 packed scale bytes.
+    @inline(__always) static func scaleMinK4(_ j: Int, _ q: UnsafePointer<UInt8>) -> (UInt8, UInt8) {
+        if j < 4 { return (q[j] & 63, q[j + 4] & 63) }
+        return ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+    }
+}
