@@ -1,0 +1,1 @@
+// Swift over libhdf5.

@@ -1,0 +1,1 @@
+// PNG rendering over libpng.

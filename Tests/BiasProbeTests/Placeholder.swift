@@ -1,0 +1,5 @@
+import XCTest
+
+final class BiasProbePlaceholderTests: XCTestCase {
+    func testPlaceholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class HDF5BridgePlaceholderTests: XCTestCase {
+    func testPlaceholder() {}
+}

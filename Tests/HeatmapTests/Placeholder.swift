@@ -1,0 +1,5 @@
+import XCTest
+
+final class HeatmapPlaceholderTests: XCTestCase {
+    func testPlaceholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class PCInferencePlaceholderTests: XCTestCase {
+    func testPlaceholder() {}
+}
