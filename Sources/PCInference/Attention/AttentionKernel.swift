@@ -1,0 +1,177 @@
+import Foundation
+
+/// Exact attention over an `AttentionLayout`, one row block at a time.
+///
+/// For each KV head g and block of rows, the query rows of g's whole head group are stacked so
+/// K and V are read once per group (GQA). Scores for the block against the keys it may see are
+/// one sgemm per cache slice, the softmax is exact (row max, exp, sum), observers see the
+/// probabilities, and P·V is again one sgemm per slice. Nothing larger than
+/// (group x block rows) x visible keys is ever held, so memory is linear in the context.
+public final class AttentionKernel: @unchecked Sendable {
+    public let config: ModelConfig
+    public let workers: Int
+    /// Upper bound on the score block, in floats per worker (64 MB).
+    let maxScoreFloats = 16 << 20
+    private var scratch: [Scratch]
+
+    final class Scratch {
+        var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1), scoresCap = 1
+        var q = UnsafeMutablePointer<Float>.allocate(capacity: 1), qCap = 1
+        var o = UnsafeMutablePointer<Float>.allocate(capacity: 1), oCap = 1
+        var entropy = UnsafeMutablePointer<Float>.allocate(capacity: 1), maxP = UnsafeMutablePointer<Float>.allocate(capacity: 1), rowCap = 1
+        func ensure(scores n: Int, q nq: Int, rows: Int) {
+            if n > scoresCap { scores.deallocate(); scores = .allocate(capacity: n); scoresCap = n }
+            if nq > qCap { q.deallocate(); o.deallocate(); q = .allocate(capacity: nq); o = .allocate(capacity: nq); qCap = nq; oCap = nq }
+            if rows > rowCap { entropy.deallocate(); maxP.deallocate(); entropy = .allocate(capacity: rows); maxP = .allocate(capacity: rows); rowCap = rows }
+        }
+        deinit { scores.deallocate(); q.deallocate(); o.deallocate(); entropy.deallocate(); maxP.deallocate() }
+    }
+
+    public init(config: ModelConfig, workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)) {
+        self.config = config
+        self.workers = max(1, workers)
+        scratch = (0..<self.workers).map { _ in Scratch() }
+    }
+
+    struct Item { let g: Int; let rows: Range<Int>; let keyStart: Int }
+
+    /// Attention for the T new rows of one layer.
+    /// - q: [T, H*d] post-RoPE queries; out: [T, H*d].
+    /// - The new rows' keys must already be in `cache`, at `firstRowKey ..< firstRowKey+T`.
+    public func run(layer: Int, q: UnsafePointer<Float>, rows T: Int, cache: KVCache, layout: AttentionLayout,
+                    firstRowKey: Int, out: UnsafeMutablePointer<Float>,
+                    observers: [AttentionObserver], scope: ObservationScope?) {
+        let c = config, d = c.headDim, G = c.groupSize, H = c.headCount
+        let maxKeys = firstRowKey + T
+        // Row block: up to 64 rows, fewer when the key range is very long.
+        let blockRows = max(1, min(64, maxScoreFloats / max(1, G * maxKeys)))
+        let splitRow = scope.map { $0.queryRowStart - firstRowKey }
+        var items: [Item] = []
+        for g in 0..<c.kvHeadCount {
+            for seg in layout.segments {
+                var cuts = [seg.rows.lowerBound, seg.rows.upperBound]
+                if let s = splitRow, seg.rows.contains(s), s > seg.rows.lowerBound { cuts.insert(s, at: 1) }
+                for p in 0..<(cuts.count - 1) {
+                    var r = cuts[p]
+                    while r < cuts[p + 1] {
+                        let e = min(r + blockRows, cuts[p + 1])
+                        items.append(Item(g: g, rows: r..<e, keyStart: seg.keyStart))
+                        r = e
+                    }
+                }
+            }
+        }
+        let needEntropy = observers.contains { $0.needsEntropy }
+        let masks = cache.keepMasks[layer]
+        let slices = cache.slices
+        let scale = 1 / Float(d).squareRoot()
+        let counter = LockedBox(0)
+        let nWorkers = min(workers, items.count)
+        let todo = items
+        let qp = SharedPointer(q), outp = SharedPointer(out)
+        let work: @Sendable (Int) -> Void = { [self] w in
+            let q = qp.p, out = outp.p, items = todo
+            let s = scratch[w]
+            while true {
+                var idx = 0
+                counter.update { idx = $0; $0 += 1 }
+                if idx >= items.count { break }
+                let it = items[idx]
+                let Bc = it.rows.count
+                let lastKey = firstRowKey + it.rows.upperBound - 1
+                let nK = lastKey + 1 - it.keyStart
+                let M = G * Bc
+                s.ensure(scores: M * nK, q: M * d, rows: M)
+                // Stack the group's query rows: row hh*Bc + i is head g*G+hh, row it.rows.lower+i.
+                for hh in 0..<G {
+                    let h = it.g * G + hh
+                    for i in 0..<Bc {
+                        (s.q + (hh * Bc + i) * d).update(from: q + (it.rows.lowerBound + i) * H * d + h * d, count: d)
+                    }
+                }
+                // Scores S[M, nK] = Qg K^T / sqrt(d), one sgemm per cache slice in range.
+                var off = 0
+                for sl in slices {
+                    let lo = max(off, it.keyStart), hi = min(off + sl.count, lastKey + 1)
+                    if lo < hi {
+                        let kp = sl.block.keys(layer: layer, head: it.g) + (sl.start + lo - off) * d
+                        BLAS.gemm(m: M, n: hi - lo, k: d, a: s.q, lda: d, b: kp, ldb: d, bTransposed: true,
+                                  c: s.scores + (lo - it.keyStart), ldc: nK, alpha: scale)
+                    }
+                    off += sl.count
+                    if off > lastKey { break }
+                }
+                // Exact softmax per row over its visible keys; evicted keys get probability 0.
+                for hh in 0..<G {
+                    let mask = masks[it.g * G + hh]
+                    for i in 0..<Bc {
+                        let r = hh * Bc + i
+                        let row = s.scores + r * nK
+                        let valid = firstRowKey + it.rows.lowerBound + i + 1 - it.keyStart
+                        if let m = mask {
+                            let end = min(m.count, it.keyStart + valid)
+                            if end > it.keyStart {
+                                m.withUnsafeBufferPointer { mb in
+                                    for k in it.keyStart..<end where mb[k] == 0 { row[k - it.keyStart] = -.infinity }
+                                }
+                            }
+                        }
+                        let mx = VectorMath.max(row, valid)
+                        if mx == -.infinity {   // every visible key evicted: the row attends to nothing
+                            row.update(repeating: 0, count: nK); s.maxP[r] = 0
+                            if needEntropy { s.entropy[r] = 0 }
+                            continue
+                        }
+                        let (z, ez) = VectorMath.expShifted(row, valid, shift: mx, withEntropy: needEntropy)
+                        let inv = 1 / z
+                        VectorMath.scale(row, valid, by: inv)
+                        if valid < nK { (row + valid).update(repeating: 0, count: nK - valid) }
+                        s.maxP[r] = inv
+                        if needEntropy { s.entropy[r] = Float(Foundation.log(Double(z))) - ez * inv }
+                    }
+                }
+                if let scope, !observers.isEmpty {
+                    let firstRow = firstRowKey + it.rows.lowerBound
+                    let isQuery = firstRow >= scope.queryRowStart
+                    for hh in 0..<G {
+                        let block = AttentionBlock(
+                            layer: layer, head: it.g * G + hh, worker: w, scope: scope, isQuery: isQuery,
+                            firstRow: firstRow, rowCount: Bc, keyStart: it.keyStart,
+                            probs: s.scores + hh * Bc * nK, ld: nK,
+                            entropy: needEntropy ? UnsafePointer(s.entropy + hh * Bc) : nil,
+                            maxProb: s.maxP + hh * Bc)
+                        for o in observers where o.wants(isQuery: isQuery) { o.observe(block) }
+                    }
+                }
+                // O[M, d] = P V, accumulated over slices.
+                off = 0
+                var first = true
+                for sl in slices {
+                    let lo = max(off, it.keyStart), hi = min(off + sl.count, lastKey + 1)
+                    if lo < hi {
+                        let vp = sl.block.values(layer: layer, head: it.g) + (sl.start + lo - off) * d
+                        BLAS.gemm(m: M, n: d, k: hi - lo, a: s.scores + (lo - it.keyStart), lda: nK,
+                                  b: vp, ldb: d, bTransposed: false, c: s.o, ldc: d, beta: first ? 0 : 1)
+                        first = false
+                    }
+                    off += sl.count
+                    if off > lastKey { break }
+                }
+                for hh in 0..<G {
+                    let h = it.g * G + hh
+                    for i in 0..<Bc {
+                        (out + (it.rows.lowerBound + i) * H * d + h * d).update(from: s.o + (hh * Bc + i) * d, count: d)
+                    }
+                }
+            }
+        }
+        if nWorkers <= 1 {
+            work(0)
+        } else {
+            let saved = BLAS.threads
+            BLAS.threads = 1   // we parallelise across blocks; nested BLAS threads would oversubscribe
+            parallelWorkers(nWorkers, work)
+            BLAS.threads = saved
+        }
+    }
+}

@@ -1,0 +1,94 @@
+/// Sampling settings: temperature 0 means greedy.
+public struct SamplingSettings: Sendable, Codable, Equatable {
+    public var temperature: Float = 0
+    public var topP: Float = 1
+    public var seed: UInt64 = 0
+    public init(temperature: Float = 0, topP: Float = 1, seed: UInt64 = 0) {
+        self.temperature = temperature; self.topP = topP; self.seed = seed
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so sampled runs repeat exactly from a seed.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Picks the next token from a row of logits.
+public struct Sampler: Sendable {
+    public let settings: SamplingSettings
+    var rng: SplitMix64
+    public init(_ s: SamplingSettings) { settings = s; rng = SplitMix64(seed: s.seed) }
+
+    public mutating func next(_ logits: ArraySlice<Float>, banned: Set<Int> = []) -> Int {
+        let base = logits.startIndex
+        if settings.temperature <= 0 {
+            var best = -1; var bv = -Float.infinity
+            for i in logits.indices where logits[i] > bv && !banned.contains(i - base) { bv = logits[i]; best = i - base }
+            return best
+        }
+        // Temperature softmax, then the smallest set of tokens whose mass reaches top-p.
+        let t = settings.temperature
+        var items: [(Int, Float)] = []
+        items.reserveCapacity(logits.count)
+        let mx = logits.max() ?? 0
+        var z: Float = 0
+        for i in logits.indices where !banned.contains(i - base) {
+            let p = ((logits[i] - mx) / t).expApprox
+            items.append((i - base, p)); z += p
+        }
+        items.sort { $0.1 > $1.1 }
+        var kept: [(Int, Float)] = []
+        var mass: Float = 0
+        for it in items {
+            kept.append(it); mass += it.1 / z
+            if mass >= settings.topP { break }
+        }
+        let total = kept.reduce(0) { $0 + $1.1 }
+        var u = Float(Double(rng.next() >> 11) / Double(1 << 53)) * total
+        for it in kept { u -= it.1; if u <= 0 { return it.0 } }
+        return kept.last!.0
+    }
+}
+
+extension Float {
+    var expApprox: Float { VectorMath.exp(SIMD16(repeating: self))[0] }
+}
+
+/// Prefill a prompt, then decode token by token with a KV cache.
+public struct Generator {
+    public let model: LlamaModel
+    public init(model: LlamaModel) { self.model = model }
+
+    /// Greedy decoding; the stop token, when produced, is included in the result.
+    public func greedy(prompt: [Int], maxTokens: Int, stopTokens: Set<Int>) throws -> [Int] {
+        try generate(prompt: prompt, maxTokens: maxTokens, sampling: SamplingSettings(), stopTokens: stopTokens)
+    }
+
+    /// Generates up to maxTokens; `onToken` returns false to stop early.
+    public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingSettings, stopTokens: Set<Int>,
+                         onToken: (Int) -> Bool = { _ in true }) throws -> [Int] {
+        guard !prompt.isEmpty else { throw ModelError("the prompt is empty") }
+        let cache = model.makeCache()
+        var sampler = Sampler(sampling)
+        var logits = try model.forward(tokens: prompt, positions: Array(0..<prompt.count), cache: cache, logitRows: [prompt.count - 1])
+        var out: [Int] = []
+        var pos = prompt.count
+        while out.count < maxTokens {
+            let t = sampler.next(logits[...])
+            out.append(t)
+            if stopTokens.contains(t) || !onToken(t) { break }
+            if out.count == maxTokens { break }
+            logits = try model.forward(tokens: [t], positions: [pos], cache: cache, logitRows: [0], stageName: "decode")
+            pos += 1
+        }
+        return out
+    }
+}

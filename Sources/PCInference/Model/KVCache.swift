@@ -1,0 +1,119 @@
+/// Keys and values of a run of consecutive tokens, for every layer:
+/// K and V are each [layer][kvHead][capacity][headDim], post-RoPE keys.
+/// Stored at KV-head granularity: query heads of a GQA group read the same block.
+public final class KVBlock: @unchecked Sendable {
+    public let layers: Int, kvHeads: Int, headDim: Int, capacity: Int
+    public internal(set) var count = 0
+    let k: UnsafeMutablePointer<Float>
+    let v: UnsafeMutablePointer<Float>
+
+    public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int) {
+        self.layers = layers; self.kvHeads = kvHeads; self.headDim = headDim; self.capacity = max(capacity, 1)
+        let n = layers * kvHeads * self.capacity * headDim
+        k = .allocate(capacity: n)
+        v = .allocate(capacity: n)
+    }
+    deinit { k.deallocate(); v.deallocate() }
+
+    public var bytes: Int { 2 * layers * kvHeads * capacity * headDim * 4 }
+
+    @inline(__always) func keys(layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
+        k + ((layer * kvHeads + head) * capacity) * headDim
+    }
+    @inline(__always) func values(layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
+        v + ((layer * kvHeads + head) * capacity) * headDim
+    }
+
+    /// Copy T new tokens' K/V of one layer (rows of [T, kvHeads*headDim]) to positions count..<count+T.
+    func write(layer: Int, at start: Int, k src: UnsafePointer<Float>, v vsrc: UnsafePointer<Float>, rows: Int) {
+        precondition(start + rows <= capacity, "KV block overflow")
+        let kvDim = kvHeads * headDim
+        for g in 0..<kvHeads {
+            let kd = keys(layer: layer, head: g) + start * headDim
+            let vd = values(layer: layer, head: g) + start * headDim
+            for t in 0..<rows {
+                (kd + t * headDim).update(from: src + t * kvDim + g * headDim, count: headDim)
+                (vd + t * headDim).update(from: vsrc + t * kvDim + g * headDim, count: headDim)
+            }
+        }
+    }
+}
+
+/// A contiguous run of a block's tokens that is part of a cache's key sequence.
+public struct KVSlice: Sendable {
+    public let block: KVBlock
+    public let start: Int
+    public var count: Int
+}
+
+/// The key/value sequence attention reads: an ordered list of block slices, so that chunk caches
+/// can be combined (and their first token dropped) without copying. New tokens go to `tail`.
+public final class KVCache: @unchecked Sendable {
+    public let layers: Int, kvHeads: Int, headDim: Int, queryHeads: Int
+    public private(set) var slices: [KVSlice] = []
+    public private(set) var count = 0
+    /// Per layer, per query head: 1 = key kept, 0 = evicted. nil = everything kept.
+    /// Keys past a mask's length are kept (tokens added after the eviction).
+    public private(set) var keepMasks: [[[UInt8]?]]
+
+    public init(config: ModelConfig) {
+        layers = config.layerCount; kvHeads = config.kvHeadCount; headDim = config.headDim; queryHeads = config.headCount
+        keepMasks = Array(repeating: Array(repeating: nil, count: config.headCount), count: config.layerCount)
+    }
+
+    /// Append an existing block's tokens [start, start+count) to the key sequence (no copy).
+    public func append(_ block: KVBlock, from start: Int = 0, count n: Int? = nil) {
+        let c = n ?? (block.count - start)
+        precondition(start >= 0 && c >= 0 && start + c <= block.count)
+        guard c > 0 else { return }
+        slices.append(KVSlice(block: block, start: start, count: c))
+        count += c
+    }
+
+    /// Reserve room for `n` more tokens written by forward passes; returns the block they go to.
+    public func reserve(_ n: Int) -> KVBlock {
+        if let last = slices.last, last.start + last.count == last.block.count,
+           last.block.capacity - last.block.count >= n {
+            return last.block
+        }
+        let b = KVBlock(layers: layers, kvHeads: kvHeads, headDim: headDim, capacity: n)
+        slices.append(KVSlice(block: b, start: 0, count: 0))
+        return b
+    }
+
+    /// Record that `rows` tokens were written at the end of the tail block (after all layers).
+    func commitAppend(_ rows: Int) {
+        guard var last = slices.popLast() else { preconditionFailure("commit without reserve") }
+        last.count += rows
+        last.block.count = last.start + last.count
+        slices.append(last)
+        count += rows
+    }
+
+    /// Set the keep mask of one layer and query head (length = keys covered).
+    public func setKeepMask(layer: Int, head: Int, _ mask: [UInt8]) { keepMasks[layer][head] = mask }
+
+    /// Evict keys for one layer and head (indices into the key sequence).
+    public func evict(layer: Int, head: Int, keys: [Int]) {
+        guard !keys.isEmpty else { return }
+        var m = keepMasks[layer][head] ?? Array(repeating: 1, count: count)
+        if m.count < count { m.append(contentsOf: Array(repeating: 1, count: count - m.count)) }
+        for k in keys where k >= 0 && k < m.count { m[k] = 0 }
+        keepMasks[layer][head] = m
+    }
+
+    public var hasMasks: Bool { keepMasks.contains { $0.contains { $0 != nil } } }
+
+    /// Number of keys kept for (layer, head).
+    public func keptCount(layer: Int, head: Int) -> Int {
+        guard let m = keepMasks[layer][head] else { return count }
+        return m.reduce(0) { $0 + Int($1) } + max(0, count - m.count)
+    }
+
+    public var bytes: Int { uniqueBlocks.reduce(0) { $0 + $1.bytes } }
+    var uniqueBlocks: [KVBlock] {
+        var seen = Set<ObjectIdentifier>(); var out: [KVBlock] = []
+        for s in slices where seen.insert(ObjectIdentifier(s.block)).inserted { out.append(s.block) }
+        return out
+    }
+}

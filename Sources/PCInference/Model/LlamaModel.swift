@@ -1,0 +1,168 @@
+import Foundation
+
+/// Errors raised while running the model; each message is one line.
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ m: String) { description = m }
+}
+
+/// Called inside a forward pass after the queries and keys of a layer are ready and before its
+/// attention runs: the place where calibration evicts keys it finds abnormal.
+public protocol AttentionHook: AnyObject {
+    func beforeAttention(layer: Int, q: UnsafePointer<Float>, rows: Int, cache: KVCache, layout: AttentionLayout, firstRowKey: Int) throws
+}
+
+/// A LLaMA-family decoder (llama, qwen2) running on float32 weights and OpenBLAS.
+public final class LlamaModel: @unchecked Sendable {
+    public let config: ModelConfig
+    public let weights: LlamaWeights
+    public let kernel: AttentionKernel
+    let rope: RoPE
+    /// Rows processed through all layers at once; bounds activation memory at long context.
+    public var tokenBlock = 512
+    /// Threads for the linear layers (OpenBLAS) and the attention kernel.
+    public let threads: Int
+
+    public init(gguf: GGUFFile, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+        config = try ModelConfig(gguf: gguf)
+        weights = try LlamaWeights(gguf: gguf, config: config)
+        self.threads = max(1, threads)
+        kernel = AttentionKernel(config: config, workers: self.threads)
+        rope = RoPE(config: config, freqFactors: weights.rope_freqs)
+        BLAS.threads = self.threads
+    }
+
+    public convenience init(path: String) throws {
+        try self.init(gguf: GGUFFile(path: path))
+    }
+
+    public func makeCache() -> KVCache { KVCache(config: config) }
+
+    /// Runs new tokens through the model, appending their keys and values to `cache`.
+    ///
+    /// - positions: one RoPE position per token (explicit, so chunks can restart at 0).
+    /// - layout: which keys each new row sees (see `AttentionLayout`).
+    /// - logitRows: indices of new rows whose next-token logits are wanted.
+    /// - Returns: logits [logitRows.count, vocab], row-major.
+    @discardableResult
+    public func forward(tokens: [Int], positions: [Int], cache: KVCache, layout: AttentionLayout? = nil,
+                        logitRows: [Int] = [], observers: [AttentionObserver] = [], scope: ObservationScope? = nil,
+                        hook: AttentionHook? = nil, stageName: String = "forward") throws -> [Float] {
+        let hidden = try forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: layout, hiddenRows: logitRows,
+                                       observers: observers, scope: scope, hook: hook, stageName: stageName)
+        return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: logitRows.count) }
+    }
+
+    /// Like `forward`, but returns the final normalised hidden states [hiddenRows.count, D]
+    /// instead of logits, so callers can project them in batches (see `logits(hidden:rows:)`).
+    public func forwardHidden(tokens: [Int], positions: [Int], cache: KVCache, layout: AttentionLayout? = nil,
+                              hiddenRows logitRows: [Int] = [], observers: [AttentionObserver] = [], scope: ObservationScope? = nil,
+                              hook: AttentionHook? = nil, stageName: String = "forward") throws -> [Float] {
+        let c = config, T = tokens.count, D = c.embeddingLength, F = c.feedForwardLength
+        guard T > 0 else { return [] }
+        guard positions.count == T else { throw ModelError("\(T) tokens but \(positions.count) positions") }
+        for t in tokens where t < 0 || t >= c.vocabSize { throw ModelError("token id \(t) is outside the vocabulary (0..<\(c.vocabSize))") }
+        for r in logitRows where r < 0 || r >= T { throw ModelError("logit row \(r) is outside 0..<\(T)") }
+        let layout = layout ?? .causal(rows: T)
+        guard layout.rowCount == T else { throw ModelError("layout covers \(layout.rowCount) rows, pass has \(T)") }
+
+        let firstKey = cache.count
+        let block = cache.reserve(T)
+        let blockStart = block.count
+        cache.commitAppend(T)   // the kernel reads keys only up to each row's own, layer by layer
+        let active = scope.map { s in observers.filter { $0.begin(scope: s, workers: kernel.workers) } } ?? []
+        defer { active.forEach { $0.end() } }
+
+        let B = min(tokenBlock, T)
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: B * D); defer { x.deallocate() }
+        let h = UnsafeMutablePointer<Float>.allocate(capacity: B * max(D, c.qDim)); defer { h.deallocate() }
+        let q = UnsafeMutablePointer<Float>.allocate(capacity: B * c.qDim); defer { q.deallocate() }
+        let k = UnsafeMutablePointer<Float>.allocate(capacity: B * c.kvDim); defer { k.deallocate() }
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: B * c.kvDim); defer { v.deallocate() }
+        let att = UnsafeMutablePointer<Float>.allocate(capacity: B * c.qDim); defer { att.deallocate() }
+        let gate = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { gate.deallocate() }
+        let up = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { up.deallocate() }
+        var finalRows = [Float](repeating: 0, count: logitRows.count * D)
+        let wanted = Dictionary(logitRows.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+
+        var r0 = 0
+        while r0 < T {
+            let r1 = min(r0 + B, T), n = r1 - r0
+            // Layout of this block of rows, re-based to the block.
+            let sub = AttentionLayout(segments: layout.segments.compactMap { s in
+                let lo = max(s.rows.lowerBound, r0), hi = min(s.rows.upperBound, r1)
+                return lo < hi ? .init(rows: (lo - r0)..<(hi - r0), keyStart: s.keyStart) : nil
+            })
+            let (cosT, sinT) = rope.tables(positions: positions[r0..<r1])
+            // x [n, D] = token embeddings
+            for i in 0..<n { weights.token_embd.rows(tokens[r0 + i], 1, into: x + i * D) }
+
+            for l in 0..<c.layerCount {
+                let w = weights.blocks[l]
+                // attention: h = rmsnorm(x); q,k,v = h W^T (+b); rope(q,k)
+                for i in 0..<n { VectorMath.rmsNorm(x + i * D, w.attn_norm, h + i * D, n: D, eps: c.rmsEps) }
+                BLAS.linear(h, rows: n, inDim: D, w.attn_q.data, outDim: c.qDim, into: q)
+                BLAS.linear(h, rows: n, inDim: D, w.attn_k.data, outDim: c.kvDim, into: k)
+                BLAS.linear(h, rows: n, inDim: D, w.attn_v.data, outDim: c.kvDim, into: v)
+                if let qb = w.attn_q_bias, let kb = w.attn_k_bias, let vb = w.attn_v_bias {
+                    for i in 0..<n {
+                        VectorMath.add(q + i * c.qDim, qb, c.qDim)
+                        VectorMath.add(k + i * c.kvDim, kb, c.kvDim)
+                        VectorMath.add(v + i * c.kvDim, vb, c.kvDim)
+                    }
+                }
+                rope.apply(q, rows: n, heads: c.headCount, cos: cosT, sin: sinT)
+                rope.apply(k, rows: n, heads: c.kvHeadCount, cos: cosT, sin: sinT)
+                block.write(layer: l, at: blockStart + r0, k: k, v: v, rows: n)
+                try hook?.beforeAttention(layer: l, q: q, rows: n, cache: cache, layout: sub, firstRowKey: firstKey + r0)
+                // att [n, H*d] over the cache; x += att Wo^T
+                kernel.run(layer: l, q: q, rows: n, cache: cache, layout: sub, firstRowKey: firstKey + r0,
+                           out: att, observers: active, scope: scope)
+                BLAS.linear(att, rows: n, inDim: c.qDim, w.attn_output.data, outDim: D, into: x, accumulate: true)
+                // feed-forward: x += (silu(h Wg^T) * (h Wu^T)) Wd^T
+                for i in 0..<n { VectorMath.rmsNorm(x + i * D, w.ffn_norm, h + i * D, n: D, eps: c.rmsEps) }
+                BLAS.linear(h, rows: n, inDim: D, w.ffn_gate.data, outDim: F, into: gate)
+                BLAS.linear(h, rows: n, inDim: D, w.ffn_up.data, outDim: F, into: up)
+                VectorMath.swiglu(gate, up, n * F)
+                BLAS.linear(gate, rows: n, inDim: F, w.ffn_down.data, outDim: D, into: x, accumulate: true)
+                // A NaN or infinity anywhere in the block shows up in its sum: stop with the place named.
+                if !VectorMath.sum(x, n * D).isFinite {
+                    throw ModelError("non-finite activation in layer \(l) during \(stageName) (rows \(r0)..<\(r1)); stopping before writing NaN statistics")
+                }
+            }
+            for i in 0..<n {
+                if let slot = wanted[r0 + i] {
+                    finalRows.withUnsafeMutableBufferPointer { fb in
+                        VectorMath.rmsNorm(x + i * D, weights.output_norm, fb.baseAddress! + slot * D, n: D, eps: c.rmsEps)
+                    }
+                }
+            }
+            r0 = r1
+        }
+        return finalRows
+    }
+
+    /// Output projection of normalised hidden rows [rows, D] -> logits [rows, V].
+    public func logits(hidden: UnsafePointer<Float>, rows: Int) -> [Float] {
+        let c = config, D = c.embeddingLength, V = c.vocabSize
+        guard rows > 0 else { return [] }
+        var out = [Float](repeating: 0, count: rows * V)
+        out.withUnsafeMutableBufferPointer { ob in
+            if let o = weights.output {
+                BLAS.gemm(m: rows, n: V, k: D, a: hidden, lda: D, b: o.data, ldb: D, bTransposed: true, c: ob.baseAddress!, ldc: V)
+                return
+            }
+            // Tied output: stream the embedding in slabs so it never needs a float32 copy.
+            let slab = 4096
+            let buf = UnsafeMutablePointer<Float>.allocate(capacity: slab * D); defer { buf.deallocate() }
+            var s = 0
+            while s < V {
+                let n = min(slab, V - s)
+                weights.token_embd.rows(s, n, into: buf)
+                BLAS.gemm(m: rows, n: n, k: D, a: hidden, lda: D, b: buf, ldb: D, bTransposed: true, c: ob.baseAddress! + s, ldc: V)
+                s += n
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,47 @@
+/// What an observer receives: one block of rows of one (layer, query head), holding the exact
+/// softmax probabilities the kernel is about to multiply with V.
+///
+/// Column j of `probs` is key `keyStart + j`; row i is the row at key index `firstRow + i` and
+/// its probabilities are valid for columns `0 ..< visibleKeys(i)` (later columns are zero).
+public struct AttentionBlock {
+    public let layer: Int
+    public let head: Int
+    /// Index of the worker thread: observers keep one accumulator per worker, so they need no locks.
+    public let worker: Int
+    public let scope: ObservationScope
+    /// True when every row of the block is a query row (false: every row is a chunk context row).
+    public let isQuery: Bool
+    public let firstRow: Int
+    public let rowCount: Int
+    public let keyStart: Int
+    public let probs: UnsafePointer<Float>
+    public let ld: Int
+    /// Per-row entropy in nats, when some observer asked for it (else nil).
+    public let entropy: UnsafePointer<Float>?
+    /// Per-row largest probability.
+    public let maxProb: UnsafePointer<Float>
+
+    @inline(__always) public func visibleKeys(_ i: Int) -> Int { firstRow + i + 1 - keyStart }
+    @inline(__always) public func row(_ i: Int) -> UnsafePointer<Float> { probs + i * ld }
+    /// Index of row i among the pass's query rows (0-based), for query blocks.
+    @inline(__always) public func queryIndex(_ i: Int) -> Int { firstRow + i - scope.queryRowStart }
+}
+
+/// Receives attention reductions from inside the kernel. With no observer attached the kernel
+/// does no extra work; an observer pays only for the rows it asks for.
+public protocol AttentionObserver: AnyObject, Sendable {
+    /// Called before a pass; return false to receive nothing from it.
+    func begin(scope: ObservationScope, workers: Int) -> Bool
+    /// Whether rows of this kind in this pass are wanted (checked per block).
+    func wants(isQuery: Bool) -> Bool
+    /// Whether the kernel should compute row entropies for this observer.
+    var needsEntropy: Bool { get }
+    func observe(_ block: AttentionBlock)
+    /// Called after the pass: fold per-worker partial results.
+    func end()
+}
+
+public extension AttentionObserver {
+    var needsEntropy: Bool { false }
+    func end() {}
+}

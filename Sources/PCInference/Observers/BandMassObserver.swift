@@ -1,0 +1,112 @@
+/// Attention mass on each chunk's sink, middle and recent bands, plus the query's own tokens.
+///
+/// Bands of a chunk of length L: sink = its first min(S, L) keys, recent = the last R keys not in
+/// the sink, middle = the rest. Query rows are reduced over every chunk they see; context rows
+/// over their own chunk only (absolute or relative binning). Results are means over the
+/// selected rows, indexed by the document's chunk number.
+public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
+    public static let bands = ["sink", "middle", "recent"]
+    public let stage: AttentionStage
+    public let rows: RowSelection
+    public let sinkWidth: Int, recentWidth: Int
+    public let binning: ChunkBinning
+    public let layers: Int, heads: Int, chunks: Int
+    // [layer][head][chunk][sink, middle, recent, query]
+    let mass: WorkerAccumulator
+    // rows reduced, per [layer][head][row slot]; row slot = own chunk for context rows and local
+    // query rows, and `chunks` (one extra slot) for query rows of a global pass.
+    let rowCount: WorkerAccumulator
+
+    public init(stage: AttentionStage, rows: RowSelection, sinkWidth: Int = 100, recentWidth: Int = 100,
+                binning: ChunkBinning = .absolute, layers: Int, heads: Int, chunks: Int) {
+        self.stage = stage; self.rows = rows; self.sinkWidth = sinkWidth; self.recentWidth = recentWidth
+        self.binning = binning; self.layers = layers; self.heads = heads; self.chunks = chunks
+        mass = WorkerAccumulator(size: layers * heads * chunks * 4)
+        rowCount = WorkerAccumulator(size: layers * heads * (chunks + 1))
+    }
+
+    public func begin(scope: ObservationScope, workers: Int) -> Bool {
+        guard scope.stage == stage else { return false }
+        seenChunks.formUnion(scope.chunkIDs)
+        mass.begin(workers: workers); rowCount.begin(workers: workers)
+        return true
+    }
+    public func wants(isQuery: Bool) -> Bool { isQuery == rows.isQuery }
+    public func end() { mass.end(); rowCount.end() }
+
+    /// Band edges of a chunk span [a, a+L): (sinkEnd, recentStart).
+    @inline(__always) func edges(_ a: Int, _ L: Int) -> (Int, Int) {
+        let s = min(sinkWidth, L)
+        return (a + s, a + max(L - recentWidth, s))
+    }
+
+    public func observe(_ b: AttentionBlock) {
+        let sc = b.scope
+        let acc = mass.slot(b.worker), cnt = rowCount.slot(b.worker)
+        let base = (b.layer * heads + b.head)
+        for i in 0..<b.rowCount where rows.contains(b, i) {
+            let p = b.row(i), vis = b.visibleKeys(i), k0 = b.keyStart
+            @inline(__always) func sum(_ lo: Int, _ hi: Int) -> Double {
+                let l = max(lo, k0), h = min(hi, k0 + vis)
+                return l < h ? Double(VectorMath.sum(p + (l - k0), h - l)) : 0
+            }
+            if b.isQuery {
+                let rowSlot = stage == .global ? chunks : sc.chunkIDs.first ?? 0
+                cnt[base * (chunks + 1) + rowSlot] += 1
+                for (j, span) in sc.chunkSpans.enumerated() {
+                    let (se, rs) = edges(span.lowerBound, span.count)
+                    let o = (base * chunks + sc.chunkIDs[j]) * 4
+                    acc[o] += sum(span.lowerBound, se)
+                    acc[o + 1] += sum(se, rs)
+                    acc[o + 2] += sum(rs, span.upperBound)
+                }
+                let o = (base * chunks + (stage == .global ? 0 : sc.chunkIDs.first ?? 0)) * 4
+                acc[o + 3] += sum(sc.queryKeyStart, Int.max)
+            } else {
+                let key = b.firstRow + i
+                guard let j = sc.spanIndex(ofKey: key) else { continue }
+                let span = sc.chunkSpans[j], c = sc.chunkIDs[j]
+                let L = binning == .absolute ? span.count : key - span.lowerBound + 1
+                let (se, rs) = edges(span.lowerBound, L)
+                let o = (base * chunks + c) * 4
+                acc[o] += sum(span.lowerBound, se)
+                acc[o + 1] += sum(se, rs)
+                acc[o + 2] += sum(rs, span.lowerBound + L)
+                cnt[base * (chunks + 1) + c] += 1
+            }
+        }
+    }
+
+    /// Mean mass [layer, head, chunk, band(sink, middle, recent)]; NaN where no row saw the chunk.
+    public func bandMass() -> [Float] {
+        var out = [Float](repeating: .nan, count: layers * heads * chunks * 3)
+        for lh in 0..<(layers * heads) {
+            for c in 0..<chunks {
+                let n = rowCount.total[lh * (chunks + 1) + (stage == .global && rows.isQuery ? chunks : c)]
+                guard n > 0 else { continue }
+                let o = (lh * chunks + c) * 4
+                // A global pass sees only the kept chunks: leave the others NaN.
+                if stage == .global && rows.isQuery && !seenChunks.contains(c) { continue }
+                for band in 0..<3 { out[(lh * chunks + c) * 3 + band] = Float(mass.total[o + band] / n) }
+            }
+        }
+        return out
+    }
+
+    private var seenChunks = Set<Int>()
+
+    /// Mean mass of query rows on the query's own tokens: [layer, head, chunk] for local passes
+    /// (each chunk's question), [layer, head] for global.
+    public func queryMass() -> [Float] {
+        let slots = stage == .global ? 1 : chunks
+        var out = [Float](repeating: .nan, count: layers * heads * slots)
+        for lh in 0..<(layers * heads) {
+            for s in 0..<slots {
+                let n = rowCount.total[lh * (chunks + 1) + (stage == .global ? chunks : s)]
+                guard n > 0 else { continue }
+                out[lh * slots + s] = Float(mass.total[(lh * chunks + s) * 4 + 3] / n)
+            }
+        }
+        return out
+    }
+}

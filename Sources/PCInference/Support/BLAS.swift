@@ -1,0 +1,98 @@
+import CBLAS
+import Foundation
+
+/// Thin wrappers over OpenBLAS's row-major sgemm, plus the runtime facts `biasprobe info` reports.
+public enum BLAS {
+    /// C[m,n] = alpha * A[m,k] * op(B) + beta * C, row-major. `bTransposed`: B is stored [n,k].
+    @inline(__always)
+    public static func gemm(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        guard m > 0, n > 0, k > 0 else {
+            if beta == 0, m > 0, n > 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// y = x W^T for a weight stored [out, in] (GGUF order), x [rows, in] -> y [rows, out].
+    @inline(__always)
+    public static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int,
+                              _ w: UnsafePointer<Float>, outDim: Int,
+                              into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        gemm(m: rows, n: outDim, k: inDim, a: x, lda: inDim, b: w, ldb: inDim, bTransposed: true,
+             c: y, ldc: outDim, beta: accumulate ? 1 : 0)
+    }
+
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(newValue)) }
+    }
+
+    /// The kernel OpenBLAS chose at load time, e.g. "SkylakeX" or "Prescott".
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+    public static var config: String { String(cString: openblas_get_config()) }
+}
+
+/// Makes sure OpenBLAS runs its best kernel for this processor.
+///
+/// Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to the generic
+/// "Prescott" kernel, about 5x slower. The kernel is chosen in the library's load-time
+/// constructor, so setting OPENBLAS_CORETYPE inside `main` is too late: we set it and re-exec
+/// the program once. A user's own OPENBLAS_CORETYPE is always respected.
+public enum BLASKernelSelection {
+    public static let reexecMarker = "BIASPROBE_BLAS_REEXEC"
+
+    /// The kernel name to ask for on this CPU, from /proc/cpuinfo flags (nil = leave it alone).
+    public static func preferredCoreType(cpuFlags: Set<String>) -> String? {
+        if cpuFlags.contains("avx512f") && cpuFlags.contains("avx512bw") && cpuFlags.contains("avx512vl") { return "SKYLAKEX" }
+        if cpuFlags.contains("avx2") && cpuFlags.contains("fma") { return "HASWELL" }
+        return nil
+    }
+
+    public static func cpuFlags() -> Set<String> {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return [] }
+        for line in text.split(separator: "\n") where line.hasPrefix("flags") {
+            if let colon = line.firstIndex(of: ":") {
+                return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+            }
+        }
+        return []
+    }
+
+    /// Kernels that are generic fallbacks rather than tuned for a processor family.
+    static let genericCores: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "generic"]
+
+    /// Re-executes the current process with OPENBLAS_CORETYPE set when OpenBLAS picked a generic
+    /// kernel on a processor that supports a better one. Returns only if no re-exec happened.
+    public static func ensureBestKernel() {
+        let env = ProcessInfo.processInfo.environment
+        guard env["OPENBLAS_CORETYPE"] == nil, env[reexecMarker] == nil else { return }
+        guard genericCores.contains(BLAS.coreName.lowercased()) else { return }
+        guard let want = preferredCoreType(cpuFlags: cpuFlags()) else { return }
+        setenv("OPENBLAS_CORETYPE", want, 1)
+        setenv(reexecMarker, BLAS.coreName, 1)
+        let args = CommandLine.arguments
+        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
+        cargs.append(nil)
+        execv("/proc/self/exe", &cargs)
+        // execv only returns on failure: carry on with the generic kernel.
+        unsetenv("OPENBLAS_CORETYPE")
+    }
+
+    /// One line describing the kernel in use and how it was chosen.
+    public static var report: String {
+        let env = ProcessInfo.processInfo.environment
+        let core = BLAS.coreName
+        if let before = env[reexecMarker] {
+            return "\(core) (OpenBLAS picked \(before); biasprobe set OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "?"))"
+        }
+        if let user = env["OPENBLAS_CORETYPE"] { return "\(core) (OPENBLAS_CORETYPE=\(user) from the environment)" }
+        return "\(core) (chosen by OpenBLAS)"
+    }
+}

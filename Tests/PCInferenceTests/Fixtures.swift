@@ -1,0 +1,37 @@
+import Foundation
+import XCTest
+import PCInference
+
+/// Locates the default model and the golden files shared with the reference implementation.
+enum Fixtures {
+    static var packageRoot: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+
+    static func modelPath() throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        let path = env["BIASPROBE_MODEL"] ?? ((env["BIASPROBE_CACHE"] ?? (NSHomeDirectory() + "/.cache/biasprobe")) + "/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("default model missing at \(path): run scripts/setup.sh") as Error
+        }
+        return path
+    }
+
+    static var goldenDir: URL {
+        if let g = ProcessInfo.processInfo.environment["BIASPROBE_GOLDEN"] { return URL(fileURLWithPath: g) }
+        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/golden")
+    }
+
+    static func golden(_ name: String) throws -> [String: Any] {
+        let url = goldenDir.appendingPathComponent(name)
+        let data = try Data(contentsOf: url)
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    /// One model shared by every test in the process (loading takes about a second).
+    nonisolated(unsafe) private static var _model: LlamaModel?
+    static func model() throws -> LlamaModel {
+        if let m = _model { return m }
+        let m = try LlamaModel(path: try modelPath())
+        _model = m
+        return m
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class PCInferencePlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}
