@@ -25,7 +25,7 @@ public final class KVBlock: @unchecked Sendable {
     }
 
     /// Copy T new tokens' K/V of one layer (rows of [T, kvHeads*headDim]) to positions count..<count+T.
-    func write(layer: Int, at start: Int, k src: UnsafePointer<Float>, v vsrc: UnsafePointer<Float>, rows: Int) {
+    public func write(layer: Int, at start: Int, k src: UnsafePointer<Float>, v vsrc: UnsafePointer<Float>, rows: Int) {
         precondition(start + rows <= capacity, "KV block overflow")
         let kvDim = kvHeads * headDim
         for g in 0..<kvHeads {
@@ -70,6 +70,12 @@ public final class KVCache: @unchecked Sendable {
         count += c
     }
 
+    /// Append a block whose first `count` tokens were written directly (tests, synthetic caches).
+    public func appendWhole(_ block: KVBlock, count n: Int) {
+        block.count = n
+        append(block, from: 0, count: n)
+    }
+
     /// Reserve room for `n` more tokens written by forward passes; returns the block they go to.
     public func reserve(_ n: Int) -> KVBlock {
         if let last = slices.last, last.start + last.count == last.block.count,
@@ -82,7 +88,7 @@ public final class KVCache: @unchecked Sendable {
     }
 
     /// Record that `rows` tokens were written at the end of the tail block (after all layers).
-    func commitAppend(_ rows: Int) {
+    public func commitAppend(_ rows: Int) {
         guard var last = slices.popLast() else { preconditionFailure("commit without reserve") }
         last.count += rows
         last.block.count = last.start + last.count

@@ -31,6 +31,18 @@ public struct ModelConfig: Sendable, Codable {
 
     public static let supportedArchitectures = ["llama", "qwen2"]
 
+    /// A configuration built by hand (tests, synthetic models).
+    public init(layerCount: Int, embeddingLength: Int, headCount: Int, kvHeadCount: Int, headDim: Int,
+                feedForwardLength: Int, vocabSize: Int, contextLength: Int = 2048, rmsEps: Float = 1e-5,
+                ropeTheta: Float = 10000, ropeStyle: RopeStyle = .adjacentPairs) {
+        architecture = "llama"; name = "synthetic"
+        self.layerCount = layerCount; self.embeddingLength = embeddingLength; self.headCount = headCount
+        self.kvHeadCount = kvHeadCount; self.headDim = headDim; self.feedForwardLength = feedForwardLength
+        self.vocabSize = vocabSize; self.contextLength = contextLength; self.rmsEps = rmsEps
+        self.ropeTheta = ropeTheta; ropeDimensions = headDim; self.ropeStyle = ropeStyle
+        hasQKVBias = false; tiedOutput = true
+    }
+
     public init(gguf: GGUFFile) throws {
         let arch = try gguf.requireString("general.architecture")
         guard Self.supportedArchitectures.contains(arch) else {
