@@ -63,6 +63,7 @@ public final class AttentionKernel: @unchecked Sendable {
         }
         let needEntropy = observers.contains { $0.needsEntropy }
         let masks = cache.keepMasks[layer]
+        let maskRowStart = cache.maskRowStart
         let slices = cache.slices
         let scale = 1 / Float(d).squareRoot()
         let counter = LockedBox(0)
@@ -108,7 +109,7 @@ public final class AttentionKernel: @unchecked Sendable {
                         let r = hh * Bc + i
                         let row = s.scores + r * nK
                         let valid = firstRowKey + it.rows.lowerBound + i + 1 - it.keyStart
-                        if let m = mask {
+                        if let m = mask, firstRowKey + it.rows.lowerBound + i >= maskRowStart {
                             let end = min(m.count, it.keyStart + valid)
                             if end > it.keyStart {
                                 m.withUnsafeBufferPointer { mb in

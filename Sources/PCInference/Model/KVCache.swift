@@ -55,6 +55,9 @@ public final class KVCache: @unchecked Sendable {
     /// Per layer, per query head: 1 = key kept, 0 = evicted. nil = everything kept.
     /// Keys past a mask's length are kept (tokens added after the eviction).
     public private(set) var keepMasks: [[[UInt8]?]]
+    /// Masks apply only to rows whose own key index is at least this: chunk-stage calibration
+    /// changes what the question rows see, not the chunk's own context rows.
+    public var maskRowStart = 0
 
     public init(config: ModelConfig) {
         layers = config.layerCount; kvHeads = config.kvHeadCount; headDim = config.headDim; queryHeads = config.headCount

@@ -85,9 +85,13 @@ public final class LlamaModel: @unchecked Sendable {
         var finalRows = [Float](repeating: 0, count: logitRows.count * D)
         let wanted = Dictionary(logitRows.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
 
+        // Query rows start a block of their own, so a hook sees the whole question at once.
+        let queryStart = scope.map { $0.queryRowStart - firstKey } ?? 0
         var r0 = 0
         while r0 < T {
-            let r1 = min(r0 + B, T), n = r1 - r0
+            var r1 = min(r0 + B, T)
+            if queryStart > r0 && queryStart < r1 { r1 = queryStart }
+            let n = r1 - r0
             // Layout of this block of rows, re-based to the block.
             let sub = AttentionLayout(segments: layout.segments.compactMap { s in
                 let lo = max(s.rows.lowerBound, r0), hi = min(s.rows.upperBound, r1)

@@ -1,0 +1,302 @@
+import Foundation
+
+/// The ParallelComp inference path: chunk, prefill each chunk with the question (positions from
+/// 0), score chunks by the question's NLL, keep the best K, optionally compress and calibrate,
+/// combine their caches, prefill the question after the longest kept chunk, and decode.
+public final class ParallelCompPipeline {
+    public let model: LlamaModel
+    public let tokenizer: Tokenizer
+    public let config: ParallelCompConfig
+    public let format: PromptFormat
+
+    /// One chunk of the document.
+    public struct Chunk: Codable, Sendable {
+        public var id: Int
+        /// Offsets of its content tokens in the tokenised document (token split), else nil.
+        public var documentTokens: Range<Int>?
+        /// Token ids: the prefix followed by the content.
+        public var tokens: [Int]
+        /// Context length c_i (prefix + content), i.e. the tokens kept in the combined cache.
+        public var contextLength: Int { tokens.count }
+        public var nll: Double?
+        public var kept = false
+    }
+
+    /// A context split into chunks plus the question, ready to run.
+    public struct Prepared: Sendable {
+        public var chunks: [Chunk]
+        public var questionIDs: [Int]
+        public var prefixLength: Int
+        public var documentTokenCount: Int
+        public var chunkTokens: Int
+    }
+
+    public enum Event {
+        case chunkStarted(index: Int, total: Int, tokens: Int)
+        case chunkFinished(index: Int, total: Int, tokens: Int, nll: Double)
+        case queryPrefill(keys: Int, queryTokens: Int)
+        case token(Int)
+    }
+
+    public struct Result: Codable, Sendable {
+        public var chunks: [Chunk]
+        public var keptChunkIDs: [Int]
+        public var questionIDs: [Int]
+        public var answerIDs: [Int]
+        public var answer: String
+        /// Position of the first question token in the global pass (the longest kept chunk).
+        public var queryPosition: Int
+        /// Keys in the combined cache before the question.
+        public var combinedKeys: Int
+        /// Key spans of the kept chunks in the combined cache.
+        public var combinedSpans: [Range<Int>]
+        public var evictions: EvictionLog
+        public var timings: [String: Double]
+    }
+
+    public init(model: LlamaModel, tokenizer: Tokenizer, config: ParallelCompConfig, format: PromptFormat) {
+        self.model = model; self.tokenizer = tokenizer; self.config = config; self.format = format
+    }
+
+    /// Default chunk size: the trained context minus the question and the answer budget.
+    public func defaultChunkTokens(questionLength m: Int) -> Int {
+        model.config.contextLength - m - config.maxNewTokens
+    }
+
+    /// Split the context and tokenise the question. Throws on unusable input.
+    public func prepare(context: String, question: String) throws -> Prepared {
+        guard !context.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ConfigError("the context is empty") }
+        let q = format.questionIDs(tokenizer, question: question)
+        let prefix = format.prefixIDs(tokenizer)
+        let cw = config.chunkTokens ?? defaultChunkTokens(questionLength: q.count)
+        guard cw > prefix.count + 16 else {
+            throw ConfigError("chunk size \(cw) tokens leaves no room for text after the \(prefix.count)-token prefix (question is \(q.count) tokens)")
+        }
+        guard q.count + cw <= model.config.contextLength * 4 else { throw ConfigError("chunk size \(cw) is far beyond the model's trained context \(model.config.contextLength)") }
+        guard q.count < cw else {
+            throw ConfigError("the question (\(q.count) tokens) is longer than the chunk size (\(cw) tokens)")
+        }
+        guard config.keepChunks >= 1 else { throw ConfigError("--keep-chunks must be at least 1") }
+        if config.batchChunks > 1 && (config.compression != nil || config.calibration.contains { $0.stage == .chunk }) {
+            throw ConfigError("--batch-chunks > 1 cannot be combined with compression or chunk-stage calibration (they need one pass per chunk)")
+        }
+        for r in config.calibration where r.layers.upperBound >= model.config.layerCount {
+            throw ConfigError("calibration rule \(r) names layer \(r.layers.upperBound), but the model has layers 0-\(model.config.layerCount - 1)")
+        }
+        let content = cw - prefix.count
+        let ids = tokenizer.encode(context, parseSpecial: false, addBOS: false)
+        var chunks: [Chunk] = []
+        switch config.splitBy {
+        case .tokens:
+            for (i, r) in Chunker.byTokens(count: ids.count, maxTokens: content).enumerated() {
+                chunks.append(Chunk(id: i, documentTokens: r, tokens: prefix + ids[r]))
+            }
+        case .characters:
+            let text = tokenizer.decode(ids, skipSpecial: true)
+            for (i, piece) in Chunker.byCharacters(text: text, tokenCount: ids.count, maxTokens: content).enumerated() {
+                var t = tokenizer.encode(piece, parseSpecial: false, addBOS: false)
+                if t.count > content {   // re-tokenising can grow a piece: cut its middle as the official code does
+                    let h = content / 2
+                    t = Array(t.prefix(h)) + Array(t.suffix(content - h))
+                }
+                chunks.append(Chunk(id: i, documentTokens: nil, tokens: prefix + t))
+            }
+        }
+        return Prepared(chunks: chunks, questionIDs: q, prefixLength: prefix.count, documentTokenCount: ids.count, chunkTokens: cw)
+    }
+
+    /// Run the whole pipeline. Observers receive every pass (they pick stages themselves).
+    public func run(_ prep: Prepared, observers: [AttentionObserver] = [], generate: Bool = true,
+                    progress: ((Event) -> Void)? = nil, cancelled: () -> Bool = { false }) throws -> Result {
+        let c = model.config, H = c.headCount
+        var chunks = prep.chunks
+        let q = prep.questionIDs, m = q.count
+        var log = EvictionLog(layers: c.layerCount, heads: H)
+        var timings: [String: Double] = [:]
+        let K = min(config.keepChunks, chunks.count)
+        let chunkRules = config.calibration.filter { $0.stage == .chunk }
+        let queryRules = config.calibration.filter { $0.stage == .query }
+        let policy = AttentionCalibration(lambda: config.lambda, width: config.bandWidth, equalizeHeads: config.equalizeHeads)
+        let snap = config.compression.map(SnapKVCompression.init)
+
+        // ---- stage 0: chunk prefills, scoring, and the keep-K heap ----
+        struct Held { let id: Int; let score: Double; let block: KVBlock; let masks: [[[UInt8]?]]; let compressed: [Int] }
+        var held: [Held] = []
+        let t0 = Date()
+        var i = 0
+        while i < chunks.count {
+            if cancelled() { throw CancellationError() }
+            let group = Array(i..<min(i + max(1, config.batchChunks), chunks.count))
+            // Batches run without observers or hooks (throughput mode); one chunk at a time otherwise.
+            let batched = group.count > 1
+            var tokens: [Int] = [], positions: [Int] = [], segs: [AttentionLayout.Segment] = [], logitRows: [Int] = []
+            var starts: [Int] = []
+            for j in group {
+                let ctx = chunks[j].tokens
+                let start = tokens.count
+                starts.append(start)
+                tokens += ctx + q
+                positions += Array(0..<(ctx.count + m))
+                segs.append(.init(rows: start..<(start + ctx.count + m), keyStart: start))
+                logitRows += Array((start + ctx.count - 1)..<(start + ctx.count + m - 1))
+                progress?(.chunkStarted(index: j, total: chunks.count, tokens: ctx.count + m))
+            }
+            let cache = model.makeCache()
+            var scoreObs: KeyScoreObserver?
+            var hook: CalibrationHook?
+            var scope: ObservationScope?
+            if !batched {
+                let cLen = chunks[i].contextLength
+                scope = ObservationScope(stage: .local, chunkSpans: [0..<cLen], chunkIDs: [chunks[i].id], queryKeyStart: cLen,
+                                         queryRowStart: cLen, queryRowCount: m, firstRowKey: 0)
+                if let snap { scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.settings.window, layers: c.layerCount, heads: H) }
+                if !chunkRules.isEmpty {
+                    hook = CalibrationHook(rules: chunkRules, policy: policy, rows: config.calibrationRows, kernel: model.kernel,
+                                           candidates: cLen, passEndKey: cLen + m, layers: c.layerCount, heads: H)
+                    cache.maskRowStart = cLen
+                }
+            }
+            let hidden = try model.forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: AttentionLayout(segments: segs),
+                                                 hiddenRows: logitRows, observers: batched ? [] : observers + (scoreObs.map { [$0] } ?? []),
+                                                 scope: scope, hook: hook, stageName: "chunk \(i) prefill")
+            for (gi, j) in group.enumerated() {
+                let cLen = chunks[j].contextLength
+                // NLL of the question given this chunk, from logits at the question rows only.
+                let rowsHere = Array((gi * m)..<((gi + 1) * m))
+                let nll = hidden.withUnsafeBufferPointer { hb -> Double in
+                    let logits = model.logits(hidden: hb.baseAddress! + rowsHere[0] * c.embeddingLength, rows: m)
+                    return Self.questionNLL(logits: logits, vocab: c.vocabSize, question: q, scoreTokens: config.scoreTokens, formula: config.nllFormula)
+                }
+                chunks[j].nll = nll
+                let score = config.selection == .lowestNLL ? nll : -nll
+                // This chunk's own cache: its slice of the pass's block (context + question).
+                let block = cache.slices[0].block
+                var masks = cache.keepMasks
+                var compressed = Array(repeating: 0, count: c.layerCount * H)
+                if let snap, let obs = scoreObs {
+                    for l in 0..<c.layerCount {
+                        for h in 0..<H {
+                            let ev = snap.evicted(scores: obs.scores(layer: l, head: h), contextLength: cLen)
+                            compressed[l * H + h] = ev.count
+                            if ev.isEmpty { continue }
+                            var mk = masks[l][h] ?? Array(repeating: 1, count: cLen + m)
+                            for k in ev { mk[k] = 0 }
+                            masks[l][h] = mk
+                        }
+                    }
+                }
+                if let hook {
+                    for x in 0..<log.calibrationChunk.count { log.calibrationChunk[x] += hook.evicted[x]; log.outliersChunk[x] += hook.outliers[x] }
+                }
+                let item = Held(id: j, score: score, block: batched ? Self.extract(block, start: starts[gi], count: cLen + m) : block, masks: masks, compressed: compressed)
+                held.append(item)
+                held.sort { $0.score != $1.score ? $0.score < $1.score : $0.id < $1.id }
+                if held.count > K { held.removeLast() }   // the dropped chunk's KV is freed here
+                progress?(.chunkFinished(index: j, total: chunks.count, tokens: cLen + m, nll: nll))
+            }
+            i += group.count
+        }
+        timings["chunk_prefill_s"] = Date().timeIntervalSince(t0)
+
+        // ---- combine the kept caches in document order ----
+        let kept = held.sorted { $0.id < $1.id }
+        for k in kept { chunks[k.id].kept = true }
+        let combined = model.makeCache()
+        var spans: [Range<Int>] = []
+        var masks: [[[UInt8]?]] = Array(repeating: Array(repeating: nil, count: H), count: c.layerCount)
+        for (n, k) in kept.enumerated() {
+            let cLen = chunks[k.id].contextLength
+            let drop = (n == 0 || config.keepEveryChunkFirstToken) ? 0 : min(1, cLen)
+            let start = combined.count
+            combined.append(k.block, from: drop, count: cLen - drop)
+            spans.append(start..<combined.count)
+            for x in 0..<log.compression.count { log.compression[x] += k.compressed[x] }
+            for l in 0..<c.layerCount {
+                for h in 0..<H {
+                    let src = k.masks[l][h]
+                    if src == nil && masks[l][h] == nil { continue }
+                    var mk = masks[l][h] ?? Array(repeating: 1, count: start)
+                    if mk.count < start { mk += Array(repeating: 1, count: start - mk.count) }
+                    if let src {
+                        mk += Array(src[drop..<cLen])
+                    } else {
+                        mk += Array(repeating: 1, count: cLen - drop)
+                    }
+                    masks[l][h] = mk
+                }
+            }
+        }
+        for l in 0..<c.layerCount { for h in 0..<H { if let mk = masks[l][h] { combined.setKeepMask(layer: l, head: h, mk) } } }
+        held = []
+        let S = combined.count
+        let P = kept.map { chunks[$0.id].contextLength }.max() ?? 0
+
+        // ---- stage 1: the question over the combined cache, at positions P, P+1, ... ----
+        if cancelled() { throw CancellationError() }
+        progress?(.queryPrefill(keys: S, queryTokens: m))
+        let t1 = Date()
+        let scope = ObservationScope(stage: .global, chunkSpans: spans, chunkIDs: kept.map(\.id), queryKeyStart: S,
+                                     queryRowStart: S, queryRowCount: m, firstRowKey: S)
+        let hook = queryRules.isEmpty ? nil : CalibrationHook(rules: queryRules, policy: policy, rows: config.calibrationRows,
+                                                              kernel: model.kernel, candidates: S, passEndKey: S + m,
+                                                              layers: c.layerCount, heads: H)
+        var logits = try model.forward(tokens: q, positions: Array(P..<(P + m)), cache: combined, layout: .causal(rows: m),
+                                       logitRows: [m - 1], observers: observers, scope: scope, hook: hook, stageName: "question prefill")
+        if let hook { log.calibrationQuery = hook.evicted; log.outliersQuery = hook.outliers }
+        timings["query_prefill_s"] = Date().timeIntervalSince(t1)
+
+        // ---- stage 2: decoding ----
+        let t2 = Date()
+        var answer: [Int] = []
+        if generate {
+            var sampler = Sampler(config.sampling)
+            let stops = tokenizer.stopTokenIDs
+            var pos = P + m
+            while answer.count < config.maxNewTokens {
+                if cancelled() { throw CancellationError() }
+                let t = sampler.next(logits[...], banned: answer.isEmpty ? stops : [])
+                answer.append(t)
+                progress?(.token(t))
+                if stops.contains(t) || answer.count == config.maxNewTokens { break }
+                let key = combined.count
+                let dscope = ObservationScope(stage: .decode, chunkSpans: spans, chunkIDs: kept.map(\.id), queryKeyStart: S,
+                                              queryRowStart: key, queryRowCount: 1, firstRowKey: key)
+                logits = try model.forward(tokens: [t], positions: [pos], cache: combined, logitRows: [0],
+                                           observers: observers, scope: dscope, stageName: "decode")
+                pos += 1
+            }
+        }
+        timings["decode_s"] = Date().timeIntervalSince(t2)
+        let shown = answer.filter { !tokenizer.stopTokenIDs.contains($0) }
+        return Result(chunks: chunks, keptChunkIDs: kept.map(\.id), questionIDs: q, answerIDs: answer,
+                      answer: tokenizer.decode(shown, skipSpecial: true), queryPosition: P, combinedKeys: S,
+                      combinedSpans: spans, evictions: log, timings: timings)
+    }
+
+    /// The question's NLL from logits at rows c-1 ..< c+m-1 (row t predicts question token t).
+    public static func questionNLL(logits: [Float], vocab V: Int, question q: [Int], scoreTokens: Int, formula: ParallelCompConfig.NLLFormula) -> Double {
+        let m = q.count
+        let first = scoreTokens > 0 ? max(0, m - scoreTokens) : 0
+        var total = 0.0
+        for t in first..<m { total += Perplexity.logSoftmax(logits[(t * V)..<((t + 1) * V)], q[t]) }
+        let n = m - first
+        switch formula {
+        case .mean: return total / Double(n)
+        case .official: return total / Double(max(1, n - 1))
+        }
+    }
+
+    /// Copy one chunk's tokens out of a batched pass's block into a block of its own, so that the
+    /// batch's block can be freed when the chunk is the only one kept.
+    static func extract(_ b: KVBlock, start: Int, count: Int) -> KVBlock {
+        let out = KVBlock(layers: b.layers, kvHeads: b.kvHeads, headDim: b.headDim, capacity: count)
+        for l in 0..<b.layers {
+            for g in 0..<b.kvHeads {
+                out.keys(layer: l, head: g).update(from: b.keys(layer: l, head: g) + start * b.headDim, count: count * b.headDim)
+                out.values(layer: l, head: g).update(from: b.values(layer: l, head: g) + start * b.headDim, count: count * b.headDim)
+            }
+        }
+        out.count = count
+        return out
+    }
+}
