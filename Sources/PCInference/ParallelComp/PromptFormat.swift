@@ -14,7 +14,7 @@ public struct PromptFormat: Codable, Sendable, Equatable {
     /// optional start of the answer (e.g. "The pass key is") after the assistant header.
     public static func forTokenizer(_ tok: Tokenizer, instruction: String = "", answerPrefix: String = "") -> PromptFormat {
         let inst = instruction.isEmpty ? "" : instruction + "\n\n"
-        switch ChatTemplate.detect(tok) {
+        switch tok.chatTemplate {
         case .chatml?:
             return PromptFormat(
                 contextPrefix: "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n" + inst,

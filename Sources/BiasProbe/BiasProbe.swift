@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import PCInference
+
+@main
+struct BiasProbe: ParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "biasprobe",
+        abstract: "Watch every attention head of a LLaMA-family model while it reads long context with ParallelComp.",
+        discussion: """
+        biasprobe runs a GGUF model on the CPU (OpenBLAS), measures where each head's attention goes \
+        (sink, middle and recent bands of every chunk, positional profiles, entropy, outliers) and \
+        writes HDF5 traces and PNG figures. The default model is SmolLM2-135M-Instruct (scripts/setup.sh \
+        fetches it); --model or BIASPROBE_MODEL choose another GGUF.
+        """,
+        version: version,
+        subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self])
+
+    static func main() {
+        // Must happen before anything else: OpenBLAS picks its kernel when the library loads.
+        BLASKernelSelection.ensureBestKernel()
+        Signals.install()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import PCInference
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure speed: prefill against the sgemm rate, and the cost of attention observers.",
+        subcommands: [BenchPrefill.self, BenchAttention.self])
+}
+
+/// Floating-point work of a prefill, counted the usual way (2 FLOP per multiply-add).
+enum FlopCount {
+    static func linearPerToken(_ c: ModelConfig) -> Double {
+        let perLayer = c.embeddingLength * c.qDim + 2 * c.embeddingLength * c.kvDim + c.qDim * c.embeddingLength + 3 * c.embeddingLength * c.feedForwardLength
+        return 2 * Double(perLayer) * Double(c.layerCount)
+    }
+    /// QK^T and PV for every visible (query, key) pair of a causal prefill of T tokens.
+    static func attention(_ c: ModelConfig, tokens T: Int) -> Double {
+        4 * Double(c.headDim * c.headCount * c.layerCount) * Double(T) * Double(T + 1) / 2
+    }
+    static func prefill(_ c: ModelConfig, tokens T: Int) -> Double {
+        linearPerToken(c) * Double(T) + attention(c, tokens: T) + 2 * Double(c.embeddingLength * c.vocabSize)
+    }
+}
+
+/// Tokens to benchmark with: the default essays when present, else a repeated sentence.
+func benchTokens(_ tok: Tokenizer, count: Int) -> [Int] {
+    let text = (try? DefaultCorpus.essays()) ?? String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 2000)
+    var ids = tok.encode(String(text.prefix(count * 8)), parseSpecial: false, addBOS: false)
+    while ids.count < count { ids += ids }
+    return Array(ids.prefix(count))
+}
+
+/// Best-of-n wall time of `body`.
+func bestTime(_ n: Int, _ body: () throws -> Void) rethrows -> Double {
+    var best = Double.infinity
+    for _ in 0..<max(1, n) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return best
+}
+
+struct BenchPrefill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prefill",
+        abstract: "Prefill throughput at several lengths, as a share of the sgemm rate measured in the same run.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Prompt lengths to time.") var tokens = ContextLengthList(argument: "512,2048,8192")!
+    @Option(help: "Repetitions per size (best is reported).") var repeats = 3
+    @Flag(help: "One JSON object per size on stdout.") var json = false
+
+    func run() throws {
+        let (model, tok, _) = try modelOptions.load()
+        let c = model.config
+        let gemm = SgemmProbe.measure(m: 1024, n: c.feedForwardLength, k: c.embeddingLength, threads: model.threads)
+        if !json { print(String(format: "BLAS %@, %d threads: sgemm [1024x%d]x[%dx%d] %.1f GFLOP/s", BLAS.coreName, model.threads, c.embeddingLength, c.embeddingLength, c.feedForwardLength, gemm)) }
+        for T in tokens.values.map(\.tokens) {
+            let ids = benchTokens(tok, count: T)
+            let secs = try bestTime(T >= 8192 ? min(repeats, 2) : repeats) {
+                try model.forward(tokens: ids, positions: Array(0..<T), cache: model.makeCache(), logitRows: [T - 1])
+            }
+            let flops = FlopCount.prefill(c, tokens: T)
+            let gf = flops / secs / 1e9
+            let row: [String: Any] = ["tokens": T, "seconds": secs, "tokens_per_second": Double(T) / secs,
+                                      "gflops": gf, "sgemm_gflops": gemm, "share_of_sgemm": gf / gemm,
+                                      "blas_kernel": BLAS.coreName, "threads": model.threads]
+            if json { try JSONOut.emit(dictionary: row) }
+            else { print(String(format: "%6d tokens: %7.3f s  %8.0f tok/s  %6.1f GFLOP/s  = %3.0f%% of sgemm", T, secs, Double(T) / secs, gf, 100 * gf / gemm)) }
+        }
+    }
+}
+
+/// Measures cblas_sgemm on a representative shape.
+enum SgemmProbe {
+    static func measure(m: Int, n: Int, k: Int, threads: Int) -> Double {
+        var a = [Float](repeating: 0, count: m * k), b = [Float](repeating: 0, count: n * k), cc = [Float](repeating: 0, count: m * n)
+        for i in a.indices { a[i] = Float(i % 13) * 0.01 }
+        for i in b.indices { b[i] = Float(i % 7) * 0.01 }
+        BLAS.threads = threads
+        let reps = 20
+        let secs = bestTime(5) {
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in cc.withUnsafeMutableBufferPointer { cp in
+                for _ in 0..<reps {
+                    BLAS.gemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k, bTransposed: true, c: cp.baseAddress!, ldc: n)
+                }
+            } } }
+        }
+        return 2 * Double(m * n * k) * Double(reps) / secs / 1e9
+    }
+}
+
+struct BenchAttention: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "Prefill time with no observer and with every observer attached, side by side.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Prompt length.") var tokens = ContextLength(argument: "8192")!
+    @Option(help: "Alternating repetitions (best of each is reported).") var repeats = 2
+    @Flag(help: "JSON on stdout.") var json = false
+
+    func run() throws {
+        let (model, tok, _) = try modelOptions.load()
+        let c = model.config, T = tokens.tokens
+        let ids = benchTokens(tok, count: T)
+        // One chunk of T - 64 context tokens followed by 64 query rows.
+        let q = min(64, T / 2)
+        let scope = ObservationScope(stage: .local, chunkSpans: [0..<(T - q)], chunkIDs: [0], queryKeyStart: T - q,
+                                     queryRowStart: T - q, queryRowCount: q, firstRowKey: 0)
+        func observers() -> [AttentionObserver] {
+            let L = c.layerCount, H = c.headCount
+            return [BandMassObserver(stage: .local, rows: .context, layers: L, heads: H, chunks: 1),
+                    BandMassObserver(stage: .local, rows: .context, binning: .relative, layers: L, heads: H, chunks: 1),
+                    BandMassObserver(stage: .local, rows: .queryAll, layers: L, heads: H, chunks: 1),
+                    BandMassObserver(stage: .local, rows: .queryLast(8), layers: L, heads: H, chunks: 1),
+                    PositionProfileObserver(stage: .local, rows: .context, layers: L, heads: H, chunks: 1),
+                    PositionProfileObserver(stage: .local, rows: .queryAll, layers: L, heads: H, chunks: 1),
+                    RowStatsObserver(stage: .local, rows: .context, layers: L, heads: H, chunks: 1),
+                    RowStatsObserver(stage: .local, rows: .queryAll, layers: L, heads: H, chunks: 1),
+                    KeyScoreObserver(stage: .local, lastRows: 8, layers: L, heads: H)]
+        }
+        var none = Double.infinity, all = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            none = min(none, try bestTime(1) { try model.forward(tokens: ids, positions: Array(0..<T), cache: model.makeCache(), logitRows: [T - 1]) })
+            let obs = observers()
+            all = min(all, try bestTime(1) {
+                try model.forward(tokens: ids, positions: Array(0..<T), cache: model.makeCache(), logitRows: [T - 1], observers: obs, scope: scope)
+            })
+        }
+        let overhead = all / none - 1
+        let row: [String: Any] = ["tokens": T, "seconds_no_observer": none, "seconds_all_observers": all, "overhead": overhead,
+                                  "observers": observers().count, "blas_kernel": BLAS.coreName, "threads": model.threads]
+        if json { try JSONOut.emit(dictionary: row) }
+        else { print(String(format: "%d-token prefill: %.2f s without observers, %.2f s with all %d observers: overhead %.1f%%", T, none, all, observers().count, 100 * overhead)) }
+    }
+}

@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import PCInference
+
+/// Which model to load, shared by every command that runs one.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("GGUF model file (default: $BIASPROBE_MODEL, else the SmolLM2-135M-Instruct set up by scripts/setup.sh).", valueName: "path"))
+    var model: String?
+
+    @Option(name: .long, help: "Worker threads for BLAS and attention (default: all cores).")
+    var threads: Int?
+
+    var modelPath: String {
+        model ?? ProcessInfo.processInfo.environment["BIASPROBE_MODEL"] ?? DefaultCorpus.defaultModelPath
+    }
+
+    func validate() throws {
+        if let t = threads, t < 1 || t > 256 { throw ValidationError("--threads must be between 1 and 256") }
+    }
+
+    /// Open the GGUF, then load model and tokenizer.
+    func load() throws -> (LlamaModel, Tokenizer, GGUFFile) {
+        let path = modelPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIError("model file not found: \(path) (run scripts/setup.sh, or pass --model PATH)")
+        }
+        let gguf = try GGUFFile(path: path)
+        let tok = try Tokenizer(gguf: gguf)
+        let model = try LlamaModel(gguf: gguf, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        return (model, tok, gguf)
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A context length: a token count such as 4096, 8k, 128k or 1m (k = 1024, m = 1024*1024).
+struct ContextLength: ExpressibleByArgument, CustomStringConvertible, Codable, Equatable {
+    let tokens: Int
+    let text: String
+
+    init?(argument: String) {
+        guard let t = Self.parse(argument) else { return nil }
+        tokens = t; text = argument
+    }
+    init(tokens: Int) { self.tokens = tokens; text = String(tokens) }
+
+    static func parse(_ s: String) -> Int? {
+        let lower = s.lowercased().trimmingCharacters(in: .whitespaces)
+        var mult = 1
+        var digits = Substring(lower)
+        if lower.hasSuffix("k") { mult = 1024; digits = lower.dropLast() }
+        else if lower.hasSuffix("m") { mult = 1024 * 1024; digits = lower.dropLast() }
+        guard !digits.isEmpty, digits.allSatisfy(\.isNumber), let n = Int(digits), n > 0, n <= 16 * 1024 * 1024 / mult else { return nil }
+        return n * mult
+    }
+
+    var description: String { text }
+    static var defaultValueDescription: String { "tokens: 4096, 8k, 128k or 1m" }
+}
+
+/// A comma-separated list of context lengths.
+struct ContextLengthList: ExpressibleByArgument {
+    let values: [ContextLength]
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { ContextLength(argument: String($0)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+        values = parts.map { $0! }
+    }
+}
+
+/// A comma-separated list of numbers.
+struct DoubleList: ExpressibleByArgument {
+    let values: [Double]
+    init?(argument: String) {
+        let v = argument.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { return nil }
+        values = v.map { $0! }
+    }
+}
+
+/// Every ParallelComp option, shared by run, eval, trace and sweep.
+struct PipelineOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Longest chunk in tokens, prefix included (default: trained context - question - answer budget).", valueName: "n"))
+    var chunkTokens: Int?
+    @Option(help: "Split the context by tokens (even token counts) or characters (as the official code does).")
+    var splitBy: ParallelCompConfig.SplitBy?
+    @Option(help: "Chunks kept for the question, chosen by lowest question NLL (default 3).")
+    var keepChunks: Int?
+    @Option(help: "Which chunks to keep: lowest (the paper) or highest NLL (the official code's positive topk quirk).")
+    var select: ParallelCompConfig.Selection?
+    @Option(help: "Question tokens scored for the NLL: 0 = all, else the last n.")
+    var scoreTokens: Int?
+    @Option(help: "NLL formula: mean, or official (sum / (n - 1)).")
+    var nllFormula: ParallelCompConfig.NLLFormula?
+    @Flag(help: "Keep every kept chunk's first token in the combined cache (ablation; default keeps only the first chunk's).")
+    var keepEveryFirstToken = false
+    @Option(help: "Chunks prefilled together in one batched pass (throughput; same results).")
+    var batchChunks: Int?
+    @Option(help: ArgumentHelp("SnapKV compression: context tokens kept per chunk and head (default off).", valueName: "n"))
+    var capacity: Int?
+    @Option(help: "SnapKV: last question rows that score the keys.")
+    var window: Int?
+    @Option(help: "SnapKV: max-pool kernel over key scores.")
+    var kernel: Int?
+    @Option(help: ArgumentHelp("Calibration rules: 'paper', or BAND:FIRST-LAST[@chunk|@query],... with BAND sink|middle|recent|all and 0-based layers.", valueName: "rules"))
+    var calibration: String?
+    @Option(help: "Calibration threshold on a key's mean attention from the last question rows.")
+    var lambda: Float?
+    @Option(help: "Question rows that score keys for calibration.")
+    var calibrationRows: Int?
+    @Option(help: "Width of the sink and recent bands for calibration.")
+    var bandWidth: Int?
+    @Flag(inversion: .prefixedNo, help: "Pad every head's eviction to the same count (official code).")
+    var equalizeHeads = true
+    @Option(help: "Most tokens to generate.")
+    var maxTokens: Int?
+    @Option(help: "Sampling temperature (0 = greedy).")
+    var temperature: Float?
+    @Option(help: "Nucleus sampling mass.")
+    var topP: Float?
+    @Option(help: "Sampling seed.")
+    var seed: UInt64?
+    @Option(help: ArgumentHelp("Read pipeline settings from a JSON file (the `config` object of --json output); flags override it.", valueName: "file"))
+    var config: String?
+
+    func validate() throws {
+        if let k = keepChunks, k < 1 { throw ValidationError("--keep-chunks must be at least 1") }
+        if let c = chunkTokens, c < 32 { throw ValidationError("--chunk-tokens must be at least 32") }
+        if let c = capacity, c < 1 { throw ValidationError("--capacity must be at least 1") }
+        if let w = window, w < 1 { throw ValidationError("--window must be at least 1") }
+        if let k = kernel, k < 1 || k % 2 == 0 { throw ValidationError("--kernel must be a positive odd number") }
+        if let l = lambda, !(l > 0 && l < 1) { throw ValidationError("--lambda must be between 0 and 1") }
+        if let b = bandWidth, b < 1 { throw ValidationError("--band-width must be at least 1") }
+        if let b = batchChunks, b < 1 { throw ValidationError("--batch-chunks must be at least 1") }
+        if let m = maxTokens, m < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    }
+
+    /// The pipeline configuration: defaults, then the JSON file, then flags.
+    func resolve(layerCount: Int, defaults: ParallelCompConfig = ParallelCompConfig()) throws -> ParallelCompConfig {
+        var c = defaults
+        if let path = config {
+            guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read config file \(path)") }
+            do { c = try JSONDecoder().decode(ParallelCompConfig.self, from: data) }
+            catch { throw CLIError("config file \(path) is not a valid pipeline config: \(error.localizedDescription)") }
+        }
+        if let v = chunkTokens { c.chunkTokens = v }
+        if let v = splitBy { c.splitBy = v }
+        if let v = keepChunks { c.keepChunks = v }
+        if let v = select { c.selection = v }
+        if let v = scoreTokens { c.scoreTokens = v }
+        if let v = nllFormula { c.nllFormula = v }
+        if keepEveryFirstToken { c.keepEveryChunkFirstToken = true }
+        if let v = batchChunks { c.batchChunks = v }
+        if let cap = capacity { c.compression = .init(capacity: cap, window: window ?? 8, kernel: kernel ?? 7) }
+        if let s = calibration { c.calibration = try CalibrationRule.parseList(s, layerCount: layerCount) }
+        if let v = lambda { c.lambda = v }
+        if let v = calibrationRows { c.calibrationRows = v }
+        if let v = bandWidth { c.bandWidth = v }
+        if !equalizeHeads { c.equalizeHeads = false }
+        if let v = maxTokens { c.maxNewTokens = v }
+        if let v = temperature { c.sampling.temperature = v }
+        if let v = topP { c.sampling.topP = v }
+        if let v = seed { c.sampling.seed = v }
+        return c
+    }
+}
+
+extension ParallelCompConfig.SplitBy: ExpressibleByArgument {}
+extension ParallelCompConfig.Selection: ExpressibleByArgument {}
+extension ParallelCompConfig.NLLFormula: ExpressibleByArgument {}

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Ctrl-C handling: the first SIGINT/SIGTERM asks long work to stop at the next safe point (the
+/// command then removes partial output and exits 130); a second one exits at once.
+enum Signals {
+    nonisolated(unsafe) static var interrupted: sig_atomic_t = 0
+
+    static func install() {
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            if Signals.interrupted != 0 { _exit(128 + sig) }
+            Signals.interrupted = 1
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+
+    static var isInterrupted: Bool { interrupted != 0 }
+}
+
+struct InterruptedError: Error, CustomStringConvertible {
+    var description: String { "interrupted; partial output removed" }
+}
+
+/// Process memory, for reports.
+enum ProcessStats {
+    /// Peak resident set size in bytes.
+    static var peakRSS: Int {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Int(u.ru_maxrss) * 1024
+    }
+}
