@@ -101,8 +101,12 @@ struct GGUFBuilder {
         try GGUFBuilder.writeTemp(bytes ?? build().bytes, name: name)
     }
 
+    static var tempDir: URL { FileManager.default.temporaryDirectory.appendingPathComponent("biasprobe-tests-\(getpid())") }
+
+    static func removeTempFiles() { try? FileManager.default.removeItem(at: tempDir) }
+
     static func writeTemp(_ bytes: [UInt8], name: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("biasprobe-tests-\(getpid())")
+        let dir = tempDir
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let url = dir.appendingPathComponent("\(name)-\(UUID().uuidString).gguf")
         try Data(bytes).write(to: url)
@@ -115,6 +119,8 @@ func float16Bytes(_ x: Float16) -> [UInt8] { GGUFBuilder.le(x.bitPattern) }
 // MARK: - tests
 
 final class GGUFTests: XCTestCase {
+    override class func tearDown() { GGUFBuilder.removeTempFiles() }
+
     // MARK: dequantisation from the block definitions
 
     /// One tensor with its bytes and the values the format definition says they stand for.

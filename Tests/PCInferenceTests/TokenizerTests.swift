@@ -128,6 +128,8 @@ func syntheticTokenizer(extra: [(String, TokenType)], merges: [String], pre: Pre
 // MARK: - tests
 
 final class TokenizerTests: XCTestCase {
+    override class func tearDown() { GGUFBuilder.removeTempFiles() }
+
     // MARK: golden files
 
     func testGoldenTokenizerCases() throws {

@@ -39,6 +39,7 @@ public final class Tokenizer: Sendable {
     /// Bytes whose single-byte token is absent from the vocabulary (SmolLM2 lacks a few control
     /// characters and bytes that never occur in UTF-8). Text needing such a byte on its own cannot be
     /// encoded exactly: like llama.cpp and HF `tokenizers` (with no unknown token), `encode` drops it.
+    /// As in llama.cpp, the dropped byte still separates its neighbours during merging.
     public let missingByteTokens: [UInt8]
 
     private let tokenToID: [String: Int]
@@ -62,7 +63,8 @@ public final class Tokenizer: Sendable {
 
     /// Build from arrays, as stored in a GGUF file.
     /// - Parameters:
-    ///   - tokens: vocabulary strings; all 256 single-byte tokens of the byte-level alphabet must be present.
+    ///   - tokens: vocabulary strings in byte-level form. Most of the 256 single-byte tokens must be
+    ///     present (see `missingByteTokens`); with half of them missing it is not a byte-level vocabulary.
     ///   - tokenTypes: GGUF token types (nil: all normal).
     ///   - merges: "left right" pairs, highest priority first.
     ///   - ignoreMerges: nil means true for `llama-bpe` (as llama.cpp does) and false otherwise.
