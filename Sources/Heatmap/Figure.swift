@@ -11,6 +11,14 @@ struct Margins: Hashable {
     }
 }
 
+/// The plot length for `n` cells in `available` pixels: a whole multiple of `n` (all cells the
+/// same size) unless that would waste more than 5% of the space; then the full length, with
+/// cells differing by at most one pixel.
+func snapToCells(_ available: Int, _ n: Int) -> Int {
+    let snapped = available / n * n
+    return snapped > 0 && available - snapped <= available / 20 ? snapped : max(1, available)
+}
+
 /// A canvas plus a record of every label box drawn on it (for layout checks).
 struct Painter {
     var canvas: Canvas
@@ -135,8 +143,7 @@ public struct Figure: Sendable {
         let m = decor.margins
         let availW = max(1, slot.width - m.left - m.right)
         let availH = max(1, slot.height - m.top - m.bottom)
-        let plotW = availW >= panel.cols ? availW / panel.cols * panel.cols : availW
-        let plotH = availH >= panel.rows ? availH / panel.rows * panel.rows : availH
+        let plotW = snapToCells(availW, panel.cols), plotH = snapToCells(availH, panel.rows)
         // Centre the plot (with its colour bar) in the leftover space.
         let plot = Rect(x: slot.x + m.left + (availW - plotW) / 2, y: slot.y + m.top + (availH - plotH) / 2,
                         width: plotW, height: plotH)

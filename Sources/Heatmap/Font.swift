@@ -31,9 +31,16 @@ public enum BitmapFont {
     /// Blank rows above the cap line inside the line box.
     public static let capTop = 2
 
-    /// Characters outside printable ASCII are drawn as "?".
+    /// Characters outside printable ASCII are drawn as "?", except the word-boundary markers
+    /// of BPE/SentencePiece tokens ("Ġ" U+0120, "▁" U+2581), drawn as "_", and "Ċ" (U+010A,
+    /// a newline token), drawn as "|".
     static func glyph(for scalar: Unicode.Scalar) -> UInt64 {
-        let v = scalar.value
+        var v = scalar.value
+        switch v {
+        case 0x120, 0x2581: v = 0x5F
+        case 0x10A: v = 0x7C
+        default: break
+        }
         let index = (v >= 32 && v <= 126) ? Int(v) - 32 : Int(("?" as Unicode.Scalar).value) - 32
         return glyphs[index]
     }

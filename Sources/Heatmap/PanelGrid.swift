@@ -62,11 +62,11 @@ public struct PanelGrid: Sendable {
         let sumH = rowM.reduce(0) { $0 + $1.top + $1.bottom } + gutter * (nr - 1)
         var plotW = max(1, (area.width - barW - sumW) / nc)
         var plotH = max(1, (area.height - sumH) / nr)
-        // Whole-pixel cells when every panel has the same shape.
+        // Equal-sized cells when every panel has the same shape (see snapToCells).
         let shape = (panels[0].rows, panels[0].cols)
         if panels.allSatisfy({ ($0.rows, $0.cols) == shape }) {
-            if plotW >= shape.1 { plotW = plotW / shape.1 * shape.1 }
-            if plotH >= shape.0 { plotH = plotH / shape.0 * shape.0 }
+            plotW = snapToCells(plotW, shape.1)
+            plotH = snapToCells(plotH, shape.0)
         }
         let usedW = sumW + plotW * nc + barW, usedH = sumH + plotH * nr
         let x0 = area.x + max(0, area.width - usedW) / 2, y0 = area.y + max(0, area.height - usedH) / 2

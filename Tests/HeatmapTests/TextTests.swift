@@ -66,3 +66,15 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(BitmapFont.truncate("abc", maxChars: 6), "abc")
     }
 }
+
+final class TokenMarkerTests: XCTestCase {
+    func testBPEMarkersDrawAsUnderscore() {
+        var a = Canvas(width: 30, height: 16), b = Canvas(width: 30, height: 16)
+        a.drawText("\u{120}he", x: 1, y: 1)
+        b.drawText("_he", x: 1, y: 1)
+        XCTAssertEqual(a, b)
+        var c = Canvas(width: 30, height: 16)
+        c.drawText("\u{2581}he", x: 1, y: 1)
+        XCTAssertEqual(c, b)
+    }
+}
