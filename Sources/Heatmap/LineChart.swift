@@ -182,13 +182,15 @@ public struct LineChart: Sendable {
                 p.canvas.fill(Rect(x: Int(px(v)), y: plot.y, width: 1, height: plot.height), with: grid)
             }
         }
-        // Series, clipped to the plot.
+        // Series: lines clipped to the plot; dots may overhang its edge by a few pixels so points
+        // at the ends of the range are drawn whole.
+        let dotClip = plot.insetBy(-5)
         for (i, s) in series.enumerated() {
             let c = color(i)
             var run: [(x: Double, y: Double)] = []
             func flush() {
                 if run.count == 1 {
-                    p.canvas.fillCircle(cx: run[0].x, cy: run[0].y, radius: max(1.5, s.lineWidth), color: c, clip: plot)
+                    p.canvas.fillCircle(cx: run[0].x, cy: run[0].y, radius: max(1.5, s.lineWidth), color: c, clip: dotClip)
                 } else if run.count > 1 {
                     p.canvas.drawPolyline(run, color: c, lineWidth: s.lineWidth, clip: plot)
                 }
@@ -201,7 +203,7 @@ public struct LineChart: Sendable {
             if s.markers {
                 for (x, y) in zip(s.x, s.y) where usable(x, y) {
                     p.canvas.fillCircle(cx: px(x), cy: py(logY ? log10(y) : y), radius: s.lineWidth + 1.5,
-                                        color: c, clip: plot)
+                                        color: c, clip: dotClip)
                 }
             }
         }

@@ -40,6 +40,28 @@ final class FigureTests: XCTestCase {
         assertCleanText(layout, canvas)
     }
 
+    func testShortColourBarHitsBothEndsAndTheMiddle() throws {
+        // On a short bar (< 128 rows) an off-by-one in the row -> fraction mapping changes the
+        // end pixels, so this catches what a tall bar would hide.
+        let panel = HeatmapPanel(values: [0, 0.5, 1, 0.25], rows: 2, cols: 2,
+                                 scale: ColorScale(colormap: .magma, vmin: 0, vmax: 1))
+        let (canvas, layout) = Figure.heatmap(panel, width: 240, height: 150).renderWithLayout()
+        let bar = try XCTUnwrap(layout.colorBar).bar
+        XCTAssertLessThan(bar.height, 128)
+        XCTAssertEqual(canvas[bar.x, bar.maxY - 1], Colormap.magma.first)
+        XCTAssertEqual(canvas[bar.maxX - 1, bar.y], Colormap.magma.last)
+        // The row half-way up shows (within one table step) the colour of 0.5.
+        let mid = canvas[bar.midX, bar.y + (bar.height - 1) / 2]
+        let i = Colormap.magma.colors.firstIndex(of: mid)
+        XCTAssertNotNil(i)
+        XCTAssertLessThanOrEqual(abs((i ?? 0) - 128), 2)
+        // Cells at vmin and vmax get exactly the same colours as the bar's ends.
+        let l = layout.panels[0]
+        XCTAssertEqual(canvas[l.cellRect(row: 0, col: 0).midX, l.cellRect(row: 0, col: 0).midY], Colormap.magma.first)
+        XCTAssertEqual(canvas[l.cellRect(row: 1, col: 0).midX, l.cellRect(row: 1, col: 0).midY], Colormap.magma.last)
+        assertCleanText(layout, canvas)
+    }
+
     func testNaNCellsUseTheNaNColourAndTheBarListsNaN() throws {
         var values = sampleMatrix(rows: 6, cols: 5)
         values[7] = .nan
