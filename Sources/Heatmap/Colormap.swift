@@ -115,7 +115,8 @@ extension Colormap {
         return Colormap(name: "blue-white-red", anchors: anchors)
     }()
 
-    /// Plain grey ramp, black to white.
+    /// Plain grey ramp, black to white. Its middle equals the default NaN grey, so give a
+    /// `ColorScale` using it a different `nanColor` (e.g. magenta) when the data may have NaN.
     public static let grays = Colormap(name: "grays", anchors: [(0, 0, 0, 0), (255, 1, 1, 1)])
 }
 
