@@ -1,1 +1,0 @@
-// PNG rendering over libpng.

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HeatmapPlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}
