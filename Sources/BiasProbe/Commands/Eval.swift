@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import PCInference
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Retrieval accuracy over lengths and needle depths: ParallelComp against truncation and full attention.",
+        discussion: """
+        passkey: a five-digit number hidden in repeated filler (InfiniteBench style).
+        niah: a 'special magic number' sentence inserted into the default essays.
+        Methods: parallelcomp (default keeps 1 chunk for retrieval), truncate (the last chunk-size \
+        tokens only), full (ordinary causal attention over everything: positions run past the \
+        trained context).
+        """)
+
+    enum Task: String, ExpressibleByArgument, CaseIterable { case passkey, niah }
+    enum Method: String, ExpressibleByArgument, CaseIterable, Codable { case parallelcomp, truncate, full }
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var pipeline: PipelineOptions
+    @Argument(help: "passkey or niah.") var task: Task
+    @Option(help: "Context lengths.") var lengths = ContextLengthList(argument: "8k,32k")!
+    @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
+    @Option(help: "Seeds per (length, depth).") var seeds = 1
+    @Option(help: "Methods, comma separated: parallelcomp, truncate, full.") var method = "parallelcomp"
+    @Flag(help: "Hide progress.") var quiet = false
+    @Flag(help: "JSON lines on stdout: one per example, then a summary.") var json = false
+
+    func run() throws {
+        let methods = try method.split(separator: ",").map { s -> Method in
+            guard let m = Method(rawValue: String(s)) else { throw ValidationError("unknown method '\(s)': use parallelcomp, truncate or full") }
+            return m
+        }
+        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
+        for d in depths.values where !(0...1).contains(d) { throw ValidationError("depth \(d) is outside 0...1") }
+        let (model, tok, _) = try modelOptions.load()
+        var defaults = ParallelCompConfig()
+        defaults.keepChunks = 1          // the paper keeps one chunk for retrieval tasks
+        defaults.maxNewTokens = 12
+        let config = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults)
+        let builder = RetrievalTaskBuilder(tokenizer: tok)
+        let essays = task == .niah ? try DefaultCorpus.essays() : ""
+        var table: [String: (Int, Int)] = [:]
+        let total = lengths.values.count * depths.values.count * seeds * methods.count
+        var done = 0
+        let t0 = Date()
+        for L in lengths.values {
+            for depth in depths.values {
+                for seed in 0..<seeds {
+                    let ex = task == .passkey ? builder.passkey(tokens: L.tokens, depth: depth, seed: UInt64(seed))
+                                              : builder.needle(haystack: essays, tokens: L.tokens, depth: depth, seed: UInt64(seed))
+                    for m in methods {
+                        if Signals.isInterrupted { throw InterruptedError() }
+                        let t1 = Date()
+                        let (answer, kept, needleChunk) = try answerOne(ex, method: m, model: model, tok: tok, config: config)
+                        let ok = ex.isCorrect(answer)
+                        let key = "\(m.rawValue)|\(L.tokens)"
+                        table[key, default: (0, 0)].0 += ok ? 1 : 0
+                        table[key, default: (0, 0)].1 += 1
+                        done += 1
+                        if json {
+                            try JSONOut.emit(dictionary: ["task": task.rawValue, "method": m.rawValue, "length": L.tokens, "depth": depth, "seed": seed,
+                                                          "answer": answer, "expected": ex.answer, "correct": ok, "kept_chunks": kept,
+                                                          "needle_chunk": needleChunk as Any, "seconds": Date().timeIntervalSince(t1)])
+                        }
+                        if !quiet {
+                            Log.info(String(format: "[%d/%d] %@ %@ depth %.2f seed %d: %@ (%@) %.1fs", done, total, m.rawValue, L.text, depth, seed,
+                                            ok ? "correct" : "WRONG", answer.replacingOccurrences(of: "\n", with: " "), Date().timeIntervalSince(t1)))
+                        }
+                    }
+                }
+            }
+        }
+        var summary: [[String: Any]] = []
+        for m in methods {
+            for L in lengths.values {
+                let (c, n) = table["\(m.rawValue)|\(L.tokens)"] ?? (0, 0)
+                summary.append(["method": m.rawValue, "length": L.tokens, "correct": c, "total": n, "accuracy": n > 0 ? Double(c) / Double(n) : 0])
+            }
+        }
+        if json {
+            try JSONOut.emit(dictionary: ["summary": summary, "config": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(config))) ?? [:],
+                                          "seconds": Date().timeIntervalSince(t0), "peak_rss_bytes": ProcessStats.peakRSS])
+        } else {
+            print("\(task.rawValue) accuracy (\(depths.values.count) depths x \(seeds) seeds)")
+            print("method".padding(toLength: 14, withPad: " ", startingAt: 0) + lengths.values.map { $0.text.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+            for m in methods {
+                var line = m.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)
+                for L in lengths.values {
+                    let (c, n) = table["\(m.rawValue)|\(L.tokens)"] ?? (0, 0)
+                    line += "\(c)/\(n)".padding(toLength: 10, withPad: " ", startingAt: 0)
+                }
+                print(line)
+            }
+        }
+    }
+
+    /// The model's answer to one example with one method; also the kept chunks and the needle's chunk.
+    func answerOne(_ ex: RetrievalExample, method: Method, model: LlamaModel, tok: Tokenizer, config: ParallelCompConfig) throws -> (String, [Int], Int?) {
+        let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
+        switch method {
+        case .parallelcomp:
+            let prep = try pc.prepare(context: ex.context, question: ex.question)
+            let r = try pc.run(prep, cancelled: { Signals.isInterrupted })
+            let needleTok = tok.encode(String(ex.context.prefix(ex.needle.lowerBound)), parseSpecial: false, addBOS: false).count
+            let needleChunk = prep.chunks.firstIndex { $0.documentTokens?.contains(needleTok) ?? false }
+            return (r.answer, r.keptChunkIDs, needleChunk)
+        case .truncate, .full:
+            let q = format.questionIDs(tok, question: ex.question)
+            let prefix = format.prefixIDs(tok)
+            var ctx = tok.encode(ex.context, parseSpecial: false, addBOS: false)
+            if method == .truncate {
+                let budget = (config.chunkTokens ?? pc.defaultChunkTokens(questionLength: q.count)) - prefix.count
+                if ctx.count > budget { ctx = Array(ctx.suffix(budget)) }
+            }
+            let prompt = prefix + ctx + q
+            let out = try Generator(model: model).generate(prompt: prompt, maxTokens: config.maxNewTokens, sampling: config.sampling,
+                                                           stopTokens: tok.stopTokenIDs) { _ in !Signals.isInterrupted }
+            return (tok.decode(out.filter { !tok.stopTokenIDs.contains($0) }, skipSpecial: true), [], nil)
+        }
+    }
+}

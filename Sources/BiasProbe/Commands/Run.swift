@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import PCInference
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer a question about a long text with ParallelComp; show chunk scores and which chunks were kept.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var pipeline: PipelineOptions
+    @Option(help: "Text file holding the long context.") var context: String
+    @Option(help: "The question.") var question: String
+    @Option(help: "Instruction placed before every chunk.") var instruction = ""
+    @Option(help: "Start of the answer, placed after the assistant header (e.g. 'The answer is').") var answerPrefix = ""
+    @Flag(help: "Hide the progress bar.") var quiet = false
+    @Flag(help: "Print one JSON object (config, chunks, answer) on stdout.") var json = false
+
+    func run() throws {
+        guard let text = try? String(contentsOfFile: context, encoding: .utf8) else { throw CLIError("cannot read \(context) as UTF-8 text") }
+        let (model, tok, _) = try modelOptions.load()
+        let config = try pipeline.resolve(layerCount: model.config.layerCount)
+        let format = PromptFormat.forTokenizer(tok, instruction: instruction, answerPrefix: answerPrefix)
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
+        let prep = try pc.prepare(context: text, question: question)
+        let result = try runWithProgress(pc, prep, quiet: quiet || json)
+        if json {
+            try JSONOut.emit(RunReport(config: config, format: format, result: result, documentTokens: prep.documentTokenCount,
+                                       chunkTokens: prep.chunkTokens, peakRSSBytes: ProcessStats.peakRSS))
+            return
+        }
+        print("chunks (\(prep.chunks.count) of up to \(prep.chunkTokens) tokens, \(prep.documentTokenCount) document tokens):")
+        for ch in result.chunks {
+            print(String(format: "  %3d  %5d tokens  NLL %.4f  %@", ch.id, ch.contextLength, ch.nll ?? .nan, ch.kept ? "kept" : ""))
+        }
+        print("answer: \(answerPrefix.isEmpty ? "" : answerPrefix)\(result.answer)")
+    }
+}
+
+/// What `run --json` prints: enough to reproduce the run.
+struct RunReport: Encodable {
+    let config: ParallelCompConfig
+    let format: PromptFormat
+    let result: ParallelCompPipeline.Result
+    let documentTokens: Int
+    let chunkTokens: Int
+    let peakRSSBytes: Int
+}
+
+/// Runs the pipeline with a progress bar on stderr and Ctrl-C support.
+func runWithProgress(_ pc: ParallelCompPipeline, _ prep: ParallelCompPipeline.Prepared, observers: [AttentionObserver] = [],
+                     quiet: Bool, label: String = "chunks") throws -> ParallelCompPipeline.Result {
+    let bar = ProgressBar(label, total: prep.chunks.count, quiet: quiet)
+    var done = 0, tokens = 0
+    do {
+        let r = try pc.run(prep, observers: observers, progress: { ev in
+            switch ev {
+            case .chunkFinished(_, _, let t, _): done += 1; tokens += t; bar.update(done, tokens: tokens)
+            case .queryPrefill(let keys, _): bar.finish(); if !quiet { Log.info("question over \(keys) kept keys") }
+            default: break
+            }
+        }, cancelled: { Signals.isInterrupted })
+        return r
+    } catch is CancellationError {
+        bar.finish()
+        throw InterruptedError()
+    }
+}
