@@ -71,6 +71,43 @@ public final class H5File: H5Group {
         return H5File(handle: h, filePath: path, temporaryPath: temp, readOnly: false)
     }
 
+    /// Deletes the temporary files that atomic writers of `path` left behind when they were killed
+    /// before committing (SIGKILL, power loss): `.<name>.tmp-<pid>...` whose process no longer
+    /// exists on this machine. Files of live processes, this one included, are kept. Returns the
+    /// deleted paths.
+    @discardableResult
+    public static func removeStaleTemporaryFiles(for path: String) throws(H5Error) -> [String] {
+        let operation = "remove stale temporary files for '\(path)'"
+        let (folder, name) = splitPath(path)
+        let prefix = ".\(name).tmp-"
+        guard let dir = opendir(folder) else {
+            throw H5Error(operation: operation, message: "open folder '\(folder)': \(lastOSError())")
+        }
+        var candidates: [(path: String, pid: pid_t)] = []
+        while let entry = readdir(dir) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard entryName.hasPrefix(prefix) else { continue }
+            let digits = entryName.dropFirst(prefix.count).prefix(while: \.isNumber)
+            guard let pid = pid_t(digits), pid > 0 else { continue }
+            candidates.append((folder + "/" + entryName, pid))
+        }
+        _ = closedir(dir)  // Read-only directory stream: nothing to lose if closing fails.
+        var removed: [String] = []
+        for candidate in candidates where candidate.pid != getpid() {
+            // kill(pid, 0) probes without sending; ESRCH means no such process. EPERM means it
+            // exists but belongs to someone else, so its file stays.
+            guard kill(candidate.pid, 0) != 0, errno == ESRCH else { continue }
+            if unlink(candidate.path) == 0 {
+                removed.append(candidate.path)
+            } else if errno != ENOENT {
+                throw H5Error(operation: operation, message: "delete '\(candidate.path)': \(lastOSError())")
+            }
+        }
+        return removed
+    }
+
     /// File access settings. "Strong" close degree makes H5Fclose close anything still open, so a
     /// closed file really is closed before a commit renames it. New files use the HDF5 1.8 format:
     /// every current reader (h5py, netCDF-4, HDF5 1.8+) opens it, and unlike the 1.0 format it

@@ -63,6 +63,6 @@ public class H5Object {
     deinit {
         // Closing a dataset can flush cached chunks and so fail (e.g. disk full). A deinit cannot
         // throw, so hand the error to the file, whose flush/close/commit reports it.
-        do throws(H5Error) { try handle.close() } catch { owner?.recordDeferredError(error) }
+        do throws(H5Error) { try handle.close() } catch { owner?.recordDeferredError(error.within("close '\(path)'")) }
     }
 }

@@ -103,4 +103,27 @@ final class AtomicFileTests: XCTestCase {
         let error = expectH5Error("missing folder") { _ = try H5File.createAtomic(path: folder.file("no/such/x.h5")) }
         XCTAssertTrue(error?.description.contains("No such file or directory") ?? false, error?.description ?? "")
     }
+
+    /// Leftovers of killed writers (dead pid) are removed; those of live processes are not.
+    func testRemoveStaleTemporaryFiles() throws {
+        let folder = try TempFolder()
+        let path = folder.file("trace.h5")
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let deadPID = finished.processIdentifier  // Reaped, so no such process any more.
+        let names = [".trace.h5.tmp-\(deadPID)", ".trace.h5.tmp-\(deadPID)-2", ".trace.h5.tmp-1",
+                     ".other.h5.tmp-\(deadPID)", "trace.h5"]
+        for name in names { XCTAssertTrue(FileManager.default.createFile(atPath: folder.file(name), contents: Data())) }
+        let live = try H5File.createAtomic(path: path)  // Our own temp file: this process is alive.
+
+        let removed = try H5File.removeStaleTemporaryFiles(for: path)
+        XCTAssertEqual(Set(removed), [folder.file(".trace.h5.tmp-\(deadPID)"), folder.file(".trace.h5.tmp-\(deadPID)-2")])
+        let liveTemp = try XCTUnwrap(live.temporaryPath)
+        XCTAssertEqual(try folder.listing(), [".other.h5.tmp-\(deadPID)", ".trace.h5.tmp-1",
+                                              (liveTemp as NSString).lastPathComponent, "trace.h5"].sorted())
+        live.abandon()
+        XCTAssertNotNil(expectH5Error("missing folder") { try H5File.removeStaleTemporaryFiles(for: folder.file("no/x.h5")) })
+    }
 }

@@ -152,4 +152,45 @@ final class ErrorTests: XCTestCase {
         let copy: any Error & Sendable = error
         XCTAssertEqual("\(copy)", "do a thing: went wrong")
     }
+
+    /// libhdf5 is thread-safe and keeps one error stack per thread: files used on different
+    /// threads at once must work, and each thread's error must describe its own failure.
+    func testIndependentFilesOnSeveralThreads() throws {
+        let folder = try TempFolder()
+        let failures = FailureList()
+        let dir = folder.path
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            do {
+                let file = try H5File.createAtomic(path: dir + "/t\(i).h5")
+                for j in 0..<20 {
+                    try file.writeDataset("d\(j)", [Int64](repeating: Int64(i), count: 1000), options: .compressed())
+                    do {
+                        _ = try file.openDataset("missing\(i)")
+                        failures.add("thread \(i): no error for a missing dataset")
+                    } catch {
+                        if !"\(error)".contains("missing\(i)") { failures.add("thread \(i) got: \(error)") }
+                    }
+                    do {
+                        _ = try H5File.open(path: dir + "/none\(i).h5")
+                    } catch {
+                        if !"\(error)".contains("none\(i).h5") { failures.add("thread \(i) got: \(error)") }
+                    }
+                }
+                try file.commit()
+                let back = try H5File.open(path: dir + "/t\(i).h5").readDataset("d19", as: Int64.self)
+                if back.values != [Int64](repeating: Int64(i), count: 1000) { failures.add("thread \(i): wrong data") }
+            } catch {
+                failures.add("thread \(i): \(error)")
+            }
+        }
+        XCTAssertEqual(failures.all, [])
+    }
+}
+
+/// Collects messages from several threads. `@unchecked Sendable`: `items` is only touched under `lock`.
+private final class FailureList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
 }
