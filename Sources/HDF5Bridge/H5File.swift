@@ -204,7 +204,7 @@ public final class H5File: H5Group {
     /// Closes the file identifier. HDF5 1.10 frees a file's state when H5Fclose fails but keeps
     /// the identifier, and its own shutdown at exit then crashes on the freed memory (HDFFV-11052,
     /// h5py issue 914). So a writable file is closed only after a successful flush, which leaves
-    /// H5Fclose nothing to fail on; if the flush fails the file is quarantined instead.
+    /// H5Fclose next to nothing to write; if the flush fails the file is quarantined instead.
     private func closeFileID() throws(H5Error) {
         guard handle.isOpen else { return }
         if !isReadOnly {

@@ -84,6 +84,13 @@ final class DiskFullTests: XCTestCase {
         }
         XCTAssertTrue(error?.description.contains("File too large") ?? false, error?.description ?? "nil")
     }
+
+    /// A real ENOSPC: /dev/full refuses every write, so HDF5 fails as it writes the superblock.
+    func testCreatingOnDevFullThrowsNoSpace() throws {
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "/dev/full"), "Linux provides /dev/full")
+        let error = expectH5Error("create on /dev/full") { try H5File.create(path: "/dev/full").close() }
+        XCTAssertTrue(error?.description.contains("No space left on device") ?? false, error?.description ?? "nil")
+    }
 }
 
 #if canImport(Glibc)
