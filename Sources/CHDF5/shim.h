@@ -19,3 +19,7 @@ static inline unsigned bp_H5F_ACC_EXCL(void)    { return H5F_ACC_EXCL; }
 static inline unsigned bp_H5F_ACC_RDONLY(void)  { return H5F_ACC_RDONLY; }
 static inline unsigned bp_H5F_ACC_RDWR(void)    { return H5F_ACC_RDWR; }
 static inline hid_t bp_H5E_DEFAULT(void)        { return H5E_DEFAULT; }
+static inline hid_t bp_H5P_LINK_CREATE(void)    { return H5P_LINK_CREATE; }
+static inline size_t bp_H5T_VARIABLE(void)      { return H5T_VARIABLE; }
+static inline hid_t bp_H5FD_SEC2(void)          { return H5FD_SEC2; }
+static inline unsigned bp_H5F_OBJ_ALL(void)     { return H5F_OBJ_ALL; }

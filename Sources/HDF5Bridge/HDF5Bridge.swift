@@ -1,1 +1,0 @@
-// Swift over libhdf5.

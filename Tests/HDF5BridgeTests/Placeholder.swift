@@ -1,5 +1,0 @@
-import XCTest
-
-final class HDF5BridgePlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}
