@@ -1,5 +1,5 @@
 import XCTest
-@testable import Heatmap
+import Heatmap
 
 final class ColormapTests: XCTestCase {
     func testPublishedEndpoints() {

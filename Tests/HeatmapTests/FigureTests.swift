@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Heatmap
+import Heatmap
 
 final class FigureTests: XCTestCase {
     func testHeatmapPNGHasExactCellAndColourBarColours() throws {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Heatmap
+import Heatmap
 
 /// Renders the example figures committed under outputs/examples/heatmap-selftest/ (same bytes
 /// on every run) and checks each one reads back.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Heatmap
+import Heatmap
 
 /// A fresh empty directory under the system temp folder.
 func makeTempDir(_ tag: String) throws -> String {

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Heatmap
+import Heatmap
 
 final class TextTests: XCTestCase {
     /// Bounding box of every pixel that differs from white.

@@ -79,7 +79,10 @@ enum SgemmProbe {
         var a = [Float](repeating: 0, count: m * k), b = [Float](repeating: 0, count: n * k), cc = [Float](repeating: 0, count: m * n)
         for i in a.indices { a[i] = Float(i % 13) * 0.01 }
         for i in b.indices { b[i] = Float(i % 7) * 0.01 }
+        // OpenBLAS's own threading on one big GEMM: the rate to compare against. The model runs
+        // OpenBLAS single-threaded inside its own workers, so restore that afterwards.
         BLAS.threads = threads
+        defer { BLAS.threads = 1 }
         let reps = 20
         let secs = bestTime(5) {
             a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in cc.withUnsafeMutableBufferPointer { cp in

@@ -62,6 +62,7 @@ public final class AttentionKernel: @unchecked Sendable {
             }
         }
         let needEntropy = observers.contains { $0.needsEntropy }
+        let observing = scope != nil && !observers.isEmpty
         let masks = cache.keepMasks[layer]
         let maskRowStart = cache.maskRowStart
         let slices = cache.slices
@@ -125,7 +126,9 @@ public final class AttentionKernel: @unchecked Sendable {
                         }
                         let (z, ez) = VectorMath.expShifted(row, valid, shift: mx, withEntropy: needEntropy)
                         let inv = 1 / z
-                        VectorMath.scale(row, valid, by: inv)
+                        // Observers need probabilities; without them the 1/Z is applied to the
+                        // d-wide output row instead of the nK-wide score row.
+                        if observing { VectorMath.scale(row, valid, by: inv) }
                         if valid < nK { (row + valid).update(repeating: 0, count: nK - valid) }
                         s.maxP[r] = inv
                         if needEntropy { s.entropy[r] = Float(Foundation.log(Double(z))) - ez * inv }
@@ -161,7 +164,9 @@ public final class AttentionKernel: @unchecked Sendable {
                 for hh in 0..<G {
                     let h = it.g * G + hh
                     for i in 0..<Bc {
-                        (out + (it.rows.lowerBound + i) * H * d + h * d).update(from: s.o + (hh * Bc + i) * d, count: d)
+                        let dst = out + (it.rows.lowerBound + i) * H * d + h * d
+                        dst.update(from: s.o + (hh * Bc + i) * d, count: d)
+                        if !observing { VectorMath.scale(dst, d, by: s.maxP[hh * Bc + i]) }
                     }
                 }
             }
@@ -169,10 +174,7 @@ public final class AttentionKernel: @unchecked Sendable {
         if nWorkers <= 1 {
             work(0)
         } else {
-            let saved = BLAS.threads
-            BLAS.threads = 1   // we parallelise across blocks; nested BLAS threads would oversubscribe
-            parallelWorkers(nWorkers, work)
-            BLAS.threads = saved
+            parallelWorkers(nWorkers, work)   // OpenBLAS stays single-threaded inside each worker
         }
     }
 }

@@ -29,7 +29,7 @@ public final class LlamaModel: @unchecked Sendable {
         self.threads = max(1, threads)
         kernel = AttentionKernel(config: config, workers: self.threads)
         rope = RoPE(config: config, freqFactors: weights.rope_freqs)
-        BLAS.threads = self.threads
+        BLAS.threads = 1   // see BLAS.parallelLinear
     }
 
     public convenience init(path: String) throws {
@@ -105,9 +105,9 @@ public final class LlamaModel: @unchecked Sendable {
                 let w = weights.blocks[l]
                 // attention: h = rmsnorm(x); q,k,v = h W^T (+b); rope(q,k)
                 for i in 0..<n { VectorMath.rmsNorm(x + i * D, w.attn_norm, h + i * D, n: D, eps: c.rmsEps) }
-                BLAS.linear(h, rows: n, inDim: D, w.attn_q.data, outDim: c.qDim, into: q)
-                BLAS.linear(h, rows: n, inDim: D, w.attn_k.data, outDim: c.kvDim, into: k)
-                BLAS.linear(h, rows: n, inDim: D, w.attn_v.data, outDim: c.kvDim, into: v)
+                BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_q.data, outDim: c.qDim, into: q, workers: threads)
+                BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_k.data, outDim: c.kvDim, into: k, workers: threads)
+                BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_v.data, outDim: c.kvDim, into: v, workers: threads)
                 if let qb = w.attn_q_bias, let kb = w.attn_k_bias, let vb = w.attn_v_bias {
                     for i in 0..<n {
                         VectorMath.add(q + i * c.qDim, qb, c.qDim)
@@ -122,13 +122,13 @@ public final class LlamaModel: @unchecked Sendable {
                 // att [n, H*d] over the cache; x += att Wo^T
                 kernel.run(layer: l, q: q, rows: n, cache: cache, layout: sub, firstRowKey: firstKey + r0,
                            out: att, observers: active, scope: scope)
-                BLAS.linear(att, rows: n, inDim: c.qDim, w.attn_output.data, outDim: D, into: x, accumulate: true)
+                BLAS.parallelLinear(att, rows: n, inDim: c.qDim, w.attn_output.data, outDim: D, into: x, accumulate: true, workers: threads)
                 // feed-forward: x += (silu(h Wg^T) * (h Wu^T)) Wd^T
                 for i in 0..<n { VectorMath.rmsNorm(x + i * D, w.ffn_norm, h + i * D, n: D, eps: c.rmsEps) }
-                BLAS.linear(h, rows: n, inDim: D, w.ffn_gate.data, outDim: F, into: gate)
-                BLAS.linear(h, rows: n, inDim: D, w.ffn_up.data, outDim: F, into: up)
+                BLAS.parallelLinear(h, rows: n, inDim: D, w.ffn_gate.data, outDim: F, into: gate, workers: threads)
+                BLAS.parallelLinear(h, rows: n, inDim: D, w.ffn_up.data, outDim: F, into: up, workers: threads)
                 VectorMath.swiglu(gate, up, n * F)
-                BLAS.linear(gate, rows: n, inDim: F, w.ffn_down.data, outDim: D, into: x, accumulate: true)
+                BLAS.parallelLinear(gate, rows: n, inDim: F, w.ffn_down.data, outDim: D, into: x, accumulate: true, workers: threads)
                 // A NaN or infinity anywhere in the block shows up in its sum: stop with the place named.
                 if !VectorMath.sum(x, n * D).isFinite {
                     throw ModelError("non-finite activation in layer \(l) during \(stageName) (rows \(r0)..<\(r1)); stopping before writing NaN statistics")

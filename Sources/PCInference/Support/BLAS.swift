@@ -29,6 +29,34 @@ public enum BLAS {
              c: y, ldc: outDim, beta: accumulate ? 1 : 0)
     }
 
+    /// y = x W^T like `linear`, split across `workers` threads that each run a single-threaded
+    /// sgemm: by rows when there are many, else by output features. biasprobe keeps OpenBLAS
+    /// itself single-threaded because its idle threads spin (sched_yield) and steal a core from
+    /// the Swift code that runs between GEMMs.
+    public static func parallelLinear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int,
+                                      _ w: UnsafePointer<Float>, outDim: Int,
+                                      into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, workers: Int) {
+        let beta: Float = accumulate ? 1 : 0
+        if workers <= 1 || rows * outDim < 32 * 1024 {
+            linear(x, rows: rows, inDim: inDim, w, outDim: outDim, into: y, accumulate: accumulate)
+            return
+        }
+        let xp = SharedPointer(x), wp = SharedPointer(w), yp = SharedPointer(y)
+        if rows >= 16 * workers {
+            parallelWorkers(workers) { i in
+                let r0 = rows * i / workers, r1 = rows * (i + 1) / workers
+                gemm(m: r1 - r0, n: outDim, k: inDim, a: xp.p + r0 * inDim, lda: inDim, b: wp.p, ldb: inDim,
+                     bTransposed: true, c: yp.p + r0 * outDim, ldc: outDim, beta: beta)
+            }
+        } else {
+            parallelWorkers(workers) { i in
+                let n0 = outDim * i / workers / 16 * 16, n1 = i == workers - 1 ? outDim : outDim * (i + 1) / workers / 16 * 16
+                gemm(m: rows, n: n1 - n0, k: inDim, a: xp.p, lda: inDim, b: wp.p + n0 * inDim, ldb: inDim,
+                     bTransposed: true, c: yp.p + n0, ldc: outDim, beta: beta)
+            }
+        }
+    }
+
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(newValue)) }

@@ -7,7 +7,9 @@ public enum VectorMath {
     @inline(__always)
     public static func exp(_ x: V) -> V {
         let magic: Float = 12_582_912 // 1.5 * 2^23
-        let xc = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.3))
+        // Written out: the generic `clamped` is not inlined and costs as much as the polynomial.
+        var xc = x.replacing(with: -87.3, where: x .< -87.3)
+        xc.replace(with: 88.3, where: xc .> 88.3)
         let t = xc * 1.442695041 + magic
         let n = t - magic
         // r = x - n ln2, with ln2 split in two for accuracy.
@@ -39,10 +41,9 @@ public enum VectorMath {
 
     @inline(__always)
     static func hmax(_ v: V) -> Float {
-        let a = pointwiseMax(v.lowHalf, v.highHalf)
-        let b = pointwiseMax(a.lowHalf, a.highHalf)
-        let c = pointwiseMax(b.lowHalf, b.highHalf)
-        return Swift.max(c[0], c[1])
+        var m = v[0]
+        for i in 1..<16 where v[i] > m { m = v[i] }
+        return m
     }
 
     /// Sum of n floats.
@@ -63,7 +64,12 @@ public enum VectorMath {
         var acc = V(repeating: -.infinity)
         var i = 0
         let raw = UnsafeRawPointer(p)
-        while i + 16 <= n { acc = pointwiseMax(acc, raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)); i += 16 }
+        // A compare-and-select: Swift lowers `pointwiseMax` on SIMD16 to a scalar loop here.
+        while i + 16 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+            acc.replace(with: v, where: v .> acc)
+            i += 16
+        }
         var m = hmax(acc)
         while i < n { m = Swift.max(m, p[i]); i += 1 }
         return m
