@@ -51,7 +51,7 @@ public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
                 return l < h ? Double(VectorMath.sum(p + (l - k0), h - l)) : 0
             }
             if b.isQuery {
-                let rowSlot = stage == .global ? chunks : sc.chunkIDs.first ?? 0
+                let rowSlot = stage != .local ? chunks : sc.chunkIDs.first ?? 0
                 cnt[base * (chunks + 1) + rowSlot] += 1
                 for (j, span) in sc.chunkSpans.enumerated() {
                     let (se, rs) = edges(span.lowerBound, span.count)
@@ -60,7 +60,7 @@ public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
                     acc[o + 1] += sum(se, rs)
                     acc[o + 2] += sum(rs, span.upperBound)
                 }
-                let o = (base * chunks + (stage == .global ? 0 : sc.chunkIDs.first ?? 0)) * 4
+                let o = (base * chunks + (stage != .local ? 0 : sc.chunkIDs.first ?? 0)) * 4
                 acc[o + 3] += sum(sc.queryKeyStart, Int.max)
             } else {
                 let key = b.firstRow + i
@@ -82,11 +82,11 @@ public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
         var out = [Float](repeating: .nan, count: layers * heads * chunks * 3)
         for lh in 0..<(layers * heads) {
             for c in 0..<chunks {
-                let n = rowCount.total[lh * (chunks + 1) + (stage == .global && rows.isQuery ? chunks : c)]
+                let n = rowCount.total[lh * (chunks + 1) + (stage != .local && rows.isQuery ? chunks : c)]
                 guard n > 0 else { continue }
                 let o = (lh * chunks + c) * 4
                 // A global pass sees only the kept chunks: leave the others NaN.
-                if stage == .global && rows.isQuery && !seenChunks.contains(c) { continue }
+                if stage != .local && rows.isQuery && !seenChunks.contains(c) { continue }
                 for band in 0..<3 { out[(lh * chunks + c) * 3 + band] = Float(mass.total[o + band] / n) }
             }
         }
@@ -98,11 +98,11 @@ public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
     /// Mean mass of query rows on the query's own tokens: [layer, head, chunk] for local passes
     /// (each chunk's question), [layer, head] for global.
     public func queryMass() -> [Float] {
-        let slots = stage == .global ? 1 : chunks
+        let slots = stage != .local ? 1 : chunks
         var out = [Float](repeating: .nan, count: layers * heads * slots)
         for lh in 0..<(layers * heads) {
             for s in 0..<slots {
-                let n = rowCount.total[lh * (chunks + 1) + (stage == .global ? chunks : s)]
+                let n = rowCount.total[lh * (chunks + 1) + (stage != .local ? chunks : s)]
                 guard n > 0 else { continue }
                 out[lh * slots + s] = Float(mass.total[(lh * chunks + s) * 4 + 3] / n)
             }

@@ -42,7 +42,7 @@ public final class PositionProfileObserver: AttentionObserver, @unchecked Sendab
                 }
             }
             if b.isQuery {
-                cnt[lh * (chunks + 1) + (stage == .global ? chunks : sc.chunkIDs.first ?? 0)] += 1
+                cnt[lh * (chunks + 1) + (stage != .local ? chunks : sc.chunkIDs.first ?? 0)] += 1
                 for (j, span) in sc.chunkSpans.enumerated() { add(span: span, chunk: sc.chunkIDs[j]) }
             } else if let j = sc.spanIndex(ofKey: b.firstRow + i) {
                 cnt[lh * (chunks + 1) + sc.chunkIDs[j]] += 1
@@ -54,7 +54,7 @@ public final class PositionProfileObserver: AttentionObserver, @unchecked Sendab
     /// Mean mass [layer, head, chunk, bin]; NaN for chunks no selected row saw.
     public func profile() -> [Float] {
         var out = [Float](repeating: .nan, count: layers * heads * chunks * bins)
-        let global = stage == .global && rows.isQuery
+        let global = stage != .local && rows.isQuery
         for lh in 0..<(layers * heads) {
             for c in 0..<chunks {
                 let n = rowCount.total[lh * (chunks + 1) + (global ? chunks : c)]

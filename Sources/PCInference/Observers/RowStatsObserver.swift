@@ -9,7 +9,7 @@ public final class RowStatsObserver: AttentionObserver, @unchecked Sendable {
 
     public init(stage: AttentionStage, rows: RowSelection, layers: Int, heads: Int, chunks: Int) {
         self.stage = stage; self.rows = rows; self.layers = layers; self.heads = heads
-        slots = (stage == .global && rows.isQuery) ? 1 : chunks
+        slots = (stage != .local && rows.isQuery) ? 1 : chunks
         sums = WorkerAccumulator(size: layers * heads * slots * 3)
     }
 

@@ -94,3 +94,21 @@ public enum DefaultCorpus {
         return try files.map { try String(contentsOfFile: dir + "/" + $0, encoding: .utf8) }.joined(separator: "\n\n")
     }
 }
+
+extension RetrievalTaskBuilder {
+    /// The default trace input: the essays with a passkey sentence at a depth.
+    public func passkeyInEssays(haystack: String, tokens target: Int, depth: Double, seed: UInt64) -> RetrievalExample {
+        var ex = passkey(tokens: 64, depth: 0, seed: seed)
+        let needle = "The pass key is \(ex.answer). Remember it. \(ex.answer) is the pass key. "
+        let text = Self.prefix(of: haystack, tokens: max(64, target - 40), tokenizer: tokenizer)
+        var cut = text.index(text.startIndex, offsetBy: Int(Double(text.count) * min(max(depth, 0), 1)))
+        if cut < text.endIndex, let dot = text[cut...].firstIndex(of: ".") { cut = text.index(after: dot) }
+        let head = String(text[..<cut]) + " "
+        ex.context = head + needle + String(text[cut...])
+        ex.needle = head.count..<(head.count + needle.count)
+        ex.depth = depth
+        // The instruction must not name the pass key: it is in every chunk and would blur the NLL ranking.
+        ex.instruction = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. I will quiz you about the important information there."
+        return ex
+    }
+}

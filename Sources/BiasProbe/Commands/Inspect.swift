@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import PCInference
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise a trace: configuration, chunks, and the strongest sink and recent heads.")
+
+    @Argument(help: "The trace file.") var trace: String = "trace.h5"
+    @Option(help: ArgumentHelp("Print one dataset by its stable name, e.g. global/band_mass.", valueName: "name")) var select: String?
+    @Option(help: "How many heads to list per band.") var top = 5
+    @Flag(help: "Print the trace format documentation (Markdown) and exit.") var schema = false
+    @Flag(help: "Print JSON on stdout.") var json = false
+
+    func run() throws {
+        if schema { print(TraceSchema.markdown(), terminator: ""); return }
+        let t = try TraceReader(path: trace)
+        if let name = select {
+            guard TraceSchema.entry(name) != nil else {
+                throw CLIError("unknown dataset '\(name)'; names: \(TraceSchema.entries.map(\.name).joined(separator: ", "))")
+            }
+            let (v, shape) = try t.floatsOrInts(name)
+            if json { try JSONOut.emit(dictionary: ["name": name, "shape": shape, "values": v.map { $0.isNaN ? "NaN" as Any : $0 as Any }]) }
+            else { print("\(name) \(shape)"); print(v.map { String(format: "%.6g", $0) }.joined(separator: " ")) }
+            return
+        }
+        let L = try t.int("layers"), H = try t.int("heads"), C = try t.int("chunks")
+        let nll = try t.doubles("input/chunk_nll"), kept = try t.bytes("input/chunk_kept"), len = try t.ints("input/chunk_length")
+        let (g, _) = try t.floats("global/band_mass")
+        // Sum each head's global mass over kept chunks per band; rank heads.
+        func ranking(_ band: Int) -> [(Int, Int, Double)] {
+            var out: [(Int, Int, Double)] = []
+            for l in 0..<L { for h in 0..<H {
+                var s = 0.0
+                for c in 0..<C { let v = g[((l * H + h) * C + c) * 3 + band]; if !v.isNaN { s += Double(v) } }
+                out.append((l, h, s))
+            } }
+            return Array(out.sorted { $0.2 > $1.2 }.prefix(top))
+        }
+        let sinks = ranking(0), recents = ranking(2)
+        let needle = try t.int("needle_chunk")
+        if json {
+            try JSONOut.emit(dictionary: [
+                "trace": trace, "format_version": try t.int("format_version"), "model": t.string("model_name"),
+                "layers": L, "heads": H, "chunks": C, "document_tokens": try t.int("document_tokens"),
+                "config": (try? JSONSerialization.jsonObject(with: Data(t.string("config_json").utf8))) ?? [:],
+                "chunk_nll": nll, "chunk_kept": kept.map(Int.init), "chunk_length": len, "needle_chunk": needle,
+                "question": t.string("question"), "answer": t.string("answer"), "expected_answer": t.string("expected_answer"),
+                "top_sink_heads": sinks.map { ["layer": $0.0, "head": $0.1, "mass": $0.2] },
+                "top_recent_heads": recents.map { ["layer": $0.0, "head": $0.1, "mass": $0.2] },
+                "timings": (try? JSONSerialization.jsonObject(with: Data(t.string("timings_json").utf8))) ?? [:],
+                "peak_rss_bytes": try t.int("peak_rss_bytes"),
+            ])
+            return
+        }
+        print("trace      \(trace) (format \(try t.int("format_version")), biasprobe \(t.string("biasprobe_version")), \(t.string("created")))")
+        print("model      \(t.string("model_name")) — \(L) layers x \(H) heads; sha256 \(t.string("model_sha256").prefix(12))…")
+        print("input      \(try t.int("document_tokens")) tokens in \(C) chunks; S=\(try t.int("sink_width")) R=\(try t.int("recent_width")) bins=\(try t.int("bins")) r=\(try t.int("last_rows"))")
+        print("config     \(t.string("config_json"))")
+        print("question   \(t.string("question"))")
+        print("answer     \(t.string("answer"))" + (t.string("expected_answer").isEmpty ? "" : "   (expected \(t.string("expected_answer")))"))
+        print("chunks     id  tokens   NLL     kept")
+        for c in 0..<C {
+            print(String(format: "           %3d  %6d  %7.4f  %@%@", c, len[c], nll[c], kept[c] == 1 ? "kept" : "    ", c == needle ? "  <- needle" : ""))
+        }
+        print("strongest global sink heads (mass on the kept chunks' first \(try t.int("sink_width")) keys):")
+        for (l, h, m) in sinks { print(String(format: "           layer %2d head %d  %.3f", l, h, m)) }
+        print("strongest global recent heads (mass on the kept chunks' last \(try t.int("recent_width")) keys):")
+        for (l, h, m) in recents { print(String(format: "           layer %2d head %d  %.3f", l, h, m)) }
+        print("timings    \(t.string("timings_json")); peak RSS \(String(format: "%.2f", Double(try t.int("peak_rss_bytes")) / 1e9)) GB")
+    }
+}
+
+extension TraceReader {
+    /// Any numeric dataset as Doubles.
+    func floatsOrInts(_ name: String) throws -> ([Double], [Int]) {
+        let type = TraceSchema.entry(name)?.type ?? "float32"
+        switch type {
+        case "float32": let (v, s) = try floats(name); return (v.map(Double.init), s)
+        case "float64": let v = try doubles(name); return (v, [v.count])
+        case "uint8": let v = try bytes(name); return (v.map(Double.init), [v.count])
+        default:
+            let (v, s) = try file.readDataset(name, as: Int64.self)
+            return (v.map(Double.init), s)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import HDF5Bridge
+import PCInference
+
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run ParallelComp over a long text and write every attention statistic to an HDF5 trace.",
+        discussion: """
+        With no options: 128k tokens of the default essays with a pass key hidden at half depth, \
+        the default ParallelComp settings, written to trace.h5. The layout is documented in \
+        docs/trace-format.md (also `biasprobe inspect --schema`). The file appears only when the \
+        run is complete; Ctrl-C leaves nothing behind.
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var pipeline: PipelineOptions
+    @Option(help: "Context length: 4096, 8k, 128k, 1m.") var context = ContextLength(argument: "128k")!
+    @Option(help: "Use this text file instead of the default essays (cut to --context tokens).") var input: String?
+    @Option(help: "The question (default: ask for the pass key, or to summarise an --input file).") var question: String?
+    @Option(help: "Depth of the pass key in the default essays (0 = start, 1 = end).") var depth = 0.5
+    @Option(help: "Seed of the pass key.") var seed: UInt64 = 0
+    @Option(help: "Sink band width S, in keys per chunk.") var sinkWidth = 100
+    @Option(help: "Recent band width R, in keys per chunk.") var recentWidth = 100
+    @Option(help: "Relative-position bins per chunk.") var bins = 32
+    @Option(help: "Last question rows behind *_last datasets and key_scores.") var lastRows = 8
+    @Flag(help: "Skip the within-chunk (prefill row) statistics, which cost the most.") var noPrefillRows = false
+    @Option(name: .shortAndLong, help: "Output file.") var out = "trace.h5"
+    @Flag(help: "No progress bar.") var quiet = false
+    @Flag(help: "Print a JSON summary on stdout.") var json = false
+
+    func validate() throws {
+        if !(0...1).contains(depth) { throw ValidationError("--depth must be between 0 and 1") }
+        if sinkWidth < 1 || recentWidth < 1 { throw ValidationError("--sink-width and --recent-width must be at least 1") }
+        if bins < 1 || bins > 4096 { throw ValidationError("--bins must be between 1 and 4096") }
+        if lastRows < 1 { throw ValidationError("--last-rows must be at least 1") }
+    }
+
+    func run() throws {
+        let dir = (out as NSString).deletingLastPathComponent
+        if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir) { throw CLIError("output folder \(dir) does not exist") }
+        let t0 = Date()
+        let (model, tok, _) = try modelOptions.load()
+        let c = model.config
+        var defaults = ParallelCompConfig()
+        defaults.maxNewTokens = 16
+        let config = try pipeline.resolve(layerCount: c.layerCount, defaults: defaults)
+
+        // The input: the user's text, or the essays with a pass key.
+        var text: String, q: String, expected = "", instruction = "", answerPrefix = ""
+        var needleChar: Int?
+        if let input {
+            guard let t = try? String(contentsOfFile: input, encoding: .utf8) else { throw CLIError("cannot read \(input) as UTF-8 text") }
+            text = RetrievalTaskBuilder.prefix(of: t, tokens: context.tokens, tokenizer: tok)
+            q = question ?? "Summarize the text in one sentence."
+        } else {
+            let ex = RetrievalTaskBuilder(tokenizer: tok).passkeyInEssays(haystack: try DefaultCorpus.essays(), tokens: context.tokens, depth: depth, seed: seed)
+            text = ex.context; q = question ?? ex.question; expected = question == nil ? ex.answer : ""
+            instruction = ex.instruction; answerPrefix = question == nil ? ex.answerPrefix : ""
+            needleChar = ex.needle.lowerBound
+        }
+        let format = PromptFormat.forTokenizer(tok, instruction: instruction, answerPrefix: answerPrefix)
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
+        let prep = try pc.prepare(context: text, question: q)
+        let settings = ObservationSettings(sinkWidth: sinkWidth, recentWidth: recentWidth, bins: bins, lastRows: lastRows, prefillRows: !noPrefillRows)
+        let recorder = TraceRecorder(settings: settings, layers: c.layerCount, heads: c.headCount, chunks: prep.chunks.count)
+        if !quiet { Log.info("tracing \(prep.documentTokenCount) tokens in \(prep.chunks.count) chunks of up to \(prep.chunkTokens) tokens; BLAS \(BLAS.coreName)") }
+        let result = try runWithProgress(pc, prep, observers: recorder.observers, quiet: quiet)
+        var needleChunk = -1
+        if let nc = needleChar {
+            let nt = tok.encode(String(text.prefix(nc)), parseSpecial: false, addBOS: false).count
+            needleChunk = prep.chunks.firstIndex { $0.documentTokens?.contains(nt) ?? false } ?? -1
+        }
+        if Signals.isInterrupted { throw InterruptedError() }
+
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        var timings = result.timings
+        timings["total_s"] = Date().timeIntervalSince(t0)
+        let attrs: [String: H5AttributeValue] = [
+            "format": .string(TraceSchema.format), "format_version": .int(Int64(TraceSchema.version)),
+            "biasprobe_version": .string(BiasProbe.version), "command_line": .string(CommandLine.arguments.joined(separator: " ")),
+            "created": .string(ISO8601DateFormatter().string(from: Date())),
+            "model_path": .string(modelOptions.modelPath), "model_name": .string(c.name), "model_sha256": .string(try sha256(of: modelOptions.modelPath)),
+            "architecture": .string(c.architecture), "tokenizer": .string(tok.preTokenizer.rawValue),
+            "layers": .int(Int64(c.layerCount)), "heads": .int(Int64(c.headCount)), "kv_heads": .int(Int64(c.kvHeadCount)),
+            "chunks": .int(Int64(prep.chunks.count)), "sink_width": .int(Int64(sinkWidth)), "recent_width": .int(Int64(recentWidth)),
+            "bins": .int(Int64(bins)), "last_rows": .int(Int64(lastRows)),
+            "config_json": .string(String(decoding: try enc.encode(config), as: UTF8.self)),
+            "format_json": .string(String(decoding: try enc.encode(format), as: UTF8.self)),
+            "question": .string(q), "answer": .string(result.answer), "expected_answer": .string(expected),
+            "needle_chunk": .int(Int64(needleChunk)), "query_position": .int(Int64(result.queryPosition)),
+            "document_tokens": .int(Int64(prep.documentTokenCount)),
+            "timings_json": .string(String(decoding: try enc.encode(timings), as: UTF8.self)),
+            "peak_rss_bytes": .int(Int64(ProcessStats.peakRSS)),
+        ]
+        try TraceWriter.write(path: out, attributes: attrs, result: result, arrays: recorder.arrays(),
+                              layers: c.layerCount, heads: c.headCount, chunks: prep.chunks.count, bins: bins)
+        let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+        let summary: [String: Any] = ["out": out, "tokens": prep.documentTokenCount, "chunks": prep.chunks.count,
+                                      "kept": result.keptChunkIDs, "needle_chunk": needleChunk, "answer": result.answer,
+                                      "expected_answer": expected, "seconds": Date().timeIntervalSince(t0),
+                                      "peak_rss_bytes": ProcessStats.peakRSS, "file_bytes": size]
+        if json { try JSONOut.emit(dictionary: summary) }
+        else if !quiet {
+            Log.info(String(format: "wrote %@ (%.1f MB): %d chunks, kept %@, needle in %d; answer: %@ (%.0f s, peak RSS %.2f GB)",
+                            out, Double(size) / 1e6, prep.chunks.count, result.keptChunkIDs.map(String.init).joined(separator: ","),
+                            needleChunk, answerPrefix + result.answer, Date().timeIntervalSince(t0), Double(ProcessStats.peakRSS) / 1e9))
+        }
+    }
+}
+
+/// Hex SHA-256 of a file, streamed.
+func sha256(of path: String) throws -> String {
+    guard let h = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
+    defer { try? h.close() }
+    var hasher = SHA256()
+    while let chunk = try h.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(data: chunk) }
+    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+}

@@ -1,0 +1,123 @@
+/// The trace layout, in one place: every dataset's stable name (`stage/statistic`, which is
+/// also the HDF5 path and the CLI selector), its axes and what it means. `docs/trace-format.md`
+/// is generated from this table (`biasprobe inspect --schema`), and a test keeps them equal.
+enum TraceSchema {
+    static let format = "biasprobe-trace"
+    static let version = 1
+
+    struct Entry {
+        let name: String
+        let dims: [String]
+        let type: String
+        let meaning: String
+    }
+
+    static let bands = ["sink", "middle", "recent"]
+
+    static let entries: [Entry] = [
+        // input
+        .init(name: "input/chunk_start", dims: ["chunk"], type: "int64", meaning: "first document token of the chunk's content (-1 for a character split)"),
+        .init(name: "input/chunk_length", dims: ["chunk"], type: "int64", meaning: "tokens of the chunk as prefilled (prefix + content), c_i"),
+        .init(name: "input/chunk_nll", dims: ["chunk"], type: "float64", meaning: "mean NLL (nats) of the question tokens given the chunk: the chunk's score"),
+        .init(name: "input/chunk_kept", dims: ["chunk"], type: "uint8", meaning: "1 when the chunk was kept for the question"),
+        .init(name: "input/combined_span", dims: ["kept", "edge"], type: "int64", meaning: "[start, end) key indices of each kept chunk in the combined cache"),
+        .init(name: "input/question_ids", dims: ["question_token"], type: "int64", meaning: "token ids of the question as prefilled"),
+        .init(name: "input/answer_ids", dims: ["answer_token"], type: "int64", meaning: "generated token ids"),
+        // local attention: each chunk's own prefill
+        .init(name: "local/band_mass", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "local attention: mean mass of the chunk's question rows on its sink/middle/recent bands"),
+        .init(name: "local/band_mass_last", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "as local/band_mass, last r question rows only"),
+        .init(name: "local/query_mass", dims: ["layer", "head", "chunk"], type: "float32", meaning: "local attention: mean mass of the question rows on the question itself"),
+        .init(name: "local/profile", dims: ["layer", "head", "chunk", "bin"], type: "float32", meaning: "local attention of the question rows over the chunk, in equal bins of relative position"),
+        .init(name: "local/entropy", dims: ["layer", "head", "chunk"], type: "float32", meaning: "mean entropy (nats) of the question rows' attention in the chunk pass"),
+        .init(name: "local/max_prob", dims: ["layer", "head", "chunk"], type: "float32", meaning: "mean largest probability of the question rows in the chunk pass"),
+        .init(name: "local/prefill_band_mass", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "within-chunk attention: mean over the chunk's own rows, bands of the full chunk"),
+        .init(name: "local/prefill_band_mass_rel", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "within-chunk attention, row i binning the i+1 keys it sees as a chunk of that length"),
+        .init(name: "local/prefill_profile", dims: ["layer", "head", "chunk", "bin"], type: "float32", meaning: "within-chunk attention over relative position bins (mean over the chunk's rows)"),
+        .init(name: "local/prefill_entropy", dims: ["layer", "head", "chunk"], type: "float32", meaning: "mean entropy (nats) of the chunk's own rows"),
+        .init(name: "local/prefill_max_prob", dims: ["layer", "head", "chunk"], type: "float32", meaning: "mean largest probability of the chunk's own rows"),
+        // global attention: the question over the combined cache
+        .init(name: "global/band_mass", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "global attention: mean mass of the question rows on each kept chunk's bands (NaN: chunk not kept)"),
+        .init(name: "global/band_mass_last", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "as global/band_mass, last r question rows only"),
+        .init(name: "global/query_mass", dims: ["layer", "head"], type: "float32", meaning: "global attention: mean mass of the question rows on the question itself"),
+        .init(name: "global/profile", dims: ["layer", "head", "chunk", "bin"], type: "float32", meaning: "global attention over each kept chunk in relative position bins (NaN: not kept)"),
+        .init(name: "global/entropy", dims: ["layer", "head"], type: "float32", meaning: "mean entropy (nats) of the question rows over the combined cache"),
+        .init(name: "global/max_prob", dims: ["layer", "head"], type: "float32", meaning: "mean largest probability of the question rows over the combined cache"),
+        .init(name: "global/key_scores", dims: ["layer", "head", "key"], type: "float32", meaning: "summed attention of the last r question rows on every key (combined cache, then question): the paper's Eq. 6 score; count keys above lambda for outliers"),
+        // decoding
+        .init(name: "decode/band_mass", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "mean mass of the generated tokens on each kept chunk's bands"),
+        .init(name: "decode/query_mass", dims: ["layer", "head"], type: "float32", meaning: "mean mass of the generated tokens on the question and answer"),
+        // eviction
+        .init(name: "eviction/calibration_query", dims: ["layer", "head"], type: "int64", meaning: "keys evicted by calibration during the question prefill"),
+        .init(name: "eviction/calibration_chunk", dims: ["layer", "head"], type: "int64", meaning: "keys evicted by calibration during chunk prefills (summed over chunks)"),
+        .init(name: "eviction/outliers_query", dims: ["layer", "head"], type: "int64", meaning: "keys above lambda found by query-stage calibration, before head equalisation"),
+        .init(name: "eviction/outliers_chunk", dims: ["layer", "head"], type: "int64", meaning: "keys above lambda found by chunk-stage calibration (summed over chunks)"),
+        .init(name: "eviction/compression", dims: ["layer", "head"], type: "int64", meaning: "context keys removed by SnapKV compression (summed over kept chunks)"),
+    ]
+
+    static func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
+
+    /// Root attributes every trace carries.
+    static let rootAttributes: [(String, String)] = [
+        ("format", "\"biasprobe-trace\""), ("format_version", "integer; readers refuse newer versions"),
+        ("complete", "1: the run finished (files are renamed into place only when complete)"),
+        ("biasprobe_version", "string"), ("command_line", "string"), ("created", "ISO 8601 time"),
+        ("model_path", "string"), ("model_name", "string"), ("model_sha256", "hex string of the GGUF file"),
+        ("architecture", "string"), ("tokenizer", "pre-tokenizer kind"),
+        ("layers", "int"), ("heads", "int"), ("kv_heads", "int"), ("chunks", "int"),
+        ("sink_width", "S, keys in each chunk's sink band"), ("recent_width", "R, keys in each chunk's recent band"),
+        ("bins", "B, relative-position bins"), ("last_rows", "r, question rows behind *_last and key_scores"),
+        ("config_json", "the full pipeline configuration"), ("format_json", "the prompt templates"),
+        ("question", "string"), ("answer", "string"), ("expected_answer", "string, empty when unknown"),
+        ("needle_chunk", "chunk holding the needle, -1 when none"), ("query_position", "P, position of the first question token"),
+        ("timings_json", "seconds per stage"), ("peak_rss_bytes", "int"), ("document_tokens", "int"),
+    ]
+
+    /// Markdown documentation of the format.
+    static func markdown() -> String {
+        var s = """
+        # biasprobe trace format, version \(version)
+
+        A trace is an HDF5 file written by `biasprobe trace`. It is created under a temporary name in
+        the same folder and renamed into place only when the run has finished, so a file with the
+        final name is always complete (SIGKILL or Ctrl-C leave at most a hidden `.NAME.tmp-PID`
+        file, which the next run removes). Readers check `format` and refuse a `format_version`
+        newer than their own.
+
+        Every dataset's name is `stage/statistic`: the HDF5 path, and the selector that
+        `biasprobe inspect --select` and the plots use. Axes are labelled (h5py: `dset.dims[i].label`)
+        and attached to the dimension scales under `/axes` (xarray/netCDF names).
+
+        Stages: **local** is a chunk prefilled on its own with the question appended (positions from
+        0): the question rows there see only that chunk. **global** is the question prefilled once
+        more over the combined cache of the kept chunks, at positions after the longest kept chunk.
+        **decode** is the generated answer. Bands of a chunk of length L: sink = its first
+        min(S, L) keys, recent = its last R keys not in the sink, middle = the rest; masses are
+        probabilities (sum to 1 per row with the question's own mass). Means are over the rows
+        named. NaN means "not observed" (e.g. a chunk that was not kept, in global datasets).
+
+        ## Root attributes
+
+        | attribute | meaning |
+        |---|---|
+
+        """
+        for (n, m) in rootAttributes { s += "| `\(n)` | \(m) |\n" }
+        s += "\n## Datasets\n\n| name | axes | type | meaning |\n|---|---|---|---|\n"
+        for e in entries { s += "| `\(e.name)` | \(e.dims.joined(separator: ", ")) | \(e.type) | \(e.meaning) |\n" }
+        s += """
+
+        ## Axes (`/axes`)
+
+        | scale | values |
+        |---|---|
+        | `layer` | 0 ..< layers |
+        | `head` | 0 ..< heads (query heads; head h reads key/value head h / (heads / kv_heads)) |
+        | `chunk` | 0 ..< chunks, document order |
+        | `band` | "sink", "middle", "recent" |
+        | `bin` | 0 ..< bins, bin t covers relative positions [t/B, (t+1)/B) of the chunk |
+        | `key` | key index in the combined cache (kept chunks in order, then the question) |
+
+        """
+        return s
+    }
+}
