@@ -19,6 +19,8 @@ struct Trace: ParsableCommand {
     @Option(help: "Context length: 4096, 8k, 128k, 1m.") var context = ContextLength(argument: "128k")!
     @Option(help: "Use this text file instead of the default essays (cut to --context tokens).") var input: String?
     @Option(help: "The question (default: ask for the pass key, or to summarise an --input file).") var question: String?
+    @Option(help: ArgumentHelp("Exact token layout instead of text: JSON {\"chunks\": [[ids...], ...], \"question\": [ids...]}.", valueName: "file"))
+    var tokenLayout: String?
     @Option(help: "Depth of the pass key in the default essays (0 = start, 1 = end).") var depth = 0.5
     @Option(help: "Seed of the pass key.") var seed: UInt64 = 0
     @Option(help: "Sink band width S, in keys per chunk.") var sinkWidth = 100
@@ -62,7 +64,16 @@ struct Trace: ParsableCommand {
         }
         let format = PromptFormat.forTokenizer(tok, instruction: instruction, answerPrefix: answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
-        let prep = try pc.prepare(context: text, question: q)
+        let prep: ParallelCompPipeline.Prepared
+        if let tokenLayout {
+            struct Layout: Decodable { let chunks: [[Int]]; let question: [Int] }
+            guard let data = FileManager.default.contents(atPath: tokenLayout) else { throw CLIError("cannot read \(tokenLayout)") }
+            guard let l = try? JSONDecoder().decode(Layout.self, from: data) else { throw CLIError("\(tokenLayout) is not {\"chunks\": [[ids]], \"question\": [ids]}") }
+            prep = try .init(chunkTokenIDs: l.chunks, questionIDs: l.question)
+            q = tok.decode(l.question); expected = ""; needleChar = nil
+        } else {
+            prep = try pc.prepare(context: text, question: q)
+        }
         let settings = ObservationSettings(sinkWidth: sinkWidth, recentWidth: recentWidth, bins: bins, lastRows: lastRows, prefillRows: !noPrefillRows)
         let recorder = TraceRecorder(settings: settings, layers: c.layerCount, heads: c.headCount, chunks: prep.chunks.count)
         if !quiet { Log.info("tracing \(prep.documentTokenCount) tokens in \(prep.chunks.count) chunks of up to \(prep.chunkTokens) tokens; BLAS \(BLAS.coreName)") }

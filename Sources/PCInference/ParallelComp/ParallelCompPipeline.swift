@@ -20,6 +20,7 @@ public final class ParallelCompPipeline {
         public var contextLength: Int { tokens.count }
         public var nll: Double?
         public var kept = false
+        public init(id: Int, documentTokens: Range<Int>?, tokens: [Int]) { self.id = id; self.documentTokens = documentTokens; self.tokens = tokens }
     }
 
     /// A context split into chunks plus the question, ready to run.
@@ -29,6 +30,26 @@ public final class ParallelCompPipeline {
         public var prefixLength: Int
         public var documentTokenCount: Int
         public var chunkTokens: Int
+
+        /// Chunks given as token ids directly (exact layouts, e.g. the golden fixture).
+        public init(chunkTokenIDs: [[Int]], questionIDs: [Int]) throws {
+            guard !chunkTokenIDs.isEmpty, chunkTokenIDs.allSatisfy({ !$0.isEmpty }) else { throw ConfigError("a token layout needs at least one non-empty chunk") }
+            guard !questionIDs.isEmpty else { throw ConfigError("a token layout needs a non-empty question") }
+            var start = 0
+            chunks = chunkTokenIDs.enumerated().map { i, ids in
+                defer { start += ids.count }
+                return Chunk(id: i, documentTokens: start..<(start + ids.count), tokens: ids)
+            }
+            self.questionIDs = questionIDs
+            prefixLength = 0
+            documentTokenCount = start
+            chunkTokens = chunkTokenIDs.map(\.count).max()!
+        }
+
+        init(chunks: [Chunk], questionIDs: [Int], prefixLength: Int, documentTokenCount: Int, chunkTokens: Int) {
+            self.chunks = chunks; self.questionIDs = questionIDs; self.prefixLength = prefixLength
+            self.documentTokenCount = documentTokenCount; self.chunkTokens = chunkTokens
+        }
     }
 
     public enum Event {
@@ -106,8 +127,16 @@ public final class ParallelCompPipeline {
     }
 
     /// Run the whole pipeline. Observers receive every pass (they pick stages themselves).
+    /// Checks a prepared input against the model before running.
+    public func validate(_ prep: Prepared) throws {
+        let V = model.config.vocabSize
+        for ch in prep.chunks { for t in ch.tokens where t < 0 || t >= V { throw ConfigError("token id \(t) in chunk \(ch.id) is outside the vocabulary (0..<\(V))") } }
+        for t in prep.questionIDs where t < 0 || t >= V { throw ConfigError("question token id \(t) is outside the vocabulary (0..<\(V))") }
+    }
+
     public func run(_ prep: Prepared, observers: [AttentionObserver] = [], generate: Bool = true,
                     progress: ((Event) -> Void)? = nil, cancelled: () -> Bool = { false }) throws -> Result {
+        try validate(prep)
         let c = model.config, H = c.headCount
         var chunks = prep.chunks
         let q = prep.questionIDs, m = q.count
