@@ -24,6 +24,9 @@ struct BiasProbe: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let e as InterruptedError {
+            Log.info("biasprobe: \(e)")
+            Foundation.exit(130)
         } catch {
             exit(withError: error)
         }

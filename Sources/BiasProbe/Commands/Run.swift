@@ -49,6 +49,9 @@ struct RunReport: Encodable {
 /// Runs the pipeline with a progress bar on stderr and Ctrl-C support.
 func runWithProgress(_ pc: ParallelCompPipeline, _ prep: ParallelCompPipeline.Prepared, observers: [AttentionObserver] = [],
                      quiet: Bool, label: String = "chunks") throws -> ParallelCompPipeline.Result {
+    if pc.config.keepChunks > prep.chunks.count {
+        Log.info("note: --keep-chunks \(pc.config.keepChunks) is more than the \(prep.chunks.count) chunks of this input; keeping all")
+    }
     let bar = ProgressBar(label, total: prep.chunks.count, quiet: quiet)
     var done = 0, tokens = 0
     do {

@@ -1,0 +1,51 @@
+import XCTest
+
+/// Bad input gets one line on stderr and a non-zero exit, never a crash.
+final class BadInputTests: XCTestCase {
+    func assertOneLineError(_ args: [String], contains: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try CLI.run(args)
+        XCTAssertNotEqual(r.status, 0, "exit status of \(args)", file: file, line: line)
+        XCTAssertLessThan(r.status, 128, "crashed (signal) on \(args): \(r.stderr)", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.contains("--help") }
+        XCTAssertEqual(lines.count, 1, "stderr of \(args): \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(contains), "stderr of \(args) should mention '\(contains)': \(r.stderr)", file: file, line: line)
+    }
+
+    func testContextSpecs() throws {
+        try assertOneLineError(["trace", "--context", "12x"], contains: "12x")
+        try assertOneLineError(["trace", "--context", "-5"], contains: "context")
+        try assertOneLineError(["eval", "passkey", "--lengths", "8k,abc"], contains: "abc")
+    }
+
+    func testHostileModelFiles() throws {
+        try CLI.requireModel()
+        let dir = try CLI.tempDir()
+        // Truncated: the first megabyte of the real model.
+        let truncated = dir.appendingPathComponent("truncated.gguf").path
+        let h = FileHandle(forReadingAtPath: CLI.modelPath)!
+        try h.read(upToCount: 1 << 20)!.write(to: URL(fileURLWithPath: truncated))
+        try assertOneLineError(["info", "--model", truncated], contains: "truncated")
+        let text = dir.appendingPathComponent("text.gguf").path
+        try "not a model at all, just some text that is long enough".write(toFile: text, atomically: true, encoding: .utf8)
+        try assertOneLineError(["info", "--model", text], contains: "not a GGUF file")
+        try assertOneLineError(["info", "--model", dir.appendingPathComponent("missing.gguf").path], contains: "not found")
+    }
+
+    func testPipelineOptionsOutOfRange() throws {
+        try CLI.requireModel()
+        let dir = try CLI.tempDir()
+        let ctx = dir.appendingPathComponent("ctx.txt").path
+        try String(repeating: "The sky is blue. ", count: 200).write(toFile: ctx, atomically: true, encoding: .utf8)
+        try assertOneLineError(["run", "--context", ctx, "--question", "Why?", "--calibration", "sink:20-40"], contains: "outside")
+        try assertOneLineError(["run", "--context", ctx, "--question", "Why?", "--calibration", "sideways:1-2"], contains: "BAND")
+        try assertOneLineError(["run", "--context", ctx, "--question", "Why?", "--keep-chunks", "0"], contains: "keep-chunks")
+        let empty = dir.appendingPathComponent("empty.txt").path
+        try "  \n".write(toFile: empty, atomically: true, encoding: .utf8)
+        try assertOneLineError(["run", "--context", empty, "--question", "Why?"], contains: "empty")
+        try assertOneLineError(["run", "--context", ctx, "--question", String(repeating: "why ", count: 300), "--chunk-tokens", "256"], contains: "longer than the chunk")
+        // More chunks asked for than exist: a note, and every chunk is kept.
+        let r = try CLI.run(["run", "--context", ctx, "--question", "Why?", "--keep-chunks", "50", "--chunk-tokens", "256", "--max-tokens", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("keeping all"), r.stderr)
+    }
+}

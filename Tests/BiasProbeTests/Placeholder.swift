@@ -1,5 +1,0 @@
-import XCTest
-
-final class BiasProbePlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}

@@ -1,0 +1,112 @@
+import XCTest
+
+/// Traces as researchers read them: through h5py.
+final class TraceTests: XCTestCase {
+    /// The golden layout traced through the whole pipeline matches the float64 reference.
+    func testGoldenLayoutTraceMatchesReference() throws {
+        try CLI.requireModel()
+        let dir = try CLI.tempDir()
+        let trace = try CLI.goldenTrace(in: dir)
+        let script = """
+        import sys, json, h5py, numpy as np
+        g = json.load(open(sys.argv[2]))
+        f = h5py.File(sys.argv[1], 'r')
+        gold = lambda k: np.array(g[k])[..., [0, 2, 1]]   # golden order sink, recent, middle
+        worst = 0.0
+        for ds, k in [('global/band_mass_last', 'query_mass_last'), ('global/band_mass', 'query_mass_all'),
+                      ('local/prefill_band_mass', 'prefill_abs'), ('local/prefill_band_mass_rel', 'prefill_rel')]:
+            worst = max(worst, float(np.abs(f[ds][...] - gold(k)).max()))
+        worst = max(worst, float(np.abs(f['global/query_mass'][...] - np.array(g['query_self_all'])).max()))
+        print(worst)
+        """
+        let r = try CLI.python(script, args: [trace, CLI.goldenDir.appendingPathComponent("attn_mass.json").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let worst = Double(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .infinity
+        XCTAssertLessThanOrEqual(worst, 1e-5, "worst abs difference from attn_mass.json")
+    }
+
+    /// Every dataset documented in docs/trace-format.md exists with its axis names, and the
+    /// document is the one the program generates.
+    func testEveryDocumentedDatasetIsThereWithAxisNames() throws {
+        try CLI.requireModel()
+        let doc = try String(contentsOf: CLI.packageRoot.appendingPathComponent("docs/trace-format.md"), encoding: .utf8)
+        let schema = try CLI.run(["inspect", "--schema"])
+        XCTAssertEqual(schema.stdout, doc, "docs/trace-format.md is stale: regenerate with `biasprobe inspect --schema > docs/trace-format.md`")
+        // Rows of the dataset table: | `name` | axes | type | meaning |
+        var expected: [(String, [String])] = []
+        for line in doc.split(separator: "\n") where line.hasPrefix("| `") && line.split(separator: "|").count == 4 {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let name = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            expected.append((name, cells[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }))
+        }
+        XCTAssertGreaterThan(expected.count, 25)
+        let dir = try CLI.tempDir()
+        let trace = try CLI.goldenTrace(in: dir)
+        let spec = try JSONSerialization.data(withJSONObject: expected.map { ["name": $0.0, "dims": $0.1] })
+        let specPath = dir.appendingPathComponent("spec.json").path
+        try spec.write(to: URL(fileURLWithPath: specPath))
+        let script = """
+        import sys, json, h5py
+        f = h5py.File(sys.argv[1], 'r')
+        bad = []
+        for e in json.load(open(sys.argv[2])):
+            if e['name'] not in f: bad.append('missing ' + e['name']); continue
+            labels = [d.label for d in f[e['name']].dims]
+            if labels != e['dims']: bad.append(e['name'] + ' has axes ' + str(labels))
+        assert f.attrs['format'] == 'biasprobe-trace' and f.attrs['complete'] == 1
+        print('\\n'.join(bad))
+        """
+        let r = try CLI.python(script, args: [trace, specPath])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "")
+    }
+
+    /// A file that is not a trace, or a trace from a newer format, gives one line and exit 1.
+    func testForeignAndNewerFilesAreRefused() throws {
+        try CLI.requireModel()
+        let dir = try CLI.tempDir()
+        let notTrace = dir.appendingPathComponent("notes.txt").path
+        try "hello".write(toFile: notTrace, atomically: true, encoding: .utf8)
+        var r = try CLI.run(["inspect", notTrace])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("not a biasprobe trace"), r.stderr)
+
+        let trace = try CLI.goldenTrace(in: dir)
+        let newer = dir.appendingPathComponent("newer.h5").path
+        try FileManager.default.copyItem(atPath: trace, toPath: newer)
+        let bump = try CLI.python("import h5py,sys\nf=h5py.File(sys.argv[1],'r+'); f.attrs['format_version']=99; f.close()", args: [newer])
+        XCTAssertEqual(bump.status, 0, bump.stderr)
+        r = try CLI.run(["inspect", newer])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("format version 99"), r.stderr)
+        XCTAssertEqual(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1, r.stderr)
+        r = try CLI.run(["inspect", trace])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// Ctrl-C and SIGKILL during a run leave no file that claims to be a finished trace, and the
+    /// next run succeeds.
+    func testInterruptedRunsLeaveNoTrace() throws {
+        try CLI.requireModel()
+        let dir = try CLI.tempDir()
+        for (sig, delay) in [(SIGINT, 2.0), (SIGKILL, 3.0), (SIGINT, 6.0)] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLI.binary)
+            p.arguments = ["trace", "--context", "8k", "--chunk-tokens", "1024", "--quiet", "--out", dir.appendingPathComponent("t.h5").path]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            Thread.sleep(forTimeInterval: delay)
+            kill(p.processIdentifier, sig)
+            p.waitUntilExit()
+            XCTAssertNotEqual(p.terminationStatus, 0, "signal \(sig) after \(delay) s")
+            let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            XCTAssertFalse(left.contains("t.h5"), "a trace was left after signal \(sig): \(left)")
+        }
+        let r = try CLI.run(["trace", "--context", "2k", "--chunk-tokens", "1024", "--max-tokens", "2", "--no-prefill-rows", "--quiet",
+                             "--out", dir.appendingPathComponent("t.h5").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains("tmp") }, [])
+        XCTAssertEqual(try CLI.run(["inspect", dir.appendingPathComponent("t.h5").path]).status, 0)
+    }
+}
