@@ -69,6 +69,8 @@ public struct AttentionCalibration: EvictionPolicy {
     public let lambda: Float, width: Int, equalizeHeads: Bool
     public var name: String { "calibration(lambda \(lambda), band width \(width))" }
 
+    public init(lambda: Float, width: Int, equalizeHeads: Bool) { self.lambda = lambda; self.width = width; self.equalizeHeads = equalizeHeads }
+
     /// Per head: the keys to evict among the `n` candidate keys, given scores [heads][n] and
     /// keys already evicted (never chosen again). Returns (evicted per head, outliers per head).
     public func select(scores: [[Float]], band: CalibrationRule.Band, candidates n: Int, alreadyEvicted: [Set<Int>]) -> ([[Int]], [Int]) {

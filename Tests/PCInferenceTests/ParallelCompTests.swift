@@ -1,0 +1,161 @@
+import XCTest
+import PCInference
+
+/// The ParallelComp pipeline against the algorithm spec (section 8.3 parity points) and against
+/// plain causal attention where the two must agree.
+final class ParallelCompTests: XCTestCase {
+    func tokenizer() throws -> Tokenizer { try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath())) }
+
+    /// With one kept chunk whose first token stays, the question over the combined cache is exactly
+    /// a causal continuation of that chunk, so the answer equals plain greedy decoding of
+    /// (chunk ++ question), and the chunk's NLL equals the causal model's NLL of the question.
+    func testOneKeptChunkEqualsPlainCausalDecoding() throws {
+        let model = try Fixtures.model(), tok = try tokenizer()
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        var config = ParallelCompConfig()
+        config.chunkTokens = 300; config.keepChunks = 1; config.maxNewTokens = 8
+        let format = PromptFormat.forTokenizer(tok, instruction: "Read the text.")
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
+        let prep = try pc.prepare(context: text, question: "Who designed the new lighthouse lens?")
+        XCTAssertGreaterThan(prep.chunks.count, 2)
+        let r = try pc.run(prep)
+        XCTAssertEqual(r.keptChunkIDs.count, 1)
+        let kept = prep.chunks[r.keptChunkIDs[0]]
+        let plain = try Generator(model: model).greedy(prompt: kept.tokens + prep.questionIDs, maxTokens: 8, stopTokens: tok.stopTokenIDs)
+        XCTAssertEqual(r.answerIDs, plain)
+        XCTAssertEqual(r.queryPosition, kept.contextLength)
+        // NLL of the question under plain causal attention.
+        let all = kept.tokens + prep.questionIDs
+        let rows = Array((kept.contextLength - 1)..<(all.count - 1))
+        let logits = try model.forward(tokens: all, positions: Array(0..<all.count), cache: model.makeCache(), logitRows: rows)
+        let nll = ParallelCompPipeline.questionNLL(logits: logits, vocab: model.config.vocabSize, question: prep.questionIDs, scoreTokens: 0, formula: .mean)
+        XCTAssertEqual(r.chunks[kept.id].nll!, nll, accuracy: 1e-6)
+        // And the kept chunk is the one with the lowest NLL.
+        XCTAssertEqual(r.chunks.map { $0.nll! }.min(), r.chunks[kept.id].nll)
+    }
+
+    /// Combined length S = sum c_j - (k - 1) (one leading token kept), positions start at the longest kept chunk.
+    func testCombinedLengthAndPositions() throws {
+        let model = try Fixtures.model(), tok = try tokenizer()
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        for keepAll in [false, true] {
+            var config = ParallelCompConfig()
+            config.chunkTokens = 256; config.keepChunks = 3; config.maxNewTokens = 1; config.keepEveryChunkFirstToken = keepAll
+            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+            let prep = try pc.prepare(context: text, question: "What is this about?")
+            let r = try pc.run(prep, generate: false)
+            let lens = r.keptChunkIDs.map { prep.chunks[$0].contextLength }
+            XCTAssertEqual(r.keptChunkIDs, r.keptChunkIDs.sorted(), "kept chunks in document order")
+            XCTAssertEqual(r.combinedKeys, lens.reduce(0, +) - (keepAll ? 0 : lens.count - 1))
+            XCTAssertEqual(r.queryPosition, lens.max())
+            XCTAssertEqual(r.combinedSpans.count, 3)
+            // The kept chunks are the three lowest NLLs.
+            let best = r.chunks.sorted { $0.nll! < $1.nll! }.prefix(3).map(\.id).sorted()
+            XCTAssertEqual(best, r.keptChunkIDs)
+        }
+    }
+
+    /// Token split: ceil(T / size) chunks of near-equal size covering every token once.
+    /// Character split: the official code's remainder merge.
+    func testChunkBoundaries() {
+        let r = Chunker.byTokens(count: 1000, maxTokens: 300)
+        XCTAssertEqual(r.count, 4)
+        XCTAssertEqual(r.first?.lowerBound, 0); XCTAssertEqual(r.last?.upperBound, 1000)
+        for (a, b) in zip(r, r.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
+        XCTAssertLessThanOrEqual(r.map(\.count).max()! - r.map(\.count).min()!, 1)
+        // 10 characters, 3 tokens-worth -> n = ceil(7/3) = 3 pieces of floor(10/3) = 3 chars, remainder 1 merged.
+        let p = Chunker.byCharacters(text: "abcdefghij", tokenCount: 7, maxTokens: 3)
+        XCTAssertEqual(p, ["abc", "def", "ghij"])
+    }
+
+    /// The NLL formula: mean over the scored tokens, or the official sum / (n - 1); scoring the
+    /// last r tokens only.
+    func testNLLFormula() {
+        let V = 4
+        // Two question tokens, uniform logits except a sure first token.
+        let logits: [Float] = [10, 0, 0, 0,   0, 0, 0, 0]
+        let q = [0, 2]
+        let l0 = Perplexity.logSoftmax(logits[0..<4], 0), l1 = Perplexity.logSoftmax(logits[4..<8], 2)
+        XCTAssertEqual(ParallelCompPipeline.questionNLL(logits: logits, vocab: V, question: q, scoreTokens: 0, formula: .mean), (l0 + l1) / 2, accuracy: 1e-12)
+        XCTAssertEqual(ParallelCompPipeline.questionNLL(logits: logits, vocab: V, question: q, scoreTokens: 0, formula: .official), (l0 + l1) / 1, accuracy: 1e-12)
+        XCTAssertEqual(ParallelCompPipeline.questionNLL(logits: logits, vocab: V, question: q, scoreTokens: 1, formula: .mean), l1, accuracy: 1e-12)
+        XCTAssertEqual(l1, log(4.0), accuracy: 1e-6)
+    }
+
+    /// Calibration bands and head equalisation as in the official code.
+    func testCalibrationBandsAndEqualisation() {
+        XCTAssertTrue(CalibrationBands.contains(.sink, key: 99, count: 1000, width: 100))
+        XCTAssertFalse(CalibrationBands.contains(.sink, key: 100, count: 1000, width: 100))
+        XCTAssertTrue(CalibrationBands.contains(.recent, key: 900, count: 1000, width: 100))
+        XCTAssertFalse(CalibrationBands.contains(.recent, key: 899, count: 1000, width: 100))
+        XCTAssertTrue(CalibrationBands.contains(.middle, key: 899, count: 1000, width: 100))
+        // Short sequences: the sink wins over recent, nothing is both.
+        for k in 0..<50 {
+            let s = CalibrationBands.contains(.sink, key: k, count: 50, width: 100)
+            let r = CalibrationBands.contains(.recent, key: k, count: 50, width: 100)
+            XCTAssertTrue(s && !r)
+        }
+        let cal = AttentionCalibration(lambda: 0.1, width: 2, equalizeHeads: true)
+        // Head 0: keys 0 and 1 (sink) above lambda; head 1: only key 0. Equalising pads head 1
+        // with its lowest-scoring key that is not already chosen.
+        let scores: [[Float]] = [[0.5, 0.3, 0.05, 0.1, 0.05], [0.6, 0.05, 0.01, 0.3, 0.04]]
+        let (sel, outliers) = cal.select(scores: scores, band: .sink, candidates: 5, alreadyEvicted: [[], []])
+        XCTAssertEqual(outliers, [2, 1])
+        XCTAssertEqual(sel[0], [0, 1])
+        XCTAssertEqual(sel[1], [0, 2])
+        let noEq = AttentionCalibration(lambda: 0.1, width: 2, equalizeHeads: false)
+        XCTAssertEqual(noEq.select(scores: scores, band: .sink, candidates: 5, alreadyEvicted: [[], []]).0[1], [0])
+    }
+
+    /// SnapKV keeps the top-capacity keys by max-pooled score.
+    func testSnapKVSelection() {
+        let snap = SnapKVCompression(.init(capacity: 2, window: 8, kernel: 3))
+        let s: [Float] = [0.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0]
+        // Pooled: [0.9, 0.9, 0.9, 0, 0, 0.5, 0.5, 0.5]: keep keys 0 and 1 (ties: earlier first).
+        XCTAssertEqual(snap.evicted(scores: s[...], contextLength: 8), [2, 3, 4, 5, 6, 7])
+        XCTAssertEqual(snap.evicted(scores: s[...], contextLength: 2), [])
+    }
+
+    /// Keeping the highest-NLL chunks (the official code's positive topk) picks the complement.
+    func testSelectionSign() throws {
+        let model = try Fixtures.model(), tok = try tokenizer()
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        var config = ParallelCompConfig()
+        config.chunkTokens = 256; config.keepChunks = 1; config.selection = .highestNLL
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+        let r = try pc.run(try pc.prepare(context: text, question: "What is this about?"), generate: false)
+        XCTAssertEqual(r.chunks.map { $0.nll! }.max(), r.chunks[r.keptChunkIDs[0]].nll)
+    }
+
+    /// A batched chunk prefill gives the same scores and answer as one chunk at a time.
+    func testBatchedChunksEqualOneByOne() throws {
+        let model = try Fixtures.model(), tok = try tokenizer()
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        var results: [ParallelCompPipeline.Result] = []
+        for batch in [1, 3] {
+            var config = ParallelCompConfig()
+            config.chunkTokens = 256; config.keepChunks = 2; config.maxNewTokens = 6; config.batchChunks = batch
+            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+            results.append(try pc.run(try pc.prepare(context: text, question: "Who designed the new lighthouse lens?")))
+        }
+        for (a, b) in zip(results[0].chunks, results[1].chunks) { XCTAssertEqual(a.nll!, b.nll!, accuracy: 1e-4) }
+        XCTAssertEqual(results[0].keptChunkIDs, results[1].keptChunkIDs)
+        XCTAssertEqual(results[0].answerIDs, results[1].answerIDs)
+    }
+
+    /// The pipeline on the golden layout reproduces the reference's last-query logits.
+    func testGoldenLayoutLogitsThroughPipeline() throws {
+        let model = try Fixtures.model(), tok = try tokenizer()
+        let g = try Fixtures.golden("attn_mass.json")
+        let chunks = (g["chunk_ids"] as! [[NSNumber]]).map { $0.map(\.intValue) }
+        let q = (g["query_ids"] as! [NSNumber]).map(\.intValue)
+        var config = ParallelCompConfig()
+        config.keepChunks = 3; config.keepEveryChunkFirstToken = true; config.maxNewTokens = 1
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+        let r = try pc.run(try .init(chunkTokenIDs: chunks, questionIDs: q))
+        let top = (g["last_query_top20_ids"] as! [NSNumber]).map(\.intValue)
+        XCTAssertEqual(r.answerIDs.first, top[0])
+        XCTAssertEqual(r.queryPosition, 96)
+        XCTAssertEqual(r.combinedKeys, 288)
+    }
+}
