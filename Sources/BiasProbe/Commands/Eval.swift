@@ -44,9 +44,10 @@ struct Eval: ParsableCommand {
         let total = lengths.values.count * depths.values.count * seeds * methods.count
         var done = 0
         let t0 = Date()
+        // Seeds outermost, so an interrupted run still covers every depth evenly.
         for L in lengths.values {
-            for depth in depths.values {
-                for seed in 0..<seeds {
+            for seed in 0..<seeds {
+                for depth in depths.values {
                     let ex = task == .passkey ? builder.passkey(tokens: L.tokens, depth: depth, seed: UInt64(seed))
                                               : builder.needle(haystack: essays, tokens: L.tokens, depth: depth, seed: UInt64(seed))
                     for m in methods {

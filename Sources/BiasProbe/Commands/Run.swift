@@ -49,6 +49,15 @@ struct RunReport: Encodable {
 /// Runs the pipeline with a progress bar on stderr and Ctrl-C support.
 func runWithProgress(_ pc: ParallelCompPipeline, _ prep: ParallelCompPipeline.Prepared, observers: [AttentionObserver] = [],
                      quiet: Bool, label: String = "chunks") throws -> ParallelCompPipeline.Result {
+    // Refuse up front what would not fit, with the estimate and the limit.
+    let est = MemoryEstimate.parallelComp(model: pc.model, chunkLengths: prep.chunks.map(\.contextLength), questionLength: prep.questionIDs.count,
+                                          keep: pc.config.keepChunks, maxNewTokens: pc.config.maxNewTokens, observed: !observers.isEmpty,
+                                          workers: pc.model.threads)
+    let limit = ProcessInfo.processInfo.environment["BIASPROBE_MEMORY_LIMIT"].flatMap(parseBytes) ?? MemoryEstimate.availableBytes()
+    if let limit, est.total > limit {
+        throw CLIError("this run needs about \(est.summary), more than the \(String(format: "%.2f", Double(limit) / 1e9)) GB available; use smaller --chunk-tokens or --keep-chunks")
+    }
+    if !quiet { Log.info("memory estimate: \(est.summary)") }
     if pc.config.keepChunks > prep.chunks.count {
         Log.info("note: --keep-chunks \(pc.config.keepChunks) is more than the \(prep.chunks.count) chunks of this input; keeping all")
     }
@@ -67,4 +76,12 @@ func runWithProgress(_ pc: ParallelCompPipeline, _ prep: ParallelCompPipeline.Pr
         bar.finish()
         throw InterruptedError()
     }
+}
+
+/// "2G", "1500M", "800k" or a plain byte count (powers of 1000).
+func parseBytes(_ s: String) -> Int? {
+    let t = s.trimmingCharacters(in: .whitespaces).uppercased()
+    let mult: [Character: Double] = ["K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12]
+    if let last = t.last, let m = mult[last], let v = Double(t.dropLast()), v > 0 { return Int(v * m) }
+    return Double(t).flatMap { $0 > 0 ? Int($0) : nil }
 }
