@@ -35,26 +35,22 @@ enum CLI {
 
     @discardableResult
     static func run(_ args: [String], environment: [String: String] = [:], cwd: URL? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        p.environment = env
-        if let cwd { p.currentDirectoryURL = cwd }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return try launch(binary, args, environment: env, cwd: cwd)
     }
 
-    /// Runs python3 with a script; fails the test if h5py is not importable.
+    /// Runs python3 with a script (h5py must be importable: scripts/setup.sh installs it).
     static func python(_ script: String, args: [String] = []) throws -> Result {
+        try launch("/usr/bin/env", ["python3", "-c", script] + args)
+    }
+
+    static func launch(_ executable: String, _ args: [String], environment: [String: String]? = nil, cwd: URL? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script] + args
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        if let environment { p.environment = environment }
+        if let cwd { p.currentDirectoryURL = cwd }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()

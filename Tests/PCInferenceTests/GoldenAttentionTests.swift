@@ -24,6 +24,18 @@ final class GoldenAttentionTests: XCTestCase {
                       positions: (j["positions"] as! [NSNumber]).map(\.intValue), json: j)
     }
 
+
+    /// The golden input as one pass: tokens, the layout (chunk rows see their chunk, query rows
+    /// see everything) and the observation scope.
+    func goldenPass(_ g: Golden) -> (tokens: [Int], layout: AttentionLayout, scope: ObservationScope) {
+        let L = g.chunks[0].count, n = g.chunks.count, Q = g.query.count
+        var segs = (0..<n).map { AttentionLayout.Segment(rows: (L * $0)..<(L * $0 + L), keyStart: L * $0) }
+        segs.append(.init(rows: (n * L)..<(n * L + Q), keyStart: 0))
+        let scope = ObservationScope(stage: .global, chunkSpans: (0..<n).map { (L * $0)..<(L * $0 + L) }, chunkIDs: Array(0..<n),
+                                     queryKeyStart: n * L, queryRowStart: n * L, queryRowCount: Q, firstRowKey: 0)
+        return (g.chunks.flatMap { $0 } + g.query, AttentionLayout(segments: segs), scope)
+    }
+
     func assertClose(_ got: [Float], _ want: [Double], _ tol: Double, _ what: String) {
         XCTAssertEqual(got.count, want.count, what)
         var worst = 0.0
@@ -37,19 +49,15 @@ final class GoldenAttentionTests: XCTestCase {
         let model = try Fixtures.model()
         let g = try loadGolden()
         let c = model.config
-        let L = g.chunks[0].count, n = g.chunks.count, Q = g.query.count
-        let tokens = g.chunks.flatMap { $0 } + g.query
-        var segs = (0..<n).map { AttentionLayout.Segment(rows: (L * $0)..<(L * $0 + L), keyStart: L * $0) }
-        segs.append(.init(rows: (n * L)..<(n * L + Q), keyStart: 0))
-        let scope = ObservationScope(stage: .global, chunkSpans: (0..<n).map { (L * $0)..<(L * $0 + L) }, chunkIDs: Array(0..<n),
-                                     queryKeyStart: n * L, queryRowStart: n * L, queryRowCount: Q, firstRowKey: 0)
+        let n = g.chunks.count
+        let (tokens, layout, scope) = goldenPass(g)
         func band(_ rows: RowSelection, _ binning: ChunkBinning = .absolute) -> BandMassObserver {
             BandMassObserver(stage: .global, rows: rows, sinkWidth: 4, recentWidth: 16, binning: binning,
                              layers: c.layerCount, heads: c.headCount, chunks: n)
         }
         let last = band(.queryLast(1)), all = band(.queryAll), abs = band(.context), rel = band(.context, .relative)
         let logits = try model.forward(tokens: tokens, positions: g.positions, cache: model.makeCache(),
-                                       layout: AttentionLayout(segments: segs), logitRows: [tokens.count - 1],
+                                       layout: layout, logitRows: [tokens.count - 1],
                                        observers: [last, all, abs, rel], scope: scope)
         assertClose(last.bandMass(), g.bands("query_mass_last"), 1e-5, "query_mass_last")
         assertClose(all.bandMass(), g.bands("query_mass_all"), 1e-5, "query_mass_all")
@@ -68,18 +76,14 @@ final class GoldenAttentionTests: XCTestCase {
         let model = try Fixtures.model()
         let g = try loadGolden()
         let c = model.config
-        let L = g.chunks[0].count, n = g.chunks.count, Q = g.query.count
-        let tokens = g.chunks.flatMap { $0 } + g.query
-        var segs = (0..<n).map { AttentionLayout.Segment(rows: (L * $0)..<(L * $0 + L), keyStart: L * $0) }
-        segs.append(.init(rows: (n * L)..<(n * L + Q), keyStart: 0))
-        let scope = ObservationScope(stage: .global, chunkSpans: (0..<n).map { (L * $0)..<(L * $0 + L) }, chunkIDs: Array(0..<n),
-                                     queryKeyStart: n * L, queryRowStart: n * L, queryRowCount: Q, firstRowKey: 0)
+        let n = g.chunks.count, Q = g.query.count
+        let (tokens, layout, scope) = goldenPass(g)
         // One observer per query row index, so every row is checked on its own.
         let perRow = (1...Q).map { r in
             BandMassObserver(stage: .global, rows: .queryLast(r), sinkWidth: 4, recentWidth: 16, layers: c.layerCount, heads: c.headCount, chunks: n)
         }
         let ctx = BandMassObserver(stage: .global, rows: .context, sinkWidth: 4, recentWidth: 16, binning: .relative, layers: c.layerCount, heads: c.headCount, chunks: n)
-        try model.forward(tokens: tokens, positions: g.positions, cache: model.makeCache(), layout: AttentionLayout(segments: segs),
+        try model.forward(tokens: tokens, positions: g.positions, cache: model.makeCache(), layout: layout,
                           observers: perRow + [ctx], scope: scope)
         // The mean over the last r rows sums to 1 for every r, so each row does.
         for o in perRow {

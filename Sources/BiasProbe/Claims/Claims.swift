@@ -163,14 +163,14 @@ struct Claims: ParsableCommand {
         try md.write(toFile: outDir + "/claims.md", atomically: true, encoding: .utf8)
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         try enc.encode(results).write(to: URL(fileURLWithPath: outDir + "/claims.json"))
-        let chart11 = LineChart(series: [Series(name: "keys above 1/w", x: ws.map(Double.init), y: fr1),
-                                         Series(name: "top-1% keys' mass", x: ws.map(Double.init), y: top)],
-                                title: "T11: concentration of local attention vs chunk width (\(model.config.name))",
+        let chart11 = LineChart(series: [Series(name: "share of keys above 1/w", x: ws.map(Double.init), y: fr1, markers: true),
+                                         Series(name: "mass of the top 1% keys", x: ws.map(Double.init), y: top, markers: true)],
+                                title: "T11: local attention concentration vs chunk width",
                                 xLabel: "chunk width w (tokens)", yLabel: "share / mass", logY: false)
         try Figure.lineChart(chart11).write(to: outDir + "/t11_concentration.png")
-        let chart19 = LineChart(series: [Series(name: "sum over chunks", x: cs.map(Double.init), y: sums),
-                                         Series(name: "per chunk", x: cs.map(Double.init), y: perChunk)],
-                                title: "T19: global mass on chunks' first tokens vs chunk count (\(model.config.name))",
+        let chart19 = LineChart(series: [Series(name: "sum over chunks", x: cs.map(Double.init), y: sums, markers: true),
+                                         Series(name: "per chunk", x: cs.map(Double.init), y: perChunk, markers: true)],
+                                title: "T19: global mass on chunks' first tokens vs chunk count",
                                 xLabel: "chunks", yLabel: "attention mass", logY: false)
         try Figure.lineChart(chart19).write(to: outDir + "/t19_first_token_mass.png")
     }
