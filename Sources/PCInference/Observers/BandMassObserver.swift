@@ -69,9 +69,12 @@ public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
                 let L = binning == .absolute ? span.count : key - span.lowerBound + 1
                 let (se, rs) = edges(span.lowerBound, L)
                 let o = (base * chunks + c) * 4
-                acc[o] += sum(span.lowerBound, se)
-                acc[o + 1] += sum(se, rs)
-                acc[o + 2] += sum(rs, span.lowerBound + L)
+                // A context row sees only its own chunk and its probabilities sum to 1, so the
+                // middle is what the sink and recent bands leave: O(S + R) per row, not O(keys).
+                let sink = sum(span.lowerBound, se), recent = sum(rs, span.lowerBound + L)
+                acc[o] += sink
+                acc[o + 1] += (b.maxProb[i] > 0 ? 1 : 0) - sink - recent
+                acc[o + 2] += recent
                 cnt[base * (chunks + 1) + c] += 1
             }
         }
