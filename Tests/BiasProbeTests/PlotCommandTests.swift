@@ -143,6 +143,10 @@ final class PlotCommandTests: XCTestCase {
         let r2 = try PlotFixture.run(["plot", "profile", "--layer", "2", "--trace", trace], cwd: dir)
         XCTAssertEqual(r2.status, 0, r2.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/outputs/profile-layer2.png"))
+        // A chunk range narrows the x axis to those chunks.
+        let r3 = try PlotFixture.run(["plot", "profile", "--layer", "2", "--chunks", "1-2", "--trace", trace, "--json"], cwd: dir)
+        XCTAssertEqual(r3.status, 0, r3.stderr)
+        XCTAssertEqual(r3.stderr, "wrote outputs/profile-layer2-chunks1-2.png\n")
     }
 
     // MARK: outliers
@@ -247,6 +251,7 @@ final class PlotCommandTests: XCTestCase {
             (["plot", "layer", "99", "--trace", trace], "layer 99 is out of range"),
             (["plot", "profile", "--layer", "99", "--trace", trace], "layer 99 is out of range"),
             (["plot", "profile", "--layer", "0", "--head", "99", "--trace", trace], "head 99 is out of range"),
+            (["plot", "profile", "--layer", "0", "--chunks", "0-99", "--trace", trace], "--chunks 0-99 is out of range"),
             (["plot", "overview", "--trace", dir + "/missing.h5"], "trace not found"),
             (["plot", "chunks", "--trace", bad], "not a biasprobe trace"),
             (["plot", "layer", "0", "--trace", fake], "has no dataset local/band_mass"),
