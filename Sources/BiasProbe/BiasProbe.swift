@@ -15,7 +15,8 @@ struct BiasProbe: ParsableCommand {
         fetches it); --model or BIASPROBE_MODEL choose another GGUF.
         """,
         version: version,
-        subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self, Run.self, Eval.self, Trace.self, Inspect.self, Claims.self])
+        subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self, Run.self, Eval.self,
+                      Trace.self, Inspect.self, Plot.self, Claims.self])
 
     static func main() {
         // Must happen before anything else: OpenBLAS picks its kernel when the library loads.

@@ -56,6 +56,8 @@ public struct Figure: Sendable {
     public var content: Content
     /// Large title at the top. For a single heatmap, nil promotes the panel's title.
     public var title: String?
+    /// Lines of body text centred under the title (split at "\n"), e.g. what the figure shows.
+    public var subtitle: String?
     public var width: Int
     public var height: Int
     public var padding: Int = 12
@@ -119,6 +121,14 @@ public struct Figure: Sendable {
             layout.title = box
             let used = box.height + 8
             area = Rect(x: area.x, y: area.y + used, width: area.width, height: area.height - used)
+        }
+        if let sub = subtitle {
+            for line in sub.split(separator: "\n", omittingEmptySubsequences: false) {
+                p.text(String(line), x: width / 2, y: area.y, align: .center)
+                area = Rect(x: area.x, y: area.y + BitmapFont.lineHeight, width: area.width,
+                            height: area.height - BitmapFont.lineHeight)
+            }
+            area = Rect(x: area.x, y: area.y + 6, width: area.width, height: area.height - 6)
         }
         switch content {
         case .heatmap(_, let bar):
