@@ -29,7 +29,12 @@ struct BiasProbe: ParsableCommand {
             Log.info("biasprobe: \(e)")
             Foundation.exit(130)
         } catch {
-            exit(withError: error)
+            // Help and version requests print as usual; every error is one line, no usage dump.
+            guard exitCode(for: error) != .success else { exit(withError: error) }
+            let message = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: " ")
+            FileHandle.standardError.write("Error: \(message)\n".data(using: .utf8)!)
+            Foundation.exit(exitCode(for: error).rawValue)
         }
     }
 }

@@ -19,7 +19,7 @@ struct Eval: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pipeline: PipelineOptions
     @Argument(help: "passkey or niah.") var task: Task
-    @Option(help: "Context lengths.") var lengths = ContextLengthList(argument: "8k,32k")!
+    @Option(help: "Context lengths, comma separated (4096, 8k, 128k, 1m).", transform: ContextLengthList.argument) var lengths = ContextLengthList(argument: "8k,32k")!
     @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (length, depth).") var seeds = 1
     @Option(help: "Methods, comma separated: parallelcomp, truncate, full.") var method = "parallelcomp"

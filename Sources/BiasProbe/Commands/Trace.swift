@@ -16,7 +16,7 @@ struct Trace: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pipeline: PipelineOptions
-    @Option(help: "Context length: 4096, 8k, 128k, 1m.") var context = ContextLength(argument: "128k")!
+    @Option(help: "Context length: 4096, 8k, 128k, 1m.", transform: ContextLength.argument) var context = ContextLength(argument: "128k")!
     @Option(help: "Use this text file instead of the default essays (cut to --context tokens).") var input: String?
     @Option(help: "The question (default: ask for the pass key, or to summarise an --input file).") var question: String?
     @Option(help: ArgumentHelp("Exact token layout instead of text: JSON {\"chunks\": [[ids...], ...], \"question\": [ids...]}.", valueName: "file"))

@@ -59,15 +59,29 @@ struct ContextLength: ExpressibleByArgument, CustomStringConvertible, Codable, E
 
     var description: String { text }
     static var defaultValueDescription: String { "tokens: 4096, 8k, 128k or 1m" }
+
+    /// For `@Option(transform:)`: a precise message instead of ArgumentParser's generic one.
+    static func argument(_ s: String) throws -> ContextLength {
+        guard let v = ContextLength(argument: s) else {
+            throw ValidationError("invalid context length '\(s)': use a token count such as 4096, 8k, 128k or 1m")
+        }
+        return v
+    }
 }
 
 /// A comma-separated list of context lengths.
 struct ContextLengthList: ExpressibleByArgument {
     let values: [ContextLength]
     init?(argument: String) {
-        let parts = argument.split(separator: ",").map { ContextLength(argument: String($0)) }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
-        values = parts.map { $0! }
+        guard let v = try? Self.argument(argument) else { return nil }
+        self = v
+    }
+    init(values: [ContextLength]) { self.values = values }
+
+    static func argument(_ s: String) throws -> ContextLengthList {
+        let parts = try s.split(separator: ",").map { try ContextLength.argument(String($0)) }
+        guard !parts.isEmpty else { throw ValidationError("give at least one context length, e.g. 8k,32k") }
+        return ContextLengthList(values: parts)
     }
 }
 

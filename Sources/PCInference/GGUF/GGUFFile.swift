@@ -105,9 +105,9 @@ public final class GGUFFile: @unchecked Sendable {
             }
             tensors = infos
             dataOffset = (r.offset + align - 1) / align * align
-        } catch {
+        } catch let e as GGUFError {
             munmap(UnsafeMutableRawPointer(mutating: base), size)
-            throw error
+            throw e.description.hasPrefix(path) ? e : GGUFError("\(path): \(e.description)")
         }
         for (i, t) in tensors.enumerated() { tensorIndex[t.name] = i }
         // Check every tensor we can size lies inside the file.
@@ -187,7 +187,7 @@ struct ByteReader {
     mutating func count(minBytesEach: Int, what: String) throws -> Int {
         let c = try u64()
         guard c <= UInt64(max(0, size - offset) / max(1, minBytesEach)) else {
-            throw GGUFError("\(what) \(c) is larger than the file can hold")
+            throw GGUFError("\(what) \(c) is larger than the rest of the file can hold: the file is truncated or corrupt")
         }
         return Int(c)
     }
