@@ -4,6 +4,20 @@ import PCInference
 
 
 enum TraceWriter {
+    /// Scores below this are stored as 0 (they cannot be outliers for any useful lambda).
+    static let keyScoreFloor: Float = 1e-4
+
+    /// Key scores span many orders of magnitude and barely compress as float32. Values below the
+    /// floor become 0 and the rest keep 11 significant bits (relative error at most 5e-4), which
+    /// makes them compress about 7x: a 128K trace stays a few MB.
+    static func compactKeyScores(_ v: [Float]) -> [Float] {
+        v.map { x in
+            guard x >= keyScoreFloor else { return 0 }
+            let b = (x.bitPattern &+ (1 << 12)) & ~UInt32((1 << 13) - 1)
+            return Float(bitPattern: b)
+        }
+    }
+
     /// Writes a complete trace atomically: a temporary file renamed into place at the end.
     static func write(path: String, attributes: [String: H5AttributeValue], result: ParallelCompPipeline.Result,
                       arrays: [(String, [Float], [Int])], layers L: Int, heads H: Int, chunks C: Int, bins B: Int) throws {
@@ -12,6 +26,7 @@ enum TraceWriter {
         do {
             for (k, v) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(k, v) }
             try file.setAttribute("complete", 0)
+            try file.setAttribute("key_scores_floor", Double(keyScoreFloor))
             // Axes first, so datasets can attach them.
             let keyCount = arrays.first { $0.0 == "global/key_scores" }?.2.last ?? 0
             var scales: [String: H5Dataset] = [:]
@@ -38,7 +53,9 @@ enum TraceWriter {
             try put("input/combined_span", r.combinedSpans.flatMap { [Int64($0.lowerBound), Int64($0.upperBound)] }, [r.combinedSpans.count, 2])
             try put("input/question_ids", r.questionIDs.map(Int64.init), [r.questionIDs.count])
             try put("input/answer_ids", r.answerIDs.map(Int64.init), [r.answerIDs.count])
-            for (name, values, shape) in arrays { try put(name, values, shape) }
+            for (name, values, shape) in arrays {
+                try put(name, name == "global/key_scores" ? compactKeyScores(values) : values, shape)
+            }
             let ev = r.evictions
             try put("eviction/calibration_query", ev.calibrationQuery.map(Int64.init), [L, H])
             try put("eviction/calibration_chunk", ev.calibrationChunk.map(Int64.init), [L, H])

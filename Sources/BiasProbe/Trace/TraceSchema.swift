@@ -42,7 +42,7 @@ enum TraceSchema {
         .init(name: "global/profile", dims: ["layer", "head", "chunk", "bin"], type: "float32", meaning: "global attention over each kept chunk in relative position bins (NaN: not kept)"),
         .init(name: "global/entropy", dims: ["layer", "head"], type: "float32", meaning: "mean entropy (nats) of the question rows over the combined cache"),
         .init(name: "global/max_prob", dims: ["layer", "head"], type: "float32", meaning: "mean largest probability of the question rows over the combined cache"),
-        .init(name: "global/key_scores", dims: ["layer", "head", "key"], type: "float32", meaning: "summed attention of the last r question rows on every key (combined cache, then question): the paper's Eq. 6 score; count keys above lambda for outliers"),
+        .init(name: "global/key_scores", dims: ["layer", "head", "key"], type: "float32", meaning: "summed attention of the last r question rows on every key (combined cache, then question): the paper's Eq. 6 score; count keys above lambda for outliers. Stored compactly: below `key_scores_floor` (1e-4) as 0, else with 11 significant bits"),
         // decoding
         .init(name: "decode/band_mass", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "mean mass of the generated tokens on each kept chunk's bands"),
         .init(name: "decode/query_mass", dims: ["layer", "head"], type: "float32", meaning: "mean mass of the generated tokens on the question and answer"),
@@ -69,6 +69,7 @@ enum TraceSchema {
         ("config_json", "the full pipeline configuration"), ("format_json", "the prompt templates"),
         ("question", "string"), ("answer", "string"), ("expected_answer", "string, empty when unknown"),
         ("needle_chunk", "chunk holding the needle, -1 when none"), ("query_position", "P, position of the first question token"),
+        ("key_scores_floor", "global/key_scores below this are stored as 0"),
         ("timings_json", "seconds per stage"), ("peak_rss_bytes", "int"), ("document_tokens", "int"),
     ]
 
