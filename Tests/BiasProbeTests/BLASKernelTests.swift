@@ -1,0 +1,37 @@
+import XCTest
+
+/// The program ends up on a tuned OpenBLAS kernel by itself and says which one.
+final class BLASKernelTests: XCTestCase {
+    func info(_ env: [String: String]) throws -> [String: Any] {
+        let r = try CLI.run(["info", "--json"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+    }
+
+    func testKernelIsNotGenericAndIsReported() throws {
+        try CLI.requireModel()
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let j = try info([:])
+        let kernel = (j["blas_kernel"] as? String ?? "").lowercased()
+        XCTAssertFalse((j["blas_kernel_choice"] as? String ?? "").isEmpty)
+        if flags.contains(" avx2") || flags.contains(" avx512f") {
+            XCTAssertFalse(["prescott", "core2", "nehalem", "generic"].contains(kernel), "generic kernel \(kernel) on an AVX2/AVX-512 CPU")
+        }
+    }
+
+    /// When OpenBLAS picks a generic kernel, biasprobe re-executes itself with OPENBLAS_CORETYPE.
+    func testReexecPicksTunedKernel() throws {
+        try CLI.requireModel()
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        guard flags.contains(" avx512f") || flags.contains(" avx2") else { throw XCTSkip("no AVX2 or AVX-512 on this CPU") }
+        let j = try info(["BIASPROBE_TEST_GENERIC_BLAS": "1"])
+        let choice = j["blas_kernel_choice"] as? String ?? ""
+        XCTAssertTrue(choice.contains("biasprobe set OPENBLAS_CORETYPE="), choice)
+        let want = flags.contains(" avx512f") ? "skylakex" : "haswell"
+        XCTAssertEqual((j["blas_kernel"] as? String ?? "").lowercased(), want)
+        // A user's own choice is respected.
+        let user = try info(["OPENBLAS_CORETYPE": "Haswell"])
+        XCTAssertEqual((user["blas_kernel"] as? String ?? "").lowercased(), "haswell")
+        XCTAssertTrue((user["blas_kernel_choice"] as? String ?? "").contains("from the environment"))
+    }
+}
