@@ -15,7 +15,7 @@ struct BiasProbe: ParsableCommand {
         fetches it); --model or BIASPROBE_MODEL choose another GGUF.
         """,
         version: version,
-        subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self, Run.self, Eval.self, Trace.self, Inspect.self])
+        subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self, Run.self, Eval.self, Trace.self, Inspect.self, CheckTrace.self])
 
     static func main() {
         // Must happen before anything else: OpenBLAS picks its kernel when the library loads.
