@@ -194,9 +194,14 @@ extension TraceReader {
         watchdog.cancel()
         switch (p.terminationReason, p.terminationStatus) {
         case (.exit, 0): return
-        case (.exit, _):
-            let line = message.split(separator: "\n").first.map(String.init) ?? "\(path) cannot be read"
-            throw CLIError(line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line)
+        case (.exit, let status):
+            // check-trace reports a refused file as "Error: ..."; anything else is a crash that a
+            // runtime turned into an exit status (ThreadSanitizer exits 66 on SIGSEGV, say).
+            let line = message.split(separator: "\n").first.map(String.init) ?? ""
+            guard line.hasPrefix("Error: ") else {
+                throw CLIError("\(path) is damaged: libhdf5 crashed reading it (exit status \(status))")
+            }
+            throw CLIError(String(line.dropFirst(7)))
         case (.uncaughtSignal, SIGKILL) where Date() >= deadline:
             throw CLIError("\(path) is damaged: libhdf5 did not finish reading it")
         case (.uncaughtSignal, let sig):
