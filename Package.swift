@@ -39,9 +39,9 @@ let package = Package(
             ],
             swiftSettings: fast),
 
-        .testTarget(name: "PCInferenceTests", dependencies: ["PCInference"]),
+        .testTarget(name: "PCInferenceTests", dependencies: ["PCInference"], exclude: ["Fixtures"]),
         .testTarget(name: "HDF5BridgeTests", dependencies: ["HDF5Bridge"]),
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap"]),
-        .testTarget(name: "BiasProbeTests", dependencies: ["PCInference", "HDF5Bridge", "Heatmap"]),
+        .testTarget(name: "BiasProbeTests", dependencies: ["PCInference", "HDF5Bridge", "Heatmap"], exclude: ["Fixtures"]),
     ]
 )

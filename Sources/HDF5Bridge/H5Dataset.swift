@@ -54,6 +54,13 @@ public final class H5Dataset: H5Object {
         return try H5Space.extent(space).shape
     }
 
+    /// Bytes the dataset's data take in the file (after compression); 0 when nothing was written.
+    public func storageSize() throws(H5Error) -> Int {
+        let id = try openID("get storage size of '\(path)'")
+        H5Call.silenceThread()
+        return Int(clamping: H5Dget_storage_size(id))
+    }
+
     /// The stored element type, or nil if it has no Swift counterpart here.
     public func elementType() throws(H5Error) -> H5ElementType? {
         let operation = "get type of '\(path)'"

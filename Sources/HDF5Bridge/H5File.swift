@@ -219,12 +219,17 @@ public final class H5File: H5Group {
         try handle.close()
     }
 
-    /// Deliberately leaves a file that cannot be flushed open until the process exits, when
-    /// HDF5's own shutdown retries the close (and, should it fail again, drops it without harm).
+    /// Deliberately leaves a file that cannot be flushed open until the process exits.
     /// The descriptor must stay open: HDF5 recognises an open file by its inode, and a freed inode
     /// reused by a later file would make that file "already open". An atomic file's temporary
     /// file is emptied instead, so its disk space is released now.
+    ///
+    /// HDF5's own shutdown at exit retries the close, and after a write failed part-way through
+    /// (a full disk while closing datasets) libhdf5 1.10 dereferences a null pointer there
+    /// (H5F__close_cb), turning a clean error into a segfault. So once a file is quarantined the
+    /// process leaves without that shutdown (see `skipLibraryShutdown`).
     private func quarantine() {
+        _ = Self.skipLibraryShutdown
         let id = handle.id
         handle.forget()
         guard temporaryPath != nil,
@@ -240,6 +245,17 @@ public final class H5File: H5Group {
         // If truncation fails the space is only released at exit; nothing else depends on it.
         _ = ftruncate(raw.load(as: Int32.self), 0)
     }
+
+    /// Registered once, after libhdf5's own exit handler (HDF5 registers it when it starts, before
+    /// any file exists), so it runs first: it flushes stdio and ends the process with the same
+    /// status, and HDF5's shutdown never runs. Files still open then lose nothing they could keep:
+    /// biasprobe commits or abandons its files before exiting, and the quarantined one is unwritable.
+    private static let skipLibraryShutdown: Void = {
+        _ = on_exit({ status, _ in
+            fflush(nil)
+            _exit(status)
+        }, nil)
+    }()
 
     private func syncToDisk(_ path: String, _ operation: String) throws(H5Error) {
         let fd = posixOpen(path, O_RDONLY)

@@ -254,9 +254,9 @@ final class PlotCommandTests: XCTestCase {
             (["plot", "profile", "--layer", "0", "--chunks", "0-99", "--trace", trace], "--chunks 0-99 is out of range"),
             (["plot", "overview", "--trace", dir + "/missing.h5"], "trace not found"),
             (["plot", "chunks", "--trace", bad], "not a biasprobe trace"),
-            (["plot", "layer", "0", "--trace", fake], "has no dataset local/band_mass"),
-            (["plot", "overview", "--trace", fake], "has no dataset local/band_mass"),
-            (["plot", "outliers", "--trace", fake], "has no dataset global/key_scores"),
+            (["plot", "layer", "0", "--trace", fake], "has no dataset"),
+            (["plot", "overview", "--trace", fake], "has no dataset"),
+            (["plot", "outliers", "--trace", fake], "has no dataset"),
         ]
         for (n, (args, message)) in cases.enumerated() {
             let out = dir + "/new\(n)/figure.png"

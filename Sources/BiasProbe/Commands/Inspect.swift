@@ -24,20 +24,10 @@ struct Inspect: ParsableCommand {
             else { print("\(name) \(shape)"); print(v.map { String(format: "%.6g", $0) }.joined(separator: " ")) }
             return
         }
-        let L = try t.int("layers"), H = try t.int("heads"), C = try t.int("chunks")
-        let nll = try t.doubles("input/chunk_nll"), kept = try t.bytes("input/chunk_kept"), len = try t.ints("input/chunk_length")
-        let (g, _) = try t.floats("global/band_mass")
-        // Sum each head's global mass over kept chunks per band; rank heads.
-        func ranking(_ band: Int) -> [(Int, Int, Double)] {
-            var out: [(Int, Int, Double)] = []
-            for l in 0..<L { for h in 0..<H {
-                var s = 0.0
-                for c in 0..<C { let v = g[((l * H + h) * C + c) * 3 + band]; if !v.isNaN { s += Double(v) } }
-                out.append((l, h, s))
-            } }
-            return Array(out.sorted { $0.2 > $1.2 }.prefix(top))
-        }
-        let sinks = ranking(0), recents = ranking(2)
+        let summary = try TraceSummary(t)
+        let L = summary.layers, H = summary.heads, C = summary.chunks
+        let nll = summary.chunkNLL, kept = summary.chunkKept, len = summary.chunkLength
+        let sinks = summary.ranking(band: 0, top: top), recents = summary.ranking(band: 2, top: top)
         let needle = try t.int("needle_chunk")
         if json {
             try JSONOut.emit(dictionary: [
@@ -80,8 +70,22 @@ extension TraceReader {
         case "float64": let v = try doubles(name); return (v, [v.count])
         case "uint8": let v = try bytes(name); return (v.map(Double.init), [v.count])
         default:
-            let (v, s) = try file.readDataset(name, as: Int64.self)
+            let (v, s) = try read(name, as: Int64.self)
             return (v.map(Double.init), s)
         }
+    }
+}
+
+/// Reads a whole trace and exits 0, or prints why it cannot. Run by `TraceReader` in a child
+/// process before it opens a trace itself, so a file that crashes libhdf5 cannot crash the caller.
+struct CheckTrace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-trace", abstract: "Read every dataset and attribute of a trace (used internally).",
+        shouldDisplay: false)
+
+    @Argument(help: "The trace file.") var trace: String
+
+    func run() throws {
+        try TraceReader(path: trace, isolated: false).readEverything()
     }
 }

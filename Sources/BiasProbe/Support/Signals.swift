@@ -12,6 +12,10 @@ enum Signals {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        // Past a file-size limit (ulimit -f) the kernel would kill us with SIGXFSZ, leaving a
+        // temporary trace behind; ignored, the write fails with EFBIG like a full disk, and the
+        // writer removes its partial output and reports one line.
+        signal(SIGXFSZ, SIG_IGN)
     }
 
     static var isInterrupted: Bool { interrupted != 0 }

@@ -66,19 +66,26 @@ enum TraceWriter {
             try file.commit()
         } catch {
             file.abandon()
-            throw error
+            throw CLIError("cannot write \(path): \(error)")
         }
     }
 }
 
 /// Opens a trace for reading, refusing files that are not biasprobe traces or are too new.
+///
+/// libhdf5 does not survive every damaged file: fuzzing found inputs that crash it (e.g. in its
+/// global heap, where variable-length strings live and which no checksum covers) or make it
+/// loop. So, unless `isolated` is false, the trace is first read in full by a child process
+/// (`biasprobe check-trace`, see `readEverything`): if libhdf5 crashes or hangs there, this
+/// process reports the file as damaged instead of crashing with it.
 final class TraceReader {
     let path: String
     let file: H5File
 
-    init(path: String) throws {
+    init(path: String, isolated: Bool = true) throws {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else { throw CLIError("trace not found: \(path) (run biasprobe trace first, or pass --trace FILE)") }
+        if isolated { try Self.checkInChildProcess(path) }
         do { file = try H5File.open(path: path, readOnly: true) }
         catch { throw CLIError("\(path) is not a biasprobe trace (not an HDF5 file)") }
         guard (try? file.hasAttribute("format")) == true, (try? file.attribute("format").stringValue) == TraceSchema.format else {
@@ -95,24 +102,129 @@ final class TraceReader {
         guard let v = try? file.attribute(name).intValue else { throw CLIError("\(path): attribute \(name) is missing") }
         return Int(v)
     }
+    /// An integer attribute that sizes datasets, refused outside `range`.
+    func int(_ name: String, in range: ClosedRange<Int>) throws -> Int {
+        let v = try int(name)
+        guard range.contains(v) else { throw CLIError("\(path): attribute \(name) = \(v) is out of range \(range)") }
+        return v
+    }
     func string(_ name: String) -> String { (try? file.attribute(name).stringValue) ?? "" }
 
     /// A float32 dataset by its stable name, with its shape.
-    func floats(_ name: String) throws -> ([Float], [Int]) {
+    func floats(_ name: String) throws -> ([Float], [Int]) { try read(name, as: Float.self) }
+    func doubles(_ name: String) throws -> [Double] { try read(name, as: Double.self).values }
+    func ints(_ name: String) throws -> [Int64] { try read(name, as: Int64.self).values }
+    func bytes(_ name: String) throws -> [UInt8] { try read(name, as: UInt8.self).values }
+
+    /// Most values one dataset may claim, and most bytes in memory per byte stored in the file:
+    /// deflate never compresses better than about 1032:1, so a dataset claiming more than that
+    /// was never written (a damaged or hostile file), and reading it would only allocate.
+    static let maxElements = 1 << 31
+    static let maxExpansion = 1100
+
+    /// Reads a dataset after checking, before anything is allocated, that its shape is the one
+    /// the schema and this trace's attributes give and that its data is really in the file.
+    /// A damaged or hostile trace gives a one-line error, never a crash or a huge allocation.
+    func read<T: H5Element>(_ name: String, as type: T.Type) throws -> (values: [T], shape: [Int]) {
         guard (try? file.exists(name)) == true else { throw CLIError("\(path) has no dataset \(name)") }
-        do { return try file.readDataset(name, as: Float.self) }
-        catch { throw CLIError("\(path): cannot read \(name): \(error)") }
+        let dataset: H5Dataset, shape: [Int], stored: Int
+        do {
+            dataset = try file.openDataset(name)
+            shape = try dataset.shape()
+            stored = try dataset.storageSize()
+        } catch { throw CLIError("\(path): cannot read \(name): \(error)") }
+        if let expected = try expectedShape(name) {
+            let fits = shape.count == expected.count && zip(shape, expected).allSatisfy { $1 == nil || $0 == $1 }
+            guard fits else {
+                let wanted = expected.map { $0.map(String.init) ?? "n" }.joined(separator: ", ")
+                throw CLIError("\(path): \(name) has shape \(shape), expected [\(wanted)]")
+            }
+        }
+        var count = 1
+        for d in shape {
+            let (m, overflow) = count.multipliedReportingOverflow(by: d)
+            guard d >= 0, !overflow, m <= Self.maxElements else { throw CLIError("\(path): \(name) has impossible shape \(shape)") }
+            count = m
+        }
+        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? Int.max
+        guard count * MemoryLayout<T>.stride <= min(stored, fileBytes) * Self.maxExpansion + 4096 else {
+            throw CLIError("\(path): \(name) claims \(count) values but only \(stored) bytes of it are in the file")
+        }
+        do { return try dataset.read(as: type) } catch { throw CLIError("\(path): cannot read \(name): \(error)") }
     }
-    func doubles(_ name: String) throws -> [Double] {
-        guard (try? file.exists(name)) == true else { throw CLIError("\(path) has no dataset \(name)") }
-        do { return try file.readDataset(name, as: Double.self).values } catch { throw CLIError("\(path): cannot read \(name): \(error)") }
+
+    /// The shape the schema gives `name`, with the sizes this trace's attributes set; nil entries
+    /// are sizes the schema leaves free (keys, kept chunks, question and answer tokens). Nil for a
+    /// name outside the schema.
+    func expectedShape(_ name: String) throws -> [Int?]? {
+        guard let entry = TraceSchema.entry(name) else { return nil }
+        return try entry.dims.map { dim -> Int? in
+            switch dim {
+            case "layer": return try int("layers", in: 1...1 << 12)
+            case "head": return try int("heads", in: 1...1 << 12)
+            case "chunk": return try int("chunks", in: 1...1 << 20)
+            case "bin": return try int("bins", in: 1...1 << 16)
+            case "band": return TraceSchema.bands.count
+            case "edge": return 2
+            default: return nil
+            }
+        }
     }
-    func ints(_ name: String) throws -> [Int64] {
-        guard (try? file.exists(name)) == true else { throw CLIError("\(path) has no dataset \(name)") }
-        do { return try file.readDataset(name, as: Int64.self).values } catch { throw CLIError("\(path): cannot read \(name): \(error)") }
+}
+
+extension TraceReader {
+    /// Reads every attribute and every dataset of the schema, as `biasprobe check-trace` does in
+    /// the child process. Throws the first problem found (a refused file, a bad shape).
+    func readEverything() throws {
+        _ = try TraceSummary(self)
+        for e in TraceSchema.entries where (try? file.exists(e.name)) == true {
+            switch e.type {
+            case "float32": _ = try floats(e.name)
+            case "float64": _ = try doubles(e.name)
+            case "uint8": _ = try bytes(e.name)
+            default: _ = try ints(e.name)
+            }
+        }
+        for (name, _) in TraceSchema.rootAttributes { _ = string(name); _ = try? int(name) }
     }
-    func bytes(_ name: String) throws -> [UInt8] {
-        guard (try? file.exists(name)) == true else { throw CLIError("\(path) has no dataset \(name)") }
-        do { return try file.readDataset(name, as: UInt8.self).values } catch { throw CLIError("\(path): cannot read \(name): \(error)") }
+
+    /// Runs `biasprobe check-trace PATH` (this executable) and turns a crash, a hang or a refusal
+    /// there into a one-line error here.
+    static func checkInChildProcess(_ path: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        p.arguments = ["check-trace", path]
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        do { try p.run() } catch { return }  // Cannot start a child: read in this process as before.
+        // Reading is fast (a 2 MB trace takes well under a second); a big trace gets more time.
+        // BIASPROBE_TRACE_CHECK_SECONDS sets the base allowance (tests use a short one).
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let base = ProcessInfo.processInfo.environment["BIASPROBE_TRACE_CHECK_SECONDS"].flatMap(Double.init) ?? 30
+        let deadline = Date().addingTimeInterval(base + Double(size) / 20e6)
+        let pid = p.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + deadline.timeIntervalSinceNow, execute: watchdog)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        watchdog.cancel()
+        switch (p.terminationReason, p.terminationStatus) {
+        case (.exit, 0): return
+        case (.exit, let status):
+            // check-trace reports a refused file as "Error: ..."; anything else is a crash that a
+            // runtime turned into an exit status (ThreadSanitizer exits 66 on SIGSEGV, say).
+            let line = message.split(separator: "\n").first.map(String.init) ?? ""
+            guard line.hasPrefix("Error: ") else {
+                throw CLIError("\(path) is damaged: libhdf5 crashed reading it (exit status \(status))")
+            }
+            throw CLIError(String(line.dropFirst(7)))
+        case (.uncaughtSignal, SIGKILL) where Date() >= deadline:
+            throw CLIError("\(path) is damaged: libhdf5 did not finish reading it")
+        case (.uncaughtSignal, let sig):
+            throw CLIError("\(path) is damaged: libhdf5 crashed reading it (signal \(sig))")
+        @unknown default:
+            throw CLIError("\(path) cannot be read")
+        }
     }
 }

@@ -37,11 +37,14 @@ public final class GGUFFile: @unchecked Sendable {
     public let dataOffset: Int
     public let fileSize: Int
     private let base: UnsafeRawPointer
-    private let mapped: Bool
+    private let storage: Storage
     private var tensorIndex: [String: Int] = [:]
 
-    public init(path: String) throws {
-        self.path = path
+    /// Who owns the bytes at `base`: a file mapping, or a heap copy (`init(bytes:)`).
+    private enum Storage { case mapped, heap }
+
+    /// Maps the file at `path` and reads its header and tensor table.
+    public convenience init(path: String) throws {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw GGUFError("cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -49,13 +52,37 @@ public final class GGUFFile: @unchecked Sendable {
         guard fstat(fd, &st) == 0 else { throw GGUFError("cannot stat \(path)") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw GGUFError("\(path) is not a regular file") }
         let size = Int(st.st_size)
-        fileSize = size
         guard size >= 24 else { throw GGUFError("\(path) is not a GGUF file (only \(size) bytes)") }
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw GGUFError("cannot map \(path): \(String(cString: strerror(errno)))")
         }
-        base = UnsafeRawPointer(p)
-        mapped = true
+        try self.init(path: path, base: UnsafeRawPointer(p), size: size, storage: .mapped)
+    }
+
+    /// Reads a GGUF image held in memory (a copy is kept, so `bytes` may be discarded). `name`
+    /// stands for the path in messages. Used by the fuzz targets: unlike a mapping, the copy
+    /// lets AddressSanitizer see any read past the end.
+    public convenience init(bytes: some Collection<UInt8>, name: String = "<memory>") throws {
+        let size = bytes.count
+        guard size >= 24 else { throw GGUFError("\(name) is not a GGUF file (only \(size) bytes)") }
+        let p = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        p.copyBytes(from: bytes)
+        try self.init(path: name, base: UnsafeRawPointer(p.baseAddress!), size: size, storage: .heap)
+    }
+
+    private static func release(_ base: UnsafeRawPointer, size: Int, _ storage: Storage) {
+        switch storage {
+        case .mapped: munmap(UnsafeMutableRawPointer(mutating: base), size)
+        case .heap: UnsafeMutableRawPointer(mutating: base).deallocate()
+        }
+    }
+
+    /// Parses `size` bytes at `base`, taking ownership of them (released on failure too).
+    private init(path: String, base: UnsafeRawPointer, size: Int, storage: Storage) throws {
+        self.path = path
+        fileSize = size
+        self.base = base
+        self.storage = storage
         var r = ByteReader(base: base, size: size)
         do {
             let magic = try r.u32()
@@ -105,9 +132,10 @@ public final class GGUFFile: @unchecked Sendable {
             }
             tensors = infos
             dataOffset = (r.offset + align - 1) / align * align
-        } catch let e as GGUFError {
-            munmap(UnsafeMutableRawPointer(mutating: base), size)
-            throw e.description.hasPrefix(path) ? e : GGUFError("\(path): \(e.description)")
+        } catch {
+            Self.release(base, size: size, storage)
+            guard let e = error as? GGUFError, !e.description.hasPrefix(path) else { throw error }
+            throw GGUFError("\(path): \(e.description)")
         }
         for (i, t) in tensors.enumerated() { tensorIndex[t.name] = i }
         // Check every tensor we can size lies inside the file.
@@ -126,7 +154,7 @@ public final class GGUFFile: @unchecked Sendable {
         }
     }
 
-    deinit { if mapped { munmap(UnsafeMutableRawPointer(mutating: base), fileSize) } }
+    deinit { Self.release(base, size: fileSize, storage) }
 
     public func tensor(_ name: String) -> GGUFTensorInfo? { tensorIndex[name].map { tensors[$0] } }
 

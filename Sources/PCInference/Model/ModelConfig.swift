@@ -66,10 +66,11 @@ public struct ModelConfig: Sendable, Codable {
         guard headDim > 0, headDim % 2 == 0, headDim <= 512 else { throw GGUFError("\(gguf.path): head dimension \(headDim) is not supported") }
         feedForwardLength = try int("feed_forward_length")
         contextLength = gguf.metadata["\(arch).context_length"]?.int ?? 2048
+        guard contextLength > 0, contextLength <= 1 << 28 else { throw GGUFError("\(gguf.path): \(arch).context_length \(contextLength) is out of range") }
         rmsEps = Float(gguf.metadata["\(arch).attention.layer_norm_rms_epsilon"]?.double ?? 1e-5)
         ropeTheta = Float(gguf.metadata["\(arch).rope.freq_base"]?.double ?? 10000)
         ropeDimensions = gguf.metadata["\(arch).rope.dimension_count"]?.int ?? headDim
-        guard ropeDimensions <= headDim, ropeDimensions % 2 == 0 else { throw GGUFError("\(gguf.path): rope.dimension_count \(ropeDimensions) does not fit head dimension \(headDim)") }
+        guard ropeDimensions >= 0, ropeDimensions <= headDim, ropeDimensions % 2 == 0 else { throw GGUFError("\(gguf.path): rope.dimension_count \(ropeDimensions) does not fit head dimension \(headDim)") }
         ropeStyle = arch == "qwen2" ? .halfSplit : .adjacentPairs
         hasQKVBias = gguf.tensor("blk.0.attn_q.bias") != nil
         tiedOutput = gguf.tensor("output.weight") == nil

@@ -195,6 +195,9 @@ public final class Tokenizer: Sendable {
             return i
         }
         var eot = try id("tokenizer.ggml.eot_token_id")
+        if let types, types.count != tokens.count {
+            throw TokenizerError("\(gguf.path): tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
+        }
         if eot == nil, let types {
             for name in ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>"] {
                 if let i = tokens.firstIndex(of: name), types[i] == TokenType.control.rawValue { eot = i; break }
@@ -357,7 +360,8 @@ public final class Tokenizer: Sendable {
         // ranks[i] is the merge entry of (sym[i], sym[i+1]).
         var ranks = [UInt64](repeating: none, count: max(0, sym.count - 1))
         @inline(__always) func entry(_ a: Int32, _ b: Int32) -> UInt64 {
-            mergeTable[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] ?? none
+            guard a >= 0, b >= 0 else { return none }  // a byte without a token never merges
+            return mergeTable[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] ?? none
         }
         for i in 0..<ranks.count { ranks[i] = entry(sym[i], sym[i + 1]) }
         while !ranks.isEmpty {

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets into .build-fuzz/ (outside SwiftPM: the main package is untouched).
+#
+#   Fuzz/build.sh            both targets
+#   Fuzz/build.sh gguf|trace one of them
+#
+# Every module is compiled with -sanitize=fuzzer,address (coverage for libFuzzer, AddressSanitizer)
+# at -O, which keeps Swift's bounds and overflow checks: a check the code forgot becomes a trap
+# that libFuzzer reports, where the release build's -Ounchecked would read out of bounds.
+# Output: .build-fuzz/gguf-fuzz and .build-fuzz/trace-fuzz.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${FUZZ_BUILD_DIR:-$ROOT/.build-fuzz}
+mkdir -p "$OUT/modules" "$OUT/obj"
+
+SAN=(-sanitize=fuzzer,address)
+SWIFTC=(swiftc -O -g -swift-version 6 -parse-as-library "${SAN[@]}" -module-cache-path "$OUT/module-cache")
+BLAS=(-Xcc -fmodule-map-file="$ROOT/Sources/CBLAS/module.modulemap" $(pkg-config --cflags-only-I openblas))
+HDF5=(-Xcc -fmodule-map-file="$ROOT/Sources/CHDF5/module.modulemap" $(pkg-config --cflags-only-I hdf5-serial))
+LIBS=($(pkg-config --libs openblas hdf5-serial) -lhdf5_hl)
+
+say() { echo "fuzz build: $*" >&2; }
+
+# A library module: one object file plus its .swiftmodule.
+module() { # name flags... -- sources...
+    local name=$1; shift
+    local flags=()
+    while [ "$1" != "--" ]; do flags+=("$1"); shift; done; shift
+    local stamp="$OUT/obj/$name.o"
+    # Rebuild only when a source is newer than the object.
+    if [ -f "$stamp" ] && [ -z "$(find "$@" -newer "$stamp" -print -quit)" ]; then return; fi
+    say "compiling $name (${#@} files)"
+    "${SWIFTC[@]}" -module-name "$name" -wmo -num-threads 0 -c -o "$stamp" \
+        -emit-module -emit-module-path "$OUT/modules/$name.swiftmodule" -I "$OUT/modules" "${flags[@]}" "$@"
+}
+
+pcinference() { module PCInference "${BLAS[@]}" -- $(find Sources/PCInference -name '*.swift' | sort); }
+hdf5bridge() { module HDF5Bridge "${HDF5[@]}" -- $(find Sources/HDF5Bridge -name '*.swift' | sort); }
+
+gguf() {
+    pcinference
+    say "linking gguf-fuzz"
+    "${SWIFTC[@]}" -module-name GGUFFuzz -I "$OUT/modules" "${BLAS[@]}" \
+        Fuzz/GGUFFuzz/*.swift "$OUT/obj/PCInference.o" "${LIBS[@]}" -o "$OUT/gguf-fuzz" 2> >(grep -v "ld.gold: warning: Cannot export local symbol" >&2)
+}
+
+trace() {
+    pcinference
+    hdf5bridge
+    # The trace reader lives in the biasprobe executable; its files are compiled in here as they are.
+    say "linking trace-fuzz"
+    "${SWIFTC[@]}" -module-name TraceFuzz -I "$OUT/modules" "${BLAS[@]}" "${HDF5[@]}" \
+        Fuzz/TraceFuzz/*.swift Sources/BiasProbe/Trace/TraceFile.swift Sources/BiasProbe/Trace/TraceSchema.swift \
+        Sources/BiasProbe/Trace/TraceSummary.swift \
+        "$OUT/obj/PCInference.o" "$OUT/obj/HDF5Bridge.o" "${LIBS[@]}" -o "$OUT/trace-fuzz" 2> >(grep -v "ld.gold: warning: Cannot export local symbol" >&2)
+}
+
+case "${1:-all}" in
+    gguf) gguf ;;
+    trace) trace ;;
+    all) gguf; trace ;;
+    *) echo "usage: $0 [gguf|trace|all]" >&2; exit 2 ;;
+esac

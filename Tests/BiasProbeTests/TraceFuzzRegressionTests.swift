@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+
+/// Traces that crashed or hung `biasprobe inspect` (Fixtures/fuzz-crashes/, from the trace fuzz
+/// target Fuzz/TraceFuzz and from reading the code it pointed at). Each must now give exit 1 and
+/// one line on stderr, and never a signal.
+final class TraceFuzzRegressionTests: XCTestCase {
+    static func fixture(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz-crashes/\(name)").path
+    }
+
+    private func assertRefused(_ name: String, mentioning words: [String], environment: [String: String] = [:],
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+        let started = Date()
+        let r = try CLI.run(["inspect", Self.fixture(name)], environment: environment)
+        XCTAssertEqual(r.status, 1, "\(name): \(r.stderr)", file: file, line: line)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(name): expected one line:\n\(r.stderr)", file: file, line: line)
+        for w in words { XCTAssertTrue(r.stderr.contains(w), "\(name): '\(w)' missing from: \(r.stderr)", file: file, line: line) }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 60, "\(name) took too long", file: file, line: line)
+    }
+
+    /// The `layers` attribute says 1000 while the arrays hold 1 layer: inspect indexed
+    /// global/band_mass by the attribute and read far past the array (a segfault in the
+    /// -Ounchecked release build). Shapes are now checked against the attributes first.
+    func testAttributesThatDisagreeWithArraysAreRefused() throws {
+        try assertRefused("inspect-layers-beyond-arrays.h5", mentioning: ["global/band_mass", "shape", "expected"])
+    }
+
+    /// A damaged global heap (where variable-length strings live; nothing checksums it) makes
+    /// libhdf5 1.10 dereference a wild pointer while reading a string attribute. Not ours to
+    /// fix: the trace is read in a child process first, which dies instead of biasprobe.
+    func testFileThatCrashesLibhdf5IsReportedAsDamaged() throws {
+        try assertRefused("libhdf5-global-heap-segv.h5", mentioning: ["is damaged", "libhdf5 crashed"])
+    }
+
+    /// Another damaged global heap sends libhdf5 into an endless loop: the child is stopped
+    /// after BIASPROBE_TRACE_CHECK_SECONDS (30 by default).
+    func testFileThatHangsLibhdf5IsReportedAsDamaged() throws {
+        try assertRefused("libhdf5-global-heap-hang.h5", mentioning: ["is damaged", "did not finish"],
+                          environment: ["BIASPROBE_TRACE_CHECK_SECONDS": "3"])
+    }
+
+    /// The checks refuse nothing real: the fuzz seeds (shrunk real traces) still inspect.
+    func testValidShrunkTracesStillInspect() throws {
+        let corpus = CLI.packageRoot.appendingPathComponent("Fuzz/corpus/trace")
+        for name in try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted() where name.hasSuffix(".h5") {
+            let r = try CLI.run(["inspect", corpus.appendingPathComponent(name).path])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("strongest global sink heads"), r.stdout)
+        }
+    }
+}

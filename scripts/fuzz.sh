@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Builds and runs the libFuzzer targets (Fuzz/): GGUF model files and HDF5 traces.
+#
+#   scripts/fuzz.sh [SECONDS]          both targets, SECONDS in all (default 60: the CI mode)
+#   scripts/fuzz.sh --runs N           both targets, N executions each (the long mode uses 1000000)
+#   FUZZ_TARGETS="gguf" scripts/fuzz.sh 30   one target only
+#
+# Seeds: Fuzz/corpus/<target>/ (committed, small), plus the default model's first megabyte and
+# a fresh trace when they are at hand. Inputs libFuzzer finds interesting go to
+# .build-fuzz/corpus/<target>/ (kept between runs, never committed). A crash stops the target,
+# leaves its input in .build-fuzz/artifacts/ and makes this script exit 1; turn it into a fixture
+# under Tests/*/Fixtures/fuzz-crashes/ and a regression test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${FUZZ_BUILD_DIR:-$ROOT/.build-fuzz}
+TARGETS=(${FUZZ_TARGETS:-gguf trace})
+
+seconds=60 runs=""
+case "${1:-}" in
+    --runs) runs=${2:?--runs needs a count} ;;
+    "") ;;
+    *) seconds=$1 ;;
+esac
+
+Fuzz/build.sh all >&2
+mkdir -p "$OUT/artifacts"
+
+# Swift's own crash reporter would catch the signal before libFuzzer does (and trips ASan
+# reading memory for its backtrace): let libFuzzer report crashes.
+export SWIFT_BACKTRACE=enable=no
+# HDF5 closes the library at exit; ASan's leak check finds HDF5's global caches: not ours.
+# No allocation stacks and a small quarantine: libhdf5 allocates and frees so much per file that
+# ASan's defaults halve the trace target's speed. Replay an artifact with plain
+# ASAN_OPTIONS=detect_leaks=0 for a full report.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1:malloc_context_size=0:quarantine_size_mb=16:max_malloc_fill_size=0}
+
+MODEL="${BIASPROBE_MODEL:-${BIASPROBE_CACHE:-$HOME/.cache/biasprobe}/SmolLM2-135M-Instruct.Q4_1.gguf}"
+
+seed() { # target
+    local dir="$OUT/corpus/$1"
+    mkdir -p "$dir"
+    cp -n Fuzz/corpus/"$1"/* "$dir"/ 2>/dev/null || true
+    case $1 in
+        gguf) [ -f "$MODEL" ] && [ ! -f "$dir/model-head-1M.gguf" ] && head -c 1048576 "$MODEL" > "$dir/model-head-1M.gguf" || true
+              # Past crashes are replayed at every start (this build traps where release would not).
+              cp -n Tests/PCInferenceTests/Fixtures/fuzz-crashes/*.gguf "$dir"/ 2>/dev/null || true ;;
+        # Not the libhdf5-* fixtures: they crash libhdf5 itself, every time.
+        trace) cp -n Tests/BiasProbeTests/Fixtures/fuzz-crashes/inspect-*.h5 "$dir"/ 2>/dev/null || true ;;
+    esac
+}
+
+# Whether a crash or hang input stops inside libhdf5 (its frames come before ours in the stack).
+in_libhdf5() { # artifact target
+    local out
+    out=$(timeout 60 "$OUT/$2-fuzz" -timeout=5 "$1" 2>&1 || true)
+    # The first stack frame that is not the sanitizer's or libFuzzer's own.
+    echo "$out" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|fuzzer::|libc\.so|compiler-rt' | head -1 | grep -q 'libhdf5'
+}
+
+status=0
+summary=()
+for t in "${TARGETS[@]}"; do
+    seed "$t"
+    log="$OUT/$t.log"
+    limit=()
+    if [ -n "$runs" ]; then limit=(-runs="$runs"); else limit=(-max_total_time=$(( seconds / ${#TARGETS[@]} ))); fi
+    case $t in
+        gguf) opts=(-max_len=131072 -timeout=10) ;;
+        # libhdf5 itself crashes or hangs on some damaged files (TraceReader checks traces in a
+        # child process for that reason); fork mode keeps fuzzing past those, and every input
+        # that stops is kept in the artifacts folder and classified below.
+        trace) opts=(-max_len=65536 -timeout=3 -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) ;;
+    esac
+    echo "fuzz: $t ${limit[*]} (log $log)" >&2
+    before=$(ls "$OUT/artifacts" | grep -c "^$t-" || true)
+    start=$(date +%s)
+    rc=0
+    "$OUT/$t-fuzz" "${limit[@]}" "${opts[@]}" -rss_limit_mb=4096 -print_final_stats=1 \
+        -artifact_prefix="$OUT/artifacts/$t-" "$OUT/corpus/$t" > "$log" 2>&1 || rc=$?
+    elapsed=$(( $(date +%s) - start ))
+    # Executions: the final stats line, or in fork mode the last progress line.
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+    ours=() hdf5=0
+    for a in $(ls -t "$OUT/artifacts" | grep "^$t-" | head -n $(( $(ls "$OUT/artifacts" | grep -c "^$t-" || true) - before ))); do
+        if [ "$t" = trace ] && in_libhdf5 "$OUT/artifacts/$a" "$t"; then hdf5=$((hdf5 + 1)); else ours+=("$OUT/artifacts/$a"); fi
+    done
+    line="$t: ${execs:-?} executions, ${elapsed}s"
+    [ "$t" = trace ] && line+=", $hdf5 inputs that crash or hang inside libhdf5"
+    if [ ${#ours[@]} -gt 0 ] || { [ $rc -ne 0 ] && [ "$t" = gguf ]; }; then
+        status=1
+        line+=", CRASH in biasprobe code: ${ours[*]:-see $log}"
+        grep -m1 -E "SUMMARY|ERROR: libFuzzer|Fatal error|runtime failure" "$log" >&2 || true
+    else
+        line+=", no crash in biasprobe code"
+    fi
+    summary+=("$line")
+done
+printf 'fuzz: %s\n' "${summary[@]}"
+exit $status
