@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh [SECONDS]          both targets, SECONDS in all (default 60: the CI mode)
 #   scripts/fuzz.sh --runs N           both targets, N executions each (the long mode uses 1000000)
 #   FUZZ_TARGETS="gguf" scripts/fuzz.sh 30   one target only
+#   FUZZ_JOBS=2 scripts/fuzz.sh --runs N     the trace target in 2 processes (default 1)
 #
 # Seeds: Fuzz/corpus/<target>/ (committed, small), plus the default model's first megabyte and
 # a fresh trace when they are at hand. Inputs libFuzzer finds interesting go to
@@ -74,7 +75,7 @@ for t in "${TARGETS[@]}"; do
         # libhdf5 itself crashes or hangs on some damaged files (TraceReader checks traces in a
         # child process for that reason); fork mode keeps fuzzing past those, and every input
         # that stops is kept in the artifacts folder and classified below.
-        trace) opts=(-max_len=65536 -timeout=3 -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) ;;
+        trace) opts=(-max_len=65536 -timeout=3 -fork="${FUZZ_JOBS:-1}" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) ;;
     esac
     echo "fuzz: $t ${limit[*]} (log $log)" >&2
     before=$(ls "$OUT/artifacts" | grep -c "^$t-" || true)
