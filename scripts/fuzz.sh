@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh [SECONDS]          both targets, SECONDS in all (default 60: the CI mode)
 #   scripts/fuzz.sh --runs N           both targets, N executions each (the long mode uses 1000000)
 #   FUZZ_TARGETS="gguf" scripts/fuzz.sh 30   one target only
+#   FUZZ_JOBS=2 scripts/fuzz.sh --runs N     the trace target in 2 processes (default 1)
 #
 # Seeds: Fuzz/corpus/<target>/ (committed, small), plus the default model's first megabyte and
 # a fresh trace when they are at hand. Inputs libFuzzer finds interesting go to
@@ -50,12 +51,16 @@ seed() { # target
     esac
 }
 
-# Whether a crash or hang input stops inside libhdf5 (its frames come before ours in the stack).
-in_libhdf5() { # artifact target
+# Where an input that stopped a target stops when replayed on its own: "libhdf5" when the first
+# stack frame past the sanitizer's and libFuzzer's own is in libhdf5, "norepro" when it runs
+# clean alone (it needed the state earlier inputs left in the process, e.g. memory libhdf5
+# corrupted without being caught), "ours" otherwise.
+classify() { # artifact target
     local out
-    out=$(timeout 60 "$OUT/$2-fuzz" -timeout=5 "$1" 2>&1 || true)
-    # The first stack frame that is not the sanitizer's or libFuzzer's own.
-    echo "$out" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|fuzzer::|libc\.so|compiler-rt' | head -1 | grep -q 'libhdf5'
+    out=$(ASAN_OPTIONS=detect_leaks=0 timeout 60 "$OUT/$2-fuzz" -timeout=5 "$1" 2>&1 || true)
+    if ! echo "$out" | grep -qE 'ERROR: |SUMMARY: |runtime failure'; then echo norepro; return; fi
+    if echo "$out" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|fuzzer::|libc\.so|compiler-rt' | head -1 | grep -q 'libhdf5'
+    then echo libhdf5; else echo ours; fi
 }
 
 status=0
@@ -70,7 +75,7 @@ for t in "${TARGETS[@]}"; do
         # libhdf5 itself crashes or hangs on some damaged files (TraceReader checks traces in a
         # child process for that reason); fork mode keeps fuzzing past those, and every input
         # that stops is kept in the artifacts folder and classified below.
-        trace) opts=(-max_len=65536 -timeout=3 -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) ;;
+        trace) opts=(-max_len=65536 -timeout=3 -fork="${FUZZ_JOBS:-1}" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) ;;
     esac
     echo "fuzz: $t ${limit[*]} (log $log)" >&2
     before=$(ls "$OUT/artifacts" | grep -c "^$t-" || true)
@@ -82,12 +87,16 @@ for t in "${TARGETS[@]}"; do
     # Executions: the final stats line, or in fork mode the last progress line.
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-    ours=() hdf5=0
+    ours=() hdf5=0 norepro=0
     for a in $(ls -t "$OUT/artifacts" | grep "^$t-" | head -n $(( $(ls "$OUT/artifacts" | grep -c "^$t-" || true) - before ))); do
-        if [ "$t" = trace ] && in_libhdf5 "$OUT/artifacts/$a" "$t"; then hdf5=$((hdf5 + 1)); else ours+=("$OUT/artifacts/$a"); fi
+        case $(classify "$OUT/artifacts/$a" "$t") in
+            libhdf5) hdf5=$((hdf5 + 1)) ;;
+            norepro) norepro=$((norepro + 1)) ;;
+            *) ours+=("$OUT/artifacts/$a") ;;
+        esac
     done
     line="$t: ${execs:-?} executions, ${elapsed}s"
-    [ "$t" = trace ] && line+=", $hdf5 inputs that crash or hang inside libhdf5"
+    [ "$t" = trace ] && line+=", $hdf5 inputs that crash or hang inside libhdf5, $norepro that do not crash when replayed alone"
     if [ ${#ours[@]} -gt 0 ] || { [ $rc -ne 0 ] && [ "$t" = gguf ]; }; then
         status=1
         line+=", CRASH in biasprobe code: ${ours[*]:-see $log}"

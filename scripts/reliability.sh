@@ -20,28 +20,28 @@ LOGS=.build-reliability
 mkdir -p "$LOGS"
 summary=() failed=0
 
-step() { # name summary-pattern command...
+step() { # name summary-pattern command... (SHOW: how many matching lines to show, from the end)
     local name=$1 pattern=$2; shift 2
     local start=$(date +%s) rc=0
     echo "reliability: $name ..." >&2
     "$@" > "$LOGS/$name.log" 2>&1 || rc=$?
     local took=$(( $(date +%s) - start ))
     local what
-    what=$(grep -E "$pattern" "$LOGS/$name.log" | tail -3 | tr '\n' ';' | sed 's/;$//; s/;/; /g')
+    what=$(grep -E "$pattern" "$LOGS/$name.log" | sed 's/^[[:space:]]*//' | tail -"$SHOW" | tr '\n' ';' | sed 's/;$//; s/;/; /g')
     if [ $rc -eq 0 ]; then summary+=("PASS  $name (${took}s): ${what:-ok}")
     else summary+=("FAIL  $name (${took}s, exit $rc): ${what:-see $LOGS/$name.log}"); failed=1; fi
 }
 
 if [ $mode = long ]; then
-    step fuzz '^fuzz: ' scripts/fuzz.sh --runs 1000000
+    SHOW=2 step fuzz '^fuzz: [a-z]+: ' scripts/fuzz.sh --runs 1000000
 else
-    step fuzz '^fuzz: ' scripts/fuzz.sh 60
+    SHOW=2 step fuzz '^fuzz: [a-z]+: ' scripts/fuzz.sh 60
 fi
-step asan 'Executed [0-9]+ tests|ERROR: AddressSanitizer|error:' scripts/sanitize.sh address
-step tsan 'Executed [0-9]+ tests|WARNING: ThreadSanitizer|error:' scripts/sanitize.sh thread
+SHOW=1 step asan 'Executed [0-9]+ tests|ERROR: AddressSanitizer|error:' scripts/sanitize.sh address
+SHOW=1 step tsan 'Executed [0-9]+ tests|WARNING: ThreadSanitizer|error:' scripts/sanitize.sh thread
 # Interrupted runs (SIGINT, SIGKILL), a full disk while writing a trace and in HDF5Bridge, and
 # the committed fuzz crashes, in the normal release build.
-step disk-and-interrupts 'Executed [0-9]+ tests|error:' bash -c '
+SHOW=1 step disk-and-interrupts 'Executed [0-9]+ tests|error:' bash -c '
     swift build -c release --build-tests -j 1 &&
     swift test -c release --skip-build --filter "DiskFull|testInterruptedRunsLeaveNoTrace|FuzzRegression"'
 
