@@ -43,10 +43,27 @@ final class TraceFuzzRegressionTests: XCTestCase {
     /// The checks refuse nothing real: the fuzz seeds (shrunk real traces) still inspect.
     func testValidShrunkTracesStillInspect() throws {
         let corpus = CLI.packageRoot.appendingPathComponent("Fuzz/corpus/trace")
-        for name in try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted() where name.hasSuffix(".h5") {
+        // mutant-* seeds are damaged on purpose (the fuzzer starts from them); the rest are valid.
+        let names = try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted()
+            .filter { $0.hasSuffix(".h5") && !$0.hasPrefix("mutant-") }
+        XCTAssertFalse(names.isEmpty)
+        for name in names {
             let r = try CLI.run(["inspect", corpus.appendingPathComponent(name).path])
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
             XCTAssertTrue(r.stdout.contains("strongest global sink heads"), r.stdout)
+        }
+    }
+}
+
+extension TraceFuzzRegressionTests {
+    /// The damaged seeds are refused with one line, never a crash.
+    func testMutantSeedsAreRefusedWithOneLine() throws {
+        let corpus = CLI.packageRoot.appendingPathComponent("Fuzz/corpus/trace")
+        let names = try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted().filter { $0.hasPrefix("mutant-") }
+        for name in names {
+            let r = try CLI.run(["inspect", corpus.appendingPathComponent(name).path])
+            XCTAssertEqual(r.status, 1, "\(name): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(name): \(r.stderr)")
         }
     }
 }
