@@ -59,7 +59,9 @@ classify() { # artifact target
     local out
     out=$(ASAN_OPTIONS=detect_leaks=0 timeout 60 "$OUT/$2-fuzz" -timeout=5 "$1" 2>&1 || true)
     if ! echo "$out" | grep -qE 'ERROR: |SUMMARY: |runtime failure'; then echo norepro; return; fi
-    if echo "$out" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|fuzzer::|libc\.so|compiler-rt' | head -1 | grep -q 'libhdf5'
+    # A shared library's frame (libhdf5, or zlib and libc under it; a hang's alarm can land in
+    # either) comes before any frame of our own binary.
+    if echo "$out" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|fuzzer::|libc\.so|compiler-rt' | head -1 | grep -qE '\((/usr)?/lib/'
     then echo libhdf5; else echo ours; fi
 }
 
