@@ -15,7 +15,7 @@ final class TraceRecorder {
     let settings: ObservationSettings
     let layers: Int, heads: Int, chunks: Int
     private(set) var observers: [AttentionObserver] = []
-    private var collect: [() -> (String, [Float], [Int])] = []
+    private var collect: [() -> [(String, [Float], [Int])]] = []
 
     init(settings s: ObservationSettings, layers L: Int, heads H: Int, chunks C: Int) {
         settings = s; layers = L; heads = H; chunks = C
@@ -23,22 +23,21 @@ final class TraceRecorder {
             let o = BandMassObserver(stage: stage, rows: rows, sinkWidth: s.sinkWidth, recentWidth: s.recentWidth, binning: binning,
                                      layers: L, heads: H, chunks: C)
             observers.append(o)
-            collect.append { (name, o.bandMass(), [L, H, C, 3]) }
+            collect.append { [(name, o.bandMass(), [L, H, C, 3])] }
             if let selfName {
-                collect.append { (selfName, o.queryMass(), stage == .local ? [L, H, C] : [L, H]) }
+                collect.append { [(selfName, o.queryMass(), stage == .local ? [L, H, C] : [L, H])] }
             }
         }
         func profile(_ stage: AttentionStage, _ rows: RowSelection, _ name: String) {
             let o = PositionProfileObserver(stage: stage, rows: rows, bins: s.bins, layers: L, heads: H, chunks: C)
             observers.append(o)
-            collect.append { (name, o.profile(), [L, H, C, s.bins]) }
+            collect.append { [(name, o.profile(), [L, H, C, s.bins])] }
         }
         func stats(_ stage: AttentionStage, _ rows: RowSelection, _ entropyName: String, _ maxName: String) {
             let o = RowStatsObserver(stage: stage, rows: rows, layers: L, heads: H, chunks: C)
             observers.append(o)
             let shape = (stage == .global && rows.isQuery) ? [L, H] : [L, H, C]
-            collect.append { (entropyName, o.means().entropy, shape) }
-            collect.append { (maxName, o.means().maxProb, shape) }
+            collect.append { let m = o.means(); return [(entropyName, m.entropy, shape), (maxName, m.maxProb, shape)] }
         }
         band(.local, .queryAll, .absolute, "local/band_mass", self: "local/query_mass")
         band(.local, .queryLast(s.lastRows), .absolute, "local/band_mass_last")
@@ -56,10 +55,10 @@ final class TraceRecorder {
         stats(.global, .queryAll, "global/entropy", "global/max_prob")
         let keys = KeyScoreObserver(stage: .global, lastRows: s.lastRows, layers: L, heads: H)
         observers.append(keys)
-        collect.append { ("global/key_scores", keys.scores, [L, H, keys.keyCount]) }
+        collect.append { [("global/key_scores", keys.scores, [L, H, keys.keyCount])] }
         band(.decode, .queryAll, .absolute, "decode/band_mass", self: "decode/query_mass")
     }
 
     /// Every observed array: (dataset name, values, shape).
-    func arrays() -> [(String, [Float], [Int])] { collect.map { $0() } }
+    func arrays() -> [(String, [Float], [Int])] { collect.flatMap { $0() } }
 }
