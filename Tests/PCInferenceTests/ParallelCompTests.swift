@@ -158,4 +158,28 @@ final class ParallelCompTests: XCTestCase {
         XCTAssertEqual(r.queryPosition, 96)
         XCTAssertEqual(r.combinedKeys, 288)
     }
+
+    /// Identical chunks are scored once: with the memo the scores, kept chunks and answer equal a
+    /// run that prefills every chunk, and every repeat after the heap is full is skipped.
+    func testIdenticalChunksReuseScores() throws {
+        let model = try Fixtures.model(), tok = try tokenizer()
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        let ids = tok.encode(text, parseSpecial: false, addBOS: false)
+        let a = Array(ids[0..<90]), b = Array(ids[90..<180]), c = Array(ids[180..<270])
+        let q = PromptFormat.forTokenizer(tok).questionIDs(tok, question: "Who designed the new lighthouse lens?")
+        let prep = try ParallelCompPipeline.Prepared(chunkTokenIDs: [a, b, a, c, a, b], questionIDs: q)
+        var results: [ParallelCompPipeline.Result] = []
+        for useMemo in [false, true] {
+            var config = ParallelCompConfig()
+            config.keepChunks = 1; config.maxNewTokens = 4
+            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+            if !useMemo { pc.memo = nil }
+            results.append(try pc.run(prep))
+        }
+        XCTAssertEqual(results[0].timings["chunks_reused"], 0)
+        XCTAssertEqual(results[1].timings["chunks_reused"], 3)
+        for (x, y) in zip(results[0].chunks, results[1].chunks) { XCTAssertEqual(x.nll!, y.nll!, accuracy: 1e-9) }
+        XCTAssertEqual(results[0].keptChunkIDs, results[1].keptChunkIDs)
+        XCTAssertEqual(results[0].answerIDs, results[1].answerIDs)
+    }
 }

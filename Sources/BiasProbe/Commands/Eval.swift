@@ -44,6 +44,8 @@ struct Eval: ParsableCommand {
         let total = lengths.values.count * depths.values.count * seeds * methods.count
         var done = 0
         let t0 = Date()
+        // One memo for the whole evaluation: the passkey's filler chunks recur across examples.
+        let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
         // Seeds outermost, so an interrupted run still covers every depth evenly.
         for L in lengths.values {
             for seed in 0..<seeds {
@@ -53,7 +55,7 @@ struct Eval: ParsableCommand {
                     for m in methods {
                         if Signals.isInterrupted { throw InterruptedError() }
                         let t1 = Date()
-                        let (answer, kept, needleChunk) = try answerOne(ex, method: m, model: model, tok: tok, config: config)
+                        let (answer, kept, needleChunk) = try answerOne(ex, method: m, model: model, tok: tok, config: config, memo: memo)
                         let ok = ex.isCorrect(answer)
                         let key = "\(m.rawValue)|\(L.tokens)"
                         table[key, default: (0, 0)].0 += ok ? 1 : 0
@@ -81,7 +83,8 @@ struct Eval: ParsableCommand {
         }
         if json {
             try JSONOut.emit(dictionary: ["summary": summary, "config": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(config))) ?? [:],
-                                          "seconds": Date().timeIntervalSince(t0), "peak_rss_bytes": ProcessStats.peakRSS])
+                                          "seconds": Date().timeIntervalSince(t0), "peak_rss_bytes": ProcessStats.peakRSS,
+                                          "chunks_reused": memo?.hits ?? 0])
         } else {
             print("\(task.rawValue) accuracy (\(depths.values.count) depths x \(seeds) seeds)")
             print("method".padding(toLength: 14, withPad: " ", startingAt: 0) + lengths.values.map { $0.text.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
@@ -97,9 +100,10 @@ struct Eval: ParsableCommand {
     }
 
     /// The model's answer to one example with one method; also the kept chunks and the needle's chunk.
-    func answerOne(_ ex: RetrievalExample, method: Method, model: LlamaModel, tok: Tokenizer, config: ParallelCompConfig) throws -> (String, [Int], Int?) {
+    func answerOne(_ ex: RetrievalExample, method: Method, model: LlamaModel, tok: Tokenizer, config: ParallelCompConfig, memo: ChunkScoreMemo?) throws -> (String, [Int], Int?) {
         let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
+        pc.memo = memo
         switch method {
         case .parallelcomp:
             let prep = try pc.prepare(context: ex.context, question: ex.question)

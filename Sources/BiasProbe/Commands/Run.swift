@@ -21,6 +21,7 @@ struct Run: ParsableCommand {
         let config = try pipeline.resolve(layerCount: model.config.layerCount)
         let format = PromptFormat.forTokenizer(tok, instruction: instruction, answerPrefix: answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
+        if pipeline.noReuseScores { pc.memo = nil }
         let prep = try pc.prepare(context: text, question: question)
         let result = try runWithProgress(pc, prep, quiet: quiet || json)
         if json {

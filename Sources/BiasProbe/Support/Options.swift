@@ -113,6 +113,8 @@ struct PipelineOptions: ParsableArguments {
     var keepEveryFirstToken = false
     @Option(help: "Chunks prefilled together in one batched pass (throughput; same results).")
     var batchChunks: Int?
+    @Flag(help: "Prefill every chunk, even one identical to a chunk already scored (by default such a chunk is skipped when its known score cannot be kept; results are the same).")
+    var noReuseScores = false
     @Option(help: ArgumentHelp("SnapKV compression: context tokens kept per chunk and head (default off).", valueName: "n"))
     var capacity: Int?
     @Option(help: "SnapKV: last question rows that score the keys.")

@@ -8,6 +8,9 @@ public final class ParallelCompPipeline {
     public let tokenizer: Tokenizer
     public let config: ParallelCompConfig
     public let format: PromptFormat
+    /// Scores of chunks seen before (nil: every chunk is prefilled). Used only when nothing
+    /// watches the chunk passes: observers and chunk-stage calibration need every pass.
+    public var memo: ChunkScoreMemo? = ChunkScoreMemo()
 
     /// One chunk of the document.
     public struct Chunk: Codable, Sendable {
@@ -153,8 +156,22 @@ public final class ParallelCompPipeline {
         var held: [Held] = []
         let t0 = Date()
         var i = 0
+        let memo = (observers.isEmpty && chunkRules.isEmpty) ? self.memo : nil
+        let memoSettings = ChunkScoreMemo.settings(config)
+        var skipped = 0
         while i < chunks.count {
             if cancelled() { throw CancellationError() }
+            // A chunk scored before whose score cannot enter the full heap: the heap would drop it at once.
+            if let memo, held.count == K, let nll = memo.lookup(.init(chunk: chunks[i].tokens, question: q, settings: memoSettings)) {
+                let score = config.selection == .lowestNLL ? nll : -nll
+                if score >= held[K - 1].score {
+                    chunks[i].nll = nll
+                    memo.countHit(); skipped += 1
+                    progress?(.chunkFinished(index: i, total: chunks.count, tokens: chunks[i].contextLength + m, nll: nll))
+                    i += 1
+                    continue
+                }
+            }
             let group = Array(i..<min(i + max(1, config.batchChunks), chunks.count))
             // Batches run without observers or hooks (throughput mode); one chunk at a time otherwise.
             let batched = group.count > 1
@@ -197,6 +214,7 @@ public final class ParallelCompPipeline {
                     return Self.questionNLL(logits: logits, vocab: c.vocabSize, question: q, scoreTokens: config.scoreTokens, formula: config.nllFormula)
                 }
                 chunks[j].nll = nll
+                memo?.store(.init(chunk: chunks[j].tokens, question: q, settings: memoSettings), nll)
                 let score = config.selection == .lowestNLL ? nll : -nll
                 // This chunk's own cache: its slice of the pass's block (context + question).
                 let block = cache.slices[0].block
@@ -226,6 +244,7 @@ public final class ParallelCompPipeline {
             i += group.count
         }
         timings["chunk_prefill_s"] = Date().timeIntervalSince(t0)
+        timings["chunks_reused"] = Double(skipped)
 
         // ---- combine the kept caches in document order ----
         let kept = held.sorted { $0.id < $1.id }

@@ -1,0 +1,26 @@
+import Foundation
+
+/// Question NLLs of chunks already scored, keyed by the chunk's token ids, the question and the
+/// settings that shape the score. Synthetic inputs (the passkey's repeated filler) contain many
+/// identical chunks; a chunk whose remembered score could not enter the keep-K heap is skipped
+/// instead of prefilled. The result is unchanged: the same tokens under the same settings give
+/// the same score, and a skipped chunk is one the heap would have dropped at once.
+public final class ChunkScoreMemo: @unchecked Sendable {
+    struct Key: Hashable { let chunk: [Int]; let question: [Int]; let settings: String }
+    private var nll: [Key: Double] = [:]
+    private let lock = NSLock()
+    /// Chunks skipped thanks to the memo, over the memo's life.
+    public private(set) var hits = 0
+
+    public init() {}
+
+    /// Only the settings that change a chunk's score (chunk-stage calibration shapes the pass).
+    static func settings(_ c: ParallelCompConfig) -> String {
+        let rules = c.calibration.filter { $0.stage == .chunk }.map(\.description).joined(separator: ",")
+        return "\(c.scoreTokens)|\(c.nllFormula.rawValue)|\(rules)|\(c.lambda)|\(c.calibrationRows)|\(c.bandWidth)|\(c.equalizeHeads)"
+    }
+
+    func lookup(_ k: Key) -> Double? { lock.lock(); defer { lock.unlock() }; return nll[k] }
+    func store(_ k: Key, _ v: Double) { lock.lock(); nll[k] = v; lock.unlock() }
+    func countHit() { lock.lock(); hits += 1; lock.unlock() }
+}
