@@ -55,16 +55,17 @@ struct Eval: ParsableCommand {
                     for m in methods {
                         if Signals.isInterrupted { throw InterruptedError() }
                         let t1 = Date()
-                        let (answer, kept, needleChunk) = try answerOne(ex, method: m, model: model, tok: tok, config: config, memo: memo)
+                        let (answer, kept, place) = try answerOne(ex, method: m, model: model, tok: tok, config: config, memo: memo)
                         let ok = ex.isCorrect(answer)
                         let key = "\(m.rawValue)|\(L.tokens)"
                         table[key, default: (0, 0)].0 += ok ? 1 : 0
                         table[key, default: (0, 0)].1 += 1
                         done += 1
                         if json {
-                            try JSONOut.emit(dictionary: ["task": task.rawValue, "method": m.rawValue, "length": L.tokens, "depth": depth, "seed": seed,
-                                                          "answer": answer, "expected": ex.answer, "correct": ok, "kept_chunks": kept,
-                                                          "needle_chunk": needleChunk as Any, "seconds": Date().timeIntervalSince(t1)])
+                            let row: [String: Any] = ["task": task.rawValue, "method": m.rawValue, "length": L.tokens, "depth": depth, "seed": seed,
+                                                      "answer": answer, "expected": ex.answer, "correct": ok, "kept_chunks": kept,
+                                                      "seconds": Date().timeIntervalSince(t1)]
+                            try JSONOut.emit(dictionary: row.merging(place) { a, _ in a })
                         }
                         if !quiet {
                             Log.info(String(format: "[%d/%d] %@ %@ depth %.2f seed %d: %@ (%@) %.1fs", done, total, m.rawValue, L.text, depth, seed,
@@ -100,7 +101,7 @@ struct Eval: ParsableCommand {
     }
 
     /// The model's answer to one example with one method; also the kept chunks and the needle's chunk.
-    func answerOne(_ ex: RetrievalExample, method: Method, model: LlamaModel, tok: Tokenizer, config: ParallelCompConfig, memo: ChunkScoreMemo?) throws -> (String, [Int], Int?) {
+    func answerOne(_ ex: RetrievalExample, method: Method, model: LlamaModel, tok: Tokenizer, config: ParallelCompConfig, memo: ChunkScoreMemo?) throws -> (String, [Int], [String: Any]) {
         let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         pc.memo = memo
@@ -108,9 +109,16 @@ struct Eval: ParsableCommand {
         case .parallelcomp:
             let prep = try pc.prepare(context: ex.context, question: ex.question)
             let r = try pc.run(prep, cancelled: { Signals.isInterrupted })
-            let needleTok = tok.encode(String(ex.context.prefix(ex.needle.lowerBound)), parseSpecial: false, addBOS: false).count
-            let needleChunk = prep.chunks.firstIndex { $0.documentTokens?.contains(needleTok) ?? false }
-            return (r.answer, r.keptChunkIDs, needleChunk)
+            let span = needleTokens(ex, tok: tok)
+            let needleChunk = prep.chunks.firstIndex { $0.documentTokens?.contains(span.lowerBound) ?? false }
+            var place: [String: Any] = [:]
+            if let n = needleChunk, let d = prep.chunks[n].documentTokens {
+                // Where the needle sits in its chunk, and whether the chunk boundary cuts it.
+                place = ["needle_chunk": n, "needle_offset": span.lowerBound - d.lowerBound, "needle_chunk_tokens": d.count,
+                         "needle_split": span.upperBound > d.upperBound, "needle_chunk_nll": r.chunks[n].nll ?? .nan,
+                         "kept_chunk_nll": r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }]
+            }
+            return (r.answer, r.keptChunkIDs, place)
         case .truncate, .full:
             let q = format.questionIDs(tok, question: ex.question)
             let prefix = format.prefixIDs(tok)
@@ -122,7 +130,14 @@ struct Eval: ParsableCommand {
             let prompt = prefix + ctx + q
             let out = try Generator(model: model).generate(prompt: prompt, maxTokens: config.maxNewTokens, sampling: config.sampling,
                                                            stopTokens: tok.stopTokenIDs) { _ in !Signals.isInterrupted }
-            return (tok.decode(out.filter { !tok.stopTokenIDs.contains($0) }, skipSpecial: true), [], nil)
+            return (tok.decode(out.filter { !tok.stopTokenIDs.contains($0) }, skipSpecial: true), [], [:])
         }
+    }
+
+    /// The needle's token range in the tokenised context.
+    func needleTokens(_ ex: RetrievalExample, tok: Tokenizer) -> Range<Int> {
+        let a = tok.encode(String(ex.context.prefix(ex.needle.lowerBound)), parseSpecial: false, addBOS: false).count
+        let b = tok.encode(String(ex.context.prefix(ex.needle.upperBound)), parseSpecial: false, addBOS: false).count
+        return a..<max(a + 1, b)
     }
 }
