@@ -32,6 +32,16 @@ final class ParallelCompTests: XCTestCase {
         XCTAssertEqual(r.chunks[kept.id].nll!, nll, accuracy: 1e-6)
         // And the kept chunk is the one with the lowest NLL.
         XCTAssertEqual(r.chunks.map { $0.nll! }.min(), r.chunks[kept.id].nll)
+
+        // Teacher-forced answer NLL equals the causal model's, and scoring leaves decoding unchanged.
+        let answer = tok.encode(" Augustin Fresnel designed it", parseSpecial: false, addBOS: false)
+        let scored = try pc.run(prep, scoreAnswer: answer)
+        XCTAssertEqual(scored.answerIDs, plain)
+        let full = all + answer
+        let aRows = Array((all.count - 1)..<(full.count - 1))
+        let aLogits = try model.forward(tokens: full, positions: Array(0..<full.count), cache: model.makeCache(), logitRows: aRows)
+        let aNLL = ParallelCompPipeline.questionNLL(logits: aLogits, vocab: model.config.vocabSize, question: answer, scoreTokens: 0, formula: .mean)
+        XCTAssertEqual(scored.answerNLL!, aNLL, accuracy: 1e-4)
     }
 
     /// Combined length S = sum c_j - (k - 1) (one leading token kept), positions start at the longest kept chunk.

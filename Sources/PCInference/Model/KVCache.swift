@@ -99,6 +99,21 @@ public final class KVCache: @unchecked Sendable {
         count += rows
     }
 
+    /// Forget every key from `n` on (tokens appended for scoring, say), so later passes reuse the room.
+    public func truncate(to n: Int) {
+        precondition(n >= 0 && n <= count)
+        var drop = count - n
+        while drop > 0, var last = slices.popLast() {
+            let d = min(drop, last.count)
+            last.count -= d; drop -= d
+            if last.start + last.count <= last.block.count { last.block.count = last.start + last.count }
+            if last.count > 0 || last.start > 0 { slices.append(last) }
+            if d == 0 { break }
+        }
+        count = n
+        for l in 0..<layers { for h in 0..<queryHeads { if let m = keepMasks[l][h], m.count > n { keepMasks[l][h] = Array(m.prefix(n)) } } }
+    }
+
     /// Set the keep mask of one layer and query head (length = keys covered).
     public func setKeepMask(layer: Int, head: Int, _ mask: [UInt8]) { keepMasks[layer][head] = mask }
 

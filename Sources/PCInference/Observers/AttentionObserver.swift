@@ -39,9 +39,13 @@ public protocol AttentionObserver: AnyObject, Sendable {
     func observe(_ block: AttentionBlock)
     /// Called after the pass: fold per-worker partial results.
     func end()
+    /// Whether the observer may want the chunk prefills (local stage). When none does, the
+    /// pipeline is free to skip chunk passes whose score it already knows.
+    var watchesChunkPasses: Bool { get }
 }
 
 public extension AttentionObserver {
     var needsEntropy: Bool { false }
     func end() {}
+    var watchesChunkPasses: Bool { true }
 }

@@ -25,6 +25,7 @@ public final class KeyScoreObserver: AttentionObserver, @unchecked Sendable {
         return true
     }
     public func wants(isQuery: Bool) -> Bool { isQuery }
+    public var watchesChunkPasses: Bool { stage == .local }
 
     public func observe(_ b: AttentionBlock) {
         let acc = partial[b.worker] + (b.layer * heads + b.head) * keyCount

@@ -76,6 +76,8 @@ public final class ParallelCompPipeline {
         public var combinedSpans: [Range<Int>]
         public var evictions: EvictionLog
         public var timings: [String: Double]
+        /// Mean NLL of the expected answer, teacher-forced after the question (when asked).
+        public var answerNLL: Double?
     }
 
     public init(model: LlamaModel, tokenizer: Tokenizer, config: ParallelCompConfig, format: PromptFormat) {
@@ -137,7 +139,9 @@ public final class ParallelCompPipeline {
         for t in prep.questionIDs where t < 0 || t >= V { throw ConfigError("question token id \(t) is outside the vocabulary (0..<\(V))") }
     }
 
-    public func run(_ prep: Prepared, observers: [AttentionObserver] = [], generate: Bool = true,
+    /// Run the pipeline. `scoreAnswer`: token ids of an expected answer whose NLL is measured by
+    /// teacher forcing after the question (the cache is rolled back before decoding).
+    public func run(_ prep: Prepared, observers: [AttentionObserver] = [], generate: Bool = true, scoreAnswer: [Int]? = nil,
                     progress: ((Event) -> Void)? = nil, cancelled: () -> Bool = { false }) throws -> Result {
         try validate(prep)
         let c = model.config, H = c.headCount
@@ -156,7 +160,7 @@ public final class ParallelCompPipeline {
         var held: [Held] = []
         let t0 = Date()
         var i = 0
-        let memo = (observers.isEmpty && chunkRules.isEmpty) ? self.memo : nil
+        let memo = (chunkRules.isEmpty && !observers.contains { $0.watchesChunkPasses }) ? self.memo : nil
         let memoSettings = ChunkScoreMemo.settings(config)
         var skipped = 0
         while i < chunks.count {
@@ -293,6 +297,20 @@ public final class ParallelCompPipeline {
         if let hook { log.calibrationQuery = hook.evicted; log.outliersQuery = hook.outliers }
         timings["query_prefill_s"] = Date().timeIntervalSince(t1)
 
+        // ---- optional: the expected answer's NLL, teacher-forced, then rolled back ----
+        var answerNLL: Double?
+        if let a = scoreAnswer, !a.isEmpty {
+            var total = Perplexity.logSoftmax(logits[0..<c.vocabSize], a[0])
+            if a.count > 1 {
+                let fed = Array(a.dropLast())
+                let l2 = try model.forward(tokens: fed, positions: Array((P + m)..<(P + m + fed.count)), cache: combined,
+                                           layout: .causal(rows: fed.count), logitRows: Array(0..<fed.count), stageName: "answer scoring")
+                for t in 1..<a.count { total += Perplexity.logSoftmax(l2[((t - 1) * c.vocabSize)..<(t * c.vocabSize)], a[t]) }
+                combined.truncate(to: S + m)
+            }
+            answerNLL = total / Double(a.count)
+        }
+
         // ---- stage 2: decoding ----
         let t2 = Date()
         var answer: [Int] = []
@@ -318,7 +336,7 @@ public final class ParallelCompPipeline {
         let shown = answer.filter { !tokenizer.stopTokenIDs.contains($0) }
         return Result(chunks: chunks, keptChunkIDs: kept.map(\.id), questionIDs: q, answerIDs: answer,
                       answer: tokenizer.decode(shown, skipSpecial: true), queryPosition: P, combinedKeys: S,
-                      combinedSpans: spans, evictions: log, timings: timings)
+                      combinedSpans: spans, evictions: log, timings: timings, answerNLL: answerNLL)
     }
 
     /// The question's NLL from logits at rows c-1 ..< c+m-1 (row t predicts question token t).
