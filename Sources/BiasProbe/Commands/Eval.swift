@@ -23,6 +23,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (length, depth).") var seeds = 1
     @Option(help: "Methods, comma separated: parallelcomp, truncate, full.") var method = "parallelcomp"
+    @Flag(help: "Also measure the answer's teacher-forced NLL and the attention mass on the needle (parallelcomp).") var measure = false
     @Flag(help: "Hide progress.") var quiet = false
     @Flag(help: "JSON lines on stdout: one per example, then a summary.") var json = false
 
@@ -107,18 +108,10 @@ struct Eval: ParsableCommand {
         pc.memo = memo
         switch method {
         case .parallelcomp:
-            let prep = try pc.prepare(context: ex.context, question: ex.question)
-            let r = try pc.run(prep, cancelled: { Signals.isInterrupted })
-            let span = needleTokens(ex, tok: tok)
-            let needleChunk = prep.chunks.firstIndex { $0.documentTokens?.contains(span.lowerBound) ?? false }
-            var place: [String: Any] = [:]
-            if let n = needleChunk, let d = prep.chunks[n].documentTokens {
-                // Where the needle sits in its chunk, and whether the chunk boundary cuts it.
-                place = ["needle_chunk": n, "needle_offset": span.lowerBound - d.lowerBound, "needle_chunk_tokens": d.count,
-                         "needle_split": span.upperBound > d.upperBound, "needle_chunk_nll": r.chunks[n].nll ?? .nan,
-                         "kept_chunk_nll": r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }]
-            }
-            return (r.answer, r.keptChunkIDs, place)
+            let o = try RetrievalRunner.run(ex, pipeline: pc, measure: measure, cancelled: { Signals.isInterrupted })
+            var d = o.dictionary
+            for k in ["answer", "correct", "kept_chunks", "seconds"] { d[k] = nil }
+            return (o.answer, o.keptChunks, d)
         case .truncate, .full:
             let q = format.questionIDs(tok, question: ex.question)
             let prefix = format.prefixIDs(tok)
@@ -132,12 +125,5 @@ struct Eval: ParsableCommand {
                                                            stopTokens: tok.stopTokenIDs) { _ in !Signals.isInterrupted }
             return (tok.decode(out.filter { !tok.stopTokenIDs.contains($0) }, skipSpecial: true), [], [:])
         }
-    }
-
-    /// The needle's token range in the tokenised context.
-    func needleTokens(_ ex: RetrievalExample, tok: Tokenizer) -> Range<Int> {
-        let a = tok.encode(String(ex.context.prefix(ex.needle.lowerBound)), parseSpecial: false, addBOS: false).count
-        let b = tok.encode(String(ex.context.prefix(ex.needle.upperBound)), parseSpecial: false, addBOS: false).count
-        return a..<max(a + 1, b)
     }
 }

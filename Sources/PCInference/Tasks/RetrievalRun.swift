@@ -1,0 +1,90 @@
+import Foundation
+
+/// What one retrieval example through ParallelComp produced, and where its needle went.
+public struct RetrievalOutcome: Sendable {
+    public var answer: String
+    public var correct: Bool
+    public var keptChunks: [Int]
+    public var keptNLL: [Double]
+    /// The chunk holding the needle's first token, its NLL, the needle's offset in it (tokens),
+    /// and whether the chunk boundary cuts the needle (token split only).
+    public var needleChunk: Int?
+    public var needleChunkNLL: Double?
+    public var needleOffset: Int?
+    public var needleChunkTokens: Int?
+    public var needleSplit = false
+    /// Mean NLL of the expected answer, teacher-forced after the question.
+    public var answerNLL: Double?
+    /// Attention mass the question rows put on the needle's tokens in the global pass, averaged
+    /// over question rows, layers and heads (0 when the needle's chunk was not kept).
+    public var needleMass: Double?
+    public var seconds: Double
+    public var chunksReused: Int
+
+    /// The fields as a JSON-ready dictionary (absent values left out).
+    public var dictionary: [String: Any] {
+        var d: [String: Any] = ["answer": answer, "correct": correct, "kept_chunks": keptChunks, "kept_chunk_nll": keptNLL,
+                                "needle_split": needleSplit, "seconds": seconds, "chunks_reused": chunksReused]
+        if let needleChunk { d["needle_chunk"] = needleChunk }
+        if let needleChunkNLL { d["needle_chunk_nll"] = needleChunkNLL }
+        if let needleOffset { d["needle_offset"] = needleOffset }
+        if let needleChunkTokens { d["needle_chunk_tokens"] = needleChunkTokens }
+        if let answerNLL { d["answer_nll"] = answerNLL }
+        if let needleMass { d["needle_mass"] = needleMass }
+        return d
+    }
+}
+
+/// Runs retrieval examples through a pipeline and measures them.
+public enum RetrievalRunner {
+    /// The needle's token range in the tokenised context.
+    public static func needleTokens(_ ex: RetrievalExample, tokenizer tok: Tokenizer) -> Range<Int> {
+        let a = tok.encode(String(ex.context.prefix(ex.needle.lowerBound)), parseSpecial: false, addBOS: false).count
+        let b = tok.encode(String(ex.context.prefix(ex.needle.upperBound)), parseSpecial: false, addBOS: false).count
+        return a..<max(a + 1, b)
+    }
+
+    public static func run(_ ex: RetrievalExample, pipeline pc: ParallelCompPipeline, measure: Bool = false,
+                           cancelled: () -> Bool = { false }) throws -> RetrievalOutcome {
+        let t0 = Date()
+        let tok = pc.tokenizer, c = pc.model.config
+        let prep = try pc.prepare(context: ex.context, question: ex.question)
+        let m = prep.questionIDs.count
+        let massObs = measure ? KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: c.headCount) : nil
+        let answerIDs = measure ? tok.encode(" " + ex.answer, parseSpecial: false, addBOS: false) : nil
+        let r = try pc.run(prep, observers: massObs.map { [$0] } ?? [], scoreAnswer: answerIDs, cancelled: cancelled)
+        var out = RetrievalOutcome(answer: r.answer, correct: ex.isCorrect(r.answer), keptChunks: r.keptChunkIDs,
+                                   keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
+                                   seconds: 0, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
+        let span = needleTokens(ex, tokenizer: tok)
+        if let n = prep.chunks.firstIndex(where: { $0.documentTokens?.contains(span.lowerBound) ?? false }),
+           let d = prep.chunks[n].documentTokens {
+            out.needleChunk = n; out.needleChunkNLL = r.chunks[n].nll
+            out.needleOffset = span.lowerBound - d.lowerBound; out.needleChunkTokens = d.count
+            out.needleSplit = span.upperBound > d.upperBound
+        }
+        if let massObs {
+            // Keys of the needle's tokens in the combined cache, over every kept chunk that holds some.
+            var keys: [Int] = []
+            for (j, id) in r.keptChunkIDs.enumerated() {
+                guard let d = prep.chunks[id].documentTokens else { continue }
+                let sp = r.combinedSpans[j]
+                let drop = prep.chunks[id].contextLength - sp.count
+                for t in span where d.contains(t) {
+                    let k = sp.lowerBound + prep.prefixLength + (t - d.lowerBound) - drop
+                    if sp.contains(k) { keys.append(k) }
+                }
+            }
+            var total = 0.0
+            for l in 0..<c.layerCount {
+                for h in 0..<c.headCount {
+                    let s = massObs.scores(layer: l, head: h)
+                    for k in keys { total += Double(s[s.startIndex + k]) }
+                }
+            }
+            out.needleMass = total / Double(m * c.layerCount * c.headCount)
+        }
+        out.seconds = Date().timeIntervalSince(t0)
+        return out
+    }
+}
