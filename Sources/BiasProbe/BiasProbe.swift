@@ -16,7 +16,7 @@ struct BiasProbe: ParsableCommand {
         """,
         version: version,
         subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self, Run.self, Eval.self,
-                      Trace.self, Inspect.self, Plot.self, Claims.self, CheckTrace.self])
+                      Trace.self, Inspect.self, Plot.self, Claims.self, Sweep.self, CheckTrace.self])
 
     static func main() {
         // Must happen before anything else: OpenBLAS picks its kernel when the library loads.
@@ -26,6 +26,9 @@ struct BiasProbe: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let e as InterruptedError {
+            Log.info("biasprobe: \(e)")
+            Foundation.exit(130)
+        } catch let e as SweepInterrupted {
             Log.info("biasprobe: \(e)")
             Foundation.exit(130)
         } catch {

@@ -33,4 +33,23 @@ enum ProcessStats {
         getrusage(RUSAGE_SELF.rawValue, &u)
         return Int(u.ru_maxrss) * 1024
     }
+
+    /// Start a new peak: Linux resets the VmHWM high-water mark when "5" is written to clear_refs.
+    /// Returns false where that is not possible (then `peakRSSSinceReset` is the process peak).
+    @discardableResult
+    static func resetPeak() -> Bool {
+        guard let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? h.close() }
+        return (try? h.write(contentsOf: Data("5".utf8))) != nil
+    }
+
+    /// Peak resident set size since the last `resetPeak()` (VmHWM), else the process peak.
+    static var peakRSSSinceReset: Int {
+        if let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kb = Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") {
+            return kb * 1024
+        }
+        return peakRSS
+    }
 }

@@ -19,12 +19,13 @@ public struct RetrievalOutcome: Sendable {
     /// over question rows, layers and heads (0 when the needle's chunk was not kept).
     public var needleMass: Double?
     public var seconds: Double
+    public var chunkCount: Int
     public var chunksReused: Int
 
     /// The fields as a JSON-ready dictionary (absent values left out).
     public var dictionary: [String: Any] {
         var d: [String: Any] = ["answer": answer, "correct": correct, "kept_chunks": keptChunks, "kept_chunk_nll": keptNLL,
-                                "needle_split": needleSplit, "seconds": seconds, "chunks_reused": chunksReused]
+                                "needle_split": needleSplit, "seconds": seconds, "chunks": chunkCount, "chunks_reused": chunksReused]
         if let needleChunk { d["needle_chunk"] = needleChunk }
         if let needleChunkNLL { d["needle_chunk_nll"] = needleChunkNLL }
         if let needleOffset { d["needle_offset"] = needleOffset }
@@ -55,7 +56,7 @@ public enum RetrievalRunner {
         let r = try pc.run(prep, observers: massObs.map { [$0] } ?? [], scoreAnswer: answerIDs, cancelled: cancelled)
         var out = RetrievalOutcome(answer: r.answer, correct: ex.isCorrect(r.answer), keptChunks: r.keptChunkIDs,
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
-                                   seconds: 0, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
+                                   seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
         let span = needleTokens(ex, tokenizer: tok)
         if let n = prep.chunks.firstIndex(where: { $0.documentTokens?.contains(span.lowerBound) ?? false }),
            let d = prep.chunks[n].documentTokens {

@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import PCInference
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Grid search over eviction settings: retrieval accuracy, answer NLL, attention on the needle, time and memory per point.",
+        discussion: """
+        Each --vary adds an axis; the grid is every combination (the first axis varies slowest). \
+        Parameters: keep-chunks, chunk-tokens, capacity (a number or 'off'), window, kernel, \
+        lambda, calibration (rule lists separated by ';', e.g. 'none;sink:22-29;paper'), \
+        band-width, calibration-rows. Settings not varied come from the usual pipeline options \
+        (defaults as in eval: 1 kept chunk, 12 answer tokens).
+
+        Every point runs the same examples (tasks x seeds x depths) and records, per example: \
+        correct or not, the answer's teacher-forced NLL, the question's attention mass on the \
+        needle's tokens, whether the needle's chunk was kept, and the time; per point: the peak \
+        resident memory. Results go to one HDF5 file, rewritten atomically after every point; \
+        running the same command again resumes (finished points are skipped). Chunk scores are \
+        shared between points: a chunk whose known score cannot be kept is not prefilled again \
+        (--no-reuse-scores to time every point from scratch).
+
+        Example: biasprobe sweep --length 8k --chunk-tokens 1024 --vary keep-chunks=1,2 \
+        --vary capacity=off,256 --vary 'calibration=none;paper' -o sweep.h5
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var pipeline: PipelineOptions
+    @Option(name: .customLong("vary"), help: ArgumentHelp("An axis: NAME=V1,V2,... (repeatable).", valueName: "name=values"))
+    var vary: [String] = []
+    @Option(help: "Tasks, comma separated: passkey, niah.") var tasks = "passkey,niah"
+    @Option(help: "Context length of every example (4096, 8k, 32k...).", transform: ContextLength.argument) var length = ContextLength(argument: "8k")!
+    @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
+    @Option(help: "Seeds per (task, depth).") var seeds = 1
+    @Option(name: [.short, .long], help: ArgumentHelp("The sweep's HDF5 file (resumed when it exists).", valueName: "file")) var out = "sweep.h5"
+    @Flag(help: "Start over even if the output file holds finished points.") var restart = false
+    @Flag(help: "Hide progress.") var quiet = false
+    @Flag(help: "JSON lines on stdout: one per finished point, then a summary.") var json = false
+
+    func run() throws {
+        let axes = SweepAxis.merged(try vary.map(SweepAxis.parse))
+        guard !axes.isEmpty else { throw ValidationError("give at least one axis with --vary NAME=V1,V2,...") }
+        let taskList = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        for t in taskList where t != "passkey" && t != "niah" { throw ValidationError("unknown task '\(t)': use passkey and/or niah") }
+        guard !taskList.isEmpty else { throw ValidationError("--tasks is empty") }
+        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
+        for d in depths.values where !(0...1).contains(d) { throw ValidationError("depth \(d) is outside 0...1") }
+
+        let (model, tok, _) = try modelOptions.load()
+        let modelPath = modelOptions.modelPath
+        var defaults = ParallelCompConfig()
+        defaults.keepChunks = 1
+        defaults.maxNewTokens = 12
+        let base = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults)
+        let points = SweepPoint.grid(axes)
+        // Every point's settings are checked before any work.
+        let configs = try points.map { try $0.apply(to: base, layerCount: model.config.layerCount) }
+
+        var examples: [SweepExample] = []
+        for t in taskList { for s in 0..<seeds { for d in depths.values { examples.append(SweepExample(task: t, depth: d, seed: s)) } } }
+        let builder = RetrievalTaskBuilder(tokenizer: tok)
+        let essays = taskList.contains("niah") ? try DefaultCorpus.essays() : ""
+        let built = examples.map { e in
+            e.task == "passkey" ? builder.passkey(tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
+                                : builder.needle(haystack: essays, tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let settings = String(decoding: try enc.encode(SweepSettings(axes: axes, tasks: taskList, length: length.tokens, examples: examples, base: base)), as: UTF8.self)
+
+        var results = SweepResults(settings: settings, model: modelPath, axes: axes, examples: examples)
+        if FileManager.default.fileExists(atPath: out) && !restart {
+            let old = try SweepResults.read(path: out)
+            // Same examples, base settings and parameter names: the grid may have gained values.
+            let was = try JSONDecoder().decode(SweepSettings.self, from: Data(old.settings.utf8))
+            guard was.tasks == taskList, was.length == length.tokens, was.examples == examples, was.base == base,
+                  was.axes.map(\.parameter) == axes.map(\.parameter) else {
+                throw CLIError("\(out) holds a sweep with other settings (examples, base options or parameters): pass --restart to overwrite it, or another --out")
+            }
+            // Keep every value seen, so the stored settings describe all stored points.
+            results.axes = SweepAxis.merged(was.axes + axes)
+            results.settings = String(decoding: try enc.encode(SweepSettings(axes: results.axes, tasks: taskList, length: length.tokens, examples: examples, base: base)), as: UTF8.self)
+            results.points = old.points
+            if !quiet && !old.points.isEmpty { Log.info("resuming: \(old.points.count) of \(points.count) points already in \(out)") }
+        }
+        try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let finished = Set(results.points.map(\.label))
+        let todo = points.indices.filter { !finished.contains(points[$0].label(axes: axes)) }
+        let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
+        let bar = ProgressBar("sweep", total: todo.count * examples.count, quiet: quiet)
+        var done = 0
+        for pi in todo {
+            let point = points[pi], label = point.label(axes: axes)
+            ProcessStats.resetPeak()
+            var r = SweepPointResult(label: label, values: axes.map { point.values[$0.parameter]!.text }, correct: [], answerNLL: [],
+                                     needleMass: [], needleKept: [], seconds: [], peakRSSBytes: 0, chunksPrefilled: 0, chunksReused: 0)
+            for (ei, ex) in built.enumerated() {
+                if Signals.isInterrupted { throw SweepInterrupted(saved: results.points.count, total: points.count, path: out) }
+                let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
+                let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: configs[pi], format: format)
+                pc.memo = memo
+                let o: RetrievalOutcome
+                do { o = try RetrievalRunner.run(ex, pipeline: pc, measure: true, cancelled: { Signals.isInterrupted }) }
+                catch is CancellationError { throw SweepInterrupted(saved: results.points.count, total: points.count, path: out) }
+                r.correct.append(o.correct ? 1 : 0)
+                r.answerNLL.append(o.answerNLL ?? .nan)
+                r.needleMass.append(o.needleMass ?? .nan)
+                r.needleKept.append(o.needleChunk.map { o.keptChunks.contains($0) } == true ? 1 : 0)
+                r.seconds.append(o.seconds)
+                r.chunksPrefilled += Int64(o.chunkCount - o.chunksReused)
+                r.chunksReused += Int64(o.chunksReused)
+                done += 1
+                bar.update(done, note: "\(label) [\(examples[ei].task) d=\(examples[ei].depth) s=\(examples[ei].seed)]")
+            }
+            r.peakRSSBytes = Int64(ProcessStats.peakRSSSinceReset)
+            results.points.append(r)
+            try results.write(path: out)
+            if json { try JSONOut.emit(dictionary: Self.summary(results, r)) }
+        }
+        bar.finish()
+        // Points in grid order for the report.
+        let order = Dictionary(uniqueKeysWithValues: points.enumerated().map { ($1.label(axes: axes), $0) })
+        let ordered = results.points.sorted { (order[$0.label] ?? .max) < (order[$1.label] ?? .max) }
+        let best = Self.recommended(results, ordered)
+        if json {
+            try JSONOut.emit(dictionary: ["points": ordered.count, "file": out, "recommended": best?.label as Any,
+                                          "rule": Self.rule, "config": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(base))) ?? [:]])
+        } else {
+            print(Self.table(results, ordered))
+            if let best { print("recommended: \(best.label)  (\(Self.rule))") }
+            print("results: \(out)")
+        }
+    }
+
+    static let rule = "highest mean accuracy over tasks, then lowest answer NLL, then highest needle mass"
+
+    /// The point the rule picks.
+    static func recommended(_ res: SweepResults, _ pts: [SweepPointResult]) -> SweepPointResult? {
+        func acc(_ p: SweepPointResult) -> Double {
+            let v = ["passkey_accuracy", "niah_accuracy"].map { res.metric($0, p) }.filter { $0.isFinite }
+            return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count)
+        }
+        func key(_ p: SweepPointResult) -> (Double, Double, Double) {
+            let nll = res.metric("answer_nll", p), mass = res.metric("needle_mass", p)
+            return (-acc(p), nll.isFinite ? nll : .infinity, mass.isFinite ? -mass : 0)
+        }
+        return pts.min { key($0) < key($1) }
+    }
+
+    static func summary(_ res: SweepResults, _ p: SweepPointResult) -> [String: Any] {
+        var d: [String: Any] = ["point": p.label, "peak_rss_bytes": p.peakRSSBytes, "chunks_prefilled": p.chunksPrefilled, "chunks_reused": p.chunksReused]
+        for (a, v) in zip(res.axes, p.values) { d[a.parameter.rawValue] = v }
+        for m in SweepResults.metrics { let x = res.metric(m, p); d[m] = x.isFinite ? x : NSNull() }
+        return d
+    }
+
+    /// A Markdown table of every point.
+    static func table(_ res: SweepResults, _ pts: [SweepPointResult]) -> String {
+        var s = "| " + res.axes.map(\.parameter.rawValue).joined(separator: " | ") + " | passkey | niah | answer NLL | needle mass | needle kept | time (s) | peak RSS (GB) |\n"
+        s += "|" + String(repeating: "---|", count: res.axes.count + 7) + "\n"
+        func f(_ x: Double, _ fmt: String) -> String { x.isFinite ? String(format: fmt, x) : "-" }
+        for p in pts {
+            s += "| " + p.values.joined(separator: " | ")
+            s += " | " + f(res.metric("passkey_accuracy", p), "%.2f") + " | " + f(res.metric("niah_accuracy", p), "%.2f")
+            s += " | " + f(res.metric("answer_nll", p), "%.3f") + " | " + f(res.metric("needle_mass", p), "%.4f")
+            s += " | " + f(res.metric("needle_kept", p), "%.2f") + " | " + f(res.metric("seconds", p), "%.1f") + " | " + f(res.metric("peak_rss_gb", p), "%.2f") + " |\n"
+        }
+        return s
+    }
+}
+
+struct SweepInterrupted: Error, CustomStringConvertible {
+    let saved: Int, total: Int, path: String
+    var description: String { "interrupted; \(saved) of \(total) points are saved in \(path): run the same command to resume" }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import HDF5Bridge
+import PCInference
+
+/// One retrieval example of a sweep (the same list for every point).
+struct SweepExample: Codable, Equatable {
+    var task: String
+    var depth: Double
+    var seed: Int
+}
+
+/// What one grid point measured, example by example.
+struct SweepPointResult {
+    var label: String
+    var values: [String]          // one per axis, in axis order
+    var correct: [UInt8]          // per example
+    var answerNLL: [Double]
+    var needleMass: [Double]
+    var needleKept: [UInt8]
+    var seconds: [Double]
+    var peakRSSBytes: Int64
+    var chunksPrefilled: Int64
+    var chunksReused: Int64
+
+    /// Accuracy over the examples of one task (NaN when the sweep has none).
+    func accuracy(task: String, examples: [SweepExample]) -> Double {
+        let idx = examples.indices.filter { examples[$0].task == task }
+        guard !idx.isEmpty else { return .nan }
+        return Double(idx.reduce(0) { $0 + Int(correct[$1]) }) / Double(idx.count)
+    }
+    static func mean(_ v: [Double]) -> Double { let f = v.filter { $0.isFinite }; return f.isEmpty ? .nan : f.reduce(0, +) / Double(f.count) }
+}
+
+/// A sweep's results: settings, axes, examples, and the points finished so far.
+/// Stored as one HDF5 file, rewritten atomically after every point, so an interrupted sweep
+/// leaves the points it finished and nothing half-written.
+struct SweepResults {
+    static let format = "biasprobe-sweep"
+    static let version: Int64 = 1
+
+    /// JSON of everything that must match for a resume (base config, tasks, length, examples, axes).
+    var settings: String
+    var model: String
+    var axes: [SweepAxis]
+    var examples: [SweepExample]
+    var points: [SweepPointResult] = []
+
+    /// Per-point summaries, by dataset name under points/: what `plot sweep` draws.
+    static let metrics = ["passkey_accuracy", "niah_accuracy", "answer_nll", "needle_mass", "needle_kept", "seconds", "peak_rss_gb"]
+
+    func metric(_ name: String, _ p: SweepPointResult) -> Double {
+        switch name {
+        case "passkey_accuracy": return p.accuracy(task: "passkey", examples: examples)
+        case "niah_accuracy": return p.accuracy(task: "niah", examples: examples)
+        case "answer_nll": return SweepPointResult.mean(p.answerNLL)
+        case "needle_mass": return SweepPointResult.mean(p.needleMass)
+        case "needle_kept": return SweepPointResult.mean(p.needleKept.map(Double.init))
+        case "seconds": return p.seconds.reduce(0, +)
+        case "peak_rss_gb": return Double(p.peakRSSBytes) / 1e9
+        default: return .nan
+        }
+    }
+
+    func write(path: String) throws {
+        _ = try? H5File.removeStaleTemporaryFiles(for: path)
+        let file = try H5File.createAtomic(path: path)
+        do {
+            let P = points.count, E = examples.count
+            try file.setAttribute("format", Self.format)
+            try file.setAttribute("format_version", Self.version)
+            try file.setAttribute("settings", settings)
+            try file.setAttribute("model", model)
+            try file.setAttribute("parameters", axes.map(\.parameter.rawValue))
+            try file.writeDataset("examples/task", examples.map(\.task))
+            try file.writeDataset("examples/depth", examples.map(\.depth))
+            try file.writeDataset("examples/seed", examples.map { Int64($0.seed) })
+            try file.writeDataset("points/label", points.map(\.label))
+            for (i, a) in axes.enumerated() {
+                try file.writeDataset("points/\(a.parameter.rawValue)", points.map { $0.values[i] })
+            }
+            for m in Self.metrics { try file.writeDataset("points/\(m)", points.map { metric(m, $0) }) }
+            try file.writeDataset("points/peak_rss_bytes", points.map(\.peakRSSBytes))
+            try file.writeDataset("points/chunks_prefilled", points.map(\.chunksPrefilled))
+            try file.writeDataset("points/chunks_reused", points.map(\.chunksReused))
+            try file.writeDataset("results/correct", points.flatMap(\.correct), shape: [P, E])
+            try file.writeDataset("results/answer_nll", points.flatMap(\.answerNLL), shape: [P, E])
+            try file.writeDataset("results/needle_mass", points.flatMap(\.needleMass), shape: [P, E])
+            try file.writeDataset("results/needle_kept", points.flatMap(\.needleKept), shape: [P, E])
+            try file.writeDataset("results/seconds", points.flatMap(\.seconds), shape: [P, E])
+            try file.setAttribute("complete", 1)
+            try file.commit()
+        } catch {
+            file.abandon()
+            throw CLIError("cannot write \(path): \(error)")
+        }
+    }
+
+    static func read(path: String) throws -> SweepResults {
+        guard FileManager.default.fileExists(atPath: path) else { throw CLIError("sweep file not found: \(path) (run biasprobe sweep first)") }
+        let file: H5File
+        do { file = try H5File.open(path: path, readOnly: true) } catch { throw CLIError("\(path) is not a biasprobe sweep (not an HDF5 file)") }
+        guard (try? file.attribute("format").stringValue) == format else { throw CLIError("\(path) is an HDF5 file but not a biasprobe sweep") }
+        let v = (try? file.attribute("format_version").intValue) ?? 0
+        guard v == version else { throw CLIError("\(path) has sweep format version \(v ?? 0); this biasprobe reads version \(version)") }
+        do {
+            guard let settings = try file.attribute("settings").stringValue, let names = try file.attribute("parameters").stringsValue,
+                  let axesData = settings.data(using: .utf8),
+                  let obj = try JSONSerialization.jsonObject(with: axesData) as? [String: Any], obj["axes"] != nil
+            else { throw CLIError("\(path): sweep settings are missing or damaged") }
+            let axes = try JSONDecoder().decode(SweepSettings.self, from: axesData).axes
+            guard axes.map(\.parameter.rawValue) == names else { throw CLIError("\(path): parameter list does not match its settings") }
+            let tasks = try file.readDataset("examples/task", as: String.self).values
+            let depths = try file.readDataset("examples/depth", as: Double.self).values
+            let seeds = try file.readDataset("examples/seed", as: Int64.self).values
+            guard tasks.count == depths.count, tasks.count == seeds.count else { throw CLIError("\(path): example lists differ in length") }
+            let examples = (0..<tasks.count).map { SweepExample(task: tasks[$0], depth: depths[$0], seed: Int(seeds[$0])) }
+            let labels = try file.readDataset("points/label", as: String.self).values
+            let P = labels.count, E = examples.count
+            let cols = try axes.map { try file.readDataset("points/\($0.parameter.rawValue)", as: String.self).values }
+            func table<T: H5Element>(_ name: String, _ t: T.Type) throws -> [T] {
+                let (v, shape) = try file.readDataset(name, as: T.self)
+                guard v.count == P * E, shape == [P, E] || P * E == 0 else { throw CLIError("\(path): \(name) has shape \(shape), expected [\(P), \(E)]") }
+                return v
+            }
+            let correct = try table("results/correct", UInt8.self), nll = try table("results/answer_nll", Double.self)
+            let mass = try table("results/needle_mass", Double.self), kept = try table("results/needle_kept", UInt8.self)
+            let secs = try table("results/seconds", Double.self)
+            let rss = try file.readDataset("points/peak_rss_bytes", as: Int64.self).values
+            let pre = try file.readDataset("points/chunks_prefilled", as: Int64.self).values
+            let reu = try file.readDataset("points/chunks_reused", as: Int64.self).values
+            guard cols.allSatisfy({ $0.count == P }), rss.count == P, pre.count == P, reu.count == P else { throw CLIError("\(path): point lists differ in length") }
+            var out = SweepResults(settings: settings, model: (try? file.attribute("model").stringValue) ?? "", axes: axes, examples: examples)
+            for p in 0..<P {
+                let r = (p * E)..<((p + 1) * E)
+                out.points.append(SweepPointResult(label: labels[p], values: cols.map { $0[p] }, correct: Array(correct[r]), answerNLL: Array(nll[r]),
+                                                   needleMass: Array(mass[r]), needleKept: Array(kept[r]), seconds: Array(secs[r]),
+                                                   peakRSSBytes: rss[p], chunksPrefilled: pre[p], chunksReused: reu[p]))
+            }
+            return out
+        } catch let e as CLIError { throw e } catch { throw CLIError("cannot read sweep \(path): \(error)") }
+    }
+}
+
+/// The settings a sweep was started with (stored as JSON; a resume must match them).
+struct SweepSettings: Codable, Equatable {
+    var axes: [SweepAxis]
+    var tasks: [String]
+    var length: Int
+    var examples: [SweepExample]
+    var base: ParallelCompConfig
+}

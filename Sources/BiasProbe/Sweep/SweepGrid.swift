@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import PCInference
+
+/// A pipeline setting a sweep can vary. The names are the `run`/`eval` option names.
+enum SweepParameter: String, CaseIterable, Codable {
+    case keepChunks = "keep-chunks", chunkTokens = "chunk-tokens", capacity, window, kernel, lambda
+    case calibration, bandWidth = "band-width", calibrationRows = "calibration-rows"
+
+    /// Values are separated by commas, except calibration rules, which contain commas: ';'.
+    var separator: Character { self == .calibration ? ";" : "," }
+}
+
+/// One value of a parameter: a number, "off" (compression or calibration disabled) or a rule list.
+struct SweepValue: Codable, Equatable, CustomStringConvertible {
+    var text: String
+    /// Numeric value for plotting (nil for "off" and for calibration rules).
+    var number: Double? { Double(text) }
+    var description: String { text }
+}
+
+/// `--vary name=v1,v2,...` (repeatable; a name given twice adds values).
+struct SweepAxis: Codable, Equatable {
+    var parameter: SweepParameter
+    var values: [SweepValue]
+
+    static func parse(_ s: String) throws -> SweepAxis {
+        guard let eq = s.firstIndex(of: "="), let p = SweepParameter(rawValue: String(s[..<eq]).trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("--vary '\(s)' is not NAME=V1,V2,... with NAME one of \(SweepParameter.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let vals = s[s.index(after: eq)...].split(separator: p.separator).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !vals.isEmpty else { throw ValidationError("--vary \(p.rawValue) has no values") }
+        return SweepAxis(parameter: p, values: vals.map { SweepValue(text: $0) })
+    }
+
+    /// Merge repeated names, keeping first-seen order and dropping duplicate values.
+    static func merged(_ axes: [SweepAxis]) -> [SweepAxis] {
+        var out: [SweepAxis] = []
+        for a in axes {
+            if let i = out.firstIndex(where: { $0.parameter == a.parameter }) {
+                for v in a.values where !out[i].values.contains(v) { out[i].values.append(v) }
+            } else { out.append(SweepAxis(parameter: a.parameter, values: a.values.reduce(into: []) { if !$0.contains($1) { $0.append($1) } })) }
+        }
+        return out
+    }
+}
+
+/// One grid point: a value per axis.
+struct SweepPoint: Equatable {
+    var values: [SweepParameter: SweepValue]
+    /// Stable name, e.g. "keep-chunks=1 capacity=off" (the resume key).
+    func label(axes: [SweepAxis]) -> String {
+        axes.map { "\($0.parameter.rawValue)=\(values[$0.parameter]!.text)" }.joined(separator: " ")
+    }
+
+    /// The base configuration with this point's values applied; throws on a value that does not parse.
+    func apply(to base: ParallelCompConfig, layerCount: Int) throws -> ParallelCompConfig {
+        var c = base
+        func int(_ p: SweepParameter, min lo: Int) throws -> Int {
+            guard let v = Int(values[p]!.text), v >= lo else { throw ValidationError("--vary \(p.rawValue): '\(values[p]!.text)' is not a whole number >= \(lo)") }
+            return v
+        }
+        for (p, v) in values {
+            switch p {
+            case .keepChunks: c.keepChunks = try int(p, min: 1)
+            case .chunkTokens: c.chunkTokens = try int(p, min: 32)
+            case .capacity:
+                if v.text == "off" { c.compression = nil }
+                else {
+                    let cap = try int(p, min: 1)
+                    c.compression = .init(capacity: cap, window: c.compression?.window ?? 8, kernel: c.compression?.kernel ?? 7)
+                }
+            case .window, .kernel: break   // applied after capacity, below
+            case .lambda:
+                guard let l = Float(v.text), l > 0, l < 1 else { throw ValidationError("--vary lambda: '\(v.text)' is not between 0 and 1") }
+                c.lambda = l
+            case .calibration: c.calibration = try CalibrationRule.parseList(v.text, layerCount: layerCount)
+            case .bandWidth: c.bandWidth = try int(p, min: 1)
+            case .calibrationRows: c.calibrationRows = try int(p, min: 1)
+            }
+        }
+        if values[.window] != nil || values[.kernel] != nil {
+            // Window and kernel only mean something with compression on.
+            if c.compression != nil {
+                if values[.window] != nil { c.compression!.window = try int(.window, min: 1) }
+                if values[.kernel] != nil {
+                    let k = try int(.kernel, min: 1)
+                    guard k % 2 == 1 else { throw ValidationError("--vary kernel: \(k) is not odd") }
+                    c.compression!.kernel = k
+                }
+            }
+        }
+        return c
+    }
+
+    /// Every combination, the first axis varying slowest.
+    static func grid(_ axes: [SweepAxis]) -> [SweepPoint] {
+        var points = [SweepPoint(values: [:])]
+        for a in axes {
+            points = points.flatMap { p in a.values.map { v in var q = p; q.values[a.parameter] = v; return q } }
+        }
+        return points
+    }
+}
