@@ -18,7 +18,7 @@ struct Plot: ParsableCommand {
         S and R as recorded in the trace. Stages: local = each chunk prefilled alone with the \
         question; global = the question over the combined cache of the kept chunks.
         """,
-        subcommands: [PlotLayer.self, PlotOverview.self, PlotProfile.self, PlotOutliers.self, PlotChunks.self])
+        subcommands: [PlotLayer.self, PlotOverview.self, PlotProfile.self, PlotOutliers.self, PlotChunks.self, PlotSweep.self])
 }
 
 /// Input and output options shared by every figure.
@@ -151,7 +151,10 @@ enum PlotNames {
 enum PlotOutput {
     static func write(_ figure: Figure, options: PlotOptions, defaultName: String, scale: ColorScale? = nil,
                       panelNames: [String] = []) throws {
-        let path = options.out ?? "outputs/\(defaultName).png"
+        try write(figure, path: options.out ?? "outputs/\(defaultName).png", json: options.json, scale: scale, panelNames: panelNames)
+    }
+
+    static func write(_ figure: Figure, path: String, json: Bool, scale: ColorScale? = nil, panelNames: [String] = []) throws {
         let (canvas, layout) = figure.renderWithLayout()
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty {
@@ -165,7 +168,7 @@ enum PlotOutput {
         }
         do { try PNG.write(canvas, to: path) } catch { throw CLIError("\(error)") }
         Log.info("wrote \(path)")
-        guard options.json else { return }
+        guard json else { return }
         func rect(_ r: Rect) -> [String: Int] { ["x": r.x, "y": r.y, "width": r.width, "height": r.height] }
         var d: [String: Any] = ["out": path, "width": canvas.width, "height": canvas.height]
         d["panels"] = layout.panels.enumerated().map { i, p -> [String: Any] in

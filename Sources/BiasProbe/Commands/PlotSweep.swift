@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import Heatmap
+
+struct PlotSweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "A sweep's results against its parameters: lines for one parameter, a heatmap for two.",
+        discussion: """
+        With --x only: accuracy per task, the fraction of examples whose needle chunk was kept, and \
+        the question's attention mass on the needle (scaled to the sweep's largest, named in the \
+        legend) against the parameter, each the mean over the points that share the value. A \
+        parameter with non-numeric values (capacity 'off', calibration rules) is drawn as a table \
+        of coloured cells instead of lines. With --x and --y: a heatmap of --metric. With neither: \
+        one figure per swept parameter, named <out>-<parameter>.png.
+        """)
+
+    @Option(help: ArgumentHelp("The sweep file.", valueName: "file")) var sweep = "sweep.h5"
+    @Option(name: [.short, .long], help: ArgumentHelp("PNG file to write (default: outputs/sweep.png).", valueName: "file")) var out: String?
+    @Option(help: ArgumentHelp("Parameter on the x axis.", valueName: "name")) var x: String?
+    @Option(help: ArgumentHelp("Parameter on the y axis (heatmap).", valueName: "name")) var y: String?
+    @Option(help: "Heatmap value: accuracy (mean over tasks), \(SweepResults.metrics.joined(separator: ", ")).") var metric = "accuracy"
+    @Flag(help: "Print each figure's layout as JSON on stdout.") var json = false
+
+    func run() throws {
+        let res = try SweepResults.read(path: sweep)
+        guard !res.points.isEmpty else { throw CLIError("\(sweep) has no finished points yet") }
+        let names = res.axes.map(\.parameter.rawValue)
+        func axis(_ n: String) throws -> Int {
+            guard let i = names.firstIndex(of: n) else { throw ValidationError("'\(n)' is not a parameter of this sweep (it has: \(names.joined(separator: ", ")))") }
+            return i
+        }
+        guard metric == "accuracy" || SweepResults.metrics.contains(metric) else {
+            throw ValidationError("unknown metric '\(metric)': use accuracy, \(SweepResults.metrics.joined(separator: ", "))")
+        }
+        let base = out ?? "outputs/sweep.png"
+        if let x, let y {
+            let (xi, yi) = (try axis(x), try axis(y))
+            guard xi != yi else { throw ValidationError("--x and --y name the same parameter") }
+            try PlotOutput.write(heatmap(res, xi, yi), path: base, json: json)
+        } else if let x {
+            try PlotOutput.write(lines(res, try axis(x)), path: base, json: json)
+        } else if y != nil {
+            throw ValidationError("--y needs --x")
+        } else {
+            let stem = base.hasSuffix(".png") ? String(base.dropLast(4)) : base
+            for i in res.axes.indices { try PlotOutput.write(lines(res, i), path: "\(stem)-\(names[i]).png", json: json) }
+        }
+    }
+
+    func value(_ res: SweepResults, _ name: String, _ p: SweepPointResult) -> Double {
+        if name == "accuracy" {
+            let v = ["passkey_accuracy", "niah_accuracy"].map { res.metric($0, p) }.filter(\.isFinite)
+            return v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count)
+        }
+        return res.metric(name, p)
+    }
+
+    /// The axis's values that occur, in the sweep's order.
+    func levels(_ res: SweepResults, _ i: Int) -> [String] {
+        res.axes[i].values.map(\.text).filter { v in res.points.contains { $0.values[i] == v } }
+    }
+
+    func mean(_ res: SweepResults, _ metric: String, where keep: (SweepPointResult) -> Bool) -> Double {
+        let v = res.points.filter(keep).map { value(res, metric, $0) }.filter(\.isFinite)
+        return v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count)
+    }
+
+    func subtitle(_ res: SweepResults, _ shown: [Int]) -> String {
+        let others = res.axes.indices.filter { !shown.contains($0) }.map { res.axes[$0].parameter.rawValue }
+        let tasks = Set(res.examples.map(\.task)).sorted().joined(separator: " + ")
+        var s = "\(res.points.count) points, \(res.examples.count) examples each (\(tasks))."
+        if !others.isEmpty { s += " Each value is the mean over \(others.joined(separator: ", "))." }
+        return s
+    }
+
+    func lines(_ res: SweepResults, _ i: Int) throws -> Figure {
+        let name = res.axes[i].parameter.rawValue
+        let lv = levels(res, i)
+        let tasks = Set(res.examples.map(\.task))
+        var rows: [(String, [Double])] = []
+        for t in ["passkey", "niah"] where tasks.contains(t) {
+            rows.append(("\(t) accuracy", lv.map { v in mean(res, "\(t)_accuracy") { $0.values[i] == v } }))
+        }
+        rows.append(("needle chunk kept", lv.map { v in mean(res, "needle_kept") { $0.values[i] == v } }))
+        let mass = lv.map { v in mean(res, "needle_mass") { $0.values[i] == v } }
+        let top = mass.filter(\.isFinite).max() ?? 0
+        rows.append((String(format: "needle mass / %.4f", top), mass.map { top > 0 ? $0 / top : .nan }))
+        let numeric = lv.compactMap(Double.init)
+        let title = "Sweep: retrieval against \(name)"
+        var fig: Figure
+        if numeric.count == lv.count {
+            let series = rows.enumerated().map { k, r in Series(name: r.0, x: numeric, y: r.1, color: Palette.color(k), lineWidth: 2, markers: true) }
+            let chart = LineChart(series: series, xLabel: name, yLabel: "fraction (mass: relative to its largest)", yRange: -0.05...1.05, legend: .auto)
+            fig = Figure.lineChart(chart, title: title)
+        } else {
+            // Values that are not numbers: a table of cells, coloured and annotated.
+            let vals = rows.flatMap { $0.1 }.map(Float.init)
+            var panel = HeatmapPanel(values: vals, rows: rows.count, cols: lv.count, xLabel: name,
+                                     xTicks: .categories(lv), yTicks: .categories(rows.map(\.0)), annotations: .values(decimals: 2),
+                                     scale: ColorScale(colormap: .viridis, vmin: 0, vmax: 1))
+            panel.maxTickLabelChars = 28
+            fig = Figure.heatmap(panel, title: title)
+        }
+        fig.subtitle = subtitle(res, [i])
+        fig.width = PlotOutput.width(fitting: title, subtitle: fig.subtitle, minimum: max(900, 140 * lv.count + 300))
+        fig.height = 560
+        return fig
+    }
+
+    func heatmap(_ res: SweepResults, _ xi: Int, _ yi: Int) throws -> Figure {
+        let xl = levels(res, xi), yl = levels(res, yi)
+        var vals: [Float] = []
+        for yv in yl { for xv in xl { vals.append(Float(mean(res, metric) { $0.values[xi] == xv && $0.values[yi] == yv })) } }
+        let (xn, yn) = (res.axes[xi].parameter.rawValue, res.axes[yi].parameter.rawValue)
+        let bounded = ["accuracy", "passkey_accuracy", "niah_accuracy", "needle_kept"].contains(metric)
+        let scale = bounded ? ColorScale(colormap: .viridis, vmin: 0, vmax: 1) : ColorScale.fitting(vals.map(Double.init))
+        let panel = HeatmapPanel(values: vals, rows: yl.count, cols: xl.count, xLabel: xn, yLabel: yn,
+                                 xTicks: .categories(xl), yTicks: .categories(yl), annotations: .compact(significantDigits: 3), scale: scale)
+        let title = "Sweep: \(metric.replacingOccurrences(of: "_", with: " ")) by \(xn) and \(yn)"
+        var fig = Figure.heatmap(panel, colorBar: ColorBar(label: metric), title: title)
+        fig.subtitle = subtitle(res, [xi, yi])
+        fig.width = PlotOutput.width(fitting: title, subtitle: fig.subtitle, minimum: max(700, 110 * xl.count + 360))
+        fig.height = max(420, 60 * yl.count + 260)
+        return fig
+    }
+}
