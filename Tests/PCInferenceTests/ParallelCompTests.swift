@@ -67,6 +67,33 @@ final class ParallelCompTests: XCTestCase {
 
     /// Token split: ceil(T / size) chunks of near-equal size covering every token once.
     /// Character split: the official code's remainder merge.
+    func testSentenceChunks() throws {
+        // Sentence ends every 7 tokens: every chunk but the last ends on one, none exceeds the limit,
+        // and together they cover every token once.
+        let T = 200, limit = 30
+        let r = Chunker.bySentences(count: T, maxTokens: limit) { $0 % 7 == 6 }
+        XCTAssertEqual(r.first?.lowerBound, 0); XCTAssertEqual(r.last?.upperBound, T)
+        for (a, b) in zip(r, r.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
+        for c in r { XCTAssertLessThanOrEqual(c.count, limit); XCTAssertGreaterThan(c.count, 0) }
+        for c in r.dropLast() { XCTAssertEqual((c.upperBound - 1) % 7, 6, "chunk \(c) does not end a sentence") }
+        // No sentence end in the second half: a hard cut at the limit.
+        XCTAssertEqual(Chunker.bySentences(count: 100, maxTokens: 40) { $0 == 5 }, [0..<40, 40..<80, 80..<100])
+        // Through the pipeline: a passkey needle is never cut.
+        let model = try Fixtures.model(), tok = try tokenizer()
+        var config = ParallelCompConfig()
+        config.chunkTokens = 160; config.splitBy = .sentences
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+        for depth in stride(from: 0.0, through: 1.0, by: 0.1) {
+            let ex = RetrievalTaskBuilder(tokenizer: tok).passkey(tokens: 2000, depth: depth, seed: 3)
+            let prep = try pc.prepare(context: ex.context, question: ex.question)
+            let span = RetrievalRunner.needleTokens(ex, tokenizer: tok)
+            let holder = prep.chunks.filter { $0.documentTokens!.contains(span.lowerBound) }
+            XCTAssertEqual(holder.count, 1)
+            XCTAssertTrue(holder[0].documentTokens!.upperBound >= span.lowerBound + 8, "depth \(depth): the key sentence is cut")
+            for c in prep.chunks { XCTAssertLessThanOrEqual(c.contextLength, 160) }
+        }
+    }
+
     func testChunkBoundaries() {
         let r = Chunker.byTokens(count: 1000, maxTokens: 300)
         XCTAssertEqual(r.count, 4)

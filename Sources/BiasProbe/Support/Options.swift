@@ -99,7 +99,7 @@ struct DoubleList: ExpressibleByArgument {
 struct PipelineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Longest chunk in tokens, prefix included (default: trained context - question - answer budget).", valueName: "n"))
     var chunkTokens: Int?
-    @Option(help: "Split the context by tokens (even token counts) or characters (as the official code does).")
+    @Option(help: "Split the context by tokens (even token counts), sentences (tokens, cut at a sentence end) or characters (as the official code does).")
     var splitBy: ParallelCompConfig.SplitBy?
     @Option(help: "Chunks kept for the question, chosen by lowest question NLL (default 3).")
     var keepChunks: Int?

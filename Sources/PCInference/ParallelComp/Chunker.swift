@@ -8,6 +8,27 @@ public enum Chunker {
         return (0..<n).map { i in (i * T / n)..<((i + 1) * T / n) }
     }
 
+    /// Sentence-aware token split: chunks of at most `maxTokens` tokens, each ending after the
+    /// last sentence-ending token in its second half (a cut inside a sentence can separate a fact
+    /// from its subject, and a chunk that stops mid-sentence scores the question worse for that
+    /// reason alone). A chunk with no sentence end in its second half is cut at `maxTokens`.
+    public static func bySentences(count T: Int, maxTokens: Int, endsSentence: (Int) -> Bool) -> [Range<Int>] {
+        precondition(maxTokens > 0)
+        var out: [Range<Int>] = []
+        var start = 0
+        while start < T {
+            var end = min(start + maxTokens, T)
+            if end < T {
+                var t = end - 1
+                while t >= start + maxTokens / 2 && !endsSentence(t) { t -= 1 }
+                if t >= start + maxTokens / 2 { end = t + 1 }
+            }
+            out.append(start..<end)
+            start = end
+        }
+        return out
+    }
+
     /// The official code's character split: n = ceil(T / maxTokens) from the token count, then
     /// the decoded text is cut every floor(N / n) characters, and the remainder is appended to
     /// the n-th piece (so cuts can fall mid-word).

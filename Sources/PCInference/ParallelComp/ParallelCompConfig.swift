@@ -1,7 +1,14 @@
 /// Every knob of the ParallelComp pipeline. Codable, so a run can be configured from JSON and
 /// its exact settings echoed into outputs and traces.
 public struct ParallelCompConfig: Codable, Sendable, Equatable {
-    public enum SplitBy: String, Codable, Sendable, CaseIterable { case tokens, characters }
+    public enum SplitBy: String, Codable, Sendable, CaseIterable {
+        /// Near-equal token counts (the default).
+        case tokens
+        /// Tokens, each chunk ending at a sentence end when one is in its second half.
+        case sentences
+        /// The official code's character split.
+        case characters
+    }
     public enum Selection: String, Codable, Sendable, CaseIterable {
         /// Keep the chunks whose question NLL is lowest (the paper's behaviour).
         case lowestNLL = "lowest"

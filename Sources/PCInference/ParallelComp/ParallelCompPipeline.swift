@@ -117,6 +117,20 @@ public final class ParallelCompPipeline {
             for (i, r) in Chunker.byTokens(count: ids.count, maxTokens: content).enumerated() {
                 chunks.append(Chunk(id: i, documentTokens: r, tokens: prefix + ids[r]))
             }
+        case .sentences:
+            // A token ends a sentence when its text ends with . ! ? or a line break (spaces aside).
+            var cache: [Int: Bool] = [:]
+            let ends: (Int) -> Bool = { t in
+                let id = ids[t]
+                if let v = cache[id] { return v }
+                let text = self.tokenizer.decode([id], skipSpecial: true).trimmingCharacters(in: .whitespaces)
+                let v = text.last.map { ".!?\n".contains($0) } ?? false
+                cache[id] = v
+                return v
+            }
+            for (i, r) in Chunker.bySentences(count: ids.count, maxTokens: content, endsSentence: ends).enumerated() {
+                chunks.append(Chunk(id: i, documentTokens: r, tokens: prefix + ids[r]))
+            }
         case .characters:
             let text = tokenizer.decode(ids, skipSpecial: true)
             for (i, piece) in Chunker.byCharacters(text: text, tokenCount: ids.count, maxTokens: content).enumerated() {
