@@ -5,11 +5,12 @@
 # only the last 8K tokens (truncate) or running plain causal attention over everything (full)
 # fails there. SmolLM2-135M is small: it finds a pass key in a few hundred tokens but not in 8K
 # (see the truncate row at 8k), so ParallelComp runs with 384-token chunks and keeps one chunk.
-# Chunks are scored on the last 16 question tokens: the first two ("\n\n", "What") mostly measure
-# whether the chunk happened to end at a sentence boundary, which outweighed the pass key in
-# early runs (8/20 at 128K when scoring every question token; notebook text in
-# outputs/03_passkey_accuracy/report.md). Five depths x 4 seeds for ParallelComp; one seed for
-# the baselines (full attention at 16K already takes minutes per example).
+# Chunks end at sentence ends (--split-by sentences). With plain token cuts two things went wrong
+# in development runs: a cut inside the needle left the pass key's first half in one chunk, and
+# the question's first token scored much better after a chunk that happened to end a sentence,
+# so a filler chunk ending in "again." beat the needle's chunk (8/20 correct at 128K).
+# Five depths x 4 seeds for ParallelComp; one seed for the baselines (full attention at 16K
+# already takes minutes per example).
 #   REPORT_ONLY=1 rebuilds the report from the results already in the folder.
 source "$(dirname "$0")/_common.sh"
 OUT=outputs/03_passkey_accuracy
@@ -17,7 +18,7 @@ mkdir -p "$OUT"
 if [ "${REPORT_ONLY:-0}" != 1 ]; then
     # Step 1: ParallelComp at 8K, 32K and 128K (about 5 minutes: the filler chunks repeat, so most
     # chunk scores are reused; `--no-reuse-scores` prefills every chunk).
-    /usr/bin/time -v "$BP" eval passkey --lengths 8k,32k,128k --seeds 4 --chunk-tokens 384 --score-tokens 16 \
+    /usr/bin/time -v "$BP" eval passkey --lengths 8k,32k,128k --seeds 4 --chunk-tokens 384 --split-by sentences \
         --measure --json > "$OUT/parallelcomp.jsonl" 2> "$OUT/parallelcomp.time"
     # Step 2: the last 8K tokens only, and plain causal attention (positions past 8K beyond 8k).
     "$BP" eval passkey --lengths 8k,32k,128k --method truncate --chunk-tokens 8192 --json > "$OUT/truncate.jsonl"
@@ -43,7 +44,7 @@ for m in ("parallelcomp", "truncate", "full"):
         e = [r for r in ex if r["method"] == m and r["length"] == L]
         cells.append(f"{sum(r['correct'] for r in e)}/{len(e)}" if e else "-")
     print(f"| {m} | " + " | ".join(cells) + " |")
-print("\nParallelComp: 384-token chunks, 1 kept, scored on the last 16 question tokens; 5 depths x 4 seeds.")
+print("\nParallelComp: 384-token chunks cut at sentence ends, 1 kept; 5 depths x 4 seeds.")
 print("truncate: the last 8,192 tokens; full: causal attention over everything; 5 depths x 1 seed.\n")
 pc = [r for r in ex if r["method"] == "parallelcomp" and r["length"] == max(lengths)]
 if pc:

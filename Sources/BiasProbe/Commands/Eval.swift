@@ -11,6 +11,10 @@ struct Eval: ParsableCommand {
         Methods: parallelcomp (default keeps 1 chunk for retrieval), truncate (the last chunk-size \
         tokens only), full (ordinary causal attention over everything: positions run past the \
         trained context).
+
+        For SmolLM2-135M use --chunk-tokens 384 --split-by sentences: the model finds a pass key in \
+        a few hundred tokens but not in 8K, and chunks cut mid-sentence can split the needle \
+        (outputs/03_passkey_accuracy/report.md).
         """)
 
     enum Task: String, ExpressibleByArgument, CaseIterable { case passkey, niah }
