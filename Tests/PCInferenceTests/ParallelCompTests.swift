@@ -94,6 +94,23 @@ final class ParallelCompTests: XCTestCase {
         }
     }
 
+    /// The needle's token range covers exactly its tokens, even where its first token merges with
+    /// the filler's trailing space.
+    func testNeedleTokenRange() throws {
+        let tok = try tokenizer()
+        let b = RetrievalTaskBuilder(tokenizer: tok)
+        let essays = String(repeating: "Startups are hard. Founders work late and ship often. ", count: 300)
+        for ex in [b.passkey(tokens: 1000, depth: 0.5, seed: 1), b.needle(haystack: essays, tokens: 1000, depth: 0.3, seed: 2)] {
+            let ids = tok.encode(ex.context, parseSpecial: false, addBOS: false)
+            let span = RetrievalRunner.needleTokens(ex, tokenizer: tok)
+            let inside = tok.decode(Array(ids[span]))
+            let needle = String(Array(ex.context)[ex.needle]).trimmingCharacters(in: .whitespaces)
+            XCTAssertTrue(inside.contains(needle.components(separatedBy: ".")[0]), "'\(inside)' misses the needle's start")
+            XCTAssertFalse(tok.decode([ids[span.lowerBound - 1]]).contains("pass") || tok.decode([ids[span.lowerBound - 1]]).contains("magic"))
+            XCTAssertFalse(tok.decode([ids[span.upperBound]]).contains(ex.answer))
+        }
+    }
+
     func testChunkBoundaries() {
         let r = Chunker.byTokens(count: 1000, maxTokens: 300)
         XCTAssertEqual(r.count, 4)

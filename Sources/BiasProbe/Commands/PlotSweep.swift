@@ -58,7 +58,10 @@ struct PlotSweep: ParsableCommand {
 
     /// The axis's values that occur, in the sweep's order.
     func levels(_ res: SweepResults, _ i: Int) -> [String] {
-        res.axes[i].values.map(\.text).filter { v in res.points.contains { $0.values[i] == v } }
+        let v = res.axes[i].values.map(\.text).filter { v in res.points.contains { $0.values[i] == v } }
+        // Numbers in order, so lines do not zig-zag after a grid was extended.
+        if v.allSatisfy({ Double($0) != nil }) { return v.sorted { Double($0)! < Double($1)! } }
+        return v
     }
 
     func mean(_ res: SweepResults, _ metric: String, where keep: (SweepPointResult) -> Bool) -> Double {
@@ -71,6 +74,9 @@ struct PlotSweep: ParsableCommand {
         let tasks = Set(res.examples.map(\.task)).sorted().joined(separator: " + ")
         var s = "\(res.points.count) points, \(res.examples.count) examples each (\(tasks))."
         if !others.isEmpty { s += " Each value is the mean over \(others.joined(separator: ", "))." }
+        let full = res.axes.reduce(1) { $0 * levels(res, res.axes.firstIndex(of: $1)!).count }
+        let present = Set(res.points.map(\.values)).count
+        if present < full { s += "\nGrid incomplete: \(present) of \(full) combinations, so the means cover different sets of points." }
         return s
     }
 

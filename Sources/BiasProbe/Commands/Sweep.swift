@@ -55,6 +55,11 @@ struct Sweep: ParsableCommand {
         let points = SweepPoint.grid(axes)
         // Every point's settings are checked before any work.
         let configs = try points.map { try $0.apply(to: base, layerCount: model.config.layerCount) }
+        for a in axes where a.parameter == .window || a.parameter == .kernel {
+            guard configs.contains(where: { $0.compression != nil }) else {
+                throw ValidationError("--vary \(a.parameter.rawValue) needs compression: give --capacity N or vary capacity")
+            }
+        }
 
         var examples: [SweepExample] = []
         for t in taskList { for s in 0..<seeds { for d in depths.values { examples.append(SweepExample(task: t, depth: d, seed: s)) } } }
@@ -64,9 +69,18 @@ struct Sweep: ParsableCommand {
             e.task == "passkey" ? builder.passkey(tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
                                 : builder.needle(haystack: essays, tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
         }
+        // What the pipeline itself refuses (chunk size against the prefix and question, batching
+        // with compression...) is found now, not hours into the sweep.
+        for (pi, c) in configs.enumerated() {
+            for ex in Set(examples.map(\.task)).sorted().compactMap({ t in built.indices.first { examples[$0].task == t } }).map({ built[$0] }) {
+                let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
+                do { _ = try ParallelCompPipeline(model: model, tokenizer: tok, config: c, format: format).prepare(context: ex.context, question: ex.question) }
+                catch { throw CLIError("point \(points[pi].label(axes: axes)): \(error)") }
+            }
+        }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        let settings = String(decoding: try enc.encode(SweepSettings(axes: axes, tasks: taskList, length: length.tokens, examples: examples, base: base)), as: UTF8.self)
+        let settings = String(decoding: try enc.encode(SweepSettings(axes: axes, tasks: taskList, length: length.tokens, examples: examples, base: base, model: modelPath)), as: UTF8.self)
 
         var results = SweepResults(settings: settings, model: modelPath, axes: axes, examples: examples)
         if FileManager.default.fileExists(atPath: out) && !restart {
@@ -74,14 +88,17 @@ struct Sweep: ParsableCommand {
             // Same examples, base settings and parameter names: the grid may have gained values.
             let was = try JSONDecoder().decode(SweepSettings.self, from: Data(old.settings.utf8))
             guard was.tasks == taskList, was.length == length.tokens, was.examples == examples, was.base == base,
-                  was.axes.map(\.parameter) == axes.map(\.parameter) else {
+                  was.axes.map(\.parameter) == axes.map(\.parameter), was.model == nil || was.model == modelPath else {
                 throw CLIError("\(out) holds a sweep with other settings (examples, base options or parameters): pass --restart to overwrite it, or another --out")
             }
             // Keep every value seen, so the stored settings describe all stored points.
             results.axes = SweepAxis.merged(was.axes + axes)
-            results.settings = String(decoding: try enc.encode(SweepSettings(axes: results.axes, tasks: taskList, length: length.tokens, examples: examples, base: base)), as: UTF8.self)
+            results.settings = String(decoding: try enc.encode(SweepSettings(axes: results.axes, tasks: taskList, length: length.tokens, examples: examples,
+                                                                             base: base, model: modelPath)), as: UTF8.self)
             results.points = old.points
-            if !quiet && !old.points.isEmpty { Log.info("resuming: \(old.points.count) of \(points.count) points already in \(out)") }
+            let labels = Set(points.map { $0.label(axes: axes) })
+            let inGrid = old.points.filter { labels.contains($0.label) }.count
+            if !quiet && inGrid > 0 { Log.info("resuming: \(inGrid) of \(points.count) points already in \(out)") }
         }
         try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
@@ -124,10 +141,13 @@ struct Sweep: ParsableCommand {
         let ordered = results.points.sorted { (order[$0.label] ?? .max) < (order[$1.label] ?? .max) }
         let best = Self.recommended(results, ordered)
         if json {
-            try JSONOut.emit(dictionary: ["points": ordered.count, "file": out, "recommended": best?.label as Any,
+            try JSONOut.emit(dictionary: ["points": ordered.count, "scores_reused": memo != nil, "file": out, "recommended": best?.label as Any,
                                           "rule": Self.rule, "config": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(base))) ?? [:]])
         } else {
             print(Self.table(results, ordered))
+            if memo != nil {
+                print("Times count only the work each point did: chunk scores are shared between points (--no-reuse-scores times every point from scratch).\n")
+            }
             if let best { print("recommended: \(best.label)  (\(Self.rule))") }
             print("results: \(out)")
         }

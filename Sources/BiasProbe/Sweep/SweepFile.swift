@@ -148,4 +148,6 @@ struct SweepSettings: Codable, Equatable {
     var length: Int
     var examples: [SweepExample]
     var base: ParallelCompConfig
+    /// The model file (absent in files from before it was recorded).
+    var model: String? = nil
 }

@@ -105,10 +105,11 @@ public final class KVCache: @unchecked Sendable {
         var drop = count - n
         while drop > 0, var last = slices.popLast() {
             let d = min(drop, last.count)
+            // Only a slice that ends at its block's end may shrink the block (others share it).
+            let endsBlock = last.start + last.count == last.block.count
             last.count -= d; drop -= d
-            if last.start + last.count <= last.block.count { last.block.count = last.start + last.count }
-            if last.count > 0 || last.start > 0 { slices.append(last) }
-            if d == 0 { break }
+            if endsBlock { last.block.count = last.start + last.count }
+            if last.count > 0 { slices.append(last) }
         }
         count = n
         for l in 0..<layers { for h in 0..<queryHeads { if let m = keepMasks[l][h], m.count > n { keepMasks[l][h] = Array(m.prefix(n)) } } }

@@ -14,10 +14,13 @@ public final class ChunkScoreMemo: @unchecked Sendable {
 
     public init() {}
 
-    /// Only the settings that change a chunk's score (chunk-stage calibration shapes the pass).
+    /// The settings that change a chunk's score, to the last bit: chunk-stage calibration shapes
+    /// the pass; compression watches it (the kernel then normalises rows before P.V, which can
+    /// move the NLL by a rounding step); a batched pass sums in another order.
     static func settings(_ c: ParallelCompConfig) -> String {
         let rules = c.calibration.filter { $0.stage == .chunk }.map(\.description).joined(separator: ",")
         return "\(c.scoreTokens)|\(c.nllFormula.rawValue)|\(rules)|\(c.lambda)|\(c.calibrationRows)|\(c.bandWidth)|\(c.equalizeHeads)"
+            + "|\(c.compression != nil)|\(c.batchChunks)"
     }
 
     func lookup(_ k: Key) -> Double? { lock.lock(); defer { lock.unlock() }; return nll[k] }

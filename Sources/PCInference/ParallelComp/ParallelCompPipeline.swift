@@ -185,7 +185,7 @@ public final class ParallelCompPipeline {
                 if score >= held[K - 1].score {
                     chunks[i].nll = nll
                     memo.countHit(); skipped += 1
-                    progress?(.chunkFinished(index: i, total: chunks.count, tokens: chunks[i].contextLength + m, nll: nll))
+                    progress?(.chunkFinished(index: i, total: chunks.count, tokens: 0, nll: nll))   // nothing prefilled
                     i += 1
                     continue
                 }

@@ -38,11 +38,19 @@ public struct RetrievalOutcome: Sendable {
 
 /// Runs retrieval examples through a pipeline and measures them.
 public enum RetrievalRunner {
-    /// The needle's token range in the tokenised context.
+    /// The needle's token range in the tokenised context. Tokens at the needle's edges can merge
+    /// with their neighbours (a filler's trailing space joins "The"), so the range is where the
+    /// tokens of the text before the needle stop matching the full context's tokens.
     public static func needleTokens(_ ex: RetrievalExample, tokenizer tok: Tokenizer) -> Range<Int> {
-        let a = tok.encode(String(ex.context.prefix(ex.needle.lowerBound)), parseSpecial: false, addBOS: false).count
-        let b = tok.encode(String(ex.context.prefix(ex.needle.upperBound)), parseSpecial: false, addBOS: false).count
-        return a..<max(a + 1, b)
+        let full = tok.encode(ex.context, parseSpecial: false, addBOS: false)
+        func agreeing(_ end: Int) -> Int {
+            let ids = tok.encode(String(ex.context.prefix(end)), parseSpecial: false, addBOS: false)
+            var i = 0
+            while i < ids.count && i < full.count && ids[i] == full[i] { i += 1 }
+            return i
+        }
+        let a = agreeing(ex.needle.lowerBound)
+        return a..<max(a + 1, agreeing(ex.needle.upperBound))
     }
 
     public static func run(_ ex: RetrievalExample, pipeline pc: ParallelCompPipeline, measure: Bool = false,
@@ -64,7 +72,7 @@ public enum RetrievalRunner {
             out.needleOffset = span.lowerBound - d.lowerBound; out.needleChunkTokens = d.count
             out.needleSplit = span.upperBound > d.upperBound
         }
-        if let massObs {
+        if let massObs, prep.chunks.contains(where: { $0.documentTokens != nil }) {
             // Keys of the needle's tokens in the combined cache, over every kept chunk that holds some.
             var keys: [Int] = []
             for (j, id) in r.keptChunkIDs.enumerated() {
