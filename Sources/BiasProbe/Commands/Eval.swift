@@ -51,6 +51,7 @@ struct Eval: ParsableCommand {
         let t0 = Date()
         // One memo for the whole evaluation: the passkey's filler chunks recur across examples.
         let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
+        var reused = 0
         // Seeds outermost, so an interrupted run still covers every depth evenly.
         for L in lengths.values {
             for seed in 0..<seeds {
@@ -66,6 +67,7 @@ struct Eval: ParsableCommand {
                         table[key, default: (0, 0)].0 += ok ? 1 : 0
                         table[key, default: (0, 0)].1 += 1
                         done += 1
+                        reused += place["chunks_reused"] as? Int ?? 0
                         if json {
                             let row: [String: Any] = ["task": task.rawValue, "method": m.rawValue, "length": L.tokens, "depth": depth, "seed": seed,
                                                       "answer": answer, "expected": ex.answer, "correct": ok, "kept_chunks": kept,
@@ -90,7 +92,7 @@ struct Eval: ParsableCommand {
         if json {
             try JSONOut.emit(dictionary: ["summary": summary, "config": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(config))) ?? [:],
                                           "seconds": Date().timeIntervalSince(t0), "peak_rss_bytes": ProcessStats.peakRSS,
-                                          "chunks_reused": memo?.hits ?? 0])
+                                          "chunks_reused": reused])
         } else {
             print("\(task.rawValue) accuracy (\(depths.values.count) depths x \(seeds) seeds)")
             print("method".padding(toLength: 14, withPad: " ", startingAt: 0) + lengths.values.map { $0.text.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
@@ -113,9 +115,7 @@ struct Eval: ParsableCommand {
         switch method {
         case .parallelcomp:
             let o = try RetrievalRunner.run(ex, pipeline: pc, measure: measure, cancelled: { Signals.isInterrupted })
-            var d = o.dictionary
-            for k in ["answer", "correct", "kept_chunks", "seconds"] { d[k] = nil }
-            return (o.answer, o.keptChunks, d)
+            return (o.answer, o.keptChunks, o.dictionary)   // the caller's own fields win where names repeat
         case .truncate, .full:
             let q = format.questionIDs(tok, question: ex.question)
             let prefix = format.prefixIDs(tok)

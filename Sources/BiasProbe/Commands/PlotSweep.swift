@@ -48,14 +48,6 @@ struct PlotSweep: ParsableCommand {
         }
     }
 
-    func value(_ res: SweepResults, _ name: String, _ p: SweepPointResult) -> Double {
-        if name == "accuracy" {
-            let v = ["passkey_accuracy", "niah_accuracy"].map { res.metric($0, p) }.filter(\.isFinite)
-            return v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count)
-        }
-        return res.metric(name, p)
-    }
-
     /// The axis's values that occur, in the sweep's order.
     func levels(_ res: SweepResults, _ i: Int) -> [String] {
         let v = res.axes[i].values.map(\.text).filter { v in res.points.contains { $0.values[i] == v } }
@@ -65,8 +57,7 @@ struct PlotSweep: ParsableCommand {
     }
 
     func mean(_ res: SweepResults, _ metric: String, where keep: (SweepPointResult) -> Bool) -> Double {
-        let v = res.points.filter(keep).map { value(res, metric, $0) }.filter(\.isFinite)
-        return v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count)
+        SweepPointResult.mean(res.points.filter(keep).map { res.metric(metric, $0) })
     }
 
     func subtitle(_ res: SweepResults, _ shown: [Int]) -> String {
@@ -74,7 +65,7 @@ struct PlotSweep: ParsableCommand {
         let tasks = Set(res.examples.map(\.task)).sorted().joined(separator: " + ")
         var s = "\(res.points.count) points, \(res.examples.count) examples each (\(tasks))."
         if !others.isEmpty { s += " Each value is the mean over \(others.joined(separator: ", "))." }
-        let full = res.axes.reduce(1) { $0 * levels(res, res.axes.firstIndex(of: $1)!).count }
+        let full = res.axes.indices.reduce(1) { $0 * levels(res, $1).count }
         let present = Set(res.points.map(\.values)).count
         if present < full { s += "\nGrid incomplete: \(present) of \(full) combinations, so the means cover different sets of points." }
         return s

@@ -69,20 +69,27 @@ struct Sweep: ParsableCommand {
             e.task == "passkey" ? builder.passkey(tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
                                 : builder.needle(haystack: essays, tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
         }
+        func makePipeline(_ ex: RetrievalExample, _ config: ParallelCompConfig) -> ParallelCompPipeline {
+            let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
+            return ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
+        }
         // What the pipeline itself refuses (chunk size against the prefix and question, batching
-        // with compression...) is found now, not hours into the sweep.
+        // with compression...) is found now, not hours into the sweep: one example of each task.
+        let firstOfEachTask = taskList.compactMap { t in examples.firstIndex { $0.task == t }.map { built[$0] } }
         for (pi, c) in configs.enumerated() {
-            for ex in Set(examples.map(\.task)).sorted().compactMap({ t in built.indices.first { examples[$0].task == t } }).map({ built[$0] }) {
-                let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
-                do { _ = try ParallelCompPipeline(model: model, tokenizer: tok, config: c, format: format).prepare(context: ex.context, question: ex.question) }
+            for ex in firstOfEachTask {
+                do { _ = try makePipeline(ex, c).prepare(context: ex.context, question: ex.question) }
                 catch { throw CLIError("point \(points[pi].label(axes: axes)): \(error)") }
             }
         }
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let settings = String(decoding: try enc.encode(SweepSettings(axes: axes, tasks: taskList, length: length.tokens, examples: examples, base: base, model: modelPath)), as: UTF8.self)
+        func settings(_ axes: [SweepAxis]) throws -> String {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            let s = SweepSettings(axes: axes, tasks: taskList, length: length.tokens, examples: examples, base: base, model: modelPath)
+            return String(decoding: try enc.encode(s), as: UTF8.self)
+        }
 
-        var results = SweepResults(settings: settings, model: modelPath, axes: axes, examples: examples)
+        var results = SweepResults(settings: try settings(axes), model: modelPath, axes: axes, examples: examples)
         if FileManager.default.fileExists(atPath: out) && !restart {
             let old = try SweepResults.read(path: out)
             // Same examples, base settings and parameter names: the grid may have gained values.
@@ -93,15 +100,14 @@ struct Sweep: ParsableCommand {
             }
             // Keep every value seen, so the stored settings describe all stored points.
             results.axes = SweepAxis.merged(was.axes + axes)
-            results.settings = String(decoding: try enc.encode(SweepSettings(axes: results.axes, tasks: taskList, length: length.tokens, examples: examples,
-                                                                             base: base, model: modelPath)), as: UTF8.self)
+            results.settings = try settings(results.axes)
             results.points = old.points
             let labels = Set(points.map { $0.label(axes: axes) })
             let inGrid = old.points.filter { labels.contains($0.label) }.count
             if !quiet && inGrid > 0 { Log.info("resuming: \(inGrid) of \(points.count) points already in \(out)") }
         }
-        try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        let folder = (out as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
         let finished = Set(results.points.map(\.label))
         let todo = points.indices.filter { !finished.contains(points[$0].label(axes: axes)) }
         let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
@@ -114,8 +120,7 @@ struct Sweep: ParsableCommand {
                                      needleMass: [], needleKept: [], seconds: [], peakRSSBytes: 0, chunksPrefilled: 0, chunksReused: 0)
             for (ei, ex) in built.enumerated() {
                 if Signals.isInterrupted { throw SweepInterrupted(saved: results.points.count, total: points.count, path: out) }
-                let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
-                let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: configs[pi], format: format)
+                let pc = makePipeline(ex, configs[pi])
                 pc.memo = memo
                 let o: RetrievalOutcome
                 do { o = try RetrievalRunner.run(ex, pipeline: pc, measure: true, cancelled: { Signals.isInterrupted }) }
@@ -157,13 +162,9 @@ struct Sweep: ParsableCommand {
 
     /// The point the rule picks.
     static func recommended(_ res: SweepResults, _ pts: [SweepPointResult]) -> SweepPointResult? {
-        func acc(_ p: SweepPointResult) -> Double {
-            let v = ["passkey_accuracy", "niah_accuracy"].map { res.metric($0, p) }.filter { $0.isFinite }
-            return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count)
-        }
         func key(_ p: SweepPointResult) -> (Double, Double, Double) {
-            let nll = res.metric("answer_nll", p), mass = res.metric("needle_mass", p)
-            return (-acc(p), nll.isFinite ? nll : .infinity, mass.isFinite ? -mass : 0)
+            let acc = res.metric("accuracy", p), nll = res.metric("answer_nll", p), mass = res.metric("needle_mass", p)
+            return (acc.isFinite ? -acc : 0, nll.isFinite ? nll : .infinity, mass.isFinite ? -mass : 0)
         }
         return pts.min { key($0) < key($1) }
     }

@@ -48,8 +48,10 @@ struct SweepResults {
     /// Per-point summaries, by dataset name under points/: what `plot sweep` draws.
     static let metrics = ["passkey_accuracy", "niah_accuracy", "answer_nll", "needle_mass", "needle_kept", "seconds", "peak_rss_gb"]
 
+    /// A point's value of one of `metrics`, or "accuracy": the mean of the tasks' accuracies.
     func metric(_ name: String, _ p: SweepPointResult) -> Double {
         switch name {
+        case "accuracy": return SweepPointResult.mean(["passkey_accuracy", "niah_accuracy"].map { metric($0, p) })
         case "passkey_accuracy": return p.accuracy(task: "passkey", examples: examples)
         case "niah_accuracy": return p.accuracy(task: "niah", examples: examples)
         case "answer_nll": return SweepPointResult.mean(p.answerNLL)
@@ -101,7 +103,7 @@ struct SweepResults {
         do { file = try H5File.open(path: path, readOnly: true) } catch { throw CLIError("\(path) is not a biasprobe sweep (not an HDF5 file)") }
         guard (try? file.attribute("format").stringValue) == format else { throw CLIError("\(path) is an HDF5 file but not a biasprobe sweep") }
         let v = (try? file.attribute("format_version").intValue) ?? 0
-        guard v == version else { throw CLIError("\(path) has sweep format version \(v ?? 0); this biasprobe reads version \(version)") }
+        guard v == version else { throw CLIError("\(path) has sweep format version \(v); this biasprobe reads version \(version)") }
         do {
             guard let settings = try file.attribute("settings").stringValue, let names = try file.attribute("parameters").stringsValue,
                   let axesData = settings.data(using: .utf8),

@@ -9,8 +9,6 @@ public final class ChunkScoreMemo: @unchecked Sendable {
     struct Key: Hashable { let chunk: [Int]; let question: [Int]; let settings: String }
     private var nll: [Key: Double] = [:]
     private let lock = NSLock()
-    /// Chunks skipped thanks to the memo, over the memo's life.
-    public private(set) var hits = 0
 
     public init() {}
 
@@ -25,5 +23,4 @@ public final class ChunkScoreMemo: @unchecked Sendable {
 
     func lookup(_ k: Key) -> Double? { lock.lock(); defer { lock.unlock() }; return nll[k] }
     func store(_ k: Key, _ v: Double) { lock.lock(); nll[k] = v; lock.unlock() }
-    func countHit() { lock.lock(); hits += 1; lock.unlock() }
 }

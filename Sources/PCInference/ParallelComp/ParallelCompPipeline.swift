@@ -113,24 +113,23 @@ public final class ParallelCompPipeline {
         let ids = tokenizer.encode(context, parseSpecial: false, addBOS: false)
         var chunks: [Chunk] = []
         switch config.splitBy {
-        case .tokens:
-            for (i, r) in Chunker.byTokens(count: ids.count, maxTokens: content).enumerated() {
-                chunks.append(Chunk(id: i, documentTokens: r, tokens: prefix + ids[r]))
+        case .tokens, .sentences:
+            let ranges: [Range<Int>]
+            if config.splitBy == .tokens {
+                ranges = Chunker.byTokens(count: ids.count, maxTokens: content)
+            } else {
+                // A token ends a sentence when its text ends with . ! ? or a line break (spaces aside).
+                var cache: [Int: Bool] = [:]
+                ranges = Chunker.bySentences(count: ids.count, maxTokens: content) { t in
+                    let id = ids[t]
+                    if let v = cache[id] { return v }
+                    let text = self.tokenizer.decode([id], skipSpecial: true).trimmingCharacters(in: .whitespaces)
+                    let v = text.last.map { ".!?\n".contains($0) } ?? false
+                    cache[id] = v
+                    return v
+                }
             }
-        case .sentences:
-            // A token ends a sentence when its text ends with . ! ? or a line break (spaces aside).
-            var cache: [Int: Bool] = [:]
-            let ends: (Int) -> Bool = { t in
-                let id = ids[t]
-                if let v = cache[id] { return v }
-                let text = self.tokenizer.decode([id], skipSpecial: true).trimmingCharacters(in: .whitespaces)
-                let v = text.last.map { ".!?\n".contains($0) } ?? false
-                cache[id] = v
-                return v
-            }
-            for (i, r) in Chunker.bySentences(count: ids.count, maxTokens: content, endsSentence: ends).enumerated() {
-                chunks.append(Chunk(id: i, documentTokens: r, tokens: prefix + ids[r]))
-            }
+            for (i, r) in ranges.enumerated() { chunks.append(Chunk(id: i, documentTokens: r, tokens: prefix + ids[r])) }
         case .characters:
             let text = tokenizer.decode(ids, skipSpecial: true)
             for (i, piece) in Chunker.byCharacters(text: text, tokenCount: ids.count, maxTokens: content).enumerated() {
@@ -184,7 +183,7 @@ public final class ParallelCompPipeline {
                 let score = config.selection == .lowestNLL ? nll : -nll
                 if score >= held[K - 1].score {
                     chunks[i].nll = nll
-                    memo.countHit(); skipped += 1
+                    skipped += 1
                     progress?(.chunkFinished(index: i, total: chunks.count, tokens: 0, nll: nll))   // nothing prefilled
                     i += 1
                     continue
