@@ -22,11 +22,12 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# 2. Python: h5py lets the tests open traces the way users will.
+# 2. Python: h5py and xarray (over h5netcdf) let the tests open traces the way users will.
+# Pinned where the tests depend on a reader's behaviour (netCDF dimension lookup).
 PY="${PYTHON:-python3}"
-if ! "$PY" -c "import h5py, numpy" >/dev/null 2>&1; then
-    say "installing h5py"
-    "$PY" -m pip install -q h5py numpy
+if ! "$PY" -c "import h5py, numpy, xarray, h5netcdf" >/dev/null 2>&1; then
+    say "installing h5py, xarray, h5netcdf"
+    "$PY" -m pip install -q h5py numpy "xarray==2026.9.0" "h5netcdf==1.8.2"
 fi
 
 mkdir -p "$CACHE/wheels"

@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift build -c release --build-tests
 swift test -c release --skip-build "$@"
-# A one-minute fuzz run of the GGUF and trace readers (libFuzzer + AddressSanitizer; see Fuzz/README.md).
-# BIASPROBE_SKIP_FUZZ=1 leaves it out, e.g. when running a filtered subset of the tests.
+# The fuzz targets' deterministic CI mode (libFuzzer + AddressSanitizer; see Fuzz/README.md):
+# every committed crash input replayed, then a fixed-seed, fixed-count GGUF run. Open-ended
+# fuzzing is in scripts/reliability.sh. BIASPROBE_SKIP_FUZZ=1 leaves it out, e.g. when running
+# a filtered subset of the tests.
 if [ "${BIASPROBE_SKIP_FUZZ:-0}" != 1 ] && [ $# -eq 0 ]; then
-    bash scripts/fuzz.sh 60
+    bash scripts/fuzz.sh --ci
 fi

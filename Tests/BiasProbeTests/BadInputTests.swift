@@ -30,6 +30,11 @@ final class BadInputTests: XCTestCase {
         try "not a model at all, just some text that is long enough".write(toFile: text, atomically: true, encoding: .utf8)
         try assertOneLineError(["info", "--model", text], contains: "not a GGUF file")
         try assertOneLineError(["info", "--model", dir.appendingPathComponent("missing.gguf").path], contains: "not found")
+        let malformed = CLI.packageRoot.appendingPathComponent("Tests/PCInferenceTests/Fixtures/malformed")
+        try assertOneLineError(["info", "--model", malformed.appendingPathComponent("duplicate-metadata-key.gguf").path],
+                               contains: "general.architecture appears twice")
+        try assertOneLineError(["info", "--model", malformed.appendingPathComponent("duplicate-tensor-name.gguf").path],
+                               contains: "token_embd.weight appears twice")
     }
 
     func testPipelineOptionsOutOfRange() throws {

@@ -35,11 +35,19 @@ final class SweepTests: XCTestCase {
         let check = try CLI.python("""
             import h5py, sys
             f = h5py.File(sys.argv[1], 'r')
-            assert f.attrs['format'] == 'biasprobe-sweep' and f.attrs['format_version'] == 1
+            assert f.attrs['format'] == 'biasprobe-sweep' and f.attrs['format_version'] == 2
             assert list(f.attrs['parameters']) == ['keep-chunks']
             assert [x.decode() for x in f['points/keep-chunks'][:]] == ['1', '2']
             assert f['results/correct'].shape == (2, 1) and f['results/needle_mass'].shape == (2, 1)
             assert (f['points/peak_rss_bytes'][:] > 100e6).all()
+            import xarray as xr
+            for g, dims in [('examples', {'example': 1}), ('points', {'point': 2}), ('results', {'point': 2, 'example': 1})]:
+                ds = xr.open_dataset(sys.argv[1], engine='h5netcdf', group=g)
+                assert dict(ds.sizes) == dims, (g, dict(ds.sizes))
+            tree = xr.open_datatree(sys.argv[1], engine='h5netcdf')
+            r = tree['results'].to_dataset()
+            assert r.correct.dims == ('point', 'example') and list(r.point.values) == [0, 1], r
+            assert [str(t) for t in tree['examples'].task.values] == ['passkey']
             print('ok')
             """, args: [out])
         XCTAssertEqual(check.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "ok", check.stderr)

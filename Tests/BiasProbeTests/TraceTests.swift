@@ -61,6 +61,67 @@ final class TraceTests: XCTestCase {
         XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "")
     }
 
+    /// Every group opens in xarray (netCDF-4 through h5netcdf) with the schema's dimension names,
+    /// and the tree gives them coordinates: the scales sit in the root group, where a group's
+    /// variables find them.
+    func testEveryGroupOpensInXarrayWithNamedDimensions() throws {
+        try CLI.requireModel()
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = try CLI.goldenTrace(in: dir)
+        let schema = TraceSchemaDims.fromDocs()
+        let specPath = dir.appendingPathComponent("dims.json").path
+        try JSONSerialization.data(withJSONObject: schema).write(to: URL(fileURLWithPath: specPath))
+        let script = """
+        import sys, json, h5py, xarray as xr
+        path, spec = sys.argv[1], json.load(open(sys.argv[2]))
+        bad = []
+        groups = sorted({name.split('/')[0] for name in spec})
+        assert groups == ['decode', 'eviction', 'global', 'input', 'local'], groups
+        for g in groups:
+            ds = xr.open_dataset(path, engine='h5netcdf', group=g)
+            for name, dims in spec.items():
+                if name.split('/')[0] != g: continue
+                v = name.split('/')[1]
+                if v not in ds: bad.append('xarray: missing ' + name); continue
+                if list(ds[v].dims) != dims: bad.append(name + ' has dims ' + str(ds[v].dims))
+        tree = xr.open_datatree(path, engine='h5netcdf')
+        f = h5py.File(path, 'r')
+        L, H, C = int(f.attrs['layers']), int(f.attrs['heads']), int(f.attrs['chunks'])
+        bm = tree['global'].to_dataset().band_mass
+        if [str(b) for b in bm['band'].values] != ['sink', 'middle', 'recent']: bad.append('band coordinate ' + str(bm['band'].values))
+        if [list(bm[d].values) for d in ('layer', 'head', 'chunk')] != [list(range(n)) for n in (L, H, C)]:
+            bad.append('layer/head/chunk coordinates are not 0..n-1')
+        kept = [int(c) for c in tree['input'].to_dataset()['kept'].values]
+        if kept != [c for c in range(C) if f['input/chunk_kept'][c]]: bad.append('kept coordinate ' + str(kept))
+        # A labelled selection gives the same numbers as h5py's positional read.
+        import numpy as np
+        if not np.allclose(bm.sel(band='recent', layer=3).values, f['global/band_mass'][3, :, :, 2], equal_nan=True): bad.append('sel differs')
+        print('\\n'.join(bad))
+        """
+        let r = try CLI.python(script, args: [trace, specPath])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "")
+    }
+
+    /// The README's "read a trace in Python" block runs as printed, on a real trace named trace.h5.
+    func testReadmePythonExampleRuns() throws {
+        try CLI.requireModel()
+        let readme = try String(contentsOf: CLI.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let marker = try XCTUnwrap(readme.range(of: "<!-- readme-python"), "README lost its Python example")
+        let rest = readme[marker.upperBound...]
+        let start = try XCTUnwrap(rest.range(of: "```python\n")), end = try XCTUnwrap(rest[start.upperBound...].range(of: "```"))
+        let code = String(rest[start.upperBound..<end.lowerBound])
+        XCTAssertLessThanOrEqual(code.split(separator: "\n").count, 6, "the README example should stay short")
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = try CLI.goldenTrace(in: dir)
+        try FileManager.default.moveItem(atPath: trace, toPath: dir.appendingPathComponent("trace.h5").path)
+        let r = try CLI.launch("/usr/bin/env", ["python3", "-c", code], cwd: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("chunk_nll"), r.stdout)
+    }
+
     /// A file that is not a trace, or a trace from a newer format, gives one line and exit 1.
     func testForeignAndNewerFilesAreRefused() throws {
         try CLI.requireModel()
@@ -108,5 +169,19 @@ final class TraceTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains("tmp") }, [])
         XCTAssertEqual(try CLI.run(["inspect", dir.appendingPathComponent("t.h5").path]).status, 0)
+    }
+}
+
+/// Dataset name -> axis names, from the dataset table of docs/trace-format.md.
+enum TraceSchemaDims {
+    static func fromDocs() -> [String: [String]] {
+        let doc = (try? String(contentsOf: CLI.packageRoot.appendingPathComponent("docs/trace-format.md"), encoding: .utf8)) ?? ""
+        var out: [String: [String]] = [:]
+        for line in doc.split(separator: "\n") where line.hasPrefix("| `") && line.split(separator: "|").count == 4 {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells[0].contains("/") else { continue }
+            out[cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))] = cells[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        return out
     }
 }

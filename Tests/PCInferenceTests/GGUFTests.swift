@@ -301,6 +301,32 @@ final class GGUFTests: XCTestCase {
         assertGGUFError("missing metadata", mention: "llama.block_count") { _ = try f.requireInt("llama.block_count") }
     }
 
+    /// llama.cpp refuses a file that repeats a metadata key or a tensor name; so does biasprobe,
+    /// naming the repeated entry (the committed fixtures are hand-made files of each kind).
+    func testDuplicateKeysAndTensorNamesAreRefused() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/malformed")
+        assertGGUFError("duplicate key fixture", mention: "metadata key general.architecture appears twice") {
+            _ = try GGUFFile(path: folder.appendingPathComponent("duplicate-metadata-key.gguf").path)
+        }
+        assertGGUFError("duplicate tensor fixture", mention: "tensor token_embd.weight appears twice") {
+            _ = try GGUFFile(path: folder.appendingPathComponent("duplicate-tensor-name.gguf").path)
+        }
+        var b = validBuilder()
+        b.metadata.append(("test.flag", .bool(false)))
+        assertGGUFError("duplicate key", mention: "test.flag appears twice") { _ = try GGUFFile(path: try b.write(name: "dupkey")) }
+        b = validBuilder()
+        b.tensors.append(b.tensors[0])
+        assertGGUFError("duplicate tensor", mention: "tensor a appears twice") { _ = try GGUFFile(path: try b.write(name: "duptensor")) }
+    }
+
+    /// Every value type of the GGUF specification round-trips through its tag.
+    func testEveryValueTypeTagIsKnown() throws {
+        XCTAssertEqual(GGUFValueType.allCases.map(\.rawValue), Array(0...12))
+        var b = validBuilder()
+        b.metadata.append(("test.unknown", .raw(type: 13, bytes: [0, 0, 0, 0])))
+        assertGGUFError("type 13", mention: "unknown metadata value type 13") { _ = try GGUFFile(path: try b.write(name: "t13")) }
+    }
+
     func testBadMagicAndVersions() throws {
         var b = validBuilder()
         b.magic = Array("GGML".utf8)

@@ -11,7 +11,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Most tokens to generate.") var maxTokens = 128
     @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
     @Option(help: "Nucleus sampling mass.") var topP: Float = 1
-    @Option(help: "Sampling seed.") var seed: UInt64 = 0
+    @Option(help: "Seed of temperature / top-p sampling.") var samplingSeed: UInt64 = 0
     @Flag(help: "Print JSON on stdout instead of streaming text.") var json = false
 
     func validate() throws {
@@ -35,7 +35,7 @@ struct Generate: ParsableCommand {
         let t0 = Date()
         let out = try Generator(model: model).generate(
             prompt: ids, maxTokens: maxTokens,
-            sampling: SamplingSettings(temperature: temperature, topP: topP, seed: seed),
+            sampling: SamplingSettings(temperature: temperature, topP: topP, seed: samplingSeed),
             stopTokens: tok.stopTokenIDs) { id in
                 if !json { FileHandle.standardOutput.write(stream.append(id).data(using: .utf8)!) }
                 return !Signals.isInterrupted

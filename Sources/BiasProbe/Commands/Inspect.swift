@@ -76,16 +76,20 @@ extension TraceReader {
     }
 }
 
-/// Reads a whole trace and exits 0, or prints why it cannot. Run by `TraceReader` in a child
-/// process before it opens a trace itself, so a file that crashes libhdf5 cannot crash the caller.
+/// Reads a whole trace or sweep file and exits 0, or prints why it cannot. Run by `TraceReader`
+/// and `SweepResults.read` in a child process before they open a file themselves, so a file that
+/// crashes libhdf5 (e.g. a string attribute read through a damaged global heap) cannot crash
+/// the caller.
 struct CheckTrace: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-trace", abstract: "Read every dataset and attribute of a trace (used internally).",
+        commandName: "check-trace", abstract: "Read every dataset and attribute of a trace or sweep file (used internally).",
         shouldDisplay: false)
 
-    @Argument(help: "The trace file.") var trace: String
+    @Argument(help: "The trace or sweep file.") var trace: String
+    @Flag(help: "The file is a sweep file.") var sweep = false
 
     func run() throws {
-        try TraceReader(path: trace, isolated: false).readEverything()
+        if sweep { _ = try SweepResults.read(path: trace, isolated: false) }
+        else { try TraceReader(path: trace, isolated: false).readEverything() }
     }
 }

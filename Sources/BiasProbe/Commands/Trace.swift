@@ -22,7 +22,7 @@ struct Trace: ParsableCommand {
     @Option(help: ArgumentHelp("Exact token layout instead of text: JSON {\"chunks\": [[ids...], ...], \"question\": [ids...]}.", valueName: "file"))
     var tokenLayout: String?
     @Option(help: "Depth of the pass key in the default essays (0 = start, 1 = end).") var depth = 0.5
-    @Option(help: "Seed of the pass key.") var seed: UInt64 = 0
+    @Option(help: "Seed of the pass key's digits and of its filler (sampling has --sampling-seed).") var passkeySeed: UInt64 = 0
     @Option(help: "Sink band width S, in keys per chunk.") var sinkWidth = 100
     @Option(help: "Recent band width R, in keys per chunk.") var recentWidth = 100
     @Option(help: "Relative-position bins per chunk.") var bins = 32
@@ -57,7 +57,7 @@ struct Trace: ParsableCommand {
             text = RetrievalTaskBuilder.prefix(of: t, tokens: context.tokens, tokenizer: tok)
             q = question ?? "Summarize the text in one sentence."
         } else {
-            let ex = RetrievalTaskBuilder(tokenizer: tok).passkeyInEssays(haystack: try DefaultCorpus.essays(), tokens: context.tokens, depth: depth, seed: seed)
+            let ex = RetrievalTaskBuilder(tokenizer: tok).passkeyInEssays(haystack: try DefaultCorpus.essays(), tokens: context.tokens, depth: depth, seed: passkeySeed)
             text = ex.context; q = question ?? ex.question; expected = question == nil ? ex.answer : ""
             instruction = ex.instruction; answerPrefix = question == nil ? ex.answerPrefix : ""
             needleChar = ex.needle.lowerBound
@@ -100,7 +100,9 @@ struct Trace: ParsableCommand {
             "config_json": .string(String(decoding: try enc.encode(config), as: UTF8.self)),
             "format_json": .string(String(decoding: try enc.encode(format), as: UTF8.self)),
             "question": .string(q), "answer": .string(result.answer), "expected_answer": .string(expected),
-            "needle_chunk": .int(Int64(needleChunk)), "query_position": .int(Int64(result.queryPosition)),
+            "needle_chunk": .int(Int64(needleChunk)),
+            "passkey_depth": .double(input == nil && tokenLayout == nil ? depth : -1),
+            "passkey_seed": .int(input == nil && tokenLayout == nil ? Int64(passkeySeed) : -1), "query_position": .int(Int64(result.queryPosition)),
             "document_tokens": .int(Int64(prep.documentTokenCount)),
             "timings_json": .string(String(decoding: try enc.encode(timings), as: UTF8.self)),
             "peak_rss_bytes": .int(Int64(ProcessStats.peakRSS)),

@@ -137,8 +137,8 @@ struct PipelineOptions: ParsableArguments {
     var temperature: Float?
     @Option(help: "Nucleus sampling mass.")
     var topP: Float?
-    @Option(help: "Sampling seed.")
-    var seed: UInt64?
+    @Option(help: "Seed of temperature / top-p sampling (not of any task's pass key).")
+    var samplingSeed: UInt64?
     @Option(help: ArgumentHelp("Read pipeline settings from a JSON file (the `config` object of --json output); flags override it.", valueName: "file"))
     var config: String?
 
@@ -179,7 +179,7 @@ struct PipelineOptions: ParsableArguments {
         if let v = maxTokens { c.maxNewTokens = v }
         if let v = temperature { c.sampling.temperature = v }
         if let v = topP { c.sampling.topP = v }
-        if let v = seed { c.sampling.seed = v }
+        if let v = samplingSeed { c.sampling.seed = v }
         return c
     }
 }

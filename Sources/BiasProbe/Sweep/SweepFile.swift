@@ -36,7 +36,7 @@ struct SweepPointResult {
 /// leaves the points it finished and nothing half-written.
 struct SweepResults {
     static let format = "biasprobe-sweep"
-    static let version: Int64 = 1
+    static let version: Int64 = 2
 
     /// JSON of everything that must match for a resume (base config, tasks, length, examples, axes).
     var settings: String
@@ -73,22 +73,32 @@ struct SweepResults {
             try file.setAttribute("settings", settings)
             try file.setAttribute("model", model)
             try file.setAttribute("parameters", axes.map(\.parameter.rawValue))
-            try file.writeDataset("examples/task", examples.map(\.task))
-            try file.writeDataset("examples/depth", examples.map(\.depth))
-            try file.writeDataset("examples/seed", examples.map { Int64($0.seed) })
-            try file.writeDataset("points/label", points.map(\.label))
-            for (i, a) in axes.enumerated() {
-                try file.writeDataset("points/\(a.parameter.rawValue)", points.map { $0.values[i] })
+            // Dimension scales in the root group, attached to every dataset, so xarray
+            // (netCDF-4) opens each group with named dimensions.
+            let point = try file.writeDimensionScale("point", (0..<P).map(Int64.init))
+            let example = try file.writeDimensionScale("example", (0..<E).map(Int64.init))
+            func put<T: H5Element>(_ name: String, _ values: [T], perExample: Bool = false, perPoint: Bool = false) throws {
+                let dims = perPoint && perExample ? ["point", "example"] : perPoint ? ["point"] : ["example"]
+                let shape = perPoint && perExample ? [P, E] : [values.count]
+                let ds = try file.writeDataset(name, values, shape: shape, dims: dims)
+                for (i, d) in dims.enumerated() { try ds.attachScale(d == "point" ? point : example, dimension: i) }
             }
-            for m in Self.metrics { try file.writeDataset("points/\(m)", points.map { metric(m, $0) }) }
-            try file.writeDataset("points/peak_rss_bytes", points.map(\.peakRSSBytes))
-            try file.writeDataset("points/chunks_prefilled", points.map(\.chunksPrefilled))
-            try file.writeDataset("points/chunks_reused", points.map(\.chunksReused))
-            try file.writeDataset("results/correct", points.flatMap(\.correct), shape: [P, E])
-            try file.writeDataset("results/answer_nll", points.flatMap(\.answerNLL), shape: [P, E])
-            try file.writeDataset("results/needle_mass", points.flatMap(\.needleMass), shape: [P, E])
-            try file.writeDataset("results/needle_kept", points.flatMap(\.needleKept), shape: [P, E])
-            try file.writeDataset("results/seconds", points.flatMap(\.seconds), shape: [P, E])
+            try put("examples/task", examples.map(\.task), perExample: true)
+            try put("examples/depth", examples.map(\.depth), perExample: true)
+            try put("examples/seed", examples.map { Int64($0.seed) }, perExample: true)
+            try put("points/label", points.map(\.label), perPoint: true)
+            for (i, a) in axes.enumerated() {
+                try put("points/\(a.parameter.rawValue)", points.map { $0.values[i] }, perPoint: true)
+            }
+            for m in Self.metrics { try put("points/\(m)", points.map { metric(m, $0) }, perPoint: true) }
+            try put("points/peak_rss_bytes", points.map(\.peakRSSBytes), perPoint: true)
+            try put("points/chunks_prefilled", points.map(\.chunksPrefilled), perPoint: true)
+            try put("points/chunks_reused", points.map(\.chunksReused), perPoint: true)
+            try put("results/correct", points.flatMap(\.correct), perExample: true, perPoint: true)
+            try put("results/answer_nll", points.flatMap(\.answerNLL), perExample: true, perPoint: true)
+            try put("results/needle_mass", points.flatMap(\.needleMass), perExample: true, perPoint: true)
+            try put("results/needle_kept", points.flatMap(\.needleKept), perExample: true, perPoint: true)
+            try put("results/seconds", points.flatMap(\.seconds), perExample: true, perPoint: true)
             try file.setAttribute("complete", 1)
             try file.commit()
         } catch {
@@ -97,13 +107,17 @@ struct SweepResults {
         }
     }
 
-    static func read(path: String) throws -> SweepResults {
+    /// Reads a sweep file. Unless `isolated` is false, the file is first read in a child process
+    /// (`biasprobe check-trace --sweep`), as traces are: libhdf5 can crash on a damaged file.
+    static func read(path: String, isolated: Bool = true) throws -> SweepResults {
         guard FileManager.default.fileExists(atPath: path) else { throw CLIError("sweep file not found: \(path) (run biasprobe sweep first)") }
+        if isolated { try TraceReader.checkInChildProcess(path, sweep: true) }
         let file: H5File
         do { file = try H5File.open(path: path, readOnly: true) } catch { throw CLIError("\(path) is not a biasprobe sweep (not an HDF5 file)") }
         guard (try? file.attribute("format").stringValue) == format else { throw CLIError("\(path) is an HDF5 file but not a biasprobe sweep") }
         let v = (try? file.attribute("format_version").intValue) ?? 0
-        guard v == version else { throw CLIError("\(path) has sweep format version \(v); this biasprobe reads version \(version)") }
+        // Version 1 had no dimension scales; its datasets are the same.
+        guard (1...version).contains(v) else { throw CLIError("\(path) has sweep format version \(v); this biasprobe reads versions 1...\(version)") }
         do {
             guard let settings = try file.attribute("settings").stringValue, let names = try file.attribute("parameters").stringsValue,
                   let axesData = settings.data(using: .utf8),

@@ -27,15 +27,21 @@ enum TraceWriter {
             for (k, v) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(k, v) }
             try file.setAttribute("complete", 0)
             try file.setAttribute("key_scores_floor", Double(keyScoreFloor))
-            // Axes first, so datasets can attach them.
+            // Axes first, so datasets can attach them. They live in the root group: a netCDF
+            // reader looks for a variable's dimensions in its own group and its ancestors.
+            let r = result
             let keyCount = arrays.first { $0.0 == "global/key_scores" }?.2.last ?? 0
             var scales: [String: H5Dataset] = [:]
-            scales["layer"] = try file.writeDimensionScale("axes/layer", (0..<L).map(Int64.init), name: "layer")
-            scales["head"] = try file.writeDimensionScale("axes/head", (0..<H).map(Int64.init), name: "head")
-            scales["chunk"] = try file.writeDimensionScale("axes/chunk", (0..<C).map(Int64.init), name: "chunk")
-            scales["band"] = try file.writeDimensionScale("axes/band", TraceSchema.bands, name: "band")
-            scales["bin"] = try file.writeDimensionScale("axes/bin", (0..<B).map(Int64.init), name: "bin")
-            scales["key"] = try file.writeDimensionScale("axes/key", (0..<keyCount).map(Int64.init), name: "key")
+            scales["layer"] = try file.writeDimensionScale("layer", (0..<L).map(Int64.init))
+            scales["head"] = try file.writeDimensionScale("head", (0..<H).map(Int64.init))
+            scales["chunk"] = try file.writeDimensionScale("chunk", (0..<C).map(Int64.init))
+            scales["band"] = try file.writeDimensionScale("band", TraceSchema.bands)
+            scales["bin"] = try file.writeDimensionScale("bin", (0..<B).map(Int64.init))
+            scales["key"] = try file.writeDimensionScale("key", (0..<keyCount).map(Int64.init))
+            scales["kept"] = try file.writeDimensionScale("kept", r.keptChunkIDs.map(Int64.init))
+            scales["edge"] = try file.writeDimensionScale("edge", ["start", "end"])
+            scales["question_token"] = try file.writeDimensionScale("question_token", (0..<r.questionIDs.count).map(Int64.init))
+            scales["answer_token"] = try file.writeDimensionScale("answer_token", (0..<r.answerIDs.count).map(Int64.init))
             func put<T: H5Element>(_ name: String, _ values: [T], _ shape: [Int]) throws {
                 guard let e = TraceSchema.entry(name) else { preconditionFailure("\(name) is not in TraceSchema") }
                 let big = values.count > 1 << 16
@@ -45,7 +51,6 @@ enum TraceWriter {
                     if let s = scales[d], (try? s.shape()) == [shape[i]] { try ds.attachScale(s, dimension: i) }
                 }
             }
-            let r = result
             try put("input/chunk_start", r.chunks.map { Int64($0.documentTokens?.lowerBound ?? -1) }, [C])
             try put("input/chunk_length", r.chunks.map { Int64($0.contextLength) }, [C])
             try put("input/chunk_nll", r.chunks.map { $0.nll ?? .nan }, [C])
@@ -92,8 +97,8 @@ final class TraceReader {
             throw CLIError("\(path) is an HDF5 file but not a biasprobe trace (no format attribute)")
         }
         let v = Int((try? file.attribute("format_version").intValue) ?? 0)
-        guard v >= 1, v <= TraceSchema.version else {
-            throw CLIError("\(path) has trace format version \(v); this biasprobe reads versions 1...\(TraceSchema.version)")
+        guard v >= TraceSchema.oldestReadableVersion, v <= TraceSchema.version else {
+            throw CLIError("\(path) has trace format version \(v); this biasprobe reads versions \(TraceSchema.oldestReadableVersion)...\(TraceSchema.version)")
         }
         guard (try? file.attribute("complete").intValue) == 1 else { throw CLIError("\(path) is an incomplete trace") }
     }
@@ -190,10 +195,10 @@ extension TraceReader {
 
     /// Runs `biasprobe check-trace PATH` (this executable) and turns a crash, a hang or a refusal
     /// there into a one-line error here.
-    static func checkInChildProcess(_ path: String) throws {
+    static func checkInChildProcess(_ path: String, sweep: Bool = false) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        p.arguments = ["check-trace", path]
+        p.arguments = ["check-trace", path] + (sweep ? ["--sweep"] : [])
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
         p.standardError = err

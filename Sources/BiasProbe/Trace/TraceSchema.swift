@@ -3,7 +3,10 @@
 /// is generated from this table (`biasprobe inspect --schema`), and a test keeps them equal.
 enum TraceSchema {
     static let format = "biasprobe-trace"
-    static let version = 1
+    static let version = 2
+    /// Version 1 kept the dimension scales in `/axes`, where netCDF readers (xarray) cannot see
+    /// them from `/local` or `/global`; its datasets are the same, so it is still read.
+    static let oldestReadableVersion = 1
 
     struct Entry {
         let name: String
@@ -68,7 +71,10 @@ enum TraceSchema {
         ("bins", "B, relative-position bins"), ("last_rows", "r, question rows behind *_last and key_scores"),
         ("config_json", "the full pipeline configuration"), ("format_json", "the prompt templates"),
         ("question", "string"), ("answer", "string"), ("expected_answer", "string, empty when unknown"),
-        ("needle_chunk", "chunk holding the needle, -1 when none"), ("query_position", "P, position of the first question token"),
+        ("needle_chunk", "chunk holding the needle, -1 when none"),
+        ("passkey_depth", "depth of the pass key traced (`--depth`); -1 for `--input` or `--token-layout`"),
+        ("passkey_seed", "seed of the pass key traced (`--passkey-seed`); -1 for `--input` or `--token-layout`"),
+        ("query_position", "P, position of the first question token"),
         ("key_scores_floor", "global/key_scores below this are stored as 0"),
         ("timings_json", "seconds per stage"), ("peak_rss_bytes", "int"), ("document_tokens", "int"),
     ]
@@ -86,7 +92,11 @@ enum TraceSchema {
 
         Every dataset's name is `stage/statistic`: the HDF5 path, and the selector that
         `biasprobe inspect --select` and the plots use. Axes are labelled (h5py: `dset.dims[i].label`)
-        and attached to the dimension scales under `/axes` (xarray/netCDF names).
+        and every axis is a dimension scale in the root group, attached to each dataset that uses it,
+        so netCDF-4 readers find it from any group: `xarray.open_dataset(path, engine="h5netcdf",
+        group="global")` gives named dimensions with coordinates, and `xarray.open_datatree(path,
+        engine="h5netcdf")` reads the whole file. Version 1 kept the scales under `/axes`; biasprobe
+        still reads it (xarray does not).
 
         Stages: **local** is a chunk prefilled on its own with the question appended (positions from
         0): the question rows there see only that chunk. **global** is the question prefilled once
@@ -107,7 +117,7 @@ enum TraceSchema {
         for e in entries { s += "| `\(e.name)` | \(e.dims.joined(separator: ", ")) | \(e.type) | \(e.meaning) |\n" }
         s += """
 
-        ## Axes (`/axes`)
+        ## Axes (dimension scales in the root group)
 
         | scale | values |
         |---|---|
@@ -117,6 +127,10 @@ enum TraceSchema {
         | `band` | "sink", "middle", "recent" |
         | `bin` | 0 ..< bins, bin t covers relative positions [t/B, (t+1)/B) of the chunk |
         | `key` | key index in the combined cache (kept chunks in order, then the question) |
+        | `kept` | the chunk id of each kept chunk, in combined-cache order |
+        | `edge` | "start", "end" |
+        | `question_token` | 0 ..< question tokens |
+        | `answer_token` | 0 ..< answer tokens |
 
         """
         return s

@@ -99,7 +99,9 @@ public final class GGUFFile: @unchecked Sendable {
                 let key = try r.string()
                 let t = try r.u32()
                 let value = try r.value(type: t, depth: 0)
-                if md[key] == nil { keys.append(key) }
+                // llama.cpp refuses a repeated key; accepting it would let the last copy win silently.
+                guard md[key] == nil else { throw GGUFError("metadata key \(key) appears twice") }
+                keys.append(key)
                 md[key] = value
             }
             metadata = md
@@ -110,6 +112,7 @@ public final class GGUFFile: @unchecked Sendable {
             }
             alignment = align
             var infos: [GGUFTensorInfo] = []
+            var seenNames = Set<String>()
             infos.reserveCapacity(nTensors)
             for _ in 0..<nTensors {
                 let name = try r.string()
@@ -128,6 +131,7 @@ public final class GGUFFile: @unchecked Sendable {
                 let type = try r.u32()
                 let off = try r.u64()
                 guard off < UInt64(size) else { throw GGUFError("\(path): tensor \(name) starts past the end of the file") }
+                guard seenNames.insert(name).inserted else { throw GGUFError("tensor \(name) appears twice") }
                 infos.append(GGUFTensorInfo(name: name, dims: dims, typeCode: type, offset: Int(off)))
             }
             tensors = infos
@@ -226,41 +230,37 @@ struct ByteReader {
         offset += n
         return s
     }
-    mutating func value(type: UInt32, depth: Int) throws -> GGUFValue {
+    mutating func value(type code: UInt32, depth: Int) throws -> GGUFValue {
+        guard let type = GGUFValueType(rawValue: code) else {
+            throw GGUFError("unknown metadata value type \(code) at offset \(offset - 4)")
+        }
         switch type {
-        case 0: return .uint8(try load(UInt8.self))
-        case 1: return .int8(try load(Int8.self))
-        case 2: return .uint16(try load(UInt16.self))
-        case 3: return .int16(try load(Int16.self))
-        case 4: return .uint32(try load(UInt32.self))
-        case 5: return .int32(try load(Int32.self))
-        case 6: return .float32(Float(bitPattern: try load(UInt32.self)))
-        case 7:
+        case .uint8: return .uint8(try load(UInt8.self))
+        case .int8: return .int8(try load(Int8.self))
+        case .uint16: return .uint16(try load(UInt16.self))
+        case .int16: return .int16(try load(Int16.self))
+        case .uint32: return .uint32(try load(UInt32.self))
+        case .int32: return .int32(try load(Int32.self))
+        case .float32: return .float32(Float(bitPattern: try load(UInt32.self)))
+        case .bool:
             let b = try load(UInt8.self)
             guard b <= 1 else { throw GGUFError("bad boolean value \(b) at offset \(offset - 1)") }
             return .bool(b == 1)
-        case 8: return .string(try string())
-        case 9:
+        case .string: return .string(try string())
+        case .array:
             guard depth < 8 else { throw GGUFError("metadata arrays nest too deeply") }
-            let et = try u32()
-            let minBytes: Int
-            switch et {
-            case 0, 1, 7: minBytes = 1
-            case 2, 3: minBytes = 2
-            case 4, 5, 6: minBytes = 4
-            case 8, 10, 11, 12: minBytes = 8
-            case 9: minBytes = 12
-            default: throw GGUFError("unknown metadata array element type \(et)")
+            let code = try u32()
+            guard let element = GGUFValueType(rawValue: code) else {
+                throw GGUFError("unknown metadata array element type \(code)")
             }
-            let n = try count(minBytesEach: minBytes, what: "array length")
+            let n = try count(minBytesEach: element.minimumBytes, what: "array length")
             var out: [GGUFValue] = []
             out.reserveCapacity(n)
-            for _ in 0..<n { out.append(try value(type: et, depth: depth + 1)) }
+            for _ in 0..<n { out.append(try value(type: element.rawValue, depth: depth + 1)) }
             return .array(out)
-        case 10: return .uint64(try load(UInt64.self))
-        case 11: return .int64(try load(Int64.self))
-        case 12: return .float64(Double(bitPattern: try load(UInt64.self)))
-        default: throw GGUFError("unknown metadata value type \(type) at offset \(offset - 4)")
+        case .uint64: return .uint64(try load(UInt64.self))
+        case .int64: return .int64(try load(Int64.self))
+        case .float64: return .float64(Double(bitPattern: try load(UInt64.self)))
         }
     }
 }

@@ -1,3 +1,21 @@
+/// The type tag that precedes each metadata value in a GGUF file (gguf.md, "gguf_metadata_value_type").
+public enum GGUFValueType: UInt32, Sendable, CaseIterable {
+    case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6
+    case bool = 7, string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
+
+    /// The fewest bytes one value of this type occupies, so an array's length can be checked
+    /// against what is left of the file before anything is allocated.
+    var minimumBytes: Int {
+        switch self {
+        case .uint8, .int8, .bool: return 1
+        case .uint16, .int16: return 2
+        case .uint32, .int32, .float32: return 4
+        case .uint64, .int64, .float64, .string: return 8   // a string is at least its 8-byte length
+        case .array: return 12                             // element type + length
+        }
+    }
+}
+
 /// One metadata value of a GGUF file. Arrays may nest (GGUF allows arrays of arrays).
 public enum GGUFValue: Sendable, Equatable {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16)
