@@ -33,6 +33,16 @@ final class TraceFuzzRegressionTests: XCTestCase {
         try assertRefused("libhdf5-global-heap-segv.h5", mentioning: ["is damaged", "libhdf5 crashed"])
     }
 
+    /// Sweep files are read through the same child-process check: the damaged global heap that
+    /// crashes libhdf5 while reading a string attribute is reported, not inherited, by `plot sweep`.
+    func testSweepReaderIsIsolatedFromLibhdf5Crashes() throws {
+        let r = try CLI.run(["plot", "sweep", "--sweep", Self.fixture("libhdf5-global-heap-segv.h5"), "-o", "/tmp/never-written.png"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("is damaged") && r.stderr.contains("libhdf5 crashed"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-written.png"))
+    }
+
     /// Another damaged global heap sends libhdf5 into an endless loop: the child is stopped
     /// after BIASPROBE_TRACE_CHECK_SECONDS (30 by default).
     func testFileThatHangsLibhdf5IsReportedAsDamaged() throws {
