@@ -69,7 +69,8 @@ enum CLI {
     static func goldenLayout(in dir: URL) throws -> String {
         let data = try Data(contentsOf: goldenDir.appendingPathComponent("attn_mass.json"))
         let j = try JSONSerialization.jsonObject(with: data) as! [String: Any]
-        let layout: [String: Any] = ["chunks": j["chunk_ids"]!, "question": j["query_ids"]!]
+        // That reference's ids are exact: chunks without a BOS, the query with its own leading token.
+        let layout: [String: Any] = ["chunks": j["chunk_ids"]!, "question": j["query_ids"]!, "exact": true]
         let path = dir.appendingPathComponent("golden_layout.json").path
         try JSONSerialization.data(withJSONObject: layout).write(to: URL(fileURLWithPath: path))
         return path
@@ -79,7 +80,8 @@ enum CLI {
     static func goldenTrace(in dir: URL) throws -> String {
         let out = dir.appendingPathComponent("golden.h5").path
         let r = try run(["trace", "--token-layout", try goldenLayout(in: dir), "--sink-width", "4", "--recent-width", "16",
-                         "--last-rows", "1", "--keep-chunks", "3", "--keep-every-first-token", "--max-tokens", "2", "--quiet", "--out", out])
+                         "--last-rows", "1", "--keep-chunks", "3", "--keep-every-first-token", "--no-question-bos",
+                         "--max-tokens", "2", "--quiet", "--out", out])
         XCTAssertEqual(r.status, 0, r.stderr)
         return out
     }

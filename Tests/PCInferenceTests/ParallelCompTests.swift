@@ -136,38 +136,56 @@ final class ParallelCompTests: XCTestCase {
         XCTAssertEqual(l1, log(4.0), accuracy: 1e-6)
     }
 
-    /// Calibration bands and head equalisation as in the official code.
+    /// Calibration bands and head equalisation as in the official code (spec section 4.2): sink
+    /// i < w, recent i > n - w, middle strictly between, so keys w and n - w are in no band and
+    /// a short sequence's keys can be sink and recent at once; the tiled variant has neither quirk.
     func testCalibrationBandsAndEqualisation() {
-        XCTAssertTrue(CalibrationBands.contains(.sink, key: 99, count: 1000, width: 100))
-        XCTAssertFalse(CalibrationBands.contains(.sink, key: 100, count: 1000, width: 100))
-        XCTAssertTrue(CalibrationBands.contains(.recent, key: 900, count: 1000, width: 100))
-        XCTAssertFalse(CalibrationBands.contains(.recent, key: 899, count: 1000, width: 100))
-        XCTAssertTrue(CalibrationBands.contains(.middle, key: 899, count: 1000, width: 100))
-        // Short sequences: the sink wins over recent, nothing is both.
-        for k in 0..<50 {
-            let s = CalibrationBands.contains(.sink, key: k, count: 50, width: 100)
-            let r = CalibrationBands.contains(.recent, key: k, count: 50, width: 100)
-            XCTAssertTrue(s && !r)
+        func has(_ b: CalibrationRule.Band, _ i: Int, _ n: Int, _ e: ParallelCompConfig.BandEdges = .official) -> Bool {
+            CalibrationBands.contains(b, index: i, count: n, width: 100, edges: e)
+        }
+        XCTAssertTrue(has(.sink, 99, 1000)); XCTAssertFalse(has(.sink, 100, 1000))
+        XCTAssertFalse(has(.middle, 100, 1000)); XCTAssertTrue(has(.middle, 101, 1000))
+        XCTAssertTrue(has(.middle, 899, 1000)); XCTAssertFalse(has(.middle, 900, 1000)); XCTAssertFalse(has(.recent, 900, 1000))
+        XCTAssertTrue(has(.recent, 901, 1000))
+        XCTAssertTrue(has(.sink, 10, 50) && has(.recent, 10, 50))
+        // Tiled: every key in exactly one band; a short sequence is all sink.
+        for n in [50, 1000] {
+            for k in 0..<n {
+                let bands = [CalibrationRule.Band.sink, .middle, .recent].filter { has($0, k, n, .tiled) }
+                XCTAssertEqual(bands.count, 1, "key \(k) of \(n)")
+                if n == 50 { XCTAssertEqual(bands, [.sink]) }
+            }
         }
         let cal = AttentionCalibration(lambda: 0.1, width: 2, equalizeHeads: true)
         // Head 0: keys 0 and 1 (sink) above lambda; head 1: only key 0. Equalising pads head 1
-        // with its lowest-scoring key that is not already chosen.
+        // with its lowest-scoring candidate that is not already chosen.
         let scores: [[Float]] = [[0.5, 0.3, 0.05, 0.1, 0.05], [0.6, 0.05, 0.01, 0.3, 0.04]]
-        let (sel, outliers) = cal.select(scores: scores, band: .sink, candidates: 5, alreadyEvicted: [[], []])
+        let keys = (0..<5).map { AttentionCalibration.Candidate(key: $0, position: $0) }
+        let (sel, outliers) = cal.select(scores: scores, band: .sink, candidates: [keys, keys])
         XCTAssertEqual(outliers, [2, 1])
         XCTAssertEqual(sel[0], [0, 1])
         XCTAssertEqual(sel[1], [0, 2])
         let noEq = AttentionCalibration(lambda: 0.1, width: 2, equalizeHeads: false)
-        XCTAssertEqual(noEq.select(scores: scores, band: .sink, candidates: 5, alreadyEvicted: [[], []]).0[1], [0])
+        XCTAssertEqual(noEq.select(scores: scores, band: .sink, candidates: [keys, keys]).0[1], [0])
+        // A later chunk's candidates start at key 1 (its BOS is not one) but keep their positions:
+        // the sink of width 2 is position 1 only, and padding never picks a non-candidate.
+        let rest = Array(keys.dropFirst())
+        let (sel2, out2) = cal.select(scores: scores, band: .sink, candidates: [rest, rest])
+        XCTAssertEqual(out2, [1, 0])
+        XCTAssertEqual(sel2, [[1], [2]])
     }
 
-    /// SnapKV keeps the top-capacity keys by max-pooled score.
+    /// SnapKV keeps each head's best `budget` candidates by max-pooled score; pooling sees only
+    /// candidates (a later chunk's BOS, not a candidate, cannot lift its neighbours).
     func testSnapKVSelection() {
         let snap = SnapKVCompression(.init(capacity: 2, window: 8, kernel: 3))
         let s: [Float] = [0.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0]
-        // Pooled: [0.9, 0.9, 0.9, 0, 0, 0.5, 0.5, 0.5]: keep keys 0 and 1 (ties: earlier first).
-        XCTAssertEqual(snap.evicted(scores: s[...], contextLength: 8), [2, 3, 4, 5, 6, 7])
-        XCTAssertEqual(snap.evicted(scores: s[...], contextLength: 2), [])
+        // Pooled: [0.9, 0.9, 0.9, 0, 0, 0.5, 0.5, 0.5]: keep keys 0 and 1 (ties: the lower index).
+        XCTAssertEqual(snap.kept(scores: s[...], candidates: 0..<8, budget: 2), [0, 1])
+        XCTAssertEqual(snap.kept(scores: s[...], candidates: 0..<2, budget: 2), [0, 1])
+        let b: [Float] = [5.0, 0.0, 0.1, 0.0, 0.0, 0.2, 0.0, 0.0]
+        // Candidates 1..<8 pooled: [0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.0]: keys 4 and 5 by pool, then the lower index.
+        XCTAssertEqual(snap.kept(scores: b[...], candidates: 1..<8, budget: 2), [4, 5])
     }
 
     /// Keeping the highest-NLL chunks (the official code's positive topk) picks the complement.
@@ -205,6 +223,7 @@ final class ParallelCompTests: XCTestCase {
         let q = (g["query_ids"] as! [NSNumber]).map(\.intValue)
         var config = ParallelCompConfig()
         config.keepChunks = 3; config.keepEveryChunkFirstToken = true; config.maxNewTokens = 1
+        config.questionBOS = false   // the reference's query ids already start with <|im_start|>
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
         let r = try pc.run(try .init(chunkTokenIDs: chunks, questionIDs: q))
         let top = (g["last_query_top20_ids"] as! [NSNumber]).map(\.intValue)
@@ -222,18 +241,22 @@ final class ParallelCompTests: XCTestCase {
         let a = Array(ids[0..<90]), b = Array(ids[90..<180]), c = Array(ids[180..<270])
         let q = PromptFormat.forTokenizer(tok).questionIDs(tok, question: "Who designed the new lighthouse lens?")
         let prep = try ParallelCompPipeline.Prepared(chunkTokenIDs: [a, b, a, c, a, b], questionIDs: q)
-        var results: [ParallelCompPipeline.Result] = []
-        for useMemo in [false, true] {
-            var config = ParallelCompConfig()
-            config.keepChunks = 1; config.maxNewTokens = 4
-            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
-            if !useMemo { pc.memo = nil }
-            results.append(try pc.run(prep))
+        // Both tie rules: under the official one an equal score enters the heap, so only
+        // strictly worse repeats can be skipped.
+        for tie in ParallelCompConfig.TieBreak.allCases {
+            var results: [ParallelCompPipeline.Result] = []
+            for useMemo in [false, true] {
+                var config = ParallelCompConfig()
+                config.keepChunks = 1; config.maxNewTokens = 4; config.tieBreak = tie
+                let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+                if !useMemo { pc.memo = nil }
+                results.append(try pc.run(prep))
+            }
+            XCTAssertEqual(results[0].timings["chunks_reused"], 0)
+            if tie == .keepEarlier { XCTAssertEqual(results[1].timings["chunks_reused"], 3) }
+            for (x, y) in zip(results[0].chunks, results[1].chunks) { XCTAssertEqual(x.nll!, y.nll!, accuracy: 1e-9) }
+            XCTAssertEqual(results[0].keptChunkIDs, results[1].keptChunkIDs, "\(tie)")
+            XCTAssertEqual(results[0].answerIDs, results[1].answerIDs)
         }
-        XCTAssertEqual(results[0].timings["chunks_reused"], 0)
-        XCTAssertEqual(results[1].timings["chunks_reused"], 3)
-        for (x, y) in zip(results[0].chunks, results[1].chunks) { XCTAssertEqual(x.nll!, y.nll!, accuracy: 1e-9) }
-        XCTAssertEqual(results[0].keptChunkIDs, results[1].keptChunkIDs)
-        XCTAssertEqual(results[0].answerIDs, results[1].answerIDs)
     }
 }

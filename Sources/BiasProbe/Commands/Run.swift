@@ -8,21 +8,33 @@ struct Run: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pipeline: PipelineOptions
-    @Option(help: "Text file holding the long context.") var context: String
-    @Option(help: "The question.") var question: String
+    @Option(help: "Text file holding the long context.") var context: String?
+    @Option(help: "The question.") var question: String?
+    @Option(help: ArgumentHelp("Exact token ids instead of text: JSON {\"chunks\": [[ids...], ...], \"question\": [ids...]}, context and question without BOS (the pipeline adds it, as the official code does; add \"exact\": true to take the chunk ids as they are).", valueName: "file"))
+    var tokenLayout: String?
     @Option(help: "Instruction placed before every chunk.") var instruction = ""
     @Option(help: "Start of the answer, placed after the assistant header (e.g. 'The answer is').") var answerPrefix = ""
     @Flag(help: "Hide the progress bar.") var quiet = false
     @Flag(help: "Print one JSON object (config, chunks, answer) on stdout.") var json = false
 
+    func validate() throws {
+        if tokenLayout == nil && (context == nil || question == nil) { throw ValidationError("give --context FILE and --question TEXT, or --token-layout FILE") }
+        if tokenLayout != nil && (context != nil || question != nil) { throw ValidationError("--token-layout replaces --context and --question; give one or the other") }
+    }
+
     func run() throws {
-        guard let text = try? String(contentsOfFile: context, encoding: .utf8) else { throw CLIError("cannot read \(context) as UTF-8 text") }
         let (model, tok, _) = try modelOptions.load()
         let config = try pipeline.resolve(layerCount: model.config.layerCount)
         let format = PromptFormat.forTokenizer(tok, instruction: instruction, answerPrefix: answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         if pipeline.noReuseScores { pc.memo = nil }
-        let prep = try pc.prepare(context: text, question: question)
+        let prep: ParallelCompPipeline.Prepared
+        if let tokenLayout {
+            prep = try TokenLayout.read(tokenLayout).prepared(bos: pc.bosID)
+        } else {
+            guard let context, let text = try? String(contentsOfFile: context, encoding: .utf8) else { throw CLIError("cannot read \(context ?? "") as UTF-8 text") }
+            prep = try pc.prepare(context: text, question: question ?? "")
+        }
         let result = try runWithProgress(pc, prep, quiet: quiet || json)
         if json {
             try JSONOut.emit(RunReport(config: config, format: format, result: result, documentTokens: prep.documentTokenCount,
@@ -37,7 +49,8 @@ struct Run: ParsableCommand {
     }
 }
 
-/// What `run --json` prints: enough to reproduce the run.
+/// What `run --json` prints: enough to reproduce the run, and the fields of the official-pipeline
+/// reference (`../shared/golden/parallelcomp_official.json`) under their names there.
 struct RunReport: Encodable {
     let config: ParallelCompConfig
     let format: PromptFormat
@@ -45,6 +58,51 @@ struct RunReport: Encodable {
     let documentTokens: Int
     let chunkTokens: Int
     let peakRSSBytes: Int
+
+    struct Evicted: Encodable { let query: [[[Int]]]?; let chunk: [String: [[[Int]]]] }
+
+    enum CodingKeys: String, CodingKey {
+        case config, format, result, documentTokens = "document_tokens", chunkTokens = "chunk_tokens", peakRSSBytes = "peak_rss_bytes"
+        case chunkNLL = "chunk_nll", kept, P, S, sPerLayer = "S_per_layer", evicted, snapkvKept = "snapkv_kept"
+        case top20IDs = "top20_ids", top20Logits = "top20_logits", answerIDs = "answer_ids", questionIDs = "question_ids"
+    }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(config, forKey: .config); try c.encode(format, forKey: .format); try c.encode(result, forKey: .result)
+        try c.encode(documentTokens, forKey: .documentTokens); try c.encode(chunkTokens, forKey: .chunkTokens)
+        try c.encode(peakRSSBytes, forKey: .peakRSSBytes)
+        try c.encode(result.chunks.map { $0.nll ?? .nan }, forKey: .chunkNLL)
+        try c.encode(result.keptChunkIDs, forKey: .kept)
+        try c.encode(result.queryPosition, forKey: .P)
+        try c.encode(result.nominalCacheLength, forKey: .S)
+        try c.encode(result.cachePerLayer, forKey: .sPerLayer)
+        try c.encode(Evicted(query: result.evictedQuery, chunk: result.evictedChunk), forKey: .evicted)
+        try c.encode(result.snapKVKept, forKey: .snapkvKept)
+        try c.encode(result.top20IDs, forKey: .top20IDs)
+        try c.encode(result.top20Logits, forKey: .top20Logits)
+        try c.encode(result.answerIDs, forKey: .answerIDs)
+        try c.encode(result.questionIDs, forKey: .questionIDs)
+    }
+}
+
+/// A `--token-layout` file: chunks and question as token ids.
+struct TokenLayout: Decodable {
+    let chunks: [[Int]]
+    let question: [Int]
+    /// Take the chunk ids as they are (no BOS added).
+    var exact: Bool? = nil
+
+    static func read(_ path: String) throws -> TokenLayout {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
+        guard let l = try? JSONDecoder().decode(TokenLayout.self, from: data) else {
+            throw CLIError("\(path) is not {\"chunks\": [[ids]], \"question\": [ids]}")
+        }
+        return l
+    }
+
+    func prepared(bos: Int?) throws -> ParallelCompPipeline.Prepared {
+        try .init(chunkTokenIDs: chunks, questionIDs: question, bos: exact == true ? nil : bos)
+    }
 }
 
 /// Runs the pipeline with a progress bar on stderr and Ctrl-C support.

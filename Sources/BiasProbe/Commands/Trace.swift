@@ -19,7 +19,7 @@ struct Trace: ParsableCommand {
     @Option(help: "Context length: 4096, 8k, 128k, 1m.", transform: ContextLength.argument) var context = ContextLength(argument: "128k")!
     @Option(help: "Use this text file instead of the default essays (cut to --context tokens).") var input: String?
     @Option(help: "The question (default: ask for the pass key, or to summarise an --input file).") var question: String?
-    @Option(help: ArgumentHelp("Exact token layout instead of text: JSON {\"chunks\": [[ids...], ...], \"question\": [ids...]}.", valueName: "file"))
+    @Option(help: ArgumentHelp("Token ids instead of text: JSON {\"chunks\": [[ids...], ...], \"question\": [ids...]} without BOS (the pipeline adds it; \"exact\": true takes chunk ids as they are).", valueName: "file"))
     var tokenLayout: String?
     @Option(help: "Depth of the pass key in the default essays (0 = start, 1 = end).") var depth = 0.5
     @Option(help: "Seed of the pass key's digits and of its filler (sampling has --sampling-seed).") var passkeySeed: UInt64 = 0
@@ -66,10 +66,8 @@ struct Trace: ParsableCommand {
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         let prep: ParallelCompPipeline.Prepared
         if let tokenLayout {
-            struct Layout: Decodable { let chunks: [[Int]]; let question: [Int] }
-            guard let data = FileManager.default.contents(atPath: tokenLayout) else { throw CLIError("cannot read \(tokenLayout)") }
-            guard let l = try? JSONDecoder().decode(Layout.self, from: data) else { throw CLIError("\(tokenLayout) is not {\"chunks\": [[ids]], \"question\": [ids]}") }
-            prep = try .init(chunkTokenIDs: l.chunks, questionIDs: l.question)
+            let l = try TokenLayout.read(tokenLayout)
+            prep = try l.prepared(bos: pc.bosID)
             q = tok.decode(l.question); expected = ""; needleChar = nil
         } else {
             prep = try pc.prepare(context: text, question: q)

@@ -107,10 +107,18 @@ struct PipelineOptions: ParsableArguments {
     var select: ParallelCompConfig.Selection?
     @Option(help: "Question tokens scored for the NLL: 0 = all, else the last n.")
     var scoreTokens: Int?
-    @Option(help: "NLL formula: mean, or official (sum / (n - 1)).")
+    @Option(help: "NLL formula: official (sum over labels that are not EOS / (count - 1), the default) or mean.")
     var nllFormula: ParallelCompConfig.NLLFormula?
+    @Flag(help: "Variant: no BOS before the question (official: BOS ctx BOS q in chunk passes, BOS q at the end).")
+    var noQuestionBos = false
+    @Option(help: "On equal chunk scores keep the later chunk (official heap) or the earlier one (variant).")
+    var ties: ParallelCompConfig.TieBreak?
     @Flag(help: "Keep every kept chunk's first token in the combined cache (ablation; default keeps only the first chunk's).")
     var keepEveryFirstToken = false
+    @Flag(help: "Variant: later chunks' first token may be evicted by SnapKV and chunk-stage calibration (official: never).")
+    var evictChunkFirstToken = false
+    @Flag(help: "Variant: with SnapKV keep later chunks' first kept token (official combine drops it, taking it for a BOS).")
+    var noSnapkvDropFirstKept = false
     @Option(help: "Chunks prefilled together in one batched pass (throughput; same results).")
     var batchChunks: Int?
     @Flag(help: "Prefill every chunk, even one identical to a chunk already scored (by default such a chunk is skipped when its known score cannot be kept; results are the same).")
@@ -121,7 +129,7 @@ struct PipelineOptions: ParsableArguments {
     var window: Int?
     @Option(help: "SnapKV: max-pool kernel over key scores.")
     var kernel: Int?
-    @Option(help: ArgumentHelp("Calibration rules: 'paper', or BAND:FIRST-LAST[@chunk|@query],... with BAND sink|middle|recent|all and 0-based layers.", valueName: "rules"))
+    @Option(help: ArgumentHelp("Calibration rules: 'paper' (per chunk, appendix C; 'paper@query' at the question), BAND:FIRST-LAST[@chunk|@query],... with BAND sink|middle|recent|all and 0-based layers, or the official strings such as prefill_2_calibration_head_sink_23_29.", valueName: "rules"))
     var calibration: String?
     @Option(help: "Calibration threshold on a key's mean attention from the last question rows.")
     var lambda: Float?
@@ -131,6 +139,14 @@ struct PipelineOptions: ParsableArguments {
     var bandWidth: Int?
     @Flag(inversion: .prefixedNo, help: "Pad every head's eviction to the same count (official code).")
     var equalizeHeads = true
+    @Option(help: "Calibration band edges: official (sink i < w, recent i > n - w, middle strictly between) or tiled.")
+    var bandEdges: ParallelCompConfig.BandEdges?
+    @Flag(help: "Variant: question-stage calibration never evicts the question's own keys (official: it may).")
+    var protectQuestionKeys = false
+    @Option(help: "Rows of a chunk pass that lose chunk-stage calibration's keys: all (official) or question.")
+    var chunkCalibrationRows: ParallelCompConfig.ChunkCalibrationRows?
+    @Option(help: "How a pass's rows see keys evicted during it: official (bottom-right-aligned shortened cache) or masked.")
+    var evictionAlignment: EvictionAlignment?
     @Option(help: "Most tokens to generate.")
     var maxTokens: Int?
     @Option(help: "Sampling temperature (0 = greedy).")
@@ -168,7 +184,15 @@ struct PipelineOptions: ParsableArguments {
         if let v = select { c.selection = v }
         if let v = scoreTokens { c.scoreTokens = v }
         if let v = nllFormula { c.nllFormula = v }
+        if noQuestionBos { c.questionBOS = false }
+        if let v = ties { c.tieBreak = v }
         if keepEveryFirstToken { c.keepEveryChunkFirstToken = true }
+        if evictChunkFirstToken { c.evictChunkFirstToken = true }
+        if noSnapkvDropFirstKept { c.snapKVDropFirstKept = false }
+        if let v = bandEdges { c.bandEdges = v }
+        if protectQuestionKeys { c.protectQuestionKeys = true }
+        if let v = chunkCalibrationRows { c.chunkCalibrationRows = v }
+        if let v = evictionAlignment { c.evictionAlignment = v }
         if let v = batchChunks { c.batchChunks = v }
         if let cap = capacity { c.compression = .init(capacity: cap, window: window ?? 8, kernel: kernel ?? 7) }
         if let s = calibration { c.calibration = try CalibrationRule.parseList(s, layerCount: layerCount) }
@@ -187,3 +211,7 @@ struct PipelineOptions: ParsableArguments {
 extension ParallelCompConfig.SplitBy: ExpressibleByArgument {}
 extension ParallelCompConfig.Selection: ExpressibleByArgument {}
 extension ParallelCompConfig.NLLFormula: ExpressibleByArgument {}
+extension ParallelCompConfig.TieBreak: ExpressibleByArgument {}
+extension ParallelCompConfig.BandEdges: ExpressibleByArgument {}
+extension ParallelCompConfig.ChunkCalibrationRows: ExpressibleByArgument {}
+extension EvictionAlignment: ExpressibleByArgument {}

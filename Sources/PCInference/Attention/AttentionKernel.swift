@@ -65,6 +65,11 @@ public final class AttentionKernel: @unchecked Sendable {
         let observing = scope != nil && !observers.isEmpty
         let masks = cache.keepMasks[layer]
         let maskRowStart = cache.maskRowStart
+        // Per head: keys evicted during this pass (mask value 2). Under bottom-right alignment
+        // they shift what every row of the pass sees (see `EvictionAlignment`).
+        let shift: [Int] = cache.alignment == .bottomRight
+            ? masks.map { m in m.map { $0.reduce(0) { $0 + ($1 == 2 ? 1 : 0) } } ?? 0 }
+            : Array(repeating: 0, count: masks.count)
         let slices = cache.slices
         let scale = 1 / Float(d).squareRoot()
         let counter = LockedBox(0)
@@ -112,9 +117,24 @@ public final class AttentionKernel: @unchecked Sendable {
                         let valid = firstRowKey + it.rows.lowerBound + i + 1 - it.keyStart
                         if let m = mask, firstRowKey + it.rows.lowerBound + i >= maskRowStart {
                             let end = min(m.count, it.keyStart + valid)
-                            if end > it.keyStart {
+                            let e = shift[it.g * G + hh]
+                            if e == 0 {
+                                if end > it.keyStart {
+                                    m.withUnsafeBufferPointer { mb in
+                                        for k in it.keyStart..<end where mb[k] != 1 { row[k - it.keyStart] = -.infinity }
+                                    }
+                                }
+                            } else {
+                                // The row sees the first (present keys up to its own) - e survivors.
+                                let last = it.keyStart + valid
                                 m.withUnsafeBufferPointer { mb in
-                                    for k in it.keyStart..<end where mb[k] == 0 { row[k - it.keyStart] = -.infinity }
+                                    var present = 0
+                                    for k in it.keyStart..<last where k >= mb.count || mb[k] != 0 { present += 1 }
+                                    var allowed = present - e
+                                    for k in it.keyStart..<last {
+                                        let v: UInt8 = k < mb.count ? mb[k] : 1
+                                        if v == 1 && allowed > 0 { allowed -= 1 } else { row[k - it.keyStart] = -.infinity }
+                                    }
                                 }
                             }
                         }

@@ -52,13 +52,15 @@ public final class KVCache: @unchecked Sendable {
     public let layers: Int, kvHeads: Int, headDim: Int, queryHeads: Int
     public private(set) var slices: [KVSlice] = []
     public private(set) var count = 0
-    /// Per layer, per query head: 1 = key kept, 0 = evicted. nil = everything kept.
-    /// Keys past a mask's length are kept (tokens added after the eviction).
+    /// Per layer, per query head: 1 = key kept, 0 = evicted, 2 = evicted during the pass now
+    /// running (see `EvictionAlignment`). nil = everything kept. Keys past a mask's length are
+    /// kept (tokens added after the eviction).
     public private(set) var keepMasks: [[[UInt8]?]]
-    /// Masks apply only to rows whose own key index is at least this: chunk-stage calibration
-    /// changes what the question rows see, not the chunk's own context rows.
+    /// Masks apply only to rows whose own key index is at least this (the `question` variant of
+    /// chunk-stage calibration: the chunk's own context rows keep every key).
     public var maskRowStart = 0
-
+    /// How rows of the running pass see keys evicted during it (marked 2 in the masks).
+    public var alignment: EvictionAlignment = .bottomRight
     public init(config: ModelConfig) {
         layers = config.layerCount; kvHeads = config.kvHeadCount; headDim = config.headDim; queryHeads = config.headCount
         keepMasks = Array(repeating: Array(repeating: nil, count: config.headCount), count: config.layerCount)
@@ -118,21 +120,30 @@ public final class KVCache: @unchecked Sendable {
     /// Set the keep mask of one layer and query head (length = keys covered).
     public func setKeepMask(layer: Int, head: Int, _ mask: [UInt8]) { keepMasks[layer][head] = mask }
 
-    /// Evict keys for one layer and head (indices into the key sequence).
-    public func evict(layer: Int, head: Int, keys: [Int]) {
+    /// Evict keys for one layer and head (indices into the key sequence). `covering` extends the
+    /// mask to that many keys (a pass's own keys are in the cache before `count` grows);
+    /// `duringPass` marks them 2 (evicted while the pass runs) until `settleEvictions`.
+    public func evict(layer: Int, head: Int, keys: [Int], covering total: Int? = nil, duringPass: Bool = false) {
         guard !keys.isEmpty else { return }
-        var m = keepMasks[layer][head] ?? Array(repeating: 1, count: count)
-        if m.count < count { m.append(contentsOf: Array(repeating: 1, count: count - m.count)) }
-        for k in keys where k >= 0 && k < m.count { m[k] = 0 }
+        let n = max(count, total ?? 0)
+        var m = keepMasks[layer][head] ?? Array(repeating: 1, count: n)
+        if m.count < n { m.append(contentsOf: Array(repeating: 1, count: n - m.count)) }
+        for k in keys where k >= 0 && k < m.count { m[k] = duringPass ? 2 : 0 }
         keepMasks[layer][head] = m
     }
-
+    /// Keys evicted during a pass are gone for good once it ends (the official code stores the
+    /// shortened cache): later passes see them as plain evictions.
+    public func settleEvictions() {
+        for l in 0..<layers { for h in 0..<queryHeads where keepMasks[l][h]?.contains(2) == true {
+            keepMasks[l][h] = keepMasks[l][h]!.map { $0 == 2 ? 0 : $0 }
+        } }
+    }
     public var hasMasks: Bool { keepMasks.contains { $0.contains { $0 != nil } } }
 
     /// Number of keys kept for (layer, head).
     public func keptCount(layer: Int, head: Int) -> Int {
         guard let m = keepMasks[layer][head] else { return count }
-        return m.reduce(0) { $0 + Int($1) } + max(0, count - m.count)
+        return m.reduce(0) { $0 + ($1 == 1 ? 1 : 0) } + max(0, count - m.count)
     }
 
     public var bytes: Int { uniqueBlocks.reduce(0) { $0 + $1.bytes } }
@@ -141,4 +152,15 @@ public final class KVCache: @unchecked Sendable {
         for s in slices where seen.insert(ObjectIdentifier(s.block)).inserted { out.append(s.block) }
         return out
     }
+}
+
+/// How the rows of a pass see keys evicted during that same pass (calibration).
+public enum EvictionAlignment: String, Codable, Sendable, CaseIterable {
+    /// The official code: the shortened K/V goes to flash-attention's causal kernel, whose mask is
+    /// aligned to the bottom-right corner. A row whose own key is x sees only the first
+    /// (keys present up to x) - e surviving keys, e = keys evicted in the pass; rows with none
+    /// left output 0. The last row is unaffected; earlier rows lose their most recent keys.
+    case bottomRight = "official"
+    /// Clean variant: evicted keys are hidden; every other key stays visible where it is.
+    case masked
 }

@@ -73,75 +73,86 @@ public final class LlamaModel: @unchecked Sendable {
         let active = scope.map { s in observers.filter { $0.begin(scope: s, workers: kernel.workers) } } ?? []
         defer { active.forEach { $0.end() } }
 
+        // Layer-major: every row block goes through layer l before any goes on to l+1, so a hook
+        // (calibration) decides its evictions from the pass's last rows before any row of that
+        // layer attends. Each block does exactly the arithmetic it would do on its own.
         let B = min(tokenBlock, T)
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: B * D); defer { x.deallocate() }
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: T * D); defer { x.deallocate() }
+        let q = UnsafeMutablePointer<Float>.allocate(capacity: T * c.qDim); defer { q.deallocate() }
         let h = UnsafeMutablePointer<Float>.allocate(capacity: B * max(D, c.qDim)); defer { h.deallocate() }
-        let q = UnsafeMutablePointer<Float>.allocate(capacity: B * c.qDim); defer { q.deallocate() }
         let k = UnsafeMutablePointer<Float>.allocate(capacity: B * c.kvDim); defer { k.deallocate() }
         let v = UnsafeMutablePointer<Float>.allocate(capacity: B * c.kvDim); defer { v.deallocate() }
         let att = UnsafeMutablePointer<Float>.allocate(capacity: B * c.qDim); defer { att.deallocate() }
         let gate = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { gate.deallocate() }
         let up = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { up.deallocate() }
         var finalRows = [Float](repeating: 0, count: logitRows.count * D)
-        let wanted = Dictionary(logitRows.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
 
-        // Query rows start a block of their own, so a hook sees the whole question at once.
+        // Row blocks of at most B rows; query rows start a block of their own (observers class a
+        // block as context or query rows).
         let queryStart = scope.map { $0.queryRowStart - firstKey } ?? 0
+        var blocks: [Range<Int>] = []
         var r0 = 0
         while r0 < T {
             var r1 = min(r0 + B, T)
             if queryStart > r0 && queryStart < r1 { r1 = queryStart }
-            let n = r1 - r0
-            // Layout of this block of rows, re-based to the block.
-            let sub = AttentionLayout(segments: layout.segments.compactMap { s in
-                let lo = max(s.rows.lowerBound, r0), hi = min(s.rows.upperBound, r1)
-                return lo < hi ? .init(rows: (lo - r0)..<(hi - r0), keyStart: s.keyStart) : nil
+            blocks.append(r0..<r1)
+            r0 = r1
+        }
+        // Layout of a block of rows, re-based to the block.
+        func subLayout(_ b: Range<Int>) -> AttentionLayout {
+            AttentionLayout(segments: layout.segments.compactMap { s in
+                let lo = max(s.rows.lowerBound, b.lowerBound), hi = min(s.rows.upperBound, b.upperBound)
+                return lo < hi ? .init(rows: (lo - b.lowerBound)..<(hi - b.lowerBound), keyStart: s.keyStart) : nil
             })
-            let (cosT, sinT) = rope.tables(positions: positions[r0..<r1])
-            // x [n, D] = token embeddings
-            for i in 0..<n { weights.token_embd.rows(tokens[r0 + i], 1, into: x + i * D) }
+        }
+        let ropeTables = blocks.map { rope.tables(positions: positions[$0]) }
+        // x [T, D] = token embeddings
+        for i in 0..<T { weights.token_embd.rows(tokens[i], 1, into: x + i * D) }
 
-            for l in 0..<c.layerCount {
-                let w = weights.blocks[l]
-                // attention: h = rmsnorm(x); q,k,v = h W^T (+b); rope(q,k)
-                for i in 0..<n { VectorMath.rmsNorm(x + i * D, w.attn_norm, h + i * D, n: D, eps: c.rmsEps) }
-                BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_q.data, outDim: c.qDim, into: q, workers: threads)
+        for l in 0..<c.layerCount {
+            let w = weights.blocks[l]
+            // attention inputs of every block: h = rmsnorm(x); q,k,v = h W^T (+b); rope(q,k)
+            for (bi, b) in blocks.enumerated() {
+                let n = b.count, xb = x + b.lowerBound * D, qb = q + b.lowerBound * c.qDim
+                for i in 0..<n { VectorMath.rmsNorm(xb + i * D, w.attn_norm, h + i * D, n: D, eps: c.rmsEps) }
+                BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_q.data, outDim: c.qDim, into: qb, workers: threads)
                 BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_k.data, outDim: c.kvDim, into: k, workers: threads)
                 BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_v.data, outDim: c.kvDim, into: v, workers: threads)
-                if let qb = w.attn_q_bias, let kb = w.attn_k_bias, let vb = w.attn_v_bias {
+                if let qbias = w.attn_q_bias, let kbias = w.attn_k_bias, let vbias = w.attn_v_bias {
                     for i in 0..<n {
-                        VectorMath.add(q + i * c.qDim, qb, c.qDim)
-                        VectorMath.add(k + i * c.kvDim, kb, c.kvDim)
-                        VectorMath.add(v + i * c.kvDim, vb, c.kvDim)
+                        VectorMath.add(qb + i * c.qDim, qbias, c.qDim)
+                        VectorMath.add(k + i * c.kvDim, kbias, c.kvDim)
+                        VectorMath.add(v + i * c.kvDim, vbias, c.kvDim)
                     }
                 }
-                rope.apply(q, rows: n, heads: c.headCount, cos: cosT, sin: sinT)
+                let (cosT, sinT) = ropeTables[bi]
+                rope.apply(qb, rows: n, heads: c.headCount, cos: cosT, sin: sinT)
                 rope.apply(k, rows: n, heads: c.kvHeadCount, cos: cosT, sin: sinT)
-                block.write(layer: l, at: blockStart + r0, k: k, v: v, rows: n)
-                try hook?.beforeAttention(layer: l, q: q, rows: n, cache: cache, layout: sub, firstRowKey: firstKey + r0)
+                block.write(layer: l, at: blockStart + b.lowerBound, k: k, v: v, rows: n)
+            }
+            try hook?.beforeAttention(layer: l, q: q, rows: T, cache: cache, layout: layout, firstRowKey: firstKey)
+            for b in blocks {
+                let n = b.count, xb = x + b.lowerBound * D
                 // att [n, H*d] over the cache; x += att Wo^T
-                kernel.run(layer: l, q: q, rows: n, cache: cache, layout: sub, firstRowKey: firstKey + r0,
-                           out: att, observers: active, scope: scope)
-                BLAS.parallelLinear(att, rows: n, inDim: c.qDim, w.attn_output.data, outDim: D, into: x, accumulate: true, workers: threads)
+                kernel.run(layer: l, q: q + b.lowerBound * c.qDim, rows: n, cache: cache, layout: subLayout(b),
+                           firstRowKey: firstKey + b.lowerBound, out: att, observers: active, scope: scope)
+                BLAS.parallelLinear(att, rows: n, inDim: c.qDim, w.attn_output.data, outDim: D, into: xb, accumulate: true, workers: threads)
                 // feed-forward: x += (silu(h Wg^T) * (h Wu^T)) Wd^T
-                for i in 0..<n { VectorMath.rmsNorm(x + i * D, w.ffn_norm, h + i * D, n: D, eps: c.rmsEps) }
+                for i in 0..<n { VectorMath.rmsNorm(xb + i * D, w.ffn_norm, h + i * D, n: D, eps: c.rmsEps) }
                 BLAS.parallelLinear(h, rows: n, inDim: D, w.ffn_gate.data, outDim: F, into: gate, workers: threads)
                 BLAS.parallelLinear(h, rows: n, inDim: D, w.ffn_up.data, outDim: F, into: up, workers: threads)
                 VectorMath.swiglu(gate, up, n * F)
-                BLAS.parallelLinear(gate, rows: n, inDim: F, w.ffn_down.data, outDim: D, into: x, accumulate: true, workers: threads)
+                BLAS.parallelLinear(gate, rows: n, inDim: F, w.ffn_down.data, outDim: D, into: xb, accumulate: true, workers: threads)
                 // A NaN or infinity anywhere in the block shows up in its sum: stop with the place named.
-                if !VectorMath.sum(x, n * D).isFinite {
-                    throw ModelError("non-finite activation in layer \(l) during \(stageName) (rows \(r0)..<\(r1)); stopping before writing NaN statistics")
+                if !VectorMath.sum(xb, n * D).isFinite {
+                    throw ModelError("non-finite activation in layer \(l) during \(stageName) (rows \(b.lowerBound)..<\(b.upperBound)); stopping before writing NaN statistics")
                 }
             }
-            for i in 0..<n {
-                if let slot = wanted[r0 + i] {
-                    finalRows.withUnsafeMutableBufferPointer { fb in
-                        VectorMath.rmsNorm(x + i * D, weights.output_norm, fb.baseAddress! + slot * D, n: D, eps: c.rmsEps)
-                    }
-                }
+        }
+        for (r, slot) in logitRows.enumerated().map({ ($1, $0) }) {
+            finalRows.withUnsafeMutableBufferPointer { fb in
+                VectorMath.rmsNorm(x + r * D, weights.output_norm, fb.baseAddress! + slot * D, n: D, eps: c.rmsEps)
             }
-            r0 = r1
         }
         return finalRows
     }

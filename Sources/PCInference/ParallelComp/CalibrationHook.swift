@@ -1,53 +1,72 @@
-/// Runs attention calibration inside a forward pass: before a covered layer's attention, score
-/// the candidate keys with the last r question rows, then evict the outliers for the question.
+/// Runs attention calibration inside a forward pass (spec sections 4.2 and 4.5): before a covered
+/// layer's attention, the last r rows of the pass score every key they see; each rule's band,
+/// counted over the candidate keys still present, gives the keys above lambda; heads are then
+/// equalised. The keys are evicted during the pass (how its rows then see them is the cache's
+/// `alignment`) and stay evicted after it.
 final class CalibrationHook: AttentionHook {
     let rules: [CalibrationRule]
     let policy: AttentionCalibration
     let rows: Int
     let kernel: AttentionKernel
-    /// Keys [0, candidates) may be evicted (the chunk's context, or the combined chunks).
-    let candidates: Int
+    /// Keys that may be evicted: the chunk's context from its first candidate (chunk stage), or
+    /// the combined chunks with (official) or without the question (question stage).
+    let candidates: Range<Int>
     /// Key index just past the pass's last row.
     let passEndKey: Int
+    /// Mark evictions as made during the pass (bottom-right alignment) rather than as plain ones.
+    let duringPass: Bool
     private(set) var evicted: [Int]     // [layer * H + head]
     private(set) var outliers: [Int]
+    /// The evicted keys themselves, [layer][head] -> key indices in the pass's cache.
+    private(set) var evictedKeys: [[[Int]]]
     let heads: Int
 
     init(rules: [CalibrationRule], policy: AttentionCalibration, rows: Int, kernel: AttentionKernel,
-         candidates: Int, passEndKey: Int, layers: Int, heads: Int) {
+         candidates: Range<Int>, passEndKey: Int, duringPass: Bool, layers: Int, heads: Int) {
         self.rules = rules; self.policy = policy; self.rows = max(1, rows); self.kernel = kernel
-        self.candidates = candidates; self.passEndKey = passEndKey; self.heads = heads
+        self.candidates = candidates; self.passEndKey = passEndKey; self.duringPass = duringPass; self.heads = heads
         evicted = Array(repeating: 0, count: layers * heads); outliers = evicted
+        evictedKeys = Array(repeating: Array(repeating: [], count: heads), count: layers)
     }
 
     func beforeAttention(layer: Int, q: UnsafePointer<Float>, rows T: Int, cache: KVCache, layout: AttentionLayout, firstRowKey: Int) throws {
         let active = rules.filter { $0.layers.contains(layer) }
-        guard !active.isEmpty, firstRowKey + T == passEndKey, candidates > 0 else { return }
+        guard !active.isEmpty, firstRowKey + T == passEndKey, !candidates.isEmpty else { return }
         let r = min(rows, T)
         let H = heads, d = kernel.config.headDim
         let keyStart = layout.segments.last?.keyStart ?? 0
-        let obs = LayerKeyScores(heads: H, keys: firstRowKey + T)
-        let scope = ObservationScope(stage: .global, chunkSpans: [], chunkIDs: [], queryKeyStart: firstRowKey + T - r,
-                                     queryRowStart: firstRowKey + T - r, queryRowCount: r, firstRowKey: firstRowKey + T - r)
+        let obs = LayerKeyScores(heads: H, keys: passEndKey)
+        let scope = ObservationScope(stage: .global, chunkSpans: [], chunkIDs: [], queryKeyStart: passEndKey - r,
+                                     queryRowStart: passEndKey - r, queryRowCount: r, firstRowKey: passEndKey - r)
         _ = obs.begin(scope: scope, workers: kernel.workers)
         var scratch = [Float](repeating: 0, count: r * H * d)
         scratch.withUnsafeMutableBufferPointer { sp in
             kernel.run(layer: layer, q: q + (T - r) * H * d, rows: r, cache: cache,
                        layout: AttentionLayout(segments: [.init(rows: 0..<r, keyStart: keyStart)]),
-                       firstRowKey: firstRowKey + T - r, out: sp.baseAddress!, observers: [obs], scope: scope)
+                       firstRowKey: passEndKey - r, out: sp.baseAddress!, observers: [obs], scope: scope)
         }
         obs.end()
-        let scores: [[Float]] = (0..<H).map { h in obs.scores(head: h, count: candidates).map { $0 / Float(r) } }
+        let scores: [[Float]] = (0..<H).map { h in obs.scores(head: h, count: passEndKey).map { $0 / Float(r) } }
         for rule in active {
-            let already: [Set<Int>] = (0..<H).map { h in
-                guard let m = cache.keepMasks[layer][h] else { return [] }
-                return Set((0..<min(candidates, m.count)).filter { m[$0] == 0 })
+            // Each head's candidates still present, with their positions in the cache as the
+            // official code holds it (keys evicted by earlier passes are physically gone).
+            let cand: [[AttentionCalibration.Candidate]] = (0..<H).map { h in
+                let m = cache.keepMasks[layer][h] ?? []
+                var position = (0..<candidates.lowerBound).filter { $0 >= m.count || m[$0] != 0 }.count
+                var out: [AttentionCalibration.Candidate] = []
+                for k in candidates {
+                    let v: UInt8 = k < m.count ? m[k] : 1
+                    if v == 1 { out.append(.init(key: k, position: position)) }
+                    if v != 0 { position += 1 }
+                }
+                return out
             }
-            let (sel, out) = policy.select(scores: scores, band: rule.band, candidates: candidates, alreadyEvicted: already)
+            let (sel, out) = policy.select(scores: scores, band: rule.band, candidates: cand)
             for h in 0..<H {
-                cache.evict(layer: layer, head: h, keys: sel[h])
+                cache.evict(layer: layer, head: h, keys: sel[h], covering: passEndKey, duringPass: duringPass)
                 evicted[layer * H + h] += sel[h].count
                 outliers[layer * H + h] += out[h]
+                evictedKeys[layer][h] = (evictedKeys[layer][h] + sel[h]).sorted()
             }
         }
     }

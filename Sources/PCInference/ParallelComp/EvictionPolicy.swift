@@ -24,66 +24,83 @@ public struct EvictionLog: Codable, Sendable {
     }
 }
 
-/// SnapKV applied to one chunk (the paper's parallel KV-cache compression): the last `window`
-/// question rows score every context key, scores are max-pooled over neighbouring keys, and each
-/// head keeps its `capacity` best context keys.
+/// SnapKV applied to one chunk (the paper's parallel KV-cache compression; spec section 3.1):
+/// the last `window` question rows score every key, the candidates' scores are max-pooled over
+/// neighbouring candidates (kernel `kernel`, -inf beyond the candidates), and each head keeps its
+/// `budget` best candidates (ties: the lower index wins).
 public struct SnapKVCompression: EvictionPolicy {
     public let settings: ParallelCompConfig.Compression
     public var name: String { "snapkv(capacity \(settings.capacity), window \(settings.window), kernel \(settings.kernel))" }
 
     public init(_ s: ParallelCompConfig.Compression) { settings = s }
 
-    /// Keys to evict among context keys [0, contextLength), given one head's summed scores.
-    public func evicted(scores: ArraySlice<Float>, contextLength c: Int) -> [Int] {
-        guard c > settings.capacity else { return [] }
-        let s = Array(scores.prefix(c))
+    /// Candidate keys kept, ascending, given one head's summed scores over the chunk pass's keys.
+    public func kept(scores: ArraySlice<Float>, candidates: Range<Int>, budget: Int) -> [Int] {
+        let s = Array(scores)
+        let n = candidates.count
+        guard budget < n else { return Array(candidates) }
         let half = settings.kernel / 2
-        var pooled = [Float](repeating: 0, count: c)
-        for i in 0..<c {
+        var pooled = [Float](repeating: 0, count: n)
+        for i in 0..<n {
             var m = -Float.infinity
-            for j in max(0, i - half)...min(c - 1, i + half) { m = max(m, s[j]) }
+            for j in max(0, i - half)...min(n - 1, i + half) { m = max(m, s[candidates.lowerBound + j]) }
             pooled[i] = m
         }
-        // Keep the top `capacity` by pooled score (ties: the earlier key wins, deterministically).
-        let order = (0..<c).sorted { pooled[$0] != pooled[$1] ? pooled[$0] > pooled[$1] : $0 < $1 }
-        return Array(order[settings.capacity...]).sorted()
+        let order = (0..<n).sorted { pooled[$0] != pooled[$1] ? pooled[$0] > pooled[$1] : $0 < $1 }
+        return order.prefix(max(0, budget)).sorted().map { $0 + candidates.lowerBound }
     }
 }
 
 /// The band of keys a calibration rule looks in.
 public enum CalibrationBands {
-    /// Keys of `band` among [0, n): sink = first w, recent = last w, middle = between.
-    public static func contains(_ band: CalibrationRule.Band, key k: Int, count n: Int, width w: Int) -> Bool {
-        switch band {
-        case .all: return true
-        case .sink: return k < min(w, n)
-        case .recent: return k >= max(n - w, min(w, n))
-        case .middle: return k >= min(w, n) && k < max(n - w, min(w, n))
+    /// Whether candidate `i` of `n` lies in `band` (width w).
+    public static func contains(_ band: CalibrationRule.Band, index i: Int, count n: Int, width w: Int,
+                                edges: ParallelCompConfig.BandEdges = .official) -> Bool {
+        switch (band, edges) {
+        case (.all, _): return true
+        case (.sink, _): return i < w
+        case (.recent, .official): return i > n - w
+        case (.middle, .official): return i > w && i < n - w
+        case (.recent, .tiled): return i >= max(n - w, min(w, n))
+        case (.middle, .tiled): return i >= min(w, n) && i < max(n - w, min(w, n))
         }
     }
 }
 
-/// Attention calibration (R_H eviction): in its layers, keys of a band whose mean attention
-/// from the last r question rows exceeds lambda are evicted for every later question row.
+/// Attention calibration (R_H eviction; spec section 4.2): in its layers, the keys of a band whose
+/// attention from the last r question rows exceeds lambda (strictly) are evicted; with head
+/// equalisation every head then evicts as many keys as the head with the most, topping up with
+/// its lowest-attention candidates.
 public struct AttentionCalibration: EvictionPolicy {
-    public let lambda: Float, width: Int, equalizeHeads: Bool
+    public let lambda: Float, width: Int, equalizeHeads: Bool, edges: ParallelCompConfig.BandEdges
     public var name: String { "calibration(lambda \(lambda), band width \(width))" }
 
-    public init(lambda: Float, width: Int, equalizeHeads: Bool) { self.lambda = lambda; self.width = width; self.equalizeHeads = equalizeHeads }
+    public init(lambda: Float, width: Int, equalizeHeads: Bool, edges: ParallelCompConfig.BandEdges = .official) {
+        self.lambda = lambda; self.width = width; self.equalizeHeads = equalizeHeads; self.edges = edges
+    }
 
-    /// Per head: the keys to evict among the `n` candidate keys, given scores [heads][n] and
-    /// keys already evicted (never chosen again). Returns (evicted per head, outliers per head).
-    public func select(scores: [[Float]], band: CalibrationRule.Band, candidates n: Int, alreadyEvicted: [Set<Int>]) -> ([[Int]], [Int]) {
-        var sel: [[Int]] = scores.enumerated().map { h, s in
-            (0..<n).filter { k in !alreadyEvicted[h].contains(k) && CalibrationBands.contains(band, key: k, count: n, width: width) && s[k] > lambda }
+    /// One key that may be evicted: its index in the cache, and its position for the band test
+    /// (its index in the cache as the official code holds it: keys evicted earlier are gone).
+    public struct Candidate: Sendable, Equatable {
+        public var key: Int, position: Int
+        public init(key: Int, position: Int) { self.key = key; self.position = position }
+    }
+
+    /// Per head: the keys to evict. Band positions are tested against the number of candidates,
+    /// as the official code does (spec sections 4.2, 4.5); `scores[h][k]` is key k's score.
+    /// Returns (evicted keys per head, ascending; outliers above lambda per head).
+    public func select(scores: [[Float]], band: CalibrationRule.Band, candidates: [[Candidate]]) -> ([[Int]], [Int]) {
+        var sel: [[Int]] = candidates.enumerated().map { h, cand in
+            cand.filter { c in
+                CalibrationBands.contains(band, index: c.position, count: cand.count, width: width, edges: edges) && scores[h][c.key] > lambda
+            }.map(\.key)
         }
         let outliers = sel.map(\.count)
         if equalizeHeads, let e = sel.map(\.count).max(), e > 0 {
-            // Official code: heads with fewer outliers also drop their lowest-scoring keys so that
-            // every head keeps the same number of keys.
             for h in sel.indices where sel[h].count < e {
-                let taken = Set(sel[h]).union(alreadyEvicted[h])
-                let low = (0..<n).filter { !taken.contains($0) }.sorted { scores[h][$0] != scores[h][$1] ? scores[h][$0] < scores[h][$1] : $0 < $1 }
+                let taken = Set(sel[h])
+                let low = candidates[h].map(\.key).filter { !taken.contains($0) }
+                    .sorted { scores[h][$0] != scores[h][$1] ? scores[h][$0] < scores[h][$1] : $0 < $1 }
                 sel[h] += low.prefix(e - sel[h].count)
             }
         }

@@ -16,10 +16,33 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         case highestNLL = "highest"
     }
     public enum NLLFormula: String, Codable, Sendable, CaseIterable {
-        /// Mean NLL over the scored question tokens.
+        /// Mean NLL over the scored labels.
         case mean
-        /// The official code's: sum over the scored tokens divided by (count - 1).
+        /// The official code's (spec section 2): the sum over the scored labels that are not EOS,
+        /// divided by (that count - 1). With the question BOS, its label is one of them.
         case official
+    }
+    /// Which chunk the keep-K heap drops when two scores are equal.
+    public enum TieBreak: String, Codable, Sendable, CaseIterable {
+        /// The official code (spec section 2): the heap pops the earlier chunk, the later stays.
+        case keepLater = "later"
+        /// Clean variant: the earlier chunk stays.
+        case keepEarlier = "earlier"
+    }
+    /// Which rows of a chunk pass lose the keys chunk-stage calibration evicts.
+    public enum ChunkCalibrationRows: String, Codable, Sendable, CaseIterable {
+        /// The official code (spec section 4.5, errata): every row of the pass uses the reduced K/V.
+        case all
+        /// Clean variant: only the question rows lose them; the chunk's own rows see every key.
+        case question
+    }
+    /// Where a calibration band ends (n candidate keys, width w).
+    public enum BandEdges: String, Codable, Sendable, CaseIterable {
+        /// The official code (spec section 4.2): sink i < w, recent i > n - w, middle w < i < n - w;
+        /// keys w and n - w belong to no band.
+        case official
+        /// Clean variant: sink i < w, recent i >= n - w, middle the rest (the bands tile the keys).
+        case tiled
     }
 
     /// Longest chunk in tokens, template included (nil: trained context - question - answer budget).
@@ -30,10 +53,20 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
     public var selection: Selection = .lowestNLL
     /// Question tokens scored for the NLL: 0 = all of them, else the last n.
     public var scoreTokens: Int = 0
-    public var nllFormula: NLLFormula = .mean
+    public var nllFormula: NLLFormula = .official
+    /// Prefix the question with BOS, in every chunk pass (`BOS ctx BOS q`) and in the final
+    /// question (`BOS q`), as the official code does (spec sections 1.5, 1.8).
+    public var questionBOS = true
+    public var tieBreak: TieBreak = .keepLater
     /// Keep every kept chunk's first token in the combined cache (ablation); the default keeps
     /// only the first kept chunk's, as the official code does.
     public var keepEveryChunkFirstToken = false
+    /// Let later chunks' first token (their BOS) be evicted by SnapKV and chunk-stage calibration.
+    /// Off in the official code (token_prompt_size = 1 for every chunk but the document's first).
+    public var evictChunkFirstToken = false
+    /// With SnapKV, every kept chunk after the first loses its first kept token at combine time:
+    /// the official slice [1:] assumes a BOS that SnapKV never kept (spec section 3.1, Q8).
+    public var snapKVDropFirstKept = true
     /// Chunks prefilled together in one pass (throughput; results equal the one-by-one path).
     public var batchChunks: Int = 1
 
@@ -58,11 +91,51 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
     public var bandWidth: Int = 100
     /// Pad every head's eviction to the same count with its lowest-scoring keys (official code).
     public var equalizeHeads = true
+    public var bandEdges: BandEdges = .official
+    /// Question-stage calibration may evict the question's own keys (official: its candidates
+    /// are all keys, spec section 4.2); true keeps them out of reach.
+    public var protectQuestionKeys = false
+    public var chunkCalibrationRows: ChunkCalibrationRows = .all
+    /// How the rows of a pass see keys evicted during it (official: flash-attention's
+    /// bottom-right-aligned causal mask over the shortened cache).
+    public var evictionAlignment: EvictionAlignment = .bottomRight
 
     public var maxNewTokens: Int = 32
     public var sampling = SamplingSettings()
 
     public init() {}
+
+    /// Missing keys take their defaults, so configs written by earlier versions (in traces and
+    /// --config files) still load.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ParallelCompConfig()
+        func v<T: Decodable>(_ k: CodingKeys, _ def: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? def }
+        chunkTokens = try c.decodeIfPresent(Int.self, forKey: .chunkTokens)
+        splitBy = try v(.splitBy, d.splitBy)
+        keepChunks = try v(.keepChunks, d.keepChunks)
+        selection = try v(.selection, d.selection)
+        scoreTokens = try v(.scoreTokens, d.scoreTokens)
+        nllFormula = try v(.nllFormula, d.nllFormula)
+        questionBOS = try v(.questionBOS, d.questionBOS)
+        tieBreak = try v(.tieBreak, d.tieBreak)
+        keepEveryChunkFirstToken = try v(.keepEveryChunkFirstToken, d.keepEveryChunkFirstToken)
+        evictChunkFirstToken = try v(.evictChunkFirstToken, d.evictChunkFirstToken)
+        snapKVDropFirstKept = try v(.snapKVDropFirstKept, d.snapKVDropFirstKept)
+        batchChunks = try v(.batchChunks, d.batchChunks)
+        compression = try c.decodeIfPresent(Compression.self, forKey: .compression)
+        calibration = try v(.calibration, d.calibration)
+        lambda = try v(.lambda, d.lambda)
+        calibrationRows = try v(.calibrationRows, d.calibrationRows)
+        bandWidth = try v(.bandWidth, d.bandWidth)
+        equalizeHeads = try v(.equalizeHeads, d.equalizeHeads)
+        bandEdges = try v(.bandEdges, d.bandEdges)
+        protectQuestionKeys = try v(.protectQuestionKeys, d.protectQuestionKeys)
+        chunkCalibrationRows = try v(.chunkCalibrationRows, d.chunkCalibrationRows)
+        evictionAlignment = try v(.evictionAlignment, d.evictionAlignment)
+        maxNewTokens = try v(.maxNewTokens, d.maxNewTokens)
+        sampling = try v(.sampling, d.sampling)
+    }
 }
 
 /// Evict keys above lambda in one band over a range of layers, at one stage.
@@ -89,7 +162,8 @@ public struct CalibrationRule: Codable, Sendable, Equatable, CustomStringConvert
         let t = text.trimmingCharacters(in: .whitespaces)
         if t.isEmpty || t == "none" || t == "off" { return [] }
         if t == "paper" || t.hasPrefix("paper@") {
-            let stage = t.hasPrefix("paper@") ? try parseStage(String(t.dropFirst(6))) : .query
+            // Appendix C applies the bands per chunk (the official code's prefill_1 form).
+            let stage = t.hasPrefix("paper@") ? try parseStage(String(t.dropFirst(6))) : .chunk
             let q = layerCount / 4
             return [CalibrationRule(band: .middle, layers: 0...(q - 1), stage: stage),
                     CalibrationRule(band: .recent, layers: q...(2 * q - 1), stage: stage),
@@ -97,6 +171,7 @@ public struct CalibrationRule: Codable, Sendable, Equatable, CustomStringConvert
         }
         return try t.split(separator: ",").map { item in
             var s = String(item).trimmingCharacters(in: .whitespaces)
+            if let official = try parseOfficial(s, layerCount: layerCount) { return official }
             var stage = Stage.query
             if let at = s.firstIndex(of: "@") { stage = try parseStage(String(s[s.index(after: at)...])); s = String(s[..<at]) }
             let parts = s.split(separator: ":")
@@ -112,6 +187,22 @@ public struct CalibrationRule: Codable, Sendable, Equatable, CustomStringConvert
             }
             return CalibrationRule(band: band, layers: lo...hi, stage: stage)
         }
+    }
+
+    /// The official flag strings, e.g. `prefill_2_calibration_head_sink_23_29` (question stage)
+    /// or `prefill_1_calibration_head_middle_0_29` (chunk stage); layers 0-based, inclusive.
+    static func parseOfficial(_ s: String, layerCount: Int) throws -> CalibrationRule? {
+        guard s.hasPrefix("prefill_") else { return nil }
+        let p = s.split(separator: "_").map(String.init)
+        guard p.count == 7, p[0] == "prefill", p[2] == "calibration", p[3] == "head",
+              let stage: Stage = p[1] == "1" ? .chunk : p[1] == "2" ? .query : nil,
+              let band = Band(rawValue: p[4]), let lo = Int(p[5]), let hi = Int(p[6]), lo <= hi else {
+            throw ConfigError("calibration '\(s)' is not prefill_{1|2}_calibration_head_{sink|middle|recent|all}_FIRST_LAST")
+        }
+        guard lo >= 0, hi < layerCount else {
+            throw ConfigError("calibration '\(s)': layers \(lo)-\(hi) are outside the model's 0-\(layerCount - 1)")
+        }
+        return CalibrationRule(band: band, layers: lo...hi, stage: stage)
     }
 
     static func parseStage(_ s: String) throws -> Stage {

@@ -34,19 +34,20 @@ public final class ParallelCompPipeline {
         public var documentTokenCount: Int
         public var chunkTokens: Int
 
-        /// Chunks given as token ids directly (exact layouts, e.g. the golden fixture).
-        public init(chunkTokenIDs: [[Int]], questionIDs: [Int]) throws {
+        /// Chunks given as token ids directly (e.g. the golden fixtures). With `bos`, every chunk
+        /// is prefixed with it (the official `BOS ctx`); without, the ids are taken as they are.
+        public init(chunkTokenIDs: [[Int]], questionIDs: [Int], bos: Int? = nil) throws {
             guard !chunkTokenIDs.isEmpty, chunkTokenIDs.allSatisfy({ !$0.isEmpty }) else { throw ConfigError("a token layout needs at least one non-empty chunk") }
             guard !questionIDs.isEmpty else { throw ConfigError("a token layout needs a non-empty question") }
             var start = 0
             chunks = chunkTokenIDs.enumerated().map { i, ids in
                 defer { start += ids.count }
-                return Chunk(id: i, documentTokens: start..<(start + ids.count), tokens: ids)
+                return Chunk(id: i, documentTokens: start..<(start + ids.count), tokens: (bos.map { [$0] } ?? []) + ids)
             }
             self.questionIDs = questionIDs
-            prefixLength = 0
+            prefixLength = bos == nil ? 0 : 1
             documentTokenCount = start
-            chunkTokens = chunkTokenIDs.map(\.count).max()!
+            chunkTokens = chunkTokenIDs.map(\.count).max()! + prefixLength
         }
 
         init(chunks: [Chunk], questionIDs: [Int], prefixLength: Int, documentTokenCount: Int, chunkTokens: Int) {
@@ -78,10 +79,34 @@ public final class ParallelCompPipeline {
         public var timings: [String: Double]
         /// Mean NLL of the expected answer, teacher-forced after the question (when asked).
         public var answerNLL: Double?
+        /// The keys each eviction removed, for checking against the official code: question-stage
+        /// calibration [layer][head] -> indices into [combined cache ; question]; chunk-stage
+        /// calibration per chunk id -> [layer][head] -> chunk-local indices; SnapKV per kept chunk
+        /// id -> [layer][head] -> chunk-local indices kept.
+        public var evictedQuery: [[[Int]]]?
+        public var evictedChunk: [String: [[[Int]]]] = [:]
+        public var snapKVKept: [String: [[[Int]]]] = [:]
+        /// Keys each layer's heads still see after the question prefill (the first head's count).
+        public var cachePerLayer: [Int] = []
+        /// The official code's S (sum_windows_size): the combined length its slices give.
+        public var nominalCacheLength = 0
+        /// The last question row's 20 largest logits, before decoding.
+        public var top20IDs: [Int] = []
+        public var top20Logits: [Float] = []
     }
 
     public init(model: LlamaModel, tokenizer: Tokenizer, config: ParallelCompConfig, format: PromptFormat) {
         self.model = model; self.tokenizer = tokenizer; self.config = config; self.format = format
+    }
+
+    /// The token the official code writes as BOS: the tokenizer's, or for a model without one
+    /// (SmolLM2) the leading special token of the chunk prefix (`<|im_start|>`).
+    public var bosID: Int? { tokenizer.bosID ?? format.prefixIDs(tokenizer).first }
+
+    /// The question as prefilled: `BOS q` (official) or `q` (--no-question-bos).
+    public func questionTokens(_ q: [Int]) -> [Int] {
+        guard config.questionBOS, let b = bosID else { return q }
+        return [b] + q
     }
 
     /// Default chunk size: the trained context minus the question and the answer budget.
@@ -159,17 +184,29 @@ public final class ParallelCompPipeline {
         try validate(prep)
         let c = model.config, H = c.headCount
         var chunks = prep.chunks
-        let q = prep.questionIDs, m = q.count
+        let q = questionTokens(prep.questionIDs), m = q.count
         var log = EvictionLog(layers: c.layerCount, heads: H)
+        var evictedChunk: [String: [[[Int]]]] = [:], snapKept: [String: [[[Int]]]] = [:]
         var timings: [String: Double] = [:]
         let K = min(config.keepChunks, chunks.count)
         let chunkRules = config.calibration.filter { $0.stage == .chunk }
         let queryRules = config.calibration.filter { $0.stage == .query }
-        let policy = AttentionCalibration(lambda: config.lambda, width: config.bandWidth, equalizeHeads: config.equalizeHeads)
+        let policy = AttentionCalibration(lambda: config.lambda, width: config.bandWidth, equalizeHeads: config.equalizeHeads,
+                                          edges: config.bandEdges)
         let snap = config.compression.map(SnapKVCompression.init)
+        // SnapKV's budget C' (spec section 3.1): the capacity, but never more than the shortest
+        // chunk's context without its BOS.
+        let budget = snap.map { min($0.settings.capacity, chunks.map { $0.contextLength - 1 }.min() ?? 0) }
+        // First evictable key of a chunk: later chunks' BOS never is (token_prompt_size = 1).
+        func firstCandidate(_ ch: Chunk) -> Int { ch.id == 0 || config.evictChunkFirstToken ? 0 : 1 }
+        let pending = config.evictionAlignment == .bottomRight
 
         // ---- stage 0: chunk prefills, scoring, and the keep-K heap ----
-        struct Held { let id: Int; let score: Double; let block: KVBlock; let masks: [[[UInt8]?]]; let compressed: [Int] }
+        struct Held { let id: Int; let score: Double; let block: KVBlock; let masks: [[[UInt8]?]]; let compressed: [Int]; let snapKept: [[[Int]]]? }
+        // The keep-K heap's order: best first; on equal scores the official heap pops the earlier chunk.
+        func before(_ a: Held, _ b: Held) -> Bool {
+            a.score != b.score ? a.score < b.score : (config.tieBreak == .keepLater ? a.id > b.id : a.id < b.id)
+        }
         var held: [Held] = []
         let t0 = Date()
         var i = 0
@@ -181,7 +218,8 @@ public final class ParallelCompPipeline {
             // A chunk scored before whose score cannot enter the full heap: the heap would drop it at once.
             if let memo, held.count == K, let nll = memo.lookup(.init(chunk: chunks[i].tokens, question: q, settings: memoSettings)) {
                 let score = config.selection == .lowestNLL ? nll : -nll
-                if score >= held[K - 1].score {
+                let worst = held[K - 1].score
+                if score > worst || (score == worst && config.tieBreak == .keepEarlier) {
                     chunks[i].nll = nll
                     skipped += 1
                     progress?(.chunkFinished(index: i, total: chunks.count, tokens: 0, nll: nll))   // nothing prefilled
@@ -215,20 +253,24 @@ public final class ParallelCompPipeline {
                 if let snap { scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.settings.window, layers: c.layerCount, heads: H) }
                 if !chunkRules.isEmpty {
                     hook = CalibrationHook(rules: chunkRules, policy: policy, rows: config.calibrationRows, kernel: model.kernel,
-                                           candidates: cLen, passEndKey: cLen + m, layers: c.layerCount, heads: H)
-                    cache.maskRowStart = cLen
+                                           candidates: firstCandidate(chunks[i])..<cLen, passEndKey: cLen + m, duringPass: pending,
+                                           layers: c.layerCount, heads: H)
+                    cache.alignment = config.evictionAlignment
+                    cache.maskRowStart = config.chunkCalibrationRows == .all ? 0 : cLen
                 }
             }
             let hidden = try model.forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: AttentionLayout(segments: segs),
                                                  hiddenRows: logitRows, observers: batched ? [] : observers + (scoreObs.map { [$0] } ?? []),
                                                  scope: scope, hook: hook, stageName: "chunk \(i) prefill")
+            cache.settleEvictions()
             for (gi, j) in group.enumerated() {
                 let cLen = chunks[j].contextLength
                 // NLL of the question given this chunk, from logits at the question rows only.
                 let rowsHere = Array((gi * m)..<((gi + 1) * m))
                 let nll = hidden.withUnsafeBufferPointer { hb -> Double in
                     let logits = model.logits(hidden: hb.baseAddress! + rowsHere[0] * c.embeddingLength, rows: m)
-                    return Self.questionNLL(logits: logits, vocab: c.vocabSize, question: q, scoreTokens: config.scoreTokens, formula: config.nllFormula)
+                    return Self.questionNLL(logits: logits, vocab: c.vocabSize, question: q, scoreTokens: config.scoreTokens,
+                                            formula: config.nllFormula, eos: tokenizer.eosID)
                 }
                 chunks[j].nll = nll
                 memo?.store(.init(chunk: chunks[j].tokens, question: q, settings: memoSettings), nll)
@@ -237,24 +279,30 @@ public final class ParallelCompPipeline {
                 let block = cache.slices[0].block
                 var masks = cache.keepMasks
                 var compressed = Array(repeating: 0, count: c.layerCount * H)
-                if let snap, let obs = scoreObs {
+                var keptKeys: [[[Int]]]?
+                if let snap, let obs = scoreObs, let budget {
+                    // Each head keeps its best min(C', c) candidates; every other context key goes.
+                    let cand = firstCandidate(chunks[j])..<cLen
+                    keptKeys = (0..<c.layerCount).map { l in
+                        (0..<H).map { h in snap.kept(scores: obs.scores(layer: l, head: h), candidates: cand, budget: min(budget, cLen)) }
+                    }
                     for l in 0..<c.layerCount {
                         for h in 0..<H {
-                            let ev = snap.evicted(scores: obs.scores(layer: l, head: h), contextLength: cLen)
-                            compressed[l * H + h] = ev.count
-                            if ev.isEmpty { continue }
+                            let keep = Set(keptKeys![l][h])
                             var mk = masks[l][h] ?? Array(repeating: 1, count: cLen + m)
-                            for k in ev { mk[k] = 0 }
+                            for k in 0..<cLen where !keep.contains(k) && mk[k] == 1 { mk[k] = 0; compressed[l * H + h] += 1 }
                             masks[l][h] = mk
                         }
                     }
                 }
                 if let hook {
                     for x in 0..<log.calibrationChunk.count { log.calibrationChunk[x] += hook.evicted[x]; log.outliersChunk[x] += hook.outliers[x] }
+                    evictedChunk[String(chunks[j].id)] = hook.evictedKeys
                 }
-                let item = Held(id: j, score: score, block: batched ? Self.extract(block, start: starts[gi], count: cLen + m) : block, masks: masks, compressed: compressed)
+                let item = Held(id: j, score: score, block: batched ? Self.extract(block, start: starts[gi], count: cLen + m) : block,
+                                masks: masks, compressed: compressed, snapKept: keptKeys)
                 held.append(item)
-                held.sort { $0.score != $1.score ? $0.score < $1.score : $0.id < $1.id }
+                held.sort(by: before)
                 if held.count > K { held.removeLast() }   // the dropped chunk's KV is freed here
                 progress?(.chunkFinished(index: j, total: chunks.count, tokens: cLen + m, nll: nll))
             }
@@ -269,16 +317,31 @@ public final class ParallelCompPipeline {
         let combined = model.makeCache()
         var spans: [Range<Int>] = []
         var masks: [[[UInt8]?]] = Array(repeating: Array(repeating: nil, count: H), count: c.layerCount)
+        var nominalS = 0
         for (n, k) in kept.enumerated() {
             let cLen = chunks[k.id].contextLength
             let drop = (n == 0 || config.keepEveryChunkFirstToken) ? 0 : min(1, cLen)
+            // The official sum_windows_size: what the slices [0:] and [1:] leave of each cache
+            // (SnapKV shortens it; calibration does not count).
+            if let kk = k.snapKept?.first?.first {
+                nominalS += kk.filter { $0 >= drop }.count - (n > 0 && config.snapKVDropFirstKept && kk.contains { $0 >= drop } ? 1 : 0)
+            } else {
+                nominalS += cLen - drop
+            }
             let start = combined.count
             combined.append(k.block, from: drop, count: cLen - drop)
             spans.append(start..<combined.count)
             for x in 0..<log.compression.count { log.compression[x] += k.compressed[x] }
+            if let kk = k.snapKept { snapKept[String(k.id)] = kk }
             for l in 0..<c.layerCount {
                 for h in 0..<H {
-                    let src = k.masks[l][h]
+                    var src = k.masks[l][h]
+                    // Official slice [1:] of a later chunk's compressed cache drops its first kept
+                    // token, taking it for a BOS that SnapKV never kept (spec 3.1, Q8).
+                    if n > 0, k.snapKept != nil, config.snapKVDropFirstKept, var mk = src,
+                       let first = (drop..<cLen).first(where: { mk[$0] == 1 }) {
+                        mk[first] = 0; src = mk
+                    }
                     if src == nil && masks[l][h] == nil { continue }
                     var mk = masks[l][h] ?? Array(repeating: 1, count: start)
                     if mk.count < start { mk += Array(repeating: 1, count: start - mk.count) }
@@ -297,17 +360,22 @@ public final class ParallelCompPipeline {
         let P = kept.map { chunks[$0.id].contextLength }.max() ?? 0
 
         // ---- stage 1: the question over the combined cache, at positions P, P+1, ... ----
+        let cachePerLayer = (0..<c.layerCount).map { combined.keptCount(layer: $0, head: 0) }
         if cancelled() { throw CancellationError() }
         progress?(.queryPrefill(keys: S, queryTokens: m))
         let t1 = Date()
         let scope = ObservationScope(stage: .global, chunkSpans: spans, chunkIDs: kept.map(\.id), queryKeyStart: S,
                                      queryRowStart: S, queryRowCount: m, firstRowKey: S)
         let hook = queryRules.isEmpty ? nil : CalibrationHook(rules: queryRules, policy: policy, rows: config.calibrationRows,
-                                                              kernel: model.kernel, candidates: S, passEndKey: S + m,
-                                                              layers: c.layerCount, heads: H)
+                                                              kernel: model.kernel, candidates: 0..<(config.protectQuestionKeys ? S : S + m),
+                                                              passEndKey: S + m, duringPass: pending, layers: c.layerCount, heads: H)
+        combined.alignment = config.evictionAlignment
         var logits = try model.forward(tokens: q, positions: Array(P..<(P + m)), cache: combined, layout: .causal(rows: m),
                                        logitRows: [m - 1], observers: observers, scope: scope, hook: hook, stageName: "question prefill")
+        combined.settleEvictions()
         if let hook { log.calibrationQuery = hook.evicted; log.outliersQuery = hook.outliers }
+        let top20 = Array((0..<c.vocabSize).sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }.prefix(20))
+        let top20Logits = top20.map { logits[$0] }
         timings["query_prefill_s"] = Date().timeIntervalSince(t1)
 
         // ---- optional: the expected answer's NLL, teacher-forced, then rolled back ----
@@ -347,21 +415,35 @@ public final class ParallelCompPipeline {
         }
         timings["decode_s"] = Date().timeIntervalSince(t2)
         let shown = answer.filter { !tokenizer.stopTokenIDs.contains($0) }
-        return Result(chunks: chunks, keptChunkIDs: kept.map(\.id), questionIDs: q, answerIDs: answer,
-                      answer: tokenizer.decode(shown, skipSpecial: true), queryPosition: P, combinedKeys: S,
-                      combinedSpans: spans, evictions: log, timings: timings, answerNLL: answerNLL)
+        var result = Result(chunks: chunks, keptChunkIDs: kept.map(\.id), questionIDs: q, answerIDs: answer,
+                            answer: tokenizer.decode(shown, skipSpecial: true), queryPosition: P, combinedKeys: S,
+                            combinedSpans: spans, evictions: log, timings: timings, answerNLL: answerNLL)
+        result.evictedQuery = hook?.evictedKeys
+        result.evictedChunk = evictedChunk
+        result.snapKVKept = snapKept
+        result.cachePerLayer = cachePerLayer
+        result.top20IDs = top20
+        result.top20Logits = top20Logits
+        result.nominalCacheLength = nominalS
+        return result
     }
 
-    /// The question's NLL from logits at rows c-1 ..< c+m-1 (row t predicts question token t).
-    public static func questionNLL(logits: [Float], vocab V: Int, question q: [Int], scoreTokens: Int, formula: ParallelCompConfig.NLLFormula) -> Double {
+    /// The question's NLL from logits at rows c-1 ..< c+m-1 (row t predicts question token t; with
+    /// the question BOS, t = 0 is that BOS). `official`: labels equal to `eos` are ignored and the
+    /// sum is divided by (labels counted - 1), as the official code's loss does (spec section 2).
+    public static func questionNLL(logits: [Float], vocab V: Int, question q: [Int], scoreTokens: Int,
+                                   formula: ParallelCompConfig.NLLFormula, eos: Int? = nil) -> Double {
         let m = q.count
         let first = scoreTokens > 0 ? max(0, m - scoreTokens) : 0
-        var total = 0.0
-        for t in first..<m { total += Perplexity.logSoftmax(logits[(t * V)..<((t + 1) * V)], q[t]) }
-        let n = m - first
+        var total = 0.0, counted = 0
+        for t in first..<m {
+            if formula == .official, let eos, q[t] == eos { continue }
+            total += Perplexity.logSoftmax(logits[(t * V)..<((t + 1) * V)], q[t])
+            counted += 1
+        }
         switch formula {
-        case .mean: return total / Double(n)
-        case .official: return total / Double(max(1, n - 1))
+        case .mean: return total / Double(max(1, counted))
+        case .official: return total / Double(max(1, counted - 1))
         }
     }
 
