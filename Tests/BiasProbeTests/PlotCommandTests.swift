@@ -371,7 +371,7 @@ enum PlotFixture {
         let path = try tempDir("trace") + "/\(kind.rawValue).h5"
         var args = ["trace", "--model", model, "--context", "4k", "--chunk-tokens", "1024", "--max-tokens", "4",
                     "--no-prefill-rows", "--quiet", "--out", path]
-        if kind == .calibrated { args += ["--calibration", "paper"] }
+        if kind == .calibrated { args += ["--calibration", "paper@query"] }   // the question-stage panels
         let r = try run(args)
         guard r.status == 0, FileManager.default.fileExists(atPath: path) else {
             throw PlotTestFailure("biasprobe \(args.joined(separator: " ")) failed (\(r.status)): \(r.stderr)")

@@ -21,14 +21,18 @@ final class ParallelCompTests: XCTestCase {
         let r = try pc.run(prep)
         XCTAssertEqual(r.keptChunkIDs.count, 1)
         let kept = prep.chunks[r.keptChunkIDs[0]]
-        let plain = try Generator(model: model).greedy(prompt: kept.tokens + prep.questionIDs, maxTokens: 8, stopTokens: tok.stopTokenIDs)
+        // The question as prefilled: BOS q (official), the BOS being the prefix's leading token.
+        let q = r.questionIDs
+        XCTAssertEqual(q, [kept.tokens[0]] + prep.questionIDs)
+        let plain = try Generator(model: model).greedy(prompt: kept.tokens + q, maxTokens: 8, stopTokens: tok.stopTokenIDs)
         XCTAssertEqual(r.answerIDs, plain)
         XCTAssertEqual(r.queryPosition, kept.contextLength)
-        // NLL of the question under plain causal attention.
-        let all = kept.tokens + prep.questionIDs
+        // NLL of the question under plain causal attention (official formula: EOS labels ignored).
+        let all = kept.tokens + q
         let rows = Array((kept.contextLength - 1)..<(all.count - 1))
         let logits = try model.forward(tokens: all, positions: Array(0..<all.count), cache: model.makeCache(), logitRows: rows)
-        let nll = ParallelCompPipeline.questionNLL(logits: logits, vocab: model.config.vocabSize, question: prep.questionIDs, scoreTokens: 0, formula: .mean)
+        let nll = ParallelCompPipeline.questionNLL(logits: logits, vocab: model.config.vocabSize, question: q, scoreTokens: 0,
+                                                   formula: .official, eos: tok.eosID)
         XCTAssertEqual(r.chunks[kept.id].nll!, nll, accuracy: 1e-6)
         // And the kept chunk is the one with the lowest NLL.
         XCTAssertEqual(r.chunks.map { $0.nll! }.min(), r.chunks[kept.id].nll)

@@ -521,6 +521,26 @@ final class TokenizerTests: XCTestCase {
         return try GGUFFile(path: try b.write(name: "tok"))
     }
 
+    /// A Llama-3-style tokenizer (BOS `<|begin_of_text|>`, add_bos_token, a template that writes
+    /// the BOS itself): every chunk starts with exactly one BOS, so the combined cache, which
+    /// drops later chunks' first token, holds exactly one; the question adds its own (official).
+    func testLlama3TemplateGivesOneBOSPerChunk() throws {
+        let f = try tokenizerGGUF(pre: "llama-bpe", extra: [
+            ("tokenizer.ggml.bos_token_id", .u32(258)), ("tokenizer.ggml.add_bos_token", .bool(true)),
+            ("tokenizer.chat_template", .string("{{ '<|begin_of_text|>' }}<|start_header_id|>user<|end_header_id|>"))])
+        let tok = try Tokenizer(gguf: f)
+        XCTAssertEqual(tok.chatTemplate, .llama3)
+        XCTAssertEqual(tok.encode("<|begin_of_text|>ab", parseSpecial: true, addBOS: nil).prefix(2), [258, 258], "the trap: two BOS")
+        let format = PromptFormat.forTokenizer(tok, instruction: "Read.")
+        let prefix = format.prefixIDs(tok)
+        XCTAssertEqual(prefix.first, 258)
+        XCTAssertEqual(prefix.filter { $0 == 258 }.count, 1, "one BOS per chunk: \(prefix.prefix(4))")
+        // Combined cache: the first kept chunk whole, later chunks without their first token.
+        let chunk = prefix + tok.encode("ab ab", parseSpecial: false, addBOS: false)
+        let combined = chunk + Array(chunk.dropFirst()) + Array(chunk.dropFirst())
+        XCTAssertEqual(combined.filter { $0 == 258 }.count, 1)
+    }
+
     func testTokenizerFromSyntheticGGUF() throws {
         let f = try tokenizerGGUF(extra: [("tokenizer.ggml.bos_token_id", .u32(258)), ("tokenizer.ggml.add_bos_token", .bool(true)),
                                           ("tokenizer.chat_template", .string("{{'<|im_start|>' + message['role'] + '\\n'}}"))])

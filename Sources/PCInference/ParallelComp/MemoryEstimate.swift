@@ -22,7 +22,10 @@ public struct MemoryEstimate: Sendable {
         let decode = maxNewTokens + m
         let kv = (held + decode) * perToken
         let B = min(model.tokenBlock, (largest.first ?? 0) + m)
-        let act = B * (4 * c.embeddingLength + 2 * c.qDim + 2 * c.kvDim + 2 * c.feedForwardLength) * 4
+        // Per row block: scratch for norms, K, V, attention output and the feed-forward; per pass
+        // (the forward is layer-major): every row's residual stream and queries.
+        let T = (largest.first ?? 0) + m
+        let act = (B * (3 * c.embeddingLength + c.qDim + 2 * c.kvDim + 2 * c.feedForwardLength) + T * (c.embeddingLength + c.qDim)) * 4
             + m * c.vocabSize * 4                                           // question logits
             + workers * 3 * 64 * min(largest.prefix(keep).reduce(0, +) + m, 1 << 20) * 4   // score blocks
         let keys = largest.prefix(keep).reduce(0, +) + m

@@ -29,7 +29,14 @@ public struct PromptFormat: Codable, Sendable, Equatable {
     }
 
     /// Token ids of the chunk prefix (special tokens parsed; BOS added when the model wants one).
-    public func prefixIDs(_ tok: Tokenizer) -> [Int] { tok.encode(contextPrefix, parseSpecial: true, addBOS: nil) }
+    /// A template that writes the BOS itself (Llama 3's `<|begin_of_text|>`), encoded by a
+    /// tokenizer that also adds one (`add_bos_token`), would start every chunk with two, and
+    /// combining drops only one: every chunk would keep a sink. One is kept.
+    public func prefixIDs(_ tok: Tokenizer) -> [Int] {
+        var ids = tok.encode(contextPrefix, parseSpecial: true, addBOS: nil)
+        if ids.count >= 2, let b = tok.bosID, ids[0] == b, ids[1] == b { ids.removeFirst() }
+        return ids
+    }
 
     /// Token ids of the question: the template's text is parsed for special tokens, the user's
     /// question is not (so a question cannot inject control tokens).
