@@ -245,8 +245,8 @@ final class ParallelCompTests: XCTestCase {
         let a = Array(ids[0..<90]), b = Array(ids[90..<180]), c = Array(ids[180..<270])
         let q = PromptFormat.forTokenizer(tok).questionIDs(tok, question: "Who designed the new lighthouse lens?")
         let prep = try ParallelCompPipeline.Prepared(chunkTokenIDs: [a, b, a, c, a, b], questionIDs: q)
-        // Both tie rules: under the official one an equal score enters the heap, so only
-        // strictly worse repeats can be skipped.
+        // Both tie rules: under the official one an equal score enters the heap and pops the
+        // earlier copy, whose cache is the same, so a repeat is relabelled, not prefilled.
         for tie in ParallelCompConfig.TieBreak.allCases {
             var results: [ParallelCompPipeline.Result] = []
             for useMemo in [false, true] {
@@ -257,7 +257,7 @@ final class ParallelCompTests: XCTestCase {
                 results.append(try pc.run(prep))
             }
             XCTAssertEqual(results[0].timings["chunks_reused"], 0)
-            if tie == .keepEarlier { XCTAssertEqual(results[1].timings["chunks_reused"], 3) }
+            XCTAssertEqual(results[1].timings["chunks_reused"], 3, "\(tie)")
             for (x, y) in zip(results[0].chunks, results[1].chunks) { XCTAssertEqual(x.nll!, y.nll!, accuracy: 1e-9) }
             XCTAssertEqual(results[0].keptChunkIDs, results[1].keptChunkIDs, "\(tie)")
             XCTAssertEqual(results[0].answerIDs, results[1].answerIDs)

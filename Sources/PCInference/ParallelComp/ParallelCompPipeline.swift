@@ -219,7 +219,19 @@ public final class ParallelCompPipeline {
             if let memo, held.count == K, let nll = memo.lookup(.init(chunk: chunks[i].tokens, question: q, settings: memoSettings)) {
                 let score = config.selection == .lowestNLL ? nll : -nll
                 let worst = held[K - 1].score
-                if score > worst || (score == worst && config.tieBreak == .keepEarlier) {
+                var skip = score > worst || (score == worst && config.tieBreak == .keepEarlier)
+                // A tie under the official rule: the heap pops the earlier chunk and keeps this one.
+                // When the two are the same tokens at the same positions, their caches are the same
+                // too (and so are SnapKV's candidates unless one is the document's first chunk):
+                // the held cache is relabelled instead of prefilled again.
+                let w = held[K - 1]
+                if !skip, score == worst, chunks[w.id].tokens == chunks[i].tokens,
+                   config.compression == nil || firstCandidate(chunks[w.id]) == firstCandidate(chunks[i]) {
+                    held[K - 1] = Held(id: i, score: w.score, block: w.block, masks: w.masks, compressed: w.compressed, snapKept: w.snapKept)
+                    held.sort(by: before)
+                    skip = true
+                }
+                if skip {
                     chunks[i].nll = nll
                     skipped += 1
                     progress?(.chunkFinished(index: i, total: chunks.count, tokens: 0, nll: nll))   // nothing prefilled
