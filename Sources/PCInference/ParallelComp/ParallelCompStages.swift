@@ -1,0 +1,340 @@
+import Foundation
+
+/// The stages of `ParallelCompPipeline.run`, each a short function over one `RunState`:
+/// score the chunks (prefill, score, compress, keep K), combine the kept caches, prefill the
+/// question, and decode. Section numbers refer to `../shared/research/parallelcomp-algorithm.md`.
+extension ParallelCompPipeline {
+    /// A chunk that is in the keep-K heap: its cache and what eviction did to it.
+    struct HeldChunk {
+        let id: Int
+        /// NLL, or -NLL when the highest are kept: lower is better.
+        let score: Double
+        let block: KVBlock
+        let masks: [[[UInt8]?]]
+        let compressed: [Int]
+        let snapKept: [[[Int]]]?
+        func relabelled(_ id: Int) -> HeldChunk {
+            HeldChunk(id: id, score: score, block: block, masks: masks, compressed: compressed, snapKept: snapKept)
+        }
+    }
+
+    /// What a run carries from one stage to the next.
+    final class RunState {
+        let config: ParallelCompConfig
+        var chunks: [Chunk]
+        /// The question as prefilled (`BOS q` by default).
+        let question: [Int]
+        var log: EvictionLog
+        var timings: [String: Double] = [:]
+        var evictedChunk: [String: [[[Int]]]] = [:], snapKept: [String: [[[Int]]]] = [:]
+        /// The keep-K heap, best first (see `before`).
+        var held: [HeldChunk] = []
+        // Filled by combineKept.
+        var kept: [Int] = []
+        var combined: KVCache
+        var spans: [Range<Int>] = []
+        var queryPosition = 0, nominalS = 0
+        var cachePerLayer: [Int] = []
+        // Filled by prefillQuestion and later stages.
+        var logits: [Float] = []
+        var evictedQuery: [[[Int]]]?
+        var top20: [Int] = [], top20Logits: [Float] = []
+        var answerNLL: Double?
+        var answer: [Int] = []
+
+        init(pipeline p: ParallelCompPipeline, prep: Prepared) {
+            config = p.config
+            chunks = prep.chunks
+            question = p.questionTokens(prep.questionIDs)
+            log = EvictionLog(layers: p.model.config.layerCount, heads: p.model.config.headCount)
+            combined = p.model.makeCache()
+        }
+
+        var m: Int { question.count }
+
+        /// The keep-K heap's order: best score first; on equal scores the official heap pops the
+        /// earlier chunk (spec section 2), so the later one ranks first.
+        func before(_ a: HeldChunk, _ b: HeldChunk) -> Bool {
+            a.score != b.score ? a.score < b.score : (config.tieBreak == .keepLater ? a.id > b.id : a.id < b.id)
+        }
+
+        /// First evictable key of a chunk: later chunks' BOS never is (token_prompt_size = 1).
+        func firstCandidate(_ ch: Chunk) -> Int { ch.id == 0 || config.evictChunkFirstToken ? 0 : 1 }
+
+        func result(_ tokenizer: Tokenizer) -> Result {
+            let shown = answer.filter { !tokenizer.stopTokenIDs.contains($0) }
+            var r = Result(chunks: chunks, keptChunkIDs: kept, questionIDs: question, answerIDs: answer,
+                           answer: tokenizer.decode(shown, skipSpecial: true), queryPosition: queryPosition,
+                           combinedKeys: spans.last?.upperBound ?? 0, combinedSpans: spans, evictions: log, timings: timings,
+                           answerNLL: answerNLL)
+            r.evictedQuery = evictedQuery
+            r.evictedChunk = evictedChunk
+            r.snapKVKept = snapKept
+            r.cachePerLayer = cachePerLayer
+            r.nominalCacheLength = nominalS
+            r.top20IDs = top20
+            r.top20Logits = top20Logits
+            return r
+        }
+    }
+
+    var calibrationPolicy: AttentionCalibration {
+        AttentionCalibration(lambda: config.lambda, width: config.bandWidth, equalizeHeads: config.equalizeHeads, edges: config.bandEdges)
+    }
+
+    // MARK: stage 0
+
+    /// Prefill every chunk with the question (positions from 0), score it by the question's NLL,
+    /// compress it, and keep the best K in a heap (sections 1.5, 2, 3.1, 4.5). A chunk identical
+    /// to one scored before is skipped when the heap would drop it at once.
+    func scoreChunks(_ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?, cancelled: () -> Bool) throws {
+        let K = min(config.keepChunks, st.chunks.count)
+        let t0 = Date()
+        let memo = (config.calibration.allSatisfy { $0.stage != .chunk } && !observers.contains { $0.watchesChunkPasses }) ? self.memo : nil
+        let memoSettings = ChunkScoreMemo.settings(config)
+        var skipped = 0, i = 0
+        while i < st.chunks.count {
+            if cancelled() { throw CancellationError() }
+            if let memo, st.held.count == K,
+               let nll = memo.lookup(.init(chunk: st.chunks[i].tokens, question: st.question, settings: memoSettings)),
+               reuseKnownScore(nll, chunk: i, st) {
+                st.chunks[i].nll = nll
+                skipped += 1
+                progress?(.chunkFinished(index: i, total: st.chunks.count, tokens: 0, nll: nll))   // nothing prefilled
+                i += 1
+                continue
+            }
+            let group = Array(i..<min(i + max(1, config.batchChunks), st.chunks.count))
+            for candidate in try prefillChunks(group, st, observers: observers, progress: progress) {
+                st.chunks[candidate.id].nll = candidate.nll
+                memo?.store(.init(chunk: st.chunks[candidate.id].tokens, question: st.question, settings: memoSettings), candidate.nll)
+                st.held.append(candidate.held)
+                st.held.sort(by: st.before)
+                if st.held.count > K { st.held.removeLast() }   // the dropped chunk's KV is freed here
+                progress?(.chunkFinished(index: candidate.id, total: st.chunks.count, tokens: st.chunks[candidate.id].contextLength + st.m,
+                                         nll: candidate.nll))
+            }
+            i += group.count
+        }
+        st.timings["chunk_prefill_s"] = Date().timeIntervalSince(t0)
+        st.timings["chunks_reused"] = Double(skipped)
+    }
+
+    /// Whether a chunk whose NLL is known can skip its prefill: the full heap would drop it at
+    /// once, or (a tie under the official rule, where the heap pops the earlier chunk) the worst
+    /// held chunk has the same tokens, hence the same cache, which is relabelled.
+    private func reuseKnownScore(_ nll: Double, chunk i: Int, _ st: RunState) -> Bool {
+        let score = config.selection == .lowestNLL ? nll : -nll
+        let w = st.held[st.held.count - 1]
+        if score > w.score || (score == w.score && config.tieBreak == .keepEarlier) { return true }
+        guard score == w.score, st.chunks[w.id].tokens == st.chunks[i].tokens,
+              config.compression == nil || st.firstCandidate(st.chunks[w.id]) == st.firstCandidate(st.chunks[i]) else { return false }
+        st.held[st.held.count - 1] = w.relabelled(i)
+        st.held.sort(by: st.before)
+        return true
+    }
+
+    /// One chunk pass's outcome for one chunk.
+    struct ScoredChunk { let id: Int; let nll: Double; let held: HeldChunk }
+
+    /// Prefill a group of chunks (one pass; several only in the batched throughput mode, which
+    /// runs without observers or hooks), with chunk-stage calibration inside the pass, then score
+    /// each chunk and apply SnapKV to what it stores.
+    private func prefillChunks(_ group: [Int], _ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?) throws -> [ScoredChunk] {
+        let c = model.config, H = c.headCount, m = st.m, q = st.question
+        let batched = group.count > 1
+        var tokens: [Int] = [], positions: [Int] = [], segs: [AttentionLayout.Segment] = [], logitRows: [Int] = []
+        var starts: [Int] = []
+        for j in group {
+            let ctx = st.chunks[j].tokens
+            let start = tokens.count
+            starts.append(start)
+            tokens += ctx + q                                   // BOS ctx BOS q (section 1.5)
+            positions += Array(0..<(ctx.count + m))             // positions restart at 0
+            segs.append(.init(rows: start..<(start + ctx.count + m), keyStart: start))
+            logitRows += Array((start + ctx.count - 1)..<(start + ctx.count + m - 1))
+            progress?(.chunkStarted(index: j, total: st.chunks.count, tokens: ctx.count + m))
+        }
+        let cache = model.makeCache()
+        var scoreObs: KeyScoreObserver?
+        var hook: CalibrationHook?
+        var scope: ObservationScope?
+        let first = group[0]
+        if !batched {
+            let cLen = st.chunks[first].contextLength
+            scope = ObservationScope(stage: .local, chunkSpans: [0..<cLen], chunkIDs: [st.chunks[first].id], queryKeyStart: cLen,
+                                     queryRowStart: cLen, queryRowCount: m, firstRowKey: 0)
+            if let snap = config.compression { scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.window, layers: c.layerCount, heads: H) }
+            let rules = config.calibration.filter { $0.stage == .chunk }
+            if !rules.isEmpty {
+                hook = CalibrationHook(rules: rules, policy: calibrationPolicy, rows: config.calibrationRows, kernel: model.kernel,
+                                       candidates: st.firstCandidate(st.chunks[first])..<cLen, passEndKey: cLen + m,
+                                       duringPass: config.evictionAlignment == .bottomRight, layers: c.layerCount, heads: H)
+                cache.alignment = config.evictionAlignment
+                cache.maskRowStart = config.chunkCalibrationRows == .all ? 0 : cLen
+            }
+        }
+        let hidden = try model.forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: AttentionLayout(segments: segs),
+                                             hiddenRows: logitRows, observers: batched ? [] : observers + (scoreObs.map { [$0] } ?? []),
+                                             scope: scope, hook: hook, stageName: "chunk \(first) prefill")
+        cache.settleEvictions()
+        return group.enumerated().map { gi, j in
+            let cLen = st.chunks[j].contextLength
+            // NLL of the question given this chunk, from logits at the question rows only.
+            let nll = hidden.withUnsafeBufferPointer { hb -> Double in
+                let logits = model.logits(hidden: hb.baseAddress! + gi * m * c.embeddingLength, rows: m)
+                return Self.questionNLL(logits: logits, vocab: c.vocabSize, question: q, scoreTokens: config.scoreTokens,
+                                        formula: config.nllFormula, eos: tokenizer.eosID)
+            }
+            var masks = cache.keepMasks
+            var compressed = Array(repeating: 0, count: c.layerCount * H)
+            var keptKeys: [[[Int]]]?
+            if let snap = config.compression, let obs = scoreObs {
+                // SnapKV (section 3.1): each head keeps its best min(C', c) candidates; every other
+                // context key is gone from what the chunk stores.
+                let policy = SnapKVCompression(snap)
+                let budget = min(snap.capacity, st.chunks.map { $0.contextLength - 1 }.min() ?? 0, cLen)
+                let cand = st.firstCandidate(st.chunks[j])..<cLen
+                let kk = (0..<c.layerCount).map { l in
+                    (0..<H).map { h in policy.kept(scores: obs.scores(layer: l, head: h), candidates: cand, budget: budget) }
+                }
+                for l in 0..<c.layerCount {
+                    for h in 0..<H {
+                        let keep = Set(kk[l][h])
+                        var mk = masks[l][h] ?? Array(repeating: 1, count: cLen + m)
+                        for k in 0..<cLen where !keep.contains(k) && mk[k] == 1 { mk[k] = 0; compressed[l * H + h] += 1 }
+                        masks[l][h] = mk
+                    }
+                }
+                keptKeys = kk
+            }
+            if let hook {
+                for x in 0..<st.log.calibrationChunk.count { st.log.calibrationChunk[x] += hook.evicted[x]; st.log.outliersChunk[x] += hook.outliers[x] }
+                st.evictedChunk[String(st.chunks[j].id)] = hook.evictedKeys
+            }
+            let block = batched ? Self.extract(cache.slices[0].block, start: starts[gi], count: cLen + m) : cache.slices[0].block
+            let score = config.selection == .lowestNLL ? nll : -nll
+            return ScoredChunk(id: j, nll: nll, held: HeldChunk(id: j, score: score, block: block, masks: masks,
+                                                                 compressed: compressed, snapKept: keptKeys))
+        }
+    }
+
+    // MARK: combine
+
+    /// Concatenate the kept chunks' caches in document order without their question part; only
+    /// the first kept chunk keeps its first token (section 1.7). P is the longest kept context.
+    func combineKept(_ st: RunState) {
+        let c = model.config, H = c.headCount
+        let kept = st.held.sorted { $0.id < $1.id }
+        for k in kept { st.chunks[k.id].kept = true }
+        var masks: [[[UInt8]?]] = Array(repeating: Array(repeating: nil, count: H), count: c.layerCount)
+        let combined = st.combined
+        for (n, k) in kept.enumerated() {
+            let cLen = st.chunks[k.id].contextLength
+            let drop = (n == 0 || config.keepEveryChunkFirstToken) ? 0 : min(1, cLen)
+            // The official sum_windows_size: what the slices [0:] and [1:] leave of each cache
+            // (SnapKV shortens it; calibration does not count).
+            if let kk = k.snapKept?.first?.first {
+                st.nominalS += kk.filter { $0 >= drop }.count - (n > 0 && config.snapKVDropFirstKept && kk.contains { $0 >= drop } ? 1 : 0)
+            } else {
+                st.nominalS += cLen - drop
+            }
+            let start = combined.count
+            combined.append(k.block, from: drop, count: cLen - drop)
+            st.spans.append(start..<combined.count)
+            for x in 0..<st.log.compression.count { st.log.compression[x] += k.compressed[x] }
+            if let kk = k.snapKept { st.snapKept[String(k.id)] = kk }
+            for l in 0..<c.layerCount {
+                for h in 0..<H {
+                    var src = k.masks[l][h]
+                    // Official slice [1:] of a later chunk's compressed cache drops its first kept
+                    // token, taking it for a BOS that SnapKV never kept (section 3.1, Q8).
+                    if n > 0, k.snapKept != nil, config.snapKVDropFirstKept, var mk = src,
+                       let first = (drop..<cLen).first(where: { mk[$0] == 1 }) {
+                        mk[first] = 0; src = mk
+                    }
+                    if src == nil && masks[l][h] == nil { continue }
+                    var mk = masks[l][h] ?? Array(repeating: 1, count: start)
+                    if mk.count < start { mk += Array(repeating: 1, count: start - mk.count) }
+                    mk += src.map { Array($0[drop..<cLen]) } ?? Array(repeating: 1, count: cLen - drop)
+                    masks[l][h] = mk
+                }
+            }
+        }
+        for l in 0..<c.layerCount { for h in 0..<H { if let mk = masks[l][h] { combined.setKeepMask(layer: l, head: h, mk) } } }
+        st.held = []
+        st.kept = kept.map(\.id)
+        st.queryPosition = kept.map { st.chunks[$0.id].contextLength }.max() ?? 0
+        st.cachePerLayer = (0..<c.layerCount).map { combined.keptCount(layer: $0, head: 0) }
+    }
+
+    // MARK: stage 1
+
+    /// The question (`BOS q`) over the combined cache at positions P, P+1, ... (section 1.8),
+    /// with question-stage calibration inside the pass (section 4.2).
+    func prefillQuestion(_ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?) throws {
+        let c = model.config, H = c.headCount, m = st.m, P = st.queryPosition
+        let S = st.combined.count
+        progress?(.queryPrefill(keys: S, queryTokens: m))
+        let t1 = Date()
+        let scope = ObservationScope(stage: .global, chunkSpans: st.spans, chunkIDs: st.kept, queryKeyStart: S,
+                                     queryRowStart: S, queryRowCount: m, firstRowKey: S)
+        let rules = config.calibration.filter { $0.stage == .query }
+        let hook = rules.isEmpty ? nil : CalibrationHook(rules: rules, policy: calibrationPolicy, rows: config.calibrationRows,
+                                                         kernel: model.kernel, candidates: 0..<(config.protectQuestionKeys ? S : S + m),
+                                                         passEndKey: S + m, duringPass: config.evictionAlignment == .bottomRight,
+                                                         layers: c.layerCount, heads: H)
+        st.combined.alignment = config.evictionAlignment
+        st.logits = try model.forward(tokens: st.question, positions: Array(P..<(P + m)), cache: st.combined, layout: .causal(rows: m),
+                                      logitRows: [m - 1], observers: observers, scope: scope, hook: hook, stageName: "question prefill")
+        st.combined.settleEvictions()
+        if let hook { st.log.calibrationQuery = hook.evicted; st.log.outliersQuery = hook.outliers; st.evictedQuery = hook.evictedKeys }
+        let logits = st.logits
+        st.top20 = Array((0..<c.vocabSize).sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }.prefix(20))
+        st.top20Logits = st.top20.map { logits[$0] }
+        st.timings["query_prefill_s"] = Date().timeIntervalSince(t1)
+    }
+
+    /// The expected answer's mean NLL, teacher-forced after the question; the cache is rolled
+    /// back so decoding is unchanged.
+    func scoreExpectedAnswer(_ a: [Int], _ st: RunState) throws {
+        let V = model.config.vocabSize, end = st.combined.count, pos = st.queryPosition + st.m
+        var total = Perplexity.logSoftmax(st.logits[0..<V], a[0])
+        if a.count > 1 {
+            let fed = Array(a.dropLast())
+            let l2 = try model.forward(tokens: fed, positions: Array(pos..<(pos + fed.count)), cache: st.combined,
+                                       layout: .causal(rows: fed.count), logitRows: Array(0..<fed.count), stageName: "answer scoring")
+            for t in 1..<a.count { total += Perplexity.logSoftmax(l2[((t - 1) * V)..<(t * V)], a[t]) }
+            st.combined.truncate(to: end)
+        }
+        st.answerNLL = total / Double(a.count)
+    }
+
+    // MARK: stage 2
+
+    /// Greedy (or sampled) decoding over the whole cache; the model's stop tokens are banned at
+    /// the first step only, as `min_length` does in the official code (section 1.9).
+    func decode(_ st: RunState, generate: Bool, observers: [AttentionObserver], progress: ((Event) -> Void)?, cancelled: () -> Bool) throws {
+        let t2 = Date()
+        defer { st.timings["decode_s"] = Date().timeIntervalSince(t2) }
+        guard generate else { return }
+        var sampler = Sampler(config.sampling)
+        let stops = tokenizer.stopTokenIDs
+        let S = st.spans.last?.upperBound ?? 0
+        var pos = st.queryPosition + st.m
+        var logits = st.logits
+        while st.answer.count < config.maxNewTokens {
+            if cancelled() { throw CancellationError() }
+            let t = sampler.next(logits[...], banned: st.answer.isEmpty ? stops : [])
+            st.answer.append(t)
+            progress?(.token(t))
+            if stops.contains(t) || st.answer.count == config.maxNewTokens { break }
+            let key = st.combined.count
+            let scope = ObservationScope(stage: .decode, chunkSpans: st.spans, chunkIDs: st.kept, queryKeyStart: S,
+                                         queryRowStart: key, queryRowCount: 1, firstRowKey: key)
+            logits = try model.forward(tokens: [t], positions: [pos], cache: st.combined, logitRows: [0],
+                                       observers: observers, scope: scope, stageName: "decode")
+            pos += 1
+        }
+    }
+}
