@@ -179,6 +179,59 @@ final class ParallelCompTests: XCTestCase {
         XCTAssertEqual(sel2, [[1], [2]])
     }
 
+    /// The head-agnostic variant (official `prefill_2_calibration_I_J`, spec 4.4): the mean over
+    /// heads decides, every head loses the same keys, and no band applies.
+    func testHeadAgnosticCalibration() throws {
+        let rules = try CalibrationRule.parseList("prefill_2_calibration_20_29", layerCount: 30)
+        XCTAssertEqual(rules, [CalibrationRule(band: .all, layers: 20...29, stage: .query, perHead: false)])
+        XCTAssertEqual(try CalibrationRule.parseList("prefill_1_calibration_head_sink_1_29", layerCount: 30),
+                       [CalibrationRule(band: .sink, layers: 1...29, stage: .chunk)])
+        XCTAssertThrowsError(try CalibrationRule.parseList("prefill_2_calibration_20_40", layerCount: 30))
+        let cal = AttentionCalibration(lambda: 0.1, width: 1, equalizeHeads: true)
+        // Means over the two heads: [0.15, 0.05, 0.3, 0.11]; key 2 is far outside any width-1 sink.
+        let scores: [[Float]] = [[0.3, 0.1, 0.0, 0.12], [0.0, 0.0, 0.6, 0.10]]
+        let keys = (0..<4).map { AttentionCalibration.Candidate(key: $0, position: $0) }
+        let (sel, out) = cal.selectAcrossHeads(scores: scores, candidates: [keys, keys])
+        XCTAssertEqual(sel, [[0, 2, 3], [0, 2, 3]])
+        XCTAssertEqual(out, [3, 3])
+    }
+
+    /// Ranking by the whole chunk's own NLL (official query_rank=false) equals the causal model's
+    /// NLL of the chunk input [BOS ctx BOS q], computed independently; the random ablation is a
+    /// seeded uniform score, reproducible, and picks the chunk with the lowest one.
+    func testChunkRankings() throws {
+        let model = try Fixtures.model(), tok = try tokenizer()
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        var config = ParallelCompConfig()
+        config.chunkTokens = 256; config.keepChunks = 1; config.maxNewTokens = 1; config.ranking = .chunk
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+        let prep = try pc.prepare(context: text, question: "Who designed the new lighthouse lens?")
+        let r = try pc.run(prep, generate: false)
+        let input = prep.chunks[1].tokens + r.questionIDs
+        let logits = try model.forward(tokens: input, positions: Array(0..<input.count), cache: model.makeCache(),
+                                       logitRows: Array(0..<(input.count - 1)))
+        let want = ParallelCompPipeline.questionNLL(logits: logits, vocab: model.config.vocabSize, question: Array(input.dropFirst()),
+                                                    scoreTokens: 0, formula: .official, eos: tok.eosID)
+        XCTAssertEqual(r.chunks[1].nll!, want, accuracy: 1e-4)
+        XCTAssertEqual(r.chunks.map { $0.nll! }.min(), r.chunks[r.keptChunkIDs[0]].nll)
+
+        var picks: [Int] = []
+        for seed: UInt64 in [1, 1, 2, 3, 4] {
+            var rc = config; rc.ranking = .random; rc.rankingSeed = seed
+            let pr = ParallelCompPipeline(model: model, tokenizer: tok, config: rc, format: PromptFormat.forTokenizer(tok))
+            let kept = try pr.run(prep, generate: false).keptChunkIDs[0]
+            var scores: [Double] = []
+            for ch in prep.chunks {
+                var rng = SplitMix64(seed: seed &+ UInt64(ch.id) &* 0x9E37_79B9_7F4A_7C15)
+                scores.append(Double(rng.next() >> 11) / Double(1 << 53) * 3)
+            }
+            XCTAssertEqual(kept, scores.indices.min { scores[$0] < scores[$1] }, "seed \(seed)")
+            picks.append(kept)
+        }
+        XCTAssertEqual(picks[0], picks[1], "the same seed picks the same chunk")
+        XCTAssertGreaterThan(Set(picks).count, 1, "different seeds should not all pick one chunk")
+    }
+
     /// SnapKV keeps each head's best `budget` candidates by max-pooled score; pooling sees only
     /// candidates (a later chunk's BOS, not a candidate, cannot lift its neighbours).
     func testSnapKVSelection() {

@@ -113,6 +113,10 @@ struct PipelineOptions: ParsableArguments {
     var noQuestionBos = false
     @Option(help: "On equal chunk scores keep the later chunk (official heap) or the earlier one (variant).")
     var ties: ParallelCompConfig.TieBreak?
+    @Option(help: "Rank chunks by the question's NLL (official default), the whole chunk's own NLL (query_rank=false) or a seeded random score (the shuffle ablation).")
+    var ranking: ParallelCompConfig.Ranking?
+    @Option(help: "Seed of --ranking random.")
+    var rankingSeed: UInt64?
     @Flag(help: "Keep every kept chunk's first token in the combined cache (ablation; default keeps only the first chunk's).")
     var keepEveryFirstToken = false
     @Flag(help: "Variant: later chunks' first token may be evicted by SnapKV and chunk-stage calibration (official: never).")
@@ -186,6 +190,8 @@ struct PipelineOptions: ParsableArguments {
         if let v = nllFormula { c.nllFormula = v }
         if noQuestionBos { c.questionBOS = false }
         if let v = ties { c.tieBreak = v }
+        if let v = ranking { c.ranking = v }
+        if let v = rankingSeed { c.rankingSeed = v }
         if keepEveryFirstToken { c.keepEveryChunkFirstToken = true }
         if evictChunkFirstToken { c.evictChunkFirstToken = true }
         if noSnapkvDropFirstKept { c.snapKVDropFirstKept = false }
@@ -212,6 +218,7 @@ extension ParallelCompConfig.SplitBy: ExpressibleByArgument {}
 extension ParallelCompConfig.Selection: ExpressibleByArgument {}
 extension ParallelCompConfig.NLLFormula: ExpressibleByArgument {}
 extension ParallelCompConfig.TieBreak: ExpressibleByArgument {}
+extension ParallelCompConfig.Ranking: ExpressibleByArgument {}
 extension ParallelCompConfig.BandEdges: ExpressibleByArgument {}
 extension ParallelCompConfig.ChunkCalibrationRows: ExpressibleByArgument {}
 extension EvictionAlignment: ExpressibleByArgument {}

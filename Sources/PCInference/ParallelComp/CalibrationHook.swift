@@ -61,7 +61,8 @@ final class CalibrationHook: AttentionHook {
                 }
                 return out
             }
-            let (sel, out) = policy.select(scores: scores, band: rule.band, candidates: cand)
+            let (sel, out) = rule.perHead ? policy.select(scores: scores, band: rule.band, candidates: cand)
+                                          : policy.selectAcrossHeads(scores: scores, candidates: cand)
             for h in 0..<H {
                 cache.evict(layer: layer, head: h, keys: sel[h], covering: passEndKey, duringPass: duringPass)
                 evicted[layer * H + h] += sel[h].count

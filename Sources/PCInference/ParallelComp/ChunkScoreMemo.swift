@@ -18,7 +18,7 @@ public final class ChunkScoreMemo: @unchecked Sendable {
     static func settings(_ c: ParallelCompConfig) -> String {
         let rules = c.calibration.filter { $0.stage == .chunk }.map(\.description).joined(separator: ",")
         return "\(c.scoreTokens)|\(c.nllFormula.rawValue)|\(rules)|\(c.lambda)|\(c.calibrationRows)|\(c.bandWidth)|\(c.equalizeHeads)"
-            + "|\(c.compression != nil)|\(c.batchChunks)"
+            + "|\(c.compression != nil)|\(c.batchChunks)|\(c.ranking.rawValue)"
     }
 
     func lookup(_ k: Key) -> Double? { lock.lock(); defer { lock.unlock() }; return nll[k] }

@@ -106,4 +106,14 @@ public struct AttentionCalibration: EvictionPolicy {
         }
         return (sel.map { $0.sorted() }, outliers)
     }
+
+    /// The head-agnostic variant (spec section 4.4): a key's score is its mean over heads, and
+    /// every candidate above lambda is evicted from every head (no band, no equalisation needed).
+    public func selectAcrossHeads(scores: [[Float]], candidates: [[Candidate]]) -> ([[Int]], [Int]) {
+        let H = max(1, scores.count)
+        let sel: [[Int]] = candidates.map { cand in
+            cand.filter { c in scores.reduce(0) { $0 + $1[c.key] } / Float(H) > lambda }.map(\.key)
+        }
+        return (sel, sel.map(\.count))
+    }
 }

@@ -22,6 +22,17 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         /// divided by (that count - 1). With the question BOS, its label is one of them.
         case official
     }
+    /// What ranks the chunks for the keep-K heap (spec section 2).
+    public enum Ranking: String, Codable, Sendable, CaseIterable {
+        /// The question's NLL given the chunk (`query_rank=true`, the README setting).
+        case question
+        /// The whole chunk input's own NLL, context and question (`query_rank=false`): the
+        /// official sum over its labels that are not EOS / ((L - 1) - 1).
+        case chunk
+        /// A uniform random score in [0, 3) per chunk (`shuffle` in the official pattern), from
+        /// `rankingSeed`: the random-selection ablation.
+        case random
+    }
     /// Which chunk the keep-K heap drops when two scores are equal.
     public enum TieBreak: String, Codable, Sendable, CaseIterable {
         /// The official code (spec section 2): the heap pops the earlier chunk, the later stays.
@@ -58,6 +69,8 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
     /// question (`BOS q`), as the official code does (spec sections 1.5, 1.8).
     public var questionBOS = true
     public var tieBreak: TieBreak = .keepLater
+    public var ranking: Ranking = .question
+    public var rankingSeed: UInt64 = 0
     /// Keep every kept chunk's first token in the combined cache (ablation); the default keeps
     /// only the first kept chunk's, as the official code does.
     public var keepEveryChunkFirstToken = false
@@ -119,6 +132,8 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         nllFormula = try v(.nllFormula, d.nllFormula)
         questionBOS = try v(.questionBOS, d.questionBOS)
         tieBreak = try v(.tieBreak, d.tieBreak)
+        ranking = try v(.ranking, d.ranking)
+        rankingSeed = try v(.rankingSeed, d.rankingSeed)
         keepEveryChunkFirstToken = try v(.keepEveryChunkFirstToken, d.keepEveryChunkFirstToken)
         evictChunkFirstToken = try v(.evictChunkFirstToken, d.evictChunkFirstToken)
         snapKVDropFirstKept = try v(.snapKVDropFirstKept, d.snapKVDropFirstKept)
@@ -151,10 +166,26 @@ public struct CalibrationRule: Codable, Sendable, Equatable, CustomStringConvert
     /// 0-based, inclusive.
     public var layers: ClosedRange<Int>
     public var stage: Stage
+    /// Per head (the `head_*` official strings). False: the head-agnostic variant (spec 4.4),
+    /// which averages the score over heads and evicts every key above lambda from all heads,
+    /// with no band filter.
+    public var perHead = true
 
-    public init(band: Band, layers: ClosedRange<Int>, stage: Stage = .query) { self.band = band; self.layers = layers; self.stage = stage }
+    public init(band: Band, layers: ClosedRange<Int>, stage: Stage = .query, perHead: Bool = true) {
+        self.band = band; self.layers = layers; self.stage = stage; self.perHead = perHead
+    }
 
-    public var description: String { "\(band.rawValue):\(layers.lowerBound)-\(layers.upperBound)@\(stage.rawValue)" }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        band = try c.decode(Band.self, forKey: .band)
+        layers = try c.decode(ClosedRange<Int>.self, forKey: .layers)
+        stage = try c.decode(Stage.self, forKey: .stage)
+        perHead = try c.decodeIfPresent(Bool.self, forKey: .perHead) ?? true
+    }
+
+    public var description: String {
+        "\(perHead ? band.rawValue : "heads"):\(layers.lowerBound)-\(layers.upperBound)@\(stage.rawValue)"
+    }
 
     /// Parses "middle:0-7,recent:8-15@chunk" or "paper" (the paper's final setting mapped to this
     /// depth: middle in the first quarter, recent in the second, sink in the last).
@@ -194,10 +225,18 @@ public struct CalibrationRule: Codable, Sendable, Equatable, CustomStringConvert
     static func parseOfficial(_ s: String, layerCount: Int) throws -> CalibrationRule? {
         guard s.hasPrefix("prefill_") else { return nil }
         let p = s.split(separator: "_").map(String.init)
+        // Without "head": the head-agnostic variant, prefill_2_calibration_FIRST_LAST.
+        if p.count == 5, p[0] == "prefill", p[2] == "calibration", let lo = Int(p[3]), let hi = Int(p[4]), lo <= hi,
+           let stage: Stage = p[1] == "1" ? .chunk : p[1] == "2" ? .query : nil {
+            guard lo >= 0, hi < layerCount else {
+                throw ConfigError("calibration '\(s)': layers \(lo)-\(hi) are outside the model's 0-\(layerCount - 1)")
+            }
+            return CalibrationRule(band: .all, layers: lo...hi, stage: stage, perHead: false)
+        }
         guard p.count == 7, p[0] == "prefill", p[2] == "calibration", p[3] == "head",
               let stage: Stage = p[1] == "1" ? .chunk : p[1] == "2" ? .query : nil,
               let band = Band(rawValue: p[4]), let lo = Int(p[5]), let hi = Int(p[6]), lo <= hi else {
-            throw ConfigError("calibration '\(s)' is not prefill_{1|2}_calibration_head_{sink|middle|recent|all}_FIRST_LAST")
+            throw ConfigError("calibration '\(s)' is not prefill_{1|2}_calibration_head_{sink|middle|recent|all}_FIRST_LAST or prefill_2_calibration_FIRST_LAST")
         }
         guard lo >= 0, hi < layerCount else {
             throw ConfigError("calibration '\(s)': layers \(lo)-\(hi) are outside the model's 0-\(layerCount - 1)")

@@ -90,7 +90,8 @@ extension ParallelCompPipeline {
     func scoreChunks(_ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?, cancelled: () -> Bool) throws {
         let K = min(config.keepChunks, st.chunks.count)
         let t0 = Date()
-        let memo = (config.calibration.allSatisfy { $0.stage != .chunk } && !observers.contains { $0.watchesChunkPasses }) ? self.memo : nil
+        let memo = (config.calibration.allSatisfy { $0.stage != .chunk } && !observers.contains { $0.watchesChunkPasses }
+                    && config.ranking != .random) ? self.memo : nil
         let memoSettings = ChunkScoreMemo.settings(config)
         var skipped = 0, i = 0
         while i < st.chunks.count {
@@ -144,15 +145,18 @@ extension ParallelCompPipeline {
         let c = model.config, H = c.headCount, m = st.m, q = st.question
         let batched = group.count > 1
         var tokens: [Int] = [], positions: [Int] = [], segs: [AttentionLayout.Segment] = [], logitRows: [Int] = []
-        var starts: [Int] = []
+        var starts: [Int] = [], hiddenStarts: [Int] = []
         for j in group {
             let ctx = st.chunks[j].tokens
             let start = tokens.count
             starts.append(start)
+            hiddenStarts.append(logitRows.count)
             tokens += ctx + q                                   // BOS ctx BOS q (section 1.5)
             positions += Array(0..<(ctx.count + m))             // positions restart at 0
             segs.append(.init(rows: start..<(start + ctx.count + m), keyStart: start))
-            logitRows += Array((start + ctx.count - 1)..<(start + ctx.count + m - 1))
+            // Rows whose next-token logits score the chunk: the question's, or every row.
+            logitRows += config.ranking == .chunk ? Array(start..<(start + ctx.count + m - 1))
+                                                  : Array((start + ctx.count - 1)..<(start + ctx.count + m - 1))
             progress?(.chunkStarted(index: j, total: st.chunks.count, tokens: ctx.count + m))
         }
         let cache = model.makeCache()
@@ -180,11 +184,12 @@ extension ParallelCompPipeline {
         cache.settleEvictions()
         return group.enumerated().map { gi, j in
             let cLen = st.chunks[j].contextLength
-            // NLL of the question given this chunk, from logits at the question rows only.
+            // The chunk's score: the question's NLL given the chunk, from the question rows' logits,
+            // or the whole input's NLL (ranking `chunk`).
+            let labels = config.ranking == .chunk ? Array((st.chunks[j].tokens + q).dropFirst()) : q
             let nll = hidden.withUnsafeBufferPointer { hb -> Double in
-                let logits = model.logits(hidden: hb.baseAddress! + gi * m * c.embeddingLength, rows: m)
-                return Self.questionNLL(logits: logits, vocab: c.vocabSize, question: q, scoreTokens: config.scoreTokens,
-                                        formula: config.nllFormula, eos: tokenizer.eosID)
+                nllOfLabels(hidden: hb.baseAddress! + hiddenStarts[gi] * c.embeddingLength, labels: labels,
+                            scoreTokens: config.ranking == .chunk ? 0 : config.scoreTokens)
             }
             var masks = cache.keepMasks
             var compressed = Array(repeating: 0, count: c.layerCount * H)
@@ -213,9 +218,36 @@ extension ParallelCompPipeline {
                 st.evictedChunk[String(st.chunks[j].id)] = hook.evictedKeys
             }
             let block = batched ? Self.extract(cache.slices[0].block, start: starts[gi], count: cLen + m) : cache.slices[0].block
-            let score = config.selection == .lowestNLL ? nll : -nll
+            // The random-selection ablation ranks by a seeded uniform score in [0, 3) instead.
+            var rng = SplitMix64(seed: config.rankingSeed &+ UInt64(st.chunks[j].id) &* 0x9E37_79B9_7F4A_7C15)
+            let rank = config.ranking == .random ? Double(rng.next() >> 11) / Double(1 << 53) * 3 : nll
+            let score = config.selection == .lowestNLL ? rank : -rank
             return ScoredChunk(id: j, nll: nll, held: HeldChunk(id: j, score: score, block: block, masks: masks,
                                                                  compressed: compressed, snapKept: keptKeys))
+        }
+    }
+
+    /// NLL of `labels` predicted by consecutive hidden rows (row t predicts labels[t]), with the
+    /// configured formula; logits are projected in slabs so a whole chunk never needs [L, V] at once.
+    private func nllOfLabels(hidden: UnsafePointer<Float>, labels: [Int], scoreTokens: Int) -> Double {
+        let c = model.config, n = labels.count, slab = 256
+        let first = scoreTokens > 0 ? max(0, n - scoreTokens) : 0
+        var total = 0.0, counted = 0
+        var r = first
+        while r < n {
+            let rows = min(slab, n - r)
+            let logits = model.logits(hidden: hidden + r * c.embeddingLength, rows: rows)
+            for t in 0..<rows {
+                let label = labels[r + t]
+                if config.nllFormula == .official, let eos = tokenizer.eosID, label == eos { continue }
+                total += Perplexity.logSoftmax(logits[(t * c.vocabSize)..<((t + 1) * c.vocabSize)], label)
+                counted += 1
+            }
+            r += rows
+        }
+        switch config.nllFormula {
+        case .mean: return total / Double(max(1, counted))
+        case .official: return total / Double(max(1, counted - 1))
         }
     }
 
