@@ -32,13 +32,7 @@ final class TraceTests: XCTestCase {
         let doc = try String(contentsOf: CLI.packageRoot.appendingPathComponent("docs/trace-format.md"), encoding: .utf8)
         let schema = try CLI.run(["inspect", "--schema"])
         XCTAssertEqual(schema.stdout, doc, "docs/trace-format.md is stale: regenerate with `biasprobe inspect --schema > docs/trace-format.md`")
-        // Rows of the dataset table: | `name` | axes | type | meaning |
-        var expected: [(String, [String])] = []
-        for line in doc.split(separator: "\n") where line.hasPrefix("| `") && line.split(separator: "|").count == 4 {
-            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
-            let name = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
-            expected.append((name, cells[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }))
-        }
+        let expected = TraceSchemaDims.fromDocs().sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         XCTAssertGreaterThan(expected.count, 25)
         let dir = try CLI.tempDir()
         let trace = try CLI.goldenTrace(in: dir)
@@ -172,7 +166,8 @@ final class TraceTests: XCTestCase {
     }
 }
 
-/// Dataset name -> axis names, from the dataset table of docs/trace-format.md.
+/// Dataset name -> axis names, from the dataset table of docs/trace-format.md
+/// (rows `| \`stage/name\` | axes | type | meaning |`).
 enum TraceSchemaDims {
     static func fromDocs() -> [String: [String]] {
         let doc = (try? String(contentsOf: CLI.packageRoot.appendingPathComponent("docs/trace-format.md"), encoding: .utf8)) ?? ""
