@@ -67,7 +67,7 @@ public final class AttentionKernel: @unchecked Sendable {
         let maskRowStart = cache.maskRowStart
         // Per head: keys evicted during this pass (mask value 2). Under bottom-right alignment
         // they shift what every row of the pass sees (see `EvictionAlignment`).
-        let shift: [Int] = cache.alignment == .bottomRight
+        let shift: [Int] = cache.alignment == .bottomRight && cache.hasPendingEvictions
             ? masks.map { m in m.map { $0.reduce(0) { $0 + ($1 == 2 ? 1 : 0) } } ?? 0 }
             : Array(repeating: 0, count: masks.count)
         let slices = cache.slices

@@ -61,6 +61,8 @@ public final class KVCache: @unchecked Sendable {
     public var maskRowStart = 0
     /// How rows of the running pass see keys evicted during it (marked 2 in the masks).
     public var alignment: EvictionAlignment = .bottomRight
+    /// Whether any mask holds a 2 (so the kernel need not look when none does).
+    public private(set) var hasPendingEvictions = false
     public init(config: ModelConfig) {
         layers = config.layerCount; kvHeads = config.kvHeadCount; headDim = config.headDim; queryHeads = config.headCount
         keepMasks = Array(repeating: Array(repeating: nil, count: config.headCount), count: config.layerCount)
@@ -130,10 +132,13 @@ public final class KVCache: @unchecked Sendable {
         if m.count < n { m.append(contentsOf: Array(repeating: 1, count: n - m.count)) }
         for k in keys where k >= 0 && k < m.count { m[k] = duringPass ? 2 : 0 }
         keepMasks[layer][head] = m
+        if duringPass { hasPendingEvictions = true }
     }
     /// Keys evicted during a pass are gone for good once it ends (the official code stores the
     /// shortened cache): later passes see them as plain evictions.
     public func settleEvictions() {
+        guard hasPendingEvictions else { return }
+        hasPendingEvictions = false
         for l in 0..<layers { for h in 0..<queryHeads where keepMasks[l][h]?.contains(2) == true {
             keepMasks[l][h] = keepMasks[l][h]!.map { $0 == 2 ? 0 : $0 }
         } }
