@@ -232,6 +232,43 @@ final class ParallelCompTests: XCTestCase {
         XCTAssertGreaterThan(Set(picks).count, 1, "different seeds should not all pick one chunk")
     }
 
+    /// `stage_eviction` (spec 3.2): nothing is compressed per chunk, the question prefill and so
+    /// the first answer token see the full cache, and afterwards every head keeps exactly
+    /// min(C', c_last) x K - w keys chosen by pooled attention of the last w question rows (the
+    /// question's keys competing), plus the last w keys: recomputed here from an observer's scores.
+    func testCompressionAfterTheQuestion() throws {
+        let model = try Fixtures.model(), tok = try tokenizer()
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        var base = ParallelCompConfig()
+        base.chunkTokens = 256; base.keepChunks = 2; base.maxNewTokens = 3
+        var config = base
+        config.compression = .init(capacity: 40, window: 8, kernel: 7, stage: .question)
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+        let prep = try pc.prepare(context: text, question: "Who designed the new lighthouse lens?")
+        let watch = KeyScoreObserver(stage: .global, lastRows: 8, layers: model.config.layerCount, heads: model.config.headCount)
+        let r = try pc.run(prep, observers: [watch])
+        let plain = try ParallelCompPipeline(model: model, tokenizer: tok, config: base, format: PromptFormat.forTokenizer(tok)).run(prep)
+        XCTAssertEqual(r.evictions.compression.reduce(0, +), 0, "nothing compressed per chunk")
+        XCTAssertEqual(r.chunks.map(\.nll), plain.chunks.map(\.nll))
+        XCTAssertEqual(r.keptChunkIDs, plain.keptChunkIDs)
+        XCTAssertEqual(r.answerIDs.first, plain.answerIDs.first, "the question prefill attends with the full cache")
+        let total = r.combinedKeys + r.questionIDs.count, w = 8
+        let cPrime = min(40, prep.chunks.map { $0.contextLength - 1 }.min()!)
+        let budget = min(cPrime, prep.chunks.last!.contextLength) * 2 - w
+        let evicted = try XCTUnwrap(r.evictedStage)
+        for l in 0..<model.config.layerCount {
+            for h in 0..<model.config.headCount {
+                let scores = Array(watch.scores(layer: l, head: h))
+                let cand = Array(0..<(total - w))
+                var pooled = [Float](repeating: 0, count: cand.count)
+                for i in cand.indices { pooled[i] = (max(0, i - 3)...min(cand.count - 1, i + 3)).map { scores[$0] }.max()! }
+                let keep = Set(cand.indices.sorted { pooled[$0] != pooled[$1] ? pooled[$0] > pooled[$1] : $0 < $1 }.prefix(budget))
+                XCTAssertEqual(evicted[l][h], cand.filter { !keep.contains($0) }, "layer \(l) head \(h)")
+                XCTAssertEqual(r.evictions.stageCompression[l * model.config.headCount + h], total - w - budget)
+            }
+        }
+    }
+
     /// SnapKV keeps each head's best `budget` candidates by max-pooled score; pooling sees only
     /// candidates (a later chunk's BOS, not a candidate, cannot lift its neighbours).
     func testSnapKVSelection() {

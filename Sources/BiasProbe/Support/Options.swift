@@ -133,6 +133,8 @@ struct PipelineOptions: ParsableArguments {
     var window: Int?
     @Option(help: "SnapKV: max-pool kernel over key scores.")
     var kernel: Int?
+    @Option(help: "Where SnapKV compresses: in every chunk pass (official kv_cache_eviction, the default) or once after the question prefill (official stage_eviction; changes what decoding sees).")
+    var compressionStage: ParallelCompConfig.Compression.Stage?
     @Option(help: ArgumentHelp("Calibration rules: 'paper' (per chunk, appendix C; 'paper@query' at the question), BAND:FIRST-LAST[@chunk|@query],... with BAND sink|middle|recent|all and 0-based layers, or the official strings such as prefill_2_calibration_head_sink_23_29.", valueName: "rules"))
     var calibration: String?
     @Option(help: "Calibration threshold on a key's mean attention from the last question rows.")
@@ -166,6 +168,7 @@ struct PipelineOptions: ParsableArguments {
         if let k = keepChunks, k < 1 { throw ValidationError("--keep-chunks must be at least 1") }
         if let c = chunkTokens, c < 32 { throw ValidationError("--chunk-tokens must be at least 32") }
         if let c = capacity, c < 1 { throw ValidationError("--capacity must be at least 1") }
+        if compressionStage != nil && capacity == nil { throw ValidationError("--compression-stage needs --capacity N") }
         if let w = window, w < 1 { throw ValidationError("--window must be at least 1") }
         if let k = kernel, k < 1 || k % 2 == 0 { throw ValidationError("--kernel must be a positive odd number") }
         if let l = lambda, !(l > 0 && l < 1) { throw ValidationError("--lambda must be between 0 and 1") }
@@ -200,7 +203,7 @@ struct PipelineOptions: ParsableArguments {
         if let v = chunkCalibrationRows { c.chunkCalibrationRows = v }
         if let v = evictionAlignment { c.evictionAlignment = v }
         if let v = batchChunks { c.batchChunks = v }
-        if let cap = capacity { c.compression = .init(capacity: cap, window: window ?? 8, kernel: kernel ?? 7) }
+        if let cap = capacity { c.compression = .init(capacity: cap, window: window ?? 8, kernel: kernel ?? 7, stage: compressionStage ?? .chunk) }
         if let s = calibration { c.calibration = try CalibrationRule.parseList(s, layerCount: layerCount) }
         if let v = lambda { c.lambda = v }
         if let v = calibrationRows { c.calibrationRows = v }
@@ -219,6 +222,7 @@ extension ParallelCompConfig.Selection: ExpressibleByArgument {}
 extension ParallelCompConfig.NLLFormula: ExpressibleByArgument {}
 extension ParallelCompConfig.TieBreak: ExpressibleByArgument {}
 extension ParallelCompConfig.Ranking: ExpressibleByArgument {}
+extension ParallelCompConfig.Compression.Stage: ExpressibleByArgument {}
 extension ParallelCompConfig.BandEdges: ExpressibleByArgument {}
 extension ParallelCompConfig.ChunkCalibrationRows: ExpressibleByArgument {}
 extension EvictionAlignment: ExpressibleByArgument {}

@@ -67,6 +67,7 @@ enum TraceWriter {
             try put("eviction/outliers_query", ev.outliersQuery.map(Int64.init), [L, H])
             try put("eviction/outliers_chunk", ev.outliersChunk.map(Int64.init), [L, H])
             try put("eviction/compression", ev.compression.map(Int64.init), [L, H])
+            try put("eviction/stage_compression", ev.stageCompression.map(Int64.init), [L, H])
             try file.setAttribute("complete", 1)
             try file.commit()
         } catch {

@@ -13,6 +13,8 @@ public struct EvictionLog: Codable, Sendable {
     public var calibrationQuery: [Int]
     /// ... by per-chunk compression (summed over kept chunks).
     public var compression: [Int]
+    /// ... by the one compression after the question prefill (`stage_eviction`), for decoding.
+    public var stageCompression: [Int]
     /// Keys above lambda found by calibration, before head equalisation padding.
     public var outliersQuery: [Int]
     public var outliersChunk: [Int]
@@ -20,7 +22,7 @@ public struct EvictionLog: Codable, Sendable {
     public init(layers: Int, heads: Int) {
         self.layers = layers; self.heads = heads
         let z = Array(repeating: 0, count: layers * heads)
-        calibrationChunk = z; calibrationQuery = z; compression = z; outliersQuery = z; outliersChunk = z
+        calibrationChunk = z; calibrationQuery = z; compression = z; outliersQuery = z; outliersChunk = z; stageCompression = z
     }
 }
 
@@ -37,17 +39,23 @@ public struct SnapKVCompression: EvictionPolicy {
     /// Candidate keys kept, ascending, given one head's summed scores over the chunk pass's keys.
     public func kept(scores: ArraySlice<Float>, candidates: Range<Int>, budget: Int) -> [Int] {
         let s = Array(scores)
-        let n = candidates.count
-        guard budget < n else { return Array(candidates) }
+        return keptPositions(candidates.map { s[$0] }, budget: budget).map { $0 + candidates.lowerBound }
+    }
+
+    /// Positions kept among candidates given in sequence order with their scores: max-pooling
+    /// runs along that sequence (-inf beyond it), the `budget` best stay, ties to the lower.
+    public func keptPositions(_ s: [Float], budget: Int) -> [Int] {
+        let n = s.count
+        guard budget < n else { return Array(0..<n) }
         let half = settings.kernel / 2
         var pooled = [Float](repeating: 0, count: n)
         for i in 0..<n {
             var m = -Float.infinity
-            for j in max(0, i - half)...min(n - 1, i + half) { m = max(m, s[candidates.lowerBound + j]) }
+            for j in max(0, i - half)...min(n - 1, i + half) { m = max(m, s[j]) }
             pooled[i] = m
         }
         let order = (0..<n).sorted { pooled[$0] != pooled[$1] ? pooled[$0] > pooled[$1] : $0 < $1 }
-        return order.prefix(max(0, budget)).sorted().map { $0 + candidates.lowerBound }
+        return order.prefix(max(0, budget)).sorted()
     }
 }
 

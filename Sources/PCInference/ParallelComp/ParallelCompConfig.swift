@@ -86,13 +86,27 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
     /// SnapKV-style per-chunk compression (nil = off).
     public var compression: Compression?
     public struct Compression: Codable, Sendable, Equatable {
+        /// Where compression happens: in every chunk pass (`kv_cache_eviction`, section 3.1) or
+        /// once over the combined cache and question after the question prefill
+        /// (`stage_eviction`, section 3.2; it changes what decoding sees).
+        public enum Stage: String, Codable, Sendable, CaseIterable { case chunk, question }
         /// Context tokens kept per chunk and head.
         public var capacity: Int
         /// Last question rows whose attention scores the keys.
         public var window: Int = 8
         /// Max-pool kernel over key scores.
         public var kernel: Int = 7
-        public init(capacity: Int, window: Int = 8, kernel: Int = 7) { self.capacity = capacity; self.window = window; self.kernel = kernel }
+        public var stage: Stage = .chunk
+        public init(capacity: Int, window: Int = 8, kernel: Int = 7, stage: Stage = .chunk) {
+            self.capacity = capacity; self.window = window; self.kernel = kernel; self.stage = stage
+        }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            capacity = try c.decode(Int.self, forKey: .capacity)
+            window = try c.decodeIfPresent(Int.self, forKey: .window) ?? 8
+            kernel = try c.decodeIfPresent(Int.self, forKey: .kernel) ?? 7
+            stage = try c.decodeIfPresent(Stage.self, forKey: .stage) ?? .chunk
+        }
     }
 
     /// Attention calibration: evict abnormally high-scoring keys (nil/empty = off).

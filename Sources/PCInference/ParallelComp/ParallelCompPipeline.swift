@@ -84,6 +84,8 @@ public final class ParallelCompPipeline {
         /// calibration per chunk id -> [layer][head] -> chunk-local indices; SnapKV per kept chunk
         /// id -> [layer][head] -> chunk-local indices kept.
         public var evictedQuery: [[[Int]]]?
+        /// Keys the compression after the question prefill removed (`stage_eviction`), [layer][head].
+        public var evictedStage: [[[Int]]]?
         public var evictedChunk: [String: [[[Int]]]] = [:]
         public var snapKVKept: [String: [[[Int]]]] = [:]
         /// Keys each layer's heads still see after the question prefill (the first head's count).

@@ -38,6 +38,7 @@ extension ParallelCompPipeline {
         // Filled by prefillQuestion and later stages.
         var logits: [Float] = []
         var evictedQuery: [[[Int]]]?
+        var evictedStage: [[[Int]]]?
         var top20: [Int] = [], top20Logits: [Float] = []
         var answerNLL: Double?
         var answer: [Int] = []
@@ -68,6 +69,7 @@ extension ParallelCompPipeline {
                            combinedKeys: spans.last?.upperBound ?? 0, combinedSpans: spans, evictions: log, timings: timings,
                            answerNLL: answerNLL)
             r.evictedQuery = evictedQuery
+            r.evictedStage = evictedStage
             r.evictedChunk = evictedChunk
             r.snapKVKept = snapKept
             r.cachePerLayer = cachePerLayer
@@ -168,7 +170,9 @@ extension ParallelCompPipeline {
             let cLen = st.chunks[first].contextLength
             scope = ObservationScope(stage: .local, chunkSpans: [0..<cLen], chunkIDs: [st.chunks[first].id], queryKeyStart: cLen,
                                      queryRowStart: cLen, queryRowCount: m, firstRowKey: 0)
-            if let snap = config.compression { scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.window, layers: c.layerCount, heads: H) }
+            if let snap = config.compression, snap.stage == .chunk {
+                scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.window, layers: c.layerCount, heads: H)
+            }
             let rules = config.calibration.filter { $0.stage == .chunk }
             if !rules.isEmpty {
                 hook = CalibrationHook(rules: rules, policy: calibrationPolicy, rows: config.calibrationRows, kernel: model.kernel,
@@ -317,14 +321,46 @@ extension ParallelCompPipeline {
                                                          passEndKey: S + m, duringPass: config.evictionAlignment == .bottomRight,
                                                          layers: c.layerCount, heads: H)
         st.combined.alignment = config.evictionAlignment
+        let stageSnap = config.compression.flatMap { $0.stage == .question ? $0 : nil }
+        let stageObs = stageSnap.map { KeyScoreObserver(stage: .global, lastRows: min($0.window, m), layers: c.layerCount, heads: H) }
         st.logits = try model.forward(tokens: st.question, positions: Array(P..<(P + m)), cache: st.combined, layout: .causal(rows: m),
-                                      logitRows: [m - 1], observers: observers, scope: scope, hook: hook, stageName: "question prefill")
+                                      logitRows: [m - 1], observers: observers + (stageObs.map { [$0] } ?? []), scope: scope,
+                                      hook: hook, stageName: "question prefill")
         st.combined.settleEvictions()
+        if let stageSnap, let stageObs { compressAfterQuestion(st, stageSnap, scores: stageObs) }
         if let hook { st.log.calibrationQuery = hook.evicted; st.log.outliersQuery = hook.outliers; st.evictedQuery = hook.evictedKeys }
         let logits = st.logits
         st.top20 = Array((0..<c.vocabSize).sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }.prefix(20))
         st.top20Logits = st.top20.map { logits[$0] }
         st.timings["query_prefill_s"] = Date().timeIntervalSince(t1)
+    }
+
+    /// `stage_eviction` (section 3.2): after the question prefill has attended with the full cache,
+    /// every head keeps the top min(C', c_last) x K - w keys by the last w question rows' pooled
+    /// attention, question keys competing with context keys, plus the last w keys; decoding sees
+    /// the rest no more. c_last is the document's last chunk (the official layer keeps the budget
+    /// of the last chunk it processed).
+    private func compressAfterQuestion(_ st: RunState, _ snap: ParallelCompConfig.Compression, scores obs: KeyScoreObserver) {
+        let c = model.config, H = c.headCount, total = st.combined.count
+        let w = min(snap.window, st.m)
+        let cPrime = min(snap.capacity, st.chunks.map { $0.contextLength - 1 }.min() ?? 0)
+        let budget = max(0, min(cPrime, st.chunks.last?.contextLength ?? 0) * min(st.chunks.count, config.keepChunks) - w)
+        let policy = SnapKVCompression(snap)
+        var evicted = Array(repeating: Array(repeating: [Int](), count: H), count: c.layerCount)
+        for l in 0..<c.layerCount {
+            for h in 0..<H {
+                let mask = st.combined.keepMasks[l][h] ?? []
+                let present = (0..<total).filter { $0 >= mask.count || mask[$0] == 1 }
+                let cand = Array(present.dropLast(w))
+                let all = obs.scores(layer: l, head: h)
+                let keep = Set(policy.keptPositions(cand.map { $0 < all.count ? all[all.startIndex + $0] : 0 }, budget: budget).map { cand[$0] })
+                let gone = cand.filter { !keep.contains($0) }
+                st.combined.evict(layer: l, head: h, keys: gone, covering: total)
+                evicted[l][h] = gone
+                st.log.stageCompression[l * H + h] = gone.count
+            }
+        }
+        st.evictedStage = evicted
     }
 
     /// The expected answer's mean NLL, teacher-forced after the question; the cache is rolled
