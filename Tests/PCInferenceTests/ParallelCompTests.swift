@@ -269,6 +269,26 @@ final class ParallelCompTests: XCTestCase {
         }
     }
 
+    /// Observers never change a number: with every chunk pass, the question and decoding watched,
+    /// chunk scores, the last row's logits and the answer are bit-identical to an unwatched run.
+    func testObserversChangeNothing() throws {
+        let model = try Fixtures.model(), tok = try tokenizer()
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        var config = ParallelCompConfig()
+        config.chunkTokens = 256; config.keepChunks = 2; config.maxNewTokens = 4
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+        pc.memo = nil
+        let prep = try pc.prepare(context: text, question: "Who designed the new lighthouse lens?")
+        let plain = try pc.run(prep)
+        let L = model.config.layerCount, H = model.config.headCount
+        let watched = try pc.run(prep, observers: [KeyScoreObserver(stage: .local, lastRows: 4, layers: L, heads: H),
+                                                   KeyScoreObserver(stage: .global, lastRows: 4, layers: L, heads: H),
+                                                   KeyScoreObserver(stage: .decode, lastRows: 1, layers: L, heads: H)])
+        XCTAssertEqual(watched.chunks.map(\.nll), plain.chunks.map(\.nll))
+        XCTAssertEqual(watched.top20Logits, plain.top20Logits)
+        XCTAssertEqual(watched.answerIDs, plain.answerIDs)
+    }
+
     /// SnapKV keeps each head's best `budget` candidates by max-pooled score; pooling sees only
     /// candidates (a later chunk's BOS, not a candidate, cannot lift its neighbours).
     func testSnapKVSelection() {

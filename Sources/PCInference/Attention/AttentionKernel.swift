@@ -16,6 +16,9 @@ public final class AttentionKernel: @unchecked Sendable {
 
     final class Scratch {
         var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1), scoresCap = 1
+        /// Normalised probabilities for observers (a copy, so P.V is computed the same way
+        /// whether or not anyone watches).
+        var probs = UnsafeMutablePointer<Float>.allocate(capacity: 1), probsCap = 1
         var q = UnsafeMutablePointer<Float>.allocate(capacity: 1), qCap = 1
         var o = UnsafeMutablePointer<Float>.allocate(capacity: 1), oCap = 1
         var entropy = UnsafeMutablePointer<Float>.allocate(capacity: 1), maxP = UnsafeMutablePointer<Float>.allocate(capacity: 1), rowCap = 1
@@ -24,7 +27,10 @@ public final class AttentionKernel: @unchecked Sendable {
             if nq > qCap { q.deallocate(); o.deallocate(); q = .allocate(capacity: nq); o = .allocate(capacity: nq); qCap = nq; oCap = nq }
             if rows > rowCap { entropy.deallocate(); maxP.deallocate(); entropy = .allocate(capacity: rows); maxP = .allocate(capacity: rows); rowCap = rows }
         }
-        deinit { scores.deallocate(); q.deallocate(); o.deallocate(); entropy.deallocate(); maxP.deallocate() }
+        func ensureProbs(_ n: Int) {
+            if n > probsCap { probs.deallocate(); probs = .allocate(capacity: n); probsCap = n }
+        }
+        deinit { scores.deallocate(); probs.deallocate(); q.deallocate(); o.deallocate(); entropy.deallocate(); maxP.deallocate() }
     }
 
     public init(config: ModelConfig, workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)) {
@@ -62,7 +68,6 @@ public final class AttentionKernel: @unchecked Sendable {
             }
         }
         let needEntropy = observers.contains { $0.needsEntropy }
-        let observing = scope != nil && !observers.isEmpty
         let masks = cache.keepMasks[layer]
         let maskRowStart = cache.maskRowStart
         // Per head: keys evicted during this pass (mask value 2). Under bottom-right alignment
@@ -146,22 +151,28 @@ public final class AttentionKernel: @unchecked Sendable {
                         }
                         let (z, ez) = VectorMath.expShifted(row, valid, shift: mx, withEntropy: needEntropy)
                         let inv = 1 / z
-                        // Observers need probabilities; without them the 1/Z is applied to the
-                        // d-wide output row instead of the nK-wide score row.
-                        if observing { VectorMath.scale(row, valid, by: inv) }
+                        // P.V runs on the unnormalised exponentials and 1/Z goes on the d-wide
+                        // output row: the same arithmetic whether or not anyone observes.
                         if valid < nK { (row + valid).update(repeating: 0, count: nK - valid) }
                         s.maxP[r] = inv
                         if needEntropy { s.entropy[r] = Float(Foundation.log(Double(z))) - ez * inv }
                     }
                 }
                 if let scope, !observers.isEmpty {
+                    // Observers see normalised probabilities, in a copy.
+                    s.ensureProbs(M * nK)
+                    for r in 0..<M {
+                        let src = s.scores + r * nK, dst = s.probs + r * nK
+                        dst.update(from: src, count: nK)
+                        VectorMath.scale(dst, nK, by: s.maxP[r])
+                    }
                     let firstRow = firstRowKey + it.rows.lowerBound
                     let isQuery = firstRow >= scope.queryRowStart
                     for hh in 0..<G {
                         let block = AttentionBlock(
                             layer: layer, head: it.g * G + hh, worker: w, scope: scope, isQuery: isQuery,
                             firstRow: firstRow, rowCount: Bc, keyStart: it.keyStart,
-                            probs: s.scores + hh * Bc * nK, ld: nK,
+                            probs: s.probs + hh * Bc * nK, ld: nK,
                             entropy: needEntropy ? UnsafePointer(s.entropy + hh * Bc) : nil,
                             maxProb: s.maxP + hh * Bc)
                         for o in observers where o.wants(isQuery: isQuery) { o.observe(block) }
@@ -186,7 +197,7 @@ public final class AttentionKernel: @unchecked Sendable {
                     for i in 0..<Bc {
                         let dst = out + (it.rows.lowerBound + i) * H * d + h * d
                         dst.update(from: s.o + (hh * Bc + i) * d, count: d)
-                        if !observing { VectorMath.scale(dst, d, by: s.maxP[hh * Bc + i]) }
+                        VectorMath.scale(dst, d, by: s.maxP[hh * Bc + i])
                     }
                 }
             }

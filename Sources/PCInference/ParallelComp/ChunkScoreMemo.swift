@@ -12,13 +12,33 @@ public final class ChunkScoreMemo: @unchecked Sendable {
 
     public init() {}
 
-    /// The settings that change a chunk's score, to the last bit: chunk-stage calibration shapes
-    /// the pass; compression watches it (the kernel then normalises rows before P.V, which can
-    /// move the NLL by a rounding step); a batched pass sums in another order.
+    /// The settings that change a chunk's score, to the last bit, as typed values (encoded with
+    /// sorted keys, so equal settings give equal keys). Observers are not among them: the kernel
+    /// computes the same numbers whether or not a pass is watched. A batched pass sums in another
+    /// order, so its batch size is.
+    struct ScoreSettings: Codable, Equatable {
+        var scoreTokens: Int
+        var nllFormula: ParallelCompConfig.NLLFormula
+        var ranking: ParallelCompConfig.Ranking
+        var chunkCalibration: [CalibrationRule]
+        var lambda: Float, calibrationRows: Int, bandWidth: Int, equalizeHeads: Bool
+        var bandEdges: ParallelCompConfig.BandEdges
+        var chunkCalibrationRows: ParallelCompConfig.ChunkCalibrationRows
+        var evictionAlignment: EvictionAlignment
+        var evictChunkFirstToken: Bool
+        var batchChunks: Int
+    }
+
     static func settings(_ c: ParallelCompConfig) -> String {
-        let rules = c.calibration.filter { $0.stage == .chunk }.map(\.description).joined(separator: ",")
-        return "\(c.scoreTokens)|\(c.nllFormula.rawValue)|\(rules)|\(c.lambda)|\(c.calibrationRows)|\(c.bandWidth)|\(c.equalizeHeads)"
-            + "|\(c.compression != nil)|\(c.batchChunks)|\(c.ranking.rawValue)"
+        let s = ScoreSettings(scoreTokens: c.scoreTokens, nllFormula: c.nllFormula, ranking: c.ranking,
+                              chunkCalibration: c.calibration.filter { $0.stage == .chunk }, lambda: c.lambda,
+                              calibrationRows: c.calibrationRows, bandWidth: c.bandWidth, equalizeHeads: c.equalizeHeads,
+                              bandEdges: c.bandEdges, chunkCalibrationRows: c.chunkCalibrationRows,
+                              evictionAlignment: c.evictionAlignment, evictChunkFirstToken: c.evictChunkFirstToken,
+                              batchChunks: c.batchChunks)
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
     }
 
     func lookup(_ k: Key) -> Double? { lock.lock(); defer { lock.unlock() }; return nll[k] }
