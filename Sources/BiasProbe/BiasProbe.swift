@@ -16,7 +16,7 @@ struct BiasProbe: ParsableCommand {
         """,
         version: version,
         subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self, Run.self, Eval.self,
-                      Trace.self, Inspect.self, Plot.self, Claims.self, Sweep.self, CheckTrace.self])
+                      Trace.self, Inspect.self, Plot.self, Claims.self, Sweep.self, Merge.self, CheckTrace.self])
 
     static func main() {
         // Must happen before anything else: OpenBLAS picks its kernel when the library loads.
