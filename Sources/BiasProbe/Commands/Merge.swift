@@ -19,7 +19,43 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         let list = try MergeInputs.resolve(out: out, parts: parts)
-        try SweepMergeCommand.mergeFiles(out: out, parts: list, quiet: quiet)
+        if EvalPart.looksLikePart(list[0]) {
+            try EvalMergeCommand.mergeFiles(out: out, parts: list, quiet: quiet)
+        } else {
+            try SweepMergeCommand.mergeFiles(out: out, parts: list, quiet: quiet)
+        }
+    }
+}
+
+/// `biasprobe eval merge OUT [PART...]`.
+struct EvalMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Join the parts of a sharded eval into the JSON lines an unsharded 'eval --json --out OUT' writes.",
+        discussion: """
+        Rows are copied as the shards printed them, in the unsharded order; they differ from an \
+        unsharded run's only in seconds and chunks_reused (each process has its own chunk-score \
+        memo). In the summary line, seconds is the sum of the rows' and peak_rss_bytes the largest \
+        part's. Without PART arguments, OUT.part-I-of-N.jsonl next to OUT are used.
+        """)
+
+    @Argument(help: "The merged JSON lines file to write.") var out: String
+    @Argument(help: "The part files (OUT.part-I-of-N.jsonl).") var parts: [String] = []
+    @Flag(help: "Hide the summary.") var quiet = false
+
+    func run() throws { try Self.mergeFiles(out: out, parts: try MergeInputs.resolve(out: out, parts: parts), quiet: quiet) }
+
+    static func mergeFiles(out: String, parts: [String], quiet: Bool) throws {
+        let loaded = try parts.map { (path: $0, part: try EvalPart.read(path: $0)) }
+        let (rows, peak, _) = try EvalMerge.merge(loaded)
+        let settings = (try? JSONSerialization.jsonObject(with: Data(loaded[0].part.header.settings.utf8))) as? [String: Any] ?? [:]
+        let seconds = rows.reduce(0.0) { acc, r in acc + ((((try? JSONSerialization.jsonObject(with: Data(r.utf8))) as? [String: Any])?["seconds"] as? Double) ?? 0) }
+        let summary = try Eval.summaryLine(rows: rows, config: settings["config"] ?? [:], seconds: seconds, peakRSS: peak)
+        try (rows + [summary]).map { $0 + "\n" }.joined().write(toFile: out, atomically: true, encoding: .utf8)
+        if !quiet {
+            print(Eval.table(rows: rows, depths: (settings["depths"] as? [Any])?.count ?? 0, seeds: settings["seeds"] as? Int ?? 0))
+            print("merged \(parts.count) parts (\(rows.count) rows) into \(out)")
+        }
     }
 }
 
