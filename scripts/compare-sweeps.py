@@ -43,13 +43,17 @@ def main(a_path, b_path):
             same.append(name)
         elif name in TIMING:
             differ_expected.append(name)
+        elif da[name].dtype.kind == "f" and da[name].shape == db[name].shape:
+            x, y = da[name][()], db[name][()]
+            gap = np.nanmax(np.abs(x - y)) if x.size else 0
+            failed.append(f"{name} differs (largest difference {gap:.3g}; were both runs given the same --threads?)")
         else:
             failed.append(f"{name} differs")
     if "points/chunks_prefilled" in da and "points/chunks_prefilled" in db:
         ta = da["points/chunks_prefilled"][()] + da["points/chunks_reused"][()]
         tb = db["points/chunks_prefilled"][()] + db["points/chunks_reused"][()]
         if not np.array_equal(ta, tb):
-            failed.append("chunks_prefilled + chunks_reused differ")
+            failed.append(f"chunks_prefilled + chunks_reused differ ({ta.tolist()} vs {tb.tolist()})")
     attrs_a, attrs_b = set(a.attrs), set(b.attrs) - EXTRA_ATTRS
     if attrs_a != attrs_b:
         failed.append(f"root attributes differ: {sorted(attrs_a ^ attrs_b)}")

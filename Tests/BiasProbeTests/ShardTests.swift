@@ -129,13 +129,18 @@ final class ShardTests: XCTestCase {
             shutil.copy(sys.argv[1], sys.argv[2])
             with h5py.File(sys.argv[2], 'r+') as f:
                 f.attrs['model_sha256'] = '0' * 64
-            # A killed shard: its second item never finished.
+            # A shard killed during its last item: that item's point was never written (it is
+            # this shard's only item of that point), so its counters are zero too.
             with h5py.File(sys.argv[1], 'r+') as f:
                 items = f['shard/items'][:]
                 d = f['results/done'][:]
                 e = d.shape[1]
-                d[items[-1] // e, items[-1] % e] = 0
+                p = items[-1] // e
+                assert [i // e for i in items].count(p) == 1
+                d[p, items[-1] % e] = 0
                 f['results/done'][...] = d
+                for name in ['points/chunks_prefilled', 'points/chunks_reused', 'points/peak_rss_bytes']:
+                    v = f[name][:]; v[p] = 0; f[name][...] = v
             print('ok')
             """, args: [parts[0], path("hash.h5")])
         XCTAssertEqual(edit.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "ok", edit.stderr)
