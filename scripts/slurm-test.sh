@@ -17,7 +17,7 @@
 #
 # The CI test command (scripts/test.sh) does not need any of this: the merge logic is tested there.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${BIASPROBE_ROOT:-$(dirname "$0")/..}"   # BIASPROBE_ROOT: run a copy of this script against a checkout
 ROOT=$PWD
 LENGTH=${SLURM_TEST_LENGTH:-16k}
 SHARDS=4
@@ -152,8 +152,11 @@ t0=$(date +%s.%N)
 read -r A M < <(job_ids "$D/killed/sweep.slurm.json")
 killed=0
 for _ in $(seq 1200); do
-    line=$("$B" slurm status "$D/killed" --json 2>/dev/null | grep "\"shard\":\"2/$SHARDS\"" || true)
-    read -r done_items total < <(echo "$line" | python3 -c 'import json,sys; t=sys.stdin.read().strip(); j=json.loads(t) if t else {}; print(j.get("items_done", 0), j.get("items") or 0)')
+    read -r done_items total < <("$B" slurm status "$D/killed" --json 2>/dev/null | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+j = next((r for r in rows if r.get("shard") == "2/'"$SHARDS"'"), {})
+print(j.get("items_done", 0), j.get("items") or 0)')
     if [ "$done_items" -ge 1 ] && [ "$done_items" -lt "$total" ]; then
         scancel --signal=KILL "${A}_2"
         echo "killed array task ${A}_2 (SIGKILL) with $done_items of $total items in its part"
