@@ -110,7 +110,7 @@ struct SlurmEval: ParsableCommand {
 /// What the parts on disk and the queue say about each shard.
 struct ShardState {
     var shard: Shard
-    var state: String       // done, running, pending, failed, not started
+    var state: String       // done, running, pending, failed, not started, unknown (no squeue)
     var done: Int
     var total: Int?
     var host: String
@@ -124,8 +124,9 @@ struct ShardState {
                 st.done = p.done; st.total = p.total; st.host = p.host
             }
             if let t = st.total, st.done == t { st.state = "done" }
-            else if let q = queue[i] { st.state = q == "R" || q == "CG" ? "running" : "pending" }
-            else if !job.arrayJobs.isEmpty { st.state = "failed" }
+            else if job.arrayJobs.isEmpty { st.state = "not started" }
+            else if let queue { st.state = queue[i].map { $0 == "R" || $0 == "CG" ? "running" : "pending" } ?? "failed" }
+            else { st.state = "unknown" }   // the queue cannot be read: neither running nor failed can be told
             return st
         }
     }
@@ -174,12 +175,13 @@ struct SlurmStatus: ParsableCommand {
                 print("  shard \(s.shard)".padding(toLength: 14, withPad: " ", startingAt: 0) + s.state.padding(toLength: 12, withPad: " ", startingAt: 0)
                       + items + (s.host.isEmpty ? "" : "  (\(s.host))"))
             }
-            let counts = ["done", "running", "pending", "failed", "not started"].compactMap { k -> String? in
+            let counts = ["done", "running", "pending", "failed", "not started", "unknown"].compactMap { k -> String? in
                 let n = states.filter { $0.state == k }.count
                 return n == 0 ? nil : "\(n) \(k)"
             }
             print("  " + counts.joined(separator: ", ") + "; merged: " + (merged ? "yes" : mergeQueue.isEmpty ? "no" : "no (merge job \(job.mergeJobs.last!): \(mergeQueue))"))
             if states.contains(where: { $0.state == "failed" }) { print("  re-run the failed shards and the merge: biasprobe slurm resubmit \(dir)") }
+            if states.contains(where: { $0.state == "unknown" }) { print("  squeue could not be asked (is SLURM_CONF set, the controller up?): unfinished shards may be running or failed") }
         }
     }
 }
@@ -193,7 +195,11 @@ struct SlurmResubmit: ParsableCommand {
     func run() throws {
         for m in try SlurmJob.manifests(in: dir) {
             var job = try SlurmJob.load(m)
-            let redo = ShardState.all(job).filter { $0.state == "failed" || $0.state == "not started" }.map(\.shard.index)
+            let states = ShardState.all(job)
+            if states.contains(where: { $0.state == "unknown" }) {
+                throw CLIError("cannot read Slurm's queue (squeue failed): is SLURM_CONF set and the controller up?")
+            }
+            let redo = states.filter { $0.state == "failed" || $0.state == "not started" }.map(\.shard.index)
             if redo.isEmpty {
                 print("\(job.out): no shard to resubmit")
                 continue

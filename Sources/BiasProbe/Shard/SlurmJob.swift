@@ -130,10 +130,14 @@ func slurmTool(_ name: String, _ args: [String]) throws -> String {
     return String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-/// Array tasks of a job still in Slurm's queue: shard index -> state (R, PD, CG...). Empty when
-/// squeue is unavailable or the job has left the queue.
-func queuedTasks(_ jobs: [String]) -> [Int: String] {
-    guard !jobs.isEmpty, let text = try? slurmTool("squeue", ["-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %t"]) else { return [:] }
+/// Array tasks of a job still in Slurm's queue: shard index -> state (R, PD, CG...); empty when
+/// the jobs have left the queue, nil when squeue cannot be asked (not installed, no controller).
+func queuedTasks(_ jobs: [String]) -> [Int: String]? {
+    guard !jobs.isEmpty else { return [:] }
+    guard let text = try? slurmTool("squeue", ["-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %t"]) else {
+        // squeue also fails once every listed job has been purged from the controller's memory.
+        return (try? slurmTool("squeue", ["-h", "-o", "%i"])) != nil ? [:] : nil
+    }
     var out: [Int: String] = [:]
     for line in text.split(separator: "\n") {
         let f = line.split(separator: " ")
