@@ -23,10 +23,11 @@ struct BiasProbe: ParsableCommand {
         BLASKernelSelection.ensureBestKernel()
         Signals.install()
         do {
-            // `eval merge` cannot be a subcommand of eval, whose first argument is the task: it is
-            // the top-level merge, which recognises eval parts.
+            // `eval merge` cannot be a subcommand of eval, whose first argument is the task, and
+            // under `sweep` ArgumentParser gives a repeated flag (--quiet) to the parent: both are
+            // the top-level merge, which recognises sweep and eval parts.
             var args = Array(CommandLine.arguments.dropFirst())
-            if args.prefix(2) == ["eval", "merge"] { args = ["merge"] + args.dropFirst(2) }
+            if args.prefix(2) == ["eval", "merge"] || args.prefix(2) == ["sweep", "merge"] { args = ["merge"] + args.dropFirst(2) }
             var command = try parseAsRoot(args)
             try command.run()
         } catch let e as InterruptedError {
