@@ -218,6 +218,14 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(st.status, 0, st.stderr)
         XCTAssertTrue(st.stdout.contains("shard 2/3") && st.stdout.contains("done") && st.stdout.contains("not started"), st.stdout)
 
+        let ev = try CLI.run(["slurm", "eval", "--shards", "2", "--dry-run", "passkey", "--model", CLI.modelPath, "--lengths", "1024",
+                              "--out", path("runs/e.jsonl")])
+        XCTAssertEqual(ev.status, 0, ev.stderr)
+        let evScript = try String(contentsOfFile: path("runs/e.sbatch"), encoding: .utf8)
+        XCTAssertTrue(evScript.contains("eval passkey --model") && evScript.contains("#SBATCH --array=1-2"), evScript)
+        XCTAssertTrue(try String(contentsOfFile: path("runs/e.merge.sbatch"), encoding: .utf8).contains("e.part-2-of-2.jsonl"))
+        assertOneLineError(try CLI.run(["slurm", "eval", "--shards", "2", "--dry-run", "passkey", "--lengths", "1024"]), "--out FILE.jsonl")
+
         assertOneLineError(try CLI.run(["slurm", "sweep", "--shards", "2"] + sweepArgs + ["--vary", "keep-chunks=1", "--shard", "1/2", "-o", out]), "--shard")
         assertOneLineError(try CLI.run(["slurm", "sweep", "--shards", "2", "--dry-run", "--length", "12x", "--vary", "keep-chunks=1", "-o", out]), "sweep arguments")
         assertOneLineError(try CLI.run(["slurm", "status", path("nothing")]), "does not exist")
