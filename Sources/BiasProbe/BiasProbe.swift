@@ -16,14 +16,19 @@ struct BiasProbe: ParsableCommand {
         """,
         version: version,
         subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self, Run.self, Eval.self,
-                      Trace.self, Inspect.self, Plot.self, Claims.self, Sweep.self, CheckTrace.self])
+                      Trace.self, Inspect.self, Plot.self, Claims.self, Sweep.self, Merge.self, Slurm.self, CheckTrace.self])
 
     static func main() {
         // Must happen before anything else: OpenBLAS picks its kernel when the library loads.
         BLASKernelSelection.ensureBestKernel()
         Signals.install()
         do {
-            var command = try parseAsRoot()
+            // `eval merge` cannot be a subcommand of eval, whose first argument is the task, and
+            // under `sweep` ArgumentParser gives a repeated flag (--quiet) to the parent: both are
+            // the top-level merge, which recognises sweep and eval parts.
+            var args = Array(CommandLine.arguments.dropFirst())
+            if args.prefix(2) == ["eval", "merge"] || args.prefix(2) == ["sweep", "merge"] { args = ["merge"] + args.dropFirst(2) }
+            var command = try parseAsRoot(args)
             try command.run()
         } catch let e as InterruptedError {
             Log.info("biasprobe: \(e)")

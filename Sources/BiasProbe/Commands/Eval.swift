@@ -15,6 +15,10 @@ struct Eval: ParsableCommand {
         For SmolLM2-135M use --chunk-tokens 384 --split-by sentences: the model finds a pass key in \
         a few hundred tokens but not in 8K, and chunks cut mid-sentence can split the needle \
         (outputs/03_passkey_accuracy/report.md).
+
+        With --shard I/N (or inside a Slurm job array) only part I of N of the examples runs, into \
+        OUT.part-I-of-N.jsonl; 'biasprobe eval merge OUT' writes the lines an unsharded \
+        'eval --json --out OUT' writes.
         """)
 
     enum Task: String, ExpressibleByArgument, CaseIterable { case passkey, niah }
@@ -30,6 +34,14 @@ struct Eval: ParsableCommand {
     @Flag(help: "Also measure the answer's teacher-forced NLL and the attention mass on the needle (parallelcomp).") var measure = false
     @Flag(help: "Hide progress.") var quiet = false
     @Flag(help: "JSON lines on stdout: one per example, then a summary.") var json = false
+    @Option(help: ArgumentHelp("Also write those JSON lines to FILE (with --shard: the part FILE.part-I-of-N.jsonl).", valueName: "file"))
+    var out: String?
+    @Option(help: ArgumentHelp("Run only part I of N of the examples (lengths x seeds x depths x methods, balanced by estimated cost); merge the parts with 'biasprobe eval merge'. Default: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT when set.", valueName: "I/N"))
+    var shard: Shard?
+    @Flag(help: "With --shard: start the part over instead of resuming it.") var restart = false
+
+    /// One example with one method: an item of the work list, in the order an unsharded run takes them.
+    struct Item { var length: ContextLength; var seed: Int; var depth: Double; var method: Method }
 
     func run() throws {
         let methods = try method.split(separator: ",").map { s -> Method in
@@ -38,73 +50,142 @@ struct Eval: ParsableCommand {
         }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         for d in depths.values where !(0...1).contains(d) { throw ValidationError("depth \(d) is outside 0...1") }
+        let shard = try self.shard ?? Shard.fromEnvironment()
         let (model, tok, _) = try modelOptions.load()
         var defaults = ParallelCompConfig()
         defaults.keepChunks = 1          // the paper keeps one chunk for retrieval tasks
         defaults.maxNewTokens = 12
         let config = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults)
+        let configObject = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(config))) ?? [:]
         let builder = RetrievalTaskBuilder(tokenizer: tok)
         let essays = task == .niah ? try DefaultCorpus.essays() : ""
-        var table: [String: (Int, Int)] = [:]
-        let total = lengths.values.count * depths.values.count * seeds * methods.count
-        var done = 0
+        // Seeds outermost within a length, so an interrupted run still covers every depth evenly.
+        var items: [Item] = []
+        for L in lengths.values { for seed in 0..<seeds { for depth in depths.values { for m in methods { items.append(Item(length: L, seed: seed, depth: depth, method: m)) } } } }
         let t0 = Date()
         // One memo for the whole evaluation: the passkey's filler chunks recur across examples.
         let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
-        var reused = 0
-        // Seeds outermost, so an interrupted run still covers every depth evenly.
-        for L in lengths.values {
-            for seed in 0..<seeds {
-                for depth in depths.values {
-                    let ex = task == .passkey ? builder.passkey(tokens: L.tokens, depth: depth, seed: UInt64(seed))
-                                              : builder.needle(haystack: essays, tokens: L.tokens, depth: depth, seed: UInt64(seed))
-                    for m in methods {
-                        if Signals.isInterrupted { throw InterruptedError() }
-                        let t1 = Date()
-                        let (answer, kept, place) = try answerOne(ex, method: m, model: model, tok: tok, config: config, memo: memo)
-                        let ok = ex.isCorrect(answer)
-                        let key = "\(m.rawValue)|\(L.tokens)"
-                        table[key, default: (0, 0)].0 += ok ? 1 : 0
-                        table[key, default: (0, 0)].1 += 1
-                        done += 1
-                        reused += place["chunks_reused"] as? Int ?? 0
-                        if json {
-                            let row: [String: Any] = ["task": task.rawValue, "method": m.rawValue, "length": L.tokens, "depth": depth, "seed": seed,
-                                                      "answer": answer, "expected": ex.answer, "correct": ok, "kept_chunks": kept,
-                                                      "seconds": Date().timeIntervalSince(t1)]
-                            try JSONOut.emit(dictionary: row.merging(place) { a, _ in a })
-                        }
-                        if !quiet {
-                            Log.info(String(format: "[%d/%d] %@ %@ depth %.2f seed %d: %@ (%@) %.1fs", done, total, m.rawValue, L.text, depth, seed,
-                                            ok ? "correct" : "WRONG", answer.replacingOccurrences(of: "\n", with: " "), Date().timeIntervalSince(t1)))
-                        }
-                    }
+
+        /// Runs one item; the JSON line eval prints for it.
+        func runItem(_ it: Item, _ n: Int, of total: Int) throws -> String {
+            if Signals.isInterrupted { throw InterruptedError() }
+            let ex = task == .passkey ? builder.passkey(tokens: it.length.tokens, depth: it.depth, seed: UInt64(it.seed))
+                                      : builder.needle(haystack: essays, tokens: it.length.tokens, depth: it.depth, seed: UInt64(it.seed))
+            let t1 = Date()
+            let (answer, kept, place) = try answerOne(ex, method: it.method, model: model, tok: tok, config: config, memo: memo)
+            let ok = ex.isCorrect(answer)
+            if !quiet {
+                Log.info(String(format: "[%d/%d] %@ %@ depth %.2f seed %d: %@ (%@) %.1fs", n, total, it.method.rawValue, it.length.text, it.depth, it.seed,
+                                ok ? "correct" : "WRONG", answer.replacingOccurrences(of: "\n", with: " "), Date().timeIntervalSince(t1)))
+            }
+            let row: [String: Any] = ["task": task.rawValue, "method": it.method.rawValue, "length": it.length.tokens, "depth": it.depth, "seed": it.seed,
+                                      "answer": answer, "expected": ex.answer, "correct": ok, "kept_chunks": kept,
+                                      "seconds": Date().timeIntervalSince(t1)]
+            return try Self.line(row.merging(place) { a, _ in a })   // the caller's own fields win where names repeat
+        }
+
+        if let shard {
+            let settings = try Self.line(["task": task.rawValue, "lengths": lengths.values.map(\.tokens), "depths": depths.values, "seeds": seeds,
+                                          "methods": methods.map(\.rawValue), "measure": measure, "config": configObject, "model": modelOptions.modelPath])
+            let costs = items.map { it -> Double in
+                let ct = config.chunkTokens ?? model.config.contextLength
+                switch it.method {
+                case .parallelcomp: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: ct, keepChunks: config.keepChunks)
+                case .truncate: return WorkPartition.retrievalCost(contextTokens: ct, chunkTokens: ct, keepChunks: 0)
+                case .full: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: it.length.tokens, keepChunks: 0)
                 }
             }
+            let mine = WorkPartition.items(costs: costs, shards: shard.count, index: shard.index - 1)
+            let workList = sha256(text: settings + "\n" + costs.map { String($0) }.joined(separator: ","))
+            let path = shard.partPath(for: out ?? "eval.jsonl")
+            let header = EvalPart.Header(shard: shard.description, settings: settings, modelSHA256: try sha256(of: modelOptions.modelPath),
+                                         workList: workList, totalItems: items.count, items: mine, host: hostName)
+            var part = EvalPart(header: header)
+            if FileManager.default.fileExists(atPath: path) && !restart {
+                let old = try EvalPart.read(path: path)
+                var h = old.header; h.host = header.host
+                guard h == header else { throw CLIError("\(path) holds another shard or eval (settings, model or shard count differ): pass --restart to overwrite it") }
+                part.rows = old.rows
+                if !quiet { Log.info("resuming shard \(shard): \(mine.count - part.missing.count) of \(mine.count) items already in \(path)") }
+            }
+            let folder = (path as NSString).deletingLastPathComponent
+            try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+            try part.write(path: path)   // drops a line a killed task left cut short
+            let todo = part.missing
+            for (n, i) in todo.enumerated() {
+                let text = try runItem(items[i], n + 1, of: todo.count)
+                try EvalPart.append(path: path, item: i, peakRSS: Int64(ProcessStats.peakRSS), row: text)
+                if json { print(text) }
+            }
+            if !json { print("shard \(shard): \(mine.count) of \(items.count) items in \(path); merge the parts with: biasprobe eval merge \(out ?? "eval.jsonl")") }
+            return
         }
+
+        var lines: [String] = []
+        for (n, it) in items.enumerated() {
+            let text = try runItem(it, n + 1, of: items.count)
+            lines.append(text)
+            if json { print(text) }
+        }
+        let summary = try Self.summaryLine(rows: lines, config: configObject, seconds: Date().timeIntervalSince(t0), peakRSS: Int64(ProcessStats.peakRSS))
+        if json { print(summary) } else { print(Self.table(rows: lines, depths: depths.values.count, seeds: seeds, names: lengths.values)) }
+        if let out { try (lines + [summary]).map { $0 + "\n" }.joined().write(toFile: out, atomically: true, encoding: .utf8) }
+    }
+
+    /// One sorted-keys JSON line.
+    static func line(_ d: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: d, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    /// Accuracy per (method, length) from the rows, in order of first appearance.
+    static func tally(_ rows: [String]) -> [(method: String, length: Int, correct: Int, total: Int)] {
+        var out: [(method: String, length: Int, correct: Int, total: Int)] = []
+        for r in rows {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(r.utf8)) as? [String: Any],
+                  let m = o["method"] as? String, let L = o["length"] as? Int else { continue }
+            let ok = (o["correct"] as? Bool) == true
+            if let i = out.firstIndex(where: { $0.method == m && $0.length == L }) { out[i].correct += ok ? 1 : 0; out[i].total += 1 }
+            else { out.append((m, L, ok ? 1 : 0, 1)) }
+        }
+        return out
+    }
+
+    /// The summary line of --json: accuracy per method and length (methods outermost), the config, and run figures.
+    static func summaryLine(rows: [String], config: Any, seconds: Double, peakRSS: Int64) throws -> String {
+        let t = tally(rows)
+        var methods: [String] = [], lengths: [Int] = []
+        for x in t { if !methods.contains(x.method) { methods.append(x.method) }; if !lengths.contains(x.length) { lengths.append(x.length) } }
         var summary: [[String: Any]] = []
         for m in methods {
-            for L in lengths.values {
-                let (c, n) = table["\(m.rawValue)|\(L.tokens)"] ?? (0, 0)
-                summary.append(["method": m.rawValue, "length": L.tokens, "correct": c, "total": n, "accuracy": n > 0 ? Double(c) / Double(n) : 0])
+            for L in lengths {
+                let x = t.first { $0.method == m && $0.length == L }
+                let (c, n) = (x?.correct ?? 0, x?.total ?? 0)
+                summary.append(["method": m, "length": L, "correct": c, "total": n, "accuracy": n > 0 ? Double(c) / Double(n) : 0])
             }
         }
-        if json {
-            try JSONOut.emit(dictionary: ["summary": summary, "config": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(config))) ?? [:],
-                                          "seconds": Date().timeIntervalSince(t0), "peak_rss_bytes": ProcessStats.peakRSS,
-                                          "chunks_reused": reused])
-        } else {
-            print("\(task.rawValue) accuracy (\(depths.values.count) depths x \(seeds) seeds)")
-            print("method".padding(toLength: 14, withPad: " ", startingAt: 0) + lengths.values.map { $0.text.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
-            for m in methods {
-                var line = m.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)
-                for L in lengths.values {
-                    let (c, n) = table["\(m.rawValue)|\(L.tokens)"] ?? (0, 0)
-                    line += "\(c)/\(n)".padding(toLength: 10, withPad: " ", startingAt: 0)
-                }
-                print(line)
-            }
+        let reused = rows.reduce(0) { acc, r in
+            acc + (((try? JSONSerialization.jsonObject(with: Data(r.utf8))) as? [String: Any])?["chunks_reused"] as? Int ?? 0)
         }
+        return try line(["summary": summary, "config": config, "seconds": seconds, "peak_rss_bytes": peakRSS, "chunks_reused": reused])
+    }
+
+    /// The plain-text accuracy table.
+    static func table(rows: [String], depths: Int, seeds: Int, names: [ContextLength] = []) -> String {
+        let t = tally(rows)
+        let task = rows.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["task"] as? String ?? "eval"
+        var methods: [String] = [], lengths: [Int] = []
+        for x in t { if !methods.contains(x.method) { methods.append(x.method) }; if !lengths.contains(x.length) { lengths.append(x.length) } }
+        var s = "\(task) accuracy (\(depths) depths x \(seeds) seeds)\n"
+        s += "method".padding(toLength: 14, withPad: " ", startingAt: 0) + lengths.map { L in (names.first { $0.tokens == L } ?? ContextLength(tokens: L)).text.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined()
+        for m in methods {
+            var l = "\n" + m.padding(toLength: 14, withPad: " ", startingAt: 0)
+            for L in lengths {
+                let x = t.first { $0.method == m && $0.length == L }
+                l += "\(x?.correct ?? 0)/\(x?.total ?? 0)".padding(toLength: 10, withPad: " ", startingAt: 0)
+            }
+            s += l
+        }
+        return s
     }
 
     /// The model's answer to one example with one method; also the kept chunks and the needle's chunk.

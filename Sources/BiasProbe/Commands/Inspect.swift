@@ -89,7 +89,7 @@ struct CheckTrace: ParsableCommand {
     @Flag(help: "The file is a sweep file.") var sweep = false
 
     func run() throws {
-        if sweep { _ = try SweepResults.read(path: trace, isolated: false) }
+        if sweep { _ = try SweepResults.read(path: trace, isolated: false, allowPart: true) }
         else { try TraceReader(path: trace, isolated: false).readEverything() }
     }
 }

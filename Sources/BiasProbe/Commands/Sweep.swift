@@ -20,9 +20,14 @@ struct Sweep: ParsableCommand {
         shared between points: a chunk whose known score cannot be kept is not prefilled again \
         (--no-reuse-scores to time every point from scratch).
 
+        With --shard I/N (or inside a Slurm job array) only part I of N of the work list runs, \
+        into OUT.part-I-of-N.h5; 'biasprobe sweep merge OUT' joins the parts into the file an \
+        unsharded run writes (see 'biasprobe slurm sweep').
+
         Example: biasprobe sweep --length 8k --chunk-tokens 1024 --vary keep-chunks=1,2 \
         --vary capacity=off,256 --vary 'calibration=none;paper' -o sweep.h5
-        """)
+        """,
+        subcommands: [SweepMergeCommand.self])
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pipeline: PipelineOptions
@@ -36,6 +41,9 @@ struct Sweep: ParsableCommand {
     @Flag(help: "Start over even if the output file holds finished points.") var restart = false
     @Flag(help: "Hide progress.") var quiet = false
     @Flag(help: "JSON lines on stdout: one per finished point, then a summary.") var json = false
+    @Option(help: ArgumentHelp("Run only part I of N of the work list (grid points x examples, balanced by estimated cost), into OUT.part-I-of-N.h5; merge the parts with 'biasprobe sweep merge'. Default: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT when set.", valueName: "I/N"))
+    var shard: Shard?
+    @Flag(help: .hidden) var plan = false   // print the work list and its shards as JSON, run nothing (tests)
 
     func run() throws {
         let axes = SweepAxis.merged(try vary.map(SweepAxis.parse))
@@ -89,7 +97,35 @@ struct Sweep: ParsableCommand {
             return String(decoding: try enc.encode(s), as: UTF8.self)
         }
 
+        let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
+        /// Runs example `ei` at point `pi`.
+        func measure(_ pi: Int, _ ei: Int) throws -> SweepItemResult {
+            if Signals.isInterrupted { throw CancellationError() }
+            let pc = makePipeline(built[ei], configs[pi])
+            pc.memo = memo
+            let o = try RetrievalRunner.run(built[ei], pipeline: pc, measure: true, cancelled: { Signals.isInterrupted })
+            return SweepItemResult(correct: o.correct ? 1 : 0, answerNLL: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
+                                   needleKept: o.needleChunk.map { o.keptChunks.contains($0) } == true ? 1 : 0, seconds: o.seconds,
+                                   chunksPrefilled: Int64(o.chunkCount - o.chunksReused), chunksReused: Int64(o.chunksReused))
+        }
+        // The work list of a sharded run: every (point, example), point-major, with its estimated cost.
+        let costs = points.indices.flatMap { pi in
+            examples.indices.map { _ in
+                WorkPartition.retrievalCost(contextTokens: length.tokens, chunkTokens: configs[pi].chunkTokens ?? model.config.contextLength,
+                                            keepChunks: configs[pi].keepChunks)
+            }
+        }
+        if let shard = try shard ?? Shard.fromEnvironment() {
+            let job = SweepShardJob(command: self, shard: shard, axes: axes, points: points, examples: examples, settings: try settings(axes),
+                                    modelPath: modelPath, costs: costs)
+            if plan { return try job.printPlan() }
+            return try job.run(modelSHA256: try sha256(of: modelPath), measure: measure)
+        }
+        if plan { return try SweepShardJob(command: self, shard: Shard(index: 1, count: 1), axes: axes, points: points, examples: examples,
+                                           settings: try settings(axes), modelPath: modelPath, costs: costs).printPlan() }
+
         var results = SweepResults(settings: try settings(axes), model: modelPath, axes: axes, examples: examples)
+        results.modelSHA256 = try sha256(of: modelPath)
         if FileManager.default.fileExists(atPath: out) && !restart {
             let old = try SweepResults.read(path: out)
             // Same examples, base settings and parameter names: the grid may have gained values.
@@ -110,7 +146,6 @@ struct Sweep: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
         let finished = Set(results.points.map(\.label))
         let todo = points.indices.filter { !finished.contains(points[$0].label(axes: axes)) }
-        let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
         let bar = ProgressBar("sweep", total: todo.count * examples.count, quiet: quiet)
         var done = 0
         for pi in todo {
@@ -118,20 +153,17 @@ struct Sweep: ParsableCommand {
             ProcessStats.resetPeak()
             var r = SweepPointResult(label: label, values: axes.map { point.values[$0.parameter]!.text }, correct: [], answerNLL: [],
                                      needleMass: [], needleKept: [], seconds: [], peakRSSBytes: 0, chunksPrefilled: 0, chunksReused: 0)
-            for (ei, ex) in built.enumerated() {
-                if Signals.isInterrupted { throw SweepInterrupted(saved: results.points.count, total: points.count, path: out) }
-                let pc = makePipeline(ex, configs[pi])
-                pc.memo = memo
-                let o: RetrievalOutcome
-                do { o = try RetrievalRunner.run(ex, pipeline: pc, measure: true, cancelled: { Signals.isInterrupted }) }
+            for ei in built.indices {
+                let o: SweepItemResult
+                do { o = try measure(pi, ei) }
                 catch is CancellationError { throw SweepInterrupted(saved: results.points.count, total: points.count, path: out) }
-                r.correct.append(o.correct ? 1 : 0)
-                r.answerNLL.append(o.answerNLL ?? .nan)
-                r.needleMass.append(o.needleMass ?? .nan)
-                r.needleKept.append(o.needleChunk.map { o.keptChunks.contains($0) } == true ? 1 : 0)
+                r.correct.append(o.correct)
+                r.answerNLL.append(o.answerNLL)
+                r.needleMass.append(o.needleMass)
+                r.needleKept.append(o.needleKept)
                 r.seconds.append(o.seconds)
-                r.chunksPrefilled += Int64(o.chunkCount - o.chunksReused)
-                r.chunksReused += Int64(o.chunksReused)
+                r.chunksPrefilled += o.chunksPrefilled
+                r.chunksReused += o.chunksReused
                 done += 1
                 bar.update(done, note: "\(label) [\(examples[ei].task) d=\(examples[ei].depth) s=\(examples[ei].seed)]")
             }
@@ -193,5 +225,6 @@ struct Sweep: ParsableCommand {
 
 struct SweepInterrupted: Error, CustomStringConvertible {
     let saved: Int, total: Int, path: String
-    var description: String { "interrupted; \(saved) of \(total) points are saved in \(path): run the same command to resume" }
+    var unit = "points"
+    var description: String { "interrupted; \(saved) of \(total) \(unit) are saved in \(path): run the same command to resume" }
 }

@@ -44,6 +44,12 @@ struct SweepResults {
     var axes: [SweepAxis]
     var examples: [SweepExample]
     var points: [SweepPointResult] = []
+    /// Hex SHA-256 of the model file ("" in files from before it was recorded).
+    var modelSHA256 = ""
+    /// Set in a part written by `sweep --shard` (see SweepShardInfo).
+    var shard: SweepShardInfo? = nil
+    /// Hosts of the parts a merged file came from (empty for an unsharded run).
+    var mergedHosts: [String] = []
 
     /// Per-point summaries, by dataset name under points/: what `plot sweep` draws.
     static let metrics = ["passkey_accuracy", "niah_accuracy", "answer_nll", "needle_mass", "needle_kept", "seconds", "peak_rss_gb"]
@@ -73,6 +79,12 @@ struct SweepResults {
             try file.setAttribute("settings", settings)
             try file.setAttribute("model", model)
             try file.setAttribute("parameters", axes.map(\.parameter.rawValue))
+            if !modelSHA256.isEmpty { try file.setAttribute("model_sha256", modelSHA256) }
+            // Merged files say where their parts ran; everything else is what one run writes.
+            if !mergedHosts.isEmpty {
+                try file.setAttribute("merged_parts", Int64(mergedHosts.count))
+                try file.setAttribute("merged_hosts", mergedHosts)
+            }
             // Dimension scales in the root group, attached to every dataset, so xarray
             // (netCDF-4) opens each group with named dimensions.
             let point = try file.writeDimensionScale("point", (0..<P).map(Int64.init))
@@ -90,7 +102,9 @@ struct SweepResults {
             for (i, a) in axes.enumerated() {
                 try put("points/\(a.parameter.rawValue)", points.map { $0.values[i] }, perPoint: true)
             }
-            for m in Self.metrics { try put("points/\(m)", points.map { metric(m, $0) }, perPoint: true) }
+            // A part holds only some examples of each point: its aggregates would mislead, so
+            // only merge computes them.
+            if shard == nil { for m in Self.metrics { try put("points/\(m)", points.map { metric(m, $0) }, perPoint: true) } }
             try put("points/peak_rss_bytes", points.map(\.peakRSSBytes), perPoint: true)
             try put("points/chunks_prefilled", points.map(\.chunksPrefilled), perPoint: true)
             try put("points/chunks_reused", points.map(\.chunksReused), perPoint: true)
@@ -99,6 +113,18 @@ struct SweepResults {
             try put("results/needle_mass", points.flatMap(\.needleMass), perExample: true, perPoint: true)
             try put("results/needle_kept", points.flatMap(\.needleKept), perExample: true, perPoint: true)
             try put("results/seconds", points.flatMap(\.seconds), perExample: true, perPoint: true)
+            if let shard {
+                try file.setAttribute("shard", shard.shard.description)
+                try file.setAttribute("shard_index", Int64(shard.shard.index))
+                try file.setAttribute("shard_count", Int64(shard.shard.count))
+                try file.setAttribute("work_list_sha256", shard.workList)
+                try file.setAttribute("host", shard.host)
+                try file.setAttribute("shard_complete", Int64(shard.isComplete ? 1 : 0))
+                try put("results/done", shard.done, perExample: true, perPoint: true)
+                let item = try file.writeDimensionScale("item", (0..<shard.items.count).map(Int64.init))
+                let ds = try file.writeDataset("shard/items", shard.items, shape: [shard.items.count], dims: ["item"])
+                try ds.attachScale(item, dimension: 0)
+            }
             try file.setAttribute("complete", 1)
             try file.commit()
         } catch {
@@ -109,7 +135,8 @@ struct SweepResults {
 
     /// Reads a sweep file. Unless `isolated` is false, the file is first read in a child process
     /// (`biasprobe check-trace --sweep`), as traces are: libhdf5 can crash on a damaged file.
-    static func read(path: String, isolated: Bool = true) throws -> SweepResults {
+    /// A part of a sharded sweep is refused unless `allowPart` (only merge and resume read parts).
+    static func read(path: String, isolated: Bool = true, allowPart: Bool = false) throws -> SweepResults {
         guard FileManager.default.fileExists(atPath: path) else { throw CLIError("sweep file not found: \(path) (run biasprobe sweep first)") }
         if isolated { try TraceReader.checkInChildProcess(path, sweep: true) }
         let file: H5File
@@ -146,6 +173,19 @@ struct SweepResults {
             let reu = try file.readDataset("points/chunks_reused", as: Int64.self).values
             guard cols.allSatisfy({ $0.count == P }), rss.count == P, pre.count == P, reu.count == P else { throw CLIError("\(path): point lists differ in length") }
             var out = SweepResults(settings: settings, model: (try? file.attribute("model").stringValue) ?? "", axes: axes, examples: examples)
+            out.modelSHA256 = (try? file.attribute("model_sha256").stringValue) ?? ""
+            out.mergedHosts = (try? file.attribute("merged_hosts").stringsValue) ?? []
+            if let s = try? file.attribute("shard").stringValue {
+                guard let shard = Shard(argument: s) else { throw CLIError("\(path): shard '\(s)' is not I/N") }
+                guard allowPart else {
+                    throw CLIError("\(path) is part \(shard) of a sharded sweep: merge the parts first (biasprobe sweep merge OUT PART...)")
+                }
+                let items = try file.readDataset("shard/items", as: Int64.self).values
+                let done = try table("results/done", UInt8.self)
+                guard items.allSatisfy({ (0..<Int64(P * E)).contains($0) }) else { throw CLIError("\(path): shard item out of range") }
+                out.shard = SweepShardInfo(shard: shard, workList: (try? file.attribute("work_list_sha256").stringValue) ?? "",
+                                           items: items, done: done, host: (try? file.attribute("host").stringValue) ?? "")
+            }
             for p in 0..<P {
                 let r = (p * E)..<((p + 1) * E)
                 out.points.append(SweepPointResult(label: labels[p], values: cols.map { $0[p] }, correct: Array(correct[r]), answerNLL: Array(nll[r]),
@@ -155,6 +195,18 @@ struct SweepResults {
             return out
         } catch let e as CLIError { throw e } catch { throw CLIError("cannot read sweep \(path): \(error)") }
     }
+}
+
+/// What a part written by `sweep --shard I/N` adds: its shard, the identity of the work list it
+/// was cut from, the items (point * examples + example) it owns, and which it has finished.
+struct SweepShardInfo {
+    var shard: Shard
+    var workList: String
+    var items: [Int64]
+    var done: [UInt8]          // points x examples, 1 where this part holds a result
+    var host: String
+    var missing: [Int64] { items.filter { done[Int($0)] == 0 } }
+    var isComplete: Bool { missing.isEmpty }
 }
 
 /// The settings a sweep was started with (stored as JSON; a resume must match them).

@@ -1,0 +1,135 @@
+import Foundation
+
+/// A part of a sharded `biasprobe eval` (--shard I/N): JSON lines, a header, then one line per
+/// finished item, appended as it finishes, so a killed task keeps what it did and resumes:
+///
+///     {"format":"biasprobe-eval-part","version":1,"shard":"2/4",...,"items":[1,5,9]}
+///     {"item":5,"peak_rss_bytes":612345856,"row":{...the line eval --json prints...}}
+///
+/// The row is kept as the exact text eval printed, so the merged file repeats it byte for byte.
+struct EvalPart {
+    struct Header: Codable, Equatable {
+        var format = EvalPart.format
+        var version = 1
+        var shard: String
+        /// Canonical JSON of what must match between parts (task, lengths, depths, seeds, methods, config, model path).
+        var settings: String
+        var modelSHA256: String
+        var workList: String
+        /// Size of the whole work list, and the items (indices into it) this shard owns.
+        var totalItems: Int
+        var items: [Int]
+        var host: String
+    }
+    static let format = "biasprobe-eval-part"
+
+    var header: Header
+    /// item -> (row text, peak RSS of the process when it finished)
+    var rows: [Int: (text: String, peakRSS: Int64)] = [:]
+
+    var missing: [Int] { header.items.filter { rows[$0] == nil } }
+
+    static func looksLikePart(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        let head = String(decoding: (try? h.read(upToCount: 200)) ?? Data(), as: UTF8.self)
+        return head.hasPrefix("{") && head.contains(format)
+    }
+
+    static func read(path: String) throws -> EvalPart {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        guard let first = lines.first, let header = try? JSONDecoder().decode(Header.self, from: Data(first.utf8)), header.format == format else {
+            throw CLIError("\(path) is not a part of a sharded eval (no biasprobe-eval-part header)")
+        }
+        guard header.version == 1 else { throw CLIError("\(path) has eval part version \(header.version); this biasprobe reads version 1") }
+        var part = EvalPart(header: header)
+        let owned = Set(header.items)
+        for line in lines.dropFirst() {
+            // A killed task can leave its last line cut short: such a line is not a result.
+            guard line.hasPrefix("{\"item\":"), line.hasSuffix("}"), let r = line.range(of: ",\"row\":"),
+                  let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let item = o["item"] as? Int, o["row"] is [String: Any] else { continue }
+            guard owned.contains(item) else { throw CLIError("\(path) holds item \(item) that is not in its shard \(header.shard)") }
+            let text = String(line[r.upperBound..<line.index(before: line.endIndex)])
+            part.rows[item] = (text, (o["peak_rss_bytes"] as? Int).map(Int64.init) ?? 0)
+        }
+        return part
+    }
+
+    static func rowLine(item: Int, peakRSS: Int64, row: String) -> String {
+        "{\"item\":\(item),\"peak_rss_bytes\":\(peakRSS),\"row\":\(row)}\n"
+    }
+
+    /// Rewrites the whole part atomically (header and the rows so far).
+    func write(path: String) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var text = String(decoding: try enc.encode(header), as: UTF8.self) + "\n"
+        for i in rows.keys.sorted() { text += Self.rowLine(item: i, peakRSS: rows[i]!.peakRSS, row: rows[i]!.text) }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// Appends one finished item (the file already holds the header).
+    static func append(path: String, item: Int, peakRSS: Int64, row: String) throws {
+        guard let h = FileHandle(forWritingAtPath: path) else { throw CLIError("cannot write \(path)") }
+        defer { try? h.close() }
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(rowLine(item: item, peakRSS: peakRSS, row: row).utf8))
+        try h.synchronize()
+    }
+}
+
+/// Joins eval parts into the lines `eval --json` prints: every row in work-list order, then the summary.
+enum EvalMerge {
+    static func merge(_ parts: [(path: String, part: EvalPart)]) throws -> (rows: [String], peakRSS: Int64, hosts: [String]) {
+        guard let first = parts.first else { throw CLIError("no parts to merge") }
+        let h0 = first.part.header
+        guard let s0 = Shard(argument: h0.shard) else { throw CLIError("\(first.path): shard '\(h0.shard)' is not I/N") }
+        for (path, p) in parts.dropFirst() {
+            let h = p.header
+            guard let s = Shard(argument: h.shard) else { throw CLIError("\(path): shard '\(h.shard)' is not I/N") }
+            if s.count != s0.count { throw CLIError("cannot merge: \(path) is a shard of \(s.count), \(first.path) of \(s0.count)") }
+            if h.modelSHA256 != h0.modelSHA256 {
+                throw CLIError("cannot merge: \(path) has model sha256 \(h.modelSHA256.prefix(12))…, \(first.path) has \(h0.modelSHA256.prefix(12))…")
+            }
+            if h.settings != h0.settings {
+                let a = (try? JSONSerialization.jsonObject(with: Data(h0.settings.utf8))) as? [String: Any] ?? [:]
+                let b = (try? JSONSerialization.jsonObject(with: Data(h.settings.utf8))) as? [String: Any] ?? [:]
+                let key = Set(a.keys).union(b.keys).sorted().first { k in
+                    !(a[k].map { NSArray(array: [$0]) } ?? NSArray()).isEqual(b[k].map { NSArray(array: [$0]) } ?? NSArray())
+                }
+                throw CLIError("cannot merge: \(path) has other settings than \(first.path)" + (key.map { " (\($0) differs)" } ?? ""))
+            }
+            if h.workList != h0.workList || h.totalItems != h0.totalItems { throw CLIError("cannot merge: \(path) has another work list than \(first.path)") }
+        }
+        var byShard: [Int: String] = [:]
+        var owner = [Int?](repeating: nil, count: h0.totalItems)
+        for (k, (path, p)) in parts.enumerated() {
+            let s = Shard(argument: p.header.shard)!
+            if let q = byShard[s.index] { throw CLIError("cannot merge: shard \(s) is given twice (\(q) and \(path))") }
+            byShard[s.index] = path
+            for i in p.header.items {
+                guard (0..<h0.totalItems).contains(i) else { throw CLIError("cannot merge: \(path) has item \(i) outside the work list") }
+                if let o = owner[i] { throw CLIError("cannot merge: item \(i) is in both \(parts[o].path) and \(path)") }
+                owner[i] = k
+            }
+        }
+        var problems: [String] = []
+        let absent = (1...s0.count).filter { byShard[$0] == nil }
+        if !absent.isEmpty {
+            let orphans = owner.indices.filter { owner[$0] == nil }
+            problems.append("no part for shard \(absent.map { "\($0)/\(s0.count)" }.joined(separator: ", ")) (\(orphans.count) items: \(shortList(orphans.map { "item \($0)" })))")
+        }
+        for (path, p) in parts.sorted(by: { Shard(argument: $0.part.header.shard)!.index < Shard(argument: $1.part.header.shard)!.index }) where !p.missing.isEmpty {
+            problems.append("shard \(p.header.shard) (\(path)) is missing \(p.missing.count) of \(p.header.items.count) items: \(shortList(p.missing.map { "item \($0)" }))")
+        }
+        if !problems.isEmpty {
+            throw CLIError("incomplete: " + problems.joined(separator: "; ") + "; re-run those shards (the same command with --shard I/N), then merge again")
+        }
+        let rows = (0..<h0.totalItems).map { parts[owner[$0]!].part.rows[$0]!.text }
+        let peak = parts.flatMap { $0.part.rows.values.map(\.peakRSS) }.max() ?? 0
+        let hosts = parts.sorted { Shard(argument: $0.part.header.shard)!.index < Shard(argument: $1.part.header.shard)!.index }.map(\.part.header.host)
+        return (rows, peak, hosts)
+    }
+}
