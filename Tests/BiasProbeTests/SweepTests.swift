@@ -61,6 +61,14 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(more.status, 0, more.stderr)
         XCTAssertEqual(more.stdout.split(separator: "\n").filter { $0.hasPrefix("| 1 ") || $0.hasPrefix("| 2 ") || $0.hasPrefix("| 3 ") }.count, 3, more.stdout)
 
+        // A file from before the official defaults (format 1) is never resumed.
+        let v1 = dir.appendingPathComponent("v1.h5").path
+        try FileManager.default.copyItem(atPath: out, toPath: v1)
+        XCTAssertEqual(try CLI.python("import h5py,sys\nf=h5py.File(sys.argv[1],'r+'); f.attrs['format_version']=1; f.close()", args: [v1]).status, 0)
+        let old = try CLI.run(["sweep"] + common + ["--vary", "keep-chunks=1,2,3", "-o", v1])
+        XCTAssertEqual(old.status, 1)
+        XCTAssertTrue(old.stderr.contains("before the official ParallelComp defaults") && old.stderr.contains("--restart"), old.stderr)
+
         let other = try CLI.run(["sweep"] + common.map { $0 == "0.5" ? "0.25" : $0 } + ["--vary", "keep-chunks=1", "-o", out])
         XCTAssertNotEqual(other.status, 0)
         XCTAssertTrue(other.stderr.hasPrefix("Error: ") && other.stderr.contains("--restart"), other.stderr)

@@ -128,6 +128,11 @@ struct Sweep: ParsableCommand {
         results.modelSHA256 = try sha256(of: modelPath)
         if FileManager.default.fileExists(atPath: out) && !restart {
             let old = try SweepResults.read(path: out)
+            // A format-1 file predates the official defaults: its points ran another variant
+            // (no question BOS, mean NLL, ...) that its stored settings cannot describe.
+            guard old.formatVersion >= 2 else {
+                throw CLIError("\(out) was written by an earlier biasprobe, before the official ParallelComp defaults (sweep format 1): its points cannot be resumed; pass --restart to overwrite it, or another --out")
+            }
             // Same examples, base settings and parameter names: the grid may have gained values.
             let was = try JSONDecoder().decode(SweepSettings.self, from: Data(old.settings.utf8))
             guard was.tasks == taskList, was.length == length.tokens, was.examples == examples, was.base == base,

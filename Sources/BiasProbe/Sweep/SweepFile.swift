@@ -48,6 +48,9 @@ struct SweepResults {
     var modelSHA256 = ""
     /// Set in a part written by `sweep --shard` (see SweepShardInfo).
     var shard: SweepShardInfo? = nil
+    /// The file's format version when read (1: written before the official ParallelComp
+    /// defaults, whose stored settings lack the switches that now say which variant ran).
+    var formatVersion = SweepResults.version
     /// Hosts of the parts a merged file came from (empty for an unsharded run).
     var mergedHosts: [String] = []
 
@@ -173,6 +176,7 @@ struct SweepResults {
             let reu = try file.readDataset("points/chunks_reused", as: Int64.self).values
             guard cols.allSatisfy({ $0.count == P }), rss.count == P, pre.count == P, reu.count == P else { throw CLIError("\(path): point lists differ in length") }
             var out = SweepResults(settings: settings, model: (try? file.attribute("model").stringValue) ?? "", axes: axes, examples: examples)
+            out.formatVersion = v
             out.modelSHA256 = (try? file.attribute("model_sha256").stringValue) ?? ""
             out.mergedHosts = (try? file.attribute("merged_hosts").stringsValue) ?? []
             if let s = try? file.attribute("shard").stringValue {
