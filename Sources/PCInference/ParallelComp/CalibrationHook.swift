@@ -15,7 +15,8 @@ final class CalibrationHook: AttentionHook {
     let passEndKey: Int
     /// Mark evictions as made during the pass (bottom-right alignment) rather than as plain ones.
     let duringPass: Bool
-    private(set) var evicted: [Int]     // [layer * H + head]
+    /// Keys evicted per (layer, head), flat [layer * H + head].
+    var evicted: [Int] { evictedKeys.flatMap { $0.map(\.count) } }
     private(set) var outliers: [Int]
     /// The evicted keys themselves, [layer][head] -> key indices in the pass's cache.
     private(set) var evictedKeys: [[[Int]]]
@@ -25,7 +26,7 @@ final class CalibrationHook: AttentionHook {
          candidates: Range<Int>, passEndKey: Int, duringPass: Bool, layers: Int, heads: Int) {
         self.rules = rules; self.policy = policy; self.rows = max(1, rows); self.kernel = kernel
         self.candidates = candidates; self.passEndKey = passEndKey; self.duringPass = duringPass; self.heads = heads
-        evicted = Array(repeating: 0, count: layers * heads); outliers = evicted
+        outliers = Array(repeating: 0, count: layers * heads)
         evictedKeys = Array(repeating: Array(repeating: [], count: heads), count: layers)
     }
 
@@ -65,7 +66,6 @@ final class CalibrationHook: AttentionHook {
                                           : policy.selectAcrossHeads(scores: scores, candidates: cand)
             for h in 0..<H {
                 cache.evict(layer: layer, head: h, keys: sel[h], covering: passEndKey, duringPass: duringPass)
-                evicted[layer * H + h] += sel[h].count
                 outliers[layer * H + h] += out[h]
                 evictedKeys[layer][h] = (evictedKeys[layer][h] + sel[h]).sorted()
             }

@@ -196,21 +196,33 @@ public final class ParallelCompPipeline {
     }
 
     /// The question's NLL from logits at rows c-1 ..< c+m-1 (row t predicts question token t; with
-    /// the question BOS, t = 0 is that BOS). `official`: labels equal to `eos` are ignored and the
-    /// sum is divided by (labels counted - 1), as the official code's loss does (spec section 2).
+    /// the question BOS, t = 0 is that BOS). See `LabelNLL` for the formulas.
     public static func questionNLL(logits: [Float], vocab V: Int, question q: [Int], scoreTokens: Int,
                                    formula: ParallelCompConfig.NLLFormula, eos: Int? = nil) -> Double {
-        let m = q.count
-        let first = scoreTokens > 0 ? max(0, m - scoreTokens) : 0
+        var sum = LabelNLL(formula: formula, eos: eos)
+        for t in (scoreTokens > 0 ? max(0, q.count - scoreTokens) : 0)..<q.count {
+            sum.add(logits[(t * V)..<((t + 1) * V)], label: q[t])
+        }
+        return sum.value
+    }
+
+    /// A running NLL of labels. `official`: labels equal to `eos` are ignored and the sum is divided
+    /// by (labels counted - 1), as the official code's loss does (spec section 2); `mean`: the mean.
+    struct LabelNLL {
+        let formula: ParallelCompConfig.NLLFormula
+        let eos: Int?
         var total = 0.0, counted = 0
-        for t in first..<m {
-            if formula == .official, let eos, q[t] == eos { continue }
-            total += Perplexity.logSoftmax(logits[(t * V)..<((t + 1) * V)], q[t])
+        init(formula: ParallelCompConfig.NLLFormula, eos: Int?) { self.formula = formula; self.eos = eos }
+        mutating func add(_ logits: ArraySlice<Float>, label: Int) {
+            if formula == .official, let eos, label == eos { return }
+            total += Perplexity.logSoftmax(logits, label)
             counted += 1
         }
-        switch formula {
-        case .mean: return total / Double(max(1, counted))
-        case .official: return total / Double(max(1, counted - 1))
+        var value: Double {
+            switch formula {
+            case .mean: return total / Double(max(1, counted))
+            case .official: return total / Double(max(1, counted - 1))
+            }
         }
     }
 

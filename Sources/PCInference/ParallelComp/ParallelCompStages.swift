@@ -59,6 +59,12 @@ extension ParallelCompPipeline {
             a.score != b.score ? a.score < b.score : (config.tieBreak == .keepLater ? a.id > b.id : a.id < b.id)
         }
 
+        /// SnapKV's budget C' (section 3.1): the capacity, but never more than the shortest chunk's
+        /// context without its BOS.
+        func snapKVBudget(_ snap: ParallelCompConfig.Compression) -> Int {
+            min(snap.capacity, chunks.map { $0.contextLength - 1 }.min() ?? 0)
+        }
+
         /// First evictable key of a chunk: later chunks' BOS never is (token_prompt_size = 1).
         func firstCandidate(_ ch: Chunk) -> Int { ch.id == 0 || config.evictChunkFirstToken ? 0 : 1 }
 
@@ -202,7 +208,7 @@ extension ParallelCompPipeline {
                 // SnapKV (section 3.1): each head keeps its best min(C', c) candidates; every other
                 // context key is gone from what the chunk stores.
                 let policy = SnapKVCompression(snap)
-                let budget = min(snap.capacity, st.chunks.map { $0.contextLength - 1 }.min() ?? 0, cLen)
+                let budget = min(st.snapKVBudget(snap), cLen)
                 let cand = st.firstCandidate(st.chunks[j])..<cLen
                 let kk = (0..<c.layerCount).map { l in
                     (0..<H).map { h in policy.kept(scores: obs.scores(layer: l, head: h), candidates: cand, budget: budget) }
@@ -218,7 +224,8 @@ extension ParallelCompPipeline {
                 keptKeys = kk
             }
             if let hook {
-                for x in 0..<st.log.calibrationChunk.count { st.log.calibrationChunk[x] += hook.evicted[x]; st.log.outliersChunk[x] += hook.outliers[x] }
+                let evicted = hook.evicted
+                for x in evicted.indices { st.log.calibrationChunk[x] += evicted[x]; st.log.outliersChunk[x] += hook.outliers[x] }
                 st.evictedChunk[String(st.chunks[j].id)] = hook.evictedKeys
             }
             let block = batched ? Self.extract(cache.slices[0].block, start: starts[gi], count: cLen + m) : cache.slices[0].block
@@ -235,24 +242,15 @@ extension ParallelCompPipeline {
     /// configured formula; logits are projected in slabs so a whole chunk never needs [L, V] at once.
     private func nllOfLabels(hidden: UnsafePointer<Float>, labels: [Int], scoreTokens: Int) -> Double {
         let c = model.config, n = labels.count, slab = 256
-        let first = scoreTokens > 0 ? max(0, n - scoreTokens) : 0
-        var total = 0.0, counted = 0
-        var r = first
+        var sum = LabelNLL(formula: config.nllFormula, eos: tokenizer.eosID)
+        var r = scoreTokens > 0 ? max(0, n - scoreTokens) : 0
         while r < n {
             let rows = min(slab, n - r)
             let logits = model.logits(hidden: hidden + r * c.embeddingLength, rows: rows)
-            for t in 0..<rows {
-                let label = labels[r + t]
-                if config.nllFormula == .official, let eos = tokenizer.eosID, label == eos { continue }
-                total += Perplexity.logSoftmax(logits[(t * c.vocabSize)..<((t + 1) * c.vocabSize)], label)
-                counted += 1
-            }
+            for t in 0..<rows { sum.add(logits[(t * c.vocabSize)..<((t + 1) * c.vocabSize)], label: labels[r + t]) }
             r += rows
         }
-        switch config.nllFormula {
-        case .mean: return total / Double(max(1, counted))
-        case .official: return total / Double(max(1, counted - 1))
-        }
+        return sum.value
     }
 
     // MARK: combine
@@ -343,7 +341,7 @@ extension ParallelCompPipeline {
     private func compressAfterQuestion(_ st: RunState, _ snap: ParallelCompConfig.Compression, scores obs: KeyScoreObserver) {
         let c = model.config, H = c.headCount, total = st.combined.count
         let w = min(snap.window, st.m)
-        let cPrime = min(snap.capacity, st.chunks.map { $0.contextLength - 1 }.min() ?? 0)
+        let cPrime = st.snapKVBudget(snap)
         let budget = max(0, min(cPrime, st.chunks.last?.contextLength ?? 0) * min(st.chunks.count, config.keepChunks) - w)
         let policy = SnapKVCompression(snap)
         var evicted = Array(repeating: Array(repeating: [Int](), count: H), count: c.layerCount)
