@@ -2,5 +2,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-swift build -c release --product biasprobe >&2
-BP="$ROOT/.build/release/biasprobe"
+# BP=/path/to/biasprobe runs a given binary (e.g. a copy, while the tree is being rebuilt).
+if [ -z "${BP:-}" ]; then
+    swift build -c release --product biasprobe >&2
+    BP="$ROOT/.build/release/biasprobe"
+fi

@@ -160,21 +160,23 @@ final class ParallelCompTests: XCTestCase {
                 if n == 50 { XCTAssertEqual(bands, [.sink]) }
             }
         }
-        let cal = AttentionCalibration(lambda: 0.1, width: 2, equalizeHeads: true)
+        let cal = AttentionCalibration(lambda: 0.1, width: 2, band: .sink, equalizeHeads: true)
         // Head 0: keys 0 and 1 (sink) above lambda; head 1: only key 0. Equalising pads head 1
         // with its lowest-scoring candidate that is not already chosen.
         let scores: [[Float]] = [[0.5, 0.3, 0.05, 0.1, 0.05], [0.6, 0.05, 0.01, 0.3, 0.04]]
-        let keys = (0..<5).map { AttentionCalibration.Candidate(key: $0, position: $0) }
-        let (sel, outliers) = cal.select(scores: scores, band: .sink, candidates: [keys, keys])
+        let keys = (0..<5).map { EvictionCandidate(key: $0, position: $0) }
+        let r = cal.select(EvictionInput(scores: scores, candidates: [keys, keys]))
+        let (sel, outliers) = (r.evicted, r.outliers)
         XCTAssertEqual(outliers, [2, 1])
         XCTAssertEqual(sel[0], [0, 1])
         XCTAssertEqual(sel[1], [0, 2])
-        let noEq = AttentionCalibration(lambda: 0.1, width: 2, equalizeHeads: false)
-        XCTAssertEqual(noEq.select(scores: scores, band: .sink, candidates: [keys, keys]).0[1], [0])
+        let noEq = AttentionCalibration(lambda: 0.1, width: 2, band: .sink, equalizeHeads: false)
+        XCTAssertEqual(noEq.select(EvictionInput(scores: scores, candidates: [keys, keys])).evicted[1], [0])
         // A later chunk's candidates start at key 1 (its BOS is not one) but keep their positions:
         // the sink of width 2 is position 1 only, and padding never picks a non-candidate.
         let rest = Array(keys.dropFirst())
-        let (sel2, out2) = cal.select(scores: scores, band: .sink, candidates: [rest, rest])
+        let r2 = cal.select(EvictionInput(scores: scores, candidates: [rest, rest]))
+        let (sel2, out2) = (r2.evicted, r2.outliers)
         XCTAssertEqual(out2, [1, 0])
         XCTAssertEqual(sel2, [[1], [2]])
     }
@@ -187,13 +189,20 @@ final class ParallelCompTests: XCTestCase {
         XCTAssertEqual(try CalibrationRule.parseList("prefill_1_calibration_head_sink_1_29", layerCount: 30),
                        [CalibrationRule(band: .sink, layers: 1...29, stage: .chunk)])
         XCTAssertThrowsError(try CalibrationRule.parseList("prefill_2_calibration_20_40", layerCount: 30))
-        let cal = AttentionCalibration(lambda: 0.1, width: 1, equalizeHeads: true)
+        let cal = HeadAgnosticCalibration(lambda: 0.1)
         // Means over the two heads: [0.15, 0.05, 0.3, 0.11]; key 2 is far outside any width-1 sink.
         let scores: [[Float]] = [[0.3, 0.1, 0.0, 0.12], [0.0, 0.0, 0.6, 0.10]]
-        let keys = (0..<4).map { AttentionCalibration.Candidate(key: $0, position: $0) }
-        let (sel, out) = cal.selectAcrossHeads(scores: scores, candidates: [keys, keys])
+        let keys = (0..<4).map { EvictionCandidate(key: $0, position: $0) }
+        let r = cal.select(EvictionInput(scores: scores, candidates: [keys, keys]))
+        let (sel, out) = (r.evicted, r.outliers)
         XCTAssertEqual(sel, [[0, 2, 3], [0, 2, 3]])
         XCTAssertEqual(out, [3, 3])
+        // The shared selector is the only place that turns scores into evictions: keepTop keeps
+        // the best n (ties to the earlier key), evictAbove takes only eligible keys.
+        let tied = ScoredCandidates(keys: [[3, 5, 7, 9]], scores: [[0.2, 0.5, 0.5, 0.1]], eligible: [[true, false, true, true]])
+        XCTAssertEqual(EvictionRule.keepTop(2).select(tied).evicted, [[3, 9]])
+        XCTAssertEqual(EvictionRule.keepTop(9).select(tied).evicted, [[]])
+        XCTAssertEqual(EvictionRule.evictAbove(lambda: 0.15, equalizeHeads: false).select(tied).evicted, [[3, 7]])
     }
 
     /// Ranking by the whole chunk's own NLL (official query_rank=false) equals the causal model's
@@ -291,14 +300,19 @@ final class ParallelCompTests: XCTestCase {
     /// SnapKV keeps each head's best `budget` candidates by max-pooled score; pooling sees only
     /// candidates (a later chunk's BOS, not a candidate, cannot lift its neighbours).
     func testSnapKVSelection() {
-        let snap = SnapKVCompression(.init(capacity: 2, window: 8, kernel: 3))
+        let snap = SnapKVCompression(.init(capacity: 2, window: 8, kernel: 3), budget: 2)
+        func kept(_ s: [Float], _ cand: Range<Int>) -> [Int] {
+            let c = cand.map { EvictionCandidate(key: $0, position: $0) }
+            let gone = Set(snap.select(EvictionInput(scores: [s], candidates: [c])).evicted[0])
+            return cand.filter { !gone.contains($0) }
+        }
         let s: [Float] = [0.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0]
         // Pooled: [0.9, 0.9, 0.9, 0, 0, 0.5, 0.5, 0.5]: keep keys 0 and 1 (ties: the lower index).
-        XCTAssertEqual(snap.kept(scores: s[...], candidates: 0..<8, budget: 2), [0, 1])
-        XCTAssertEqual(snap.kept(scores: s[...], candidates: 0..<2, budget: 2), [0, 1])
+        XCTAssertEqual(kept(s, 0..<8), [0, 1])
+        XCTAssertEqual(kept(s, 0..<2), [0, 1])
         let b: [Float] = [5.0, 0.0, 0.1, 0.0, 0.0, 0.2, 0.0, 0.0]
         // Candidates 1..<8 pooled: [0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.0]: keys 4 and 5 by pool, then the lower index.
-        XCTAssertEqual(snap.kept(scores: b[...], candidates: 1..<8, budget: 2), [4, 5])
+        XCTAssertEqual(kept(b, 1..<8), [4, 5])
     }
 
     /// Keeping the highest-NLL chunks (the official code's positive topk) picks the complement.

@@ -77,6 +77,23 @@ public final class KVCache: @unchecked Sendable {
         count += c
     }
 
+    /// Append a slice of another cache's block together with that cache's keep masks (indexed
+    /// by the block's keys), so the combined cache owns what eviction left of each chunk.
+    public func append(_ block: KVBlock, from start: Int, count n: Int, masks: [[[UInt8]?]]) {
+        let offset = count
+        append(block, from: start, count: n)
+        for l in 0..<layers {
+            for h in 0..<queryHeads {
+                let src = masks[l][h]
+                if src == nil && keepMasks[l][h] == nil { continue }
+                var mk = keepMasks[l][h] ?? Array(repeating: 1, count: offset)
+                if mk.count < offset { mk += Array(repeating: 1, count: offset - mk.count) }
+                mk += src.map { m in (start..<(start + n)).map { $0 < m.count ? m[$0] : 1 } } ?? Array(repeating: 1, count: n)
+                keepMasks[l][h] = mk
+            }
+        }
+    }
+
     /// Append a block whose first `count` tokens were written directly (tests, synthetic caches).
     public func appendWhole(_ block: KVBlock, count n: Int) {
         block.count = n
@@ -134,6 +151,32 @@ public final class KVCache: @unchecked Sendable {
         keepMasks[layer][head] = m
         if duringPass { hasPendingEvictions = true }
     }
+    /// Apply an eviction policy's selection to one layer: the one place where evictions become masks.
+    public func evict(layer: Int, selection: EvictionSelection, covering total: Int? = nil, duringPass: Bool = false) {
+        for (h, keys) in selection.evicted.enumerated() { evict(layer: layer, head: h, keys: keys, covering: total, duringPass: duringPass) }
+    }
+
+    /// Whether key `k` is still seen by (layer, head): kept, or added after the mask was made.
+    @inline(__always) public func isPresent(layer: Int, head: Int, key k: Int) -> Bool {
+        guard let m = keepMasks[layer][head], k < m.count else { return true }
+        return m[k] == 1
+    }
+
+    /// The keys of `range` that (layer, head) still sees, as eviction candidates: each with its
+    /// position among the keys the official code would hold (those not evicted before, counting
+    /// any evicted during the running pass, which its cache still holds until the pass ends).
+    public func candidates(layer: Int, head: Int, in range: Range<Int>) -> [EvictionCandidate] {
+        let m = keepMasks[layer][head] ?? []
+        var position = (0..<range.lowerBound).filter { $0 >= m.count || m[$0] != 0 }.count
+        var out: [EvictionCandidate] = []
+        for k in range {
+            let v: UInt8 = k < m.count ? m[k] : 1
+            if v == 1 { out.append(.init(key: k, position: position)) }
+            if v != 0 { position += 1 }
+        }
+        return out
+    }
+
     /// Keys evicted during a pass are gone for good once it ends (the official code stores the
     /// shortened cache): later passes see them as plain evictions.
     public func settleEvictions() {

@@ -5,7 +5,7 @@
 /// `alignment`) and stay evicted after it.
 final class CalibrationHook: AttentionHook {
     let rules: [CalibrationRule]
-    let policy: AttentionCalibration
+    let settings: ParallelCompConfig
     let rows: Int
     let kernel: AttentionKernel
     /// Keys that may be evicted: the chunk's context from its first candidate (chunk stage), or
@@ -22,9 +22,9 @@ final class CalibrationHook: AttentionHook {
     private(set) var evictedKeys: [[[Int]]]
     let heads: Int
 
-    init(rules: [CalibrationRule], policy: AttentionCalibration, rows: Int, kernel: AttentionKernel,
+    init(rules: [CalibrationRule], settings: ParallelCompConfig, kernel: AttentionKernel,
          candidates: Range<Int>, passEndKey: Int, duringPass: Bool, layers: Int, heads: Int) {
-        self.rules = rules; self.policy = policy; self.rows = max(1, rows); self.kernel = kernel
+        self.rules = rules; self.settings = settings; self.rows = max(1, settings.calibrationRows); self.kernel = kernel
         self.candidates = candidates; self.passEndKey = passEndKey; self.duringPass = duringPass; self.heads = heads
         outliers = Array(repeating: 0, count: layers * heads)
         evictedKeys = Array(repeating: Array(repeating: [], count: heads), count: layers)
@@ -51,25 +51,21 @@ final class CalibrationHook: AttentionHook {
         for rule in active {
             // Each head's candidates still present, with their positions in the cache as the
             // official code holds it (keys evicted by earlier passes are physically gone).
-            let cand: [[AttentionCalibration.Candidate]] = (0..<H).map { h in
-                let m = cache.keepMasks[layer][h] ?? []
-                var position = (0..<candidates.lowerBound).filter { $0 >= m.count || m[$0] != 0 }.count
-                var out: [AttentionCalibration.Candidate] = []
-                for k in candidates {
-                    let v: UInt8 = k < m.count ? m[k] : 1
-                    if v == 1 { out.append(.init(key: k, position: position)) }
-                    if v != 0 { position += 1 }
-                }
-                return out
-            }
-            let (sel, out) = rule.perHead ? policy.select(scores: scores, band: rule.band, candidates: cand)
-                                          : policy.selectAcrossHeads(scores: scores, candidates: cand)
+            let input = EvictionInput(scores: scores, candidates: (0..<H).map { cache.candidates(layer: layer, head: $0, in: candidates) })
+            let selection = policy(rule).select(input)
+            cache.evict(layer: layer, selection: selection, covering: passEndKey, duringPass: duringPass)
             for h in 0..<H {
-                cache.evict(layer: layer, head: h, keys: sel[h], covering: passEndKey, duringPass: duringPass)
-                outliers[layer * H + h] += out[h]
-                evictedKeys[layer][h] = (evictedKeys[layer][h] + sel[h]).sorted()
+                outliers[layer * H + h] += selection.outliers[h]
+                evictedKeys[layer][h] = (evictedKeys[layer][h] + selection.evicted[h]).sorted()
             }
         }
+    }
+
+    /// The policy a rule names: per-head band calibration or the head-agnostic variant.
+    func policy(_ rule: CalibrationRule) -> any EvictionPolicy {
+        rule.perHead ? AttentionCalibration(lambda: settings.lambda, width: settings.bandWidth, band: rule.band,
+                                            equalizeHeads: settings.equalizeHeads, edges: settings.bandEdges)
+                     : HeadAgnosticCalibration(lambda: settings.lambda)
     }
 }
 

@@ -86,10 +86,6 @@ extension ParallelCompPipeline {
         }
     }
 
-    var calibrationPolicy: AttentionCalibration {
-        AttentionCalibration(lambda: config.lambda, width: config.bandWidth, equalizeHeads: config.equalizeHeads, edges: config.bandEdges)
-    }
-
     // MARK: stage 0
 
     /// Prefill every chunk with the question (positions from 0), score it by the question's NLL,
@@ -181,7 +177,7 @@ extension ParallelCompPipeline {
             }
             let rules = config.calibration.filter { $0.stage == .chunk }
             if !rules.isEmpty {
-                hook = CalibrationHook(rules: rules, policy: calibrationPolicy, rows: config.calibrationRows, kernel: model.kernel,
+                hook = CalibrationHook(rules: rules, settings: config, kernel: model.kernel,
                                        candidates: st.firstCandidate(st.chunks[first])..<cLen, passEndKey: cLen + m,
                                        duringPass: config.evictionAlignment == .bottomRight, layers: c.layerCount, heads: H)
                 cache.alignment = config.evictionAlignment
@@ -201,28 +197,28 @@ extension ParallelCompPipeline {
                 nllOfLabels(hidden: hb.baseAddress! + hiddenStarts[gi] * c.embeddingLength, labels: labels,
                             scoreTokens: config.ranking == .chunk ? 0 : config.scoreTokens)
             }
-            var masks = cache.keepMasks
             var compressed = Array(repeating: 0, count: c.layerCount * H)
             var keptKeys: [[[Int]]]?
             if let snap = config.compression, let obs = scoreObs {
                 // SnapKV (section 3.1): each head keeps its best min(C', c) candidates; every other
-                // context key is gone from what the chunk stores.
-                let policy = SnapKVCompression(snap)
-                let budget = min(st.snapKVBudget(snap), cLen)
-                let cand = st.firstCandidate(st.chunks[j])..<cLen
-                let kk = (0..<c.layerCount).map { l in
-                    (0..<H).map { h in policy.kept(scores: obs.scores(layer: l, head: h), candidates: cand, budget: budget) }
-                }
+                // context key (a later chunk's BOS included) is gone from what the chunk stores.
+                let policy = SnapKVCompression(snap, budget: min(st.snapKVBudget(snap), cLen))
+                let first = st.firstCandidate(st.chunks[j])
+                let cand = (0..<H).map { _ in (first..<cLen).map { EvictionCandidate(key: $0, position: $0 - first) } }
+                var kk: [[[Int]]] = []
                 for l in 0..<c.layerCount {
+                    let sel = policy.select(EvictionInput(scores: (0..<H).map { Array(obs.scores(layer: l, head: $0)) }, candidates: cand))
+                    var gone = sel
                     for h in 0..<H {
-                        let keep = Set(kk[l][h])
-                        var mk = masks[l][h] ?? Array(repeating: 1, count: cLen + m)
-                        for k in 0..<cLen where !keep.contains(k) && mk[k] == 1 { mk[k] = 0; compressed[l * H + h] += 1 }
-                        masks[l][h] = mk
+                        gone.evicted[h] = Array(0..<first) + sel.evicted[h]
+                        compressed[l * H + h] = gone.evicted[h].filter { cache.isPresent(layer: l, head: h, key: $0) }.count
                     }
+                    cache.evict(layer: l, selection: gone, covering: cLen + m)
+                    kk.append((0..<H).map { h in let e = Set(gone.evicted[h]); return (first..<cLen).filter { !e.contains($0) } })
                 }
                 keptKeys = kk
             }
+            let masks = cache.keepMasks
             if let hook {
                 let evicted = hook.evicted
                 for x in evicted.indices { st.log.calibrationChunk[x] += evicted[x]; st.log.outliersChunk[x] += hook.outliers[x] }
@@ -261,7 +257,6 @@ extension ParallelCompPipeline {
         let c = model.config, H = c.headCount
         let kept = st.held.sorted { $0.id < $1.id }
         for k in kept { st.chunks[k.id].kept = true }
-        var masks: [[[UInt8]?]] = Array(repeating: Array(repeating: nil, count: H), count: c.layerCount)
         let combined = st.combined
         for (n, k) in kept.enumerated() {
             let cLen = st.chunks[k.id].contextLength
@@ -273,29 +268,22 @@ extension ParallelCompPipeline {
             } else {
                 st.nominalS += cLen - drop
             }
+            var masks = k.masks
+            // Official slice [1:] of a later chunk's compressed cache drops its first kept token,
+            // taking it for a BOS that SnapKV never kept (section 3.1, Q8).
+            if n > 0, k.snapKept != nil, config.snapKVDropFirstKept {
+                for l in 0..<c.layerCount {
+                    for h in 0..<H {
+                        if let mk = masks[l][h], let first = (drop..<cLen).first(where: { mk[$0] == 1 }) { masks[l][h]![first] = 0 }
+                    }
+                }
+            }
             let start = combined.count
-            combined.append(k.block, from: drop, count: cLen - drop)
+            combined.append(k.block, from: drop, count: cLen - drop, masks: masks)
             st.spans.append(start..<combined.count)
             for x in 0..<st.log.compression.count { st.log.compression[x] += k.compressed[x] }
             if let kk = k.snapKept { st.snapKept[String(k.id)] = kk }
-            for l in 0..<c.layerCount {
-                for h in 0..<H {
-                    var src = k.masks[l][h]
-                    // Official slice [1:] of a later chunk's compressed cache drops its first kept
-                    // token, taking it for a BOS that SnapKV never kept (section 3.1, Q8).
-                    if n > 0, k.snapKept != nil, config.snapKVDropFirstKept, var mk = src,
-                       let first = (drop..<cLen).first(where: { mk[$0] == 1 }) {
-                        mk[first] = 0; src = mk
-                    }
-                    if src == nil && masks[l][h] == nil { continue }
-                    var mk = masks[l][h] ?? Array(repeating: 1, count: start)
-                    if mk.count < start { mk += Array(repeating: 1, count: start - mk.count) }
-                    mk += src.map { Array($0[drop..<cLen]) } ?? Array(repeating: 1, count: cLen - drop)
-                    masks[l][h] = mk
-                }
-            }
         }
-        for l in 0..<c.layerCount { for h in 0..<H { if let mk = masks[l][h] { combined.setKeepMask(layer: l, head: h, mk) } } }
         st.held = []
         st.kept = kept.map(\.id)
         st.queryPosition = kept.map { st.chunks[$0.id].contextLength }.max() ?? 0
@@ -314,8 +302,7 @@ extension ParallelCompPipeline {
         let scope = ObservationScope(stage: .global, chunkSpans: st.spans, chunkIDs: st.kept, queryKeyStart: S,
                                      queryRowStart: S, queryRowCount: m, firstRowKey: S)
         let rules = config.calibration.filter { $0.stage == .query }
-        let hook = rules.isEmpty ? nil : CalibrationHook(rules: rules, policy: calibrationPolicy, rows: config.calibrationRows,
-                                                         kernel: model.kernel, candidates: 0..<(config.protectQuestionKeys ? S : S + m),
+        let hook = rules.isEmpty ? nil : CalibrationHook(rules: rules, settings: config, kernel: model.kernel, candidates: 0..<(config.protectQuestionKeys ? S : S + m),
                                                          passEndKey: S + m, duringPass: config.evictionAlignment == .bottomRight,
                                                          layers: c.layerCount, heads: H)
         st.combined.alignment = config.evictionAlignment
@@ -343,20 +330,15 @@ extension ParallelCompPipeline {
         let w = min(snap.window, st.m)
         let cPrime = st.snapKVBudget(snap)
         let budget = max(0, min(cPrime, st.chunks.last?.contextLength ?? 0) * min(st.chunks.count, config.keepChunks) - w)
-        let policy = SnapKVCompression(snap)
-        var evicted = Array(repeating: Array(repeating: [Int](), count: H), count: c.layerCount)
+        let policy = StageCompression(snap, budget: budget)
+        var evicted: [[[Int]]] = []
         for l in 0..<c.layerCount {
-            for h in 0..<H {
-                let mask = st.combined.keepMasks[l][h] ?? []
-                let present = (0..<total).filter { $0 >= mask.count || mask[$0] == 1 }
-                let cand = Array(present.dropLast(w))
-                let all = obs.scores(layer: l, head: h)
-                let keep = Set(policy.keptPositions(cand.map { $0 < all.count ? all[all.startIndex + $0] : 0 }, budget: budget).map { cand[$0] })
-                let gone = cand.filter { !keep.contains($0) }
-                st.combined.evict(layer: l, head: h, keys: gone, covering: total)
-                evicted[l][h] = gone
-                st.log.stageCompression[l * H + h] = gone.count
-            }
+            // Candidates: every key the head still sees but the last w, which always stay.
+            let cand = (0..<H).map { h in Array(st.combined.candidates(layer: l, head: h, in: 0..<total).dropLast(w)) }
+            let sel = policy.select(EvictionInput(scores: (0..<H).map { Array(obs.scores(layer: l, head: $0)) }, candidates: cand))
+            st.combined.evict(layer: l, selection: sel, covering: total)
+            evicted.append(sel.evicted)
+            for h in 0..<H { st.log.stageCompression[l * H + h] = sel.evicted[h].count }
         }
         st.evictedStage = evicted
     }
