@@ -59,7 +59,7 @@ struct RunReport: Encodable {
     let chunkTokens: Int
     let peakRSSBytes: Int
 
-    struct Evicted: Encodable { let query: [[[Int]]]?; let chunk: [String: [[[Int]]]]; let stage: [[[Int]]]? }
+    struct Evicted: Encodable { let query: [[[Int]]]?; let chunk: [String: [[[Int]]]]; let stage: [[[Int]]]?; let decode: [[[Int]]]? }
 
     enum CodingKeys: String, CodingKey {
         case config, format, result, documentTokens = "document_tokens", chunkTokens = "chunk_tokens", peakRSSBytes = "peak_rss_bytes"
@@ -76,7 +76,7 @@ struct RunReport: Encodable {
         try c.encode(result.queryPosition, forKey: .P)
         try c.encode(result.nominalCacheLength, forKey: .S)
         try c.encode(result.cachePerLayer, forKey: .sPerLayer)
-        try c.encode(Evicted(query: result.evictedQuery, chunk: result.evictedChunk, stage: result.evictedStage), forKey: .evicted)
+        try c.encode(Evicted(query: result.evictedQuery, chunk: result.evictedChunk, stage: result.evictedStage, decode: result.evictedDecode), forKey: .evicted)
         try c.encode(result.snapKVKept, forKey: .snapkvKept)
         try c.encode(result.top20IDs, forKey: .top20IDs)
         try c.encode(result.top20Logits, forKey: .top20Logits)

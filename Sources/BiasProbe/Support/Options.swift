@@ -147,6 +147,8 @@ struct PipelineOptions: ParsableArguments {
     var equalizeHeads = true
     @Option(help: "Calibration band edges: official (sink i < w, recent i > n - w, middle strictly between) or tiled.")
     var bandEdges: ParallelCompConfig.BandEdges?
+    @Flag(help: "Keep evicting during decoding (official kv_cache_dynamic, off by default): one key per head and token, scored by the last --window rows; needs --capacity.")
+    var kvCacheDynamic = false
     @Flag(help: "Variant: question-stage calibration never evicts the question's own keys (official: it may).")
     var protectQuestionKeys = false
     @Option(help: "Rows of a chunk pass that lose chunk-stage calibration's keys: all (official) or question.")
@@ -169,6 +171,7 @@ struct PipelineOptions: ParsableArguments {
         if let c = chunkTokens, c < 32 { throw ValidationError("--chunk-tokens must be at least 32") }
         if let c = capacity, c < 1 { throw ValidationError("--capacity must be at least 1") }
         if compressionStage != nil && capacity == nil { throw ValidationError("--compression-stage needs --capacity N") }
+        if kvCacheDynamic && capacity == nil { throw ValidationError("--kv-cache-dynamic needs --capacity N (official: it requires kv_cache_eviction)") }
         if let w = window, w < 1 { throw ValidationError("--window must be at least 1") }
         if let k = kernel, k < 1 || k % 2 == 0 { throw ValidationError("--kernel must be a positive odd number") }
         if let l = lambda, !(l > 0 && l < 1) { throw ValidationError("--lambda must be between 0 and 1") }
@@ -203,7 +206,8 @@ struct PipelineOptions: ParsableArguments {
         if let v = chunkCalibrationRows { c.chunkCalibrationRows = v }
         if let v = evictionAlignment { c.evictionAlignment = v }
         if let v = batchChunks { c.batchChunks = v }
-        if let cap = capacity { c.compression = .init(capacity: cap, window: window ?? 8, kernel: kernel ?? 7, stage: compressionStage ?? .chunk) }
+        if let cap = capacity { c.compression = .init(capacity: cap, window: window ?? 8, kernel: kernel ?? 7, stage: compressionStage ?? .chunk,
+                                                      decodeEviction: kvCacheDynamic) }
         if let s = calibration { c.calibration = try CalibrationRule.parseList(s, layerCount: layerCount) }
         if let v = lambda { c.lambda = v }
         if let v = calibrationRows { c.calibrationRows = v }

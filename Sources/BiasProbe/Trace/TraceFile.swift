@@ -68,6 +68,7 @@ enum TraceWriter {
             try put("eviction/outliers_chunk", ev.outliersChunk.map(Int64.init), [L, H])
             try put("eviction/compression", ev.compression.map(Int64.init), [L, H])
             try put("eviction/stage_compression", ev.stageCompression.map(Int64.init), [L, H])
+            try put("eviction/decode", ev.decode.map(Int64.init), [L, H])
             try file.setAttribute("complete", 1)
             try file.commit()
         } catch {

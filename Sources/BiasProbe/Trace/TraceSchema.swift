@@ -56,6 +56,7 @@ enum TraceSchema {
         .init(name: "eviction/outliers_chunk", dims: ["layer", "head"], type: "int64", meaning: "keys above lambda found by chunk-stage calibration (summed over chunks)"),
         .init(name: "eviction/compression", dims: ["layer", "head"], type: "int64", meaning: "context keys removed by SnapKV compression (summed over kept chunks)"),
         .init(name: "eviction/stage_compression", dims: ["layer", "head"], type: "int64", meaning: "keys removed by the one compression after the question prefill (--compression-stage question, official stage_eviction): gone for decoding"),
+        .init(name: "eviction/decode", dims: ["layer", "head"], type: "int64", meaning: "keys removed during decoding (--kv-cache-dynamic, official kv_cache_dynamic): one per generated token after the first"),
     ]
 
     static func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }

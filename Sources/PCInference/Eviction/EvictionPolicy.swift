@@ -35,6 +35,9 @@ public struct ScoredCandidates {
 public struct EvictionSelection: Sendable, Equatable {
     public var evicted: [[Int]]
     public var outliers: [Int]
+    /// For `keepTop`: the kept keys, best first (the order torch's topk returns them in, which
+    /// decode-time eviction keeps as its column order).
+    public var keptByScore: [[Int]] = []
 }
 
 /// How scores become evictions.
@@ -50,13 +53,14 @@ public enum EvictionRule: Sendable, Equatable {
         let H = s.keys.count
         switch self {
         case .keepTop(let n):
-            let evicted: [[Int]] = (0..<H).map { h in
+            var evicted: [[Int]] = [], kept: [[Int]] = []
+            for h in 0..<H {
                 let sc = s.scores[h], keys = s.keys[h]
-                guard n < keys.count else { return [] }
                 let order = keys.indices.sorted { sc[$0] != sc[$1] ? sc[$0] > sc[$1] : $0 < $1 }
-                return order.dropFirst(max(0, n)).map { keys[$0] }.sorted()
+                kept.append(order.prefix(max(0, n)).map { keys[$0] })
+                evicted.append(order.dropFirst(max(0, n)).map { keys[$0] }.sorted())
             }
-            return EvictionSelection(evicted: evicted, outliers: Array(repeating: 0, count: H))
+            return EvictionSelection(evicted: evicted, outliers: Array(repeating: 0, count: H), keptByScore: kept)
         case .evictAbove(let lambda, let equalize):
             var sel: [[Int]] = (0..<H).map { h in
                 s.keys[h].indices.filter { (s.eligible?[h][$0] ?? true) && s.scores[h][$0] > lambda }.map { s.keys[h][$0] }

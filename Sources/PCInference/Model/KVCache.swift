@@ -156,6 +156,16 @@ public final class KVCache: @unchecked Sendable {
         for (h, keys) in selection.evicted.enumerated() { evict(layer: layer, head: h, keys: keys, covering: total, duringPass: duringPass) }
     }
 
+    /// Key `k`'s post-RoPE vector for one layer and KV head (slices are few: a linear walk).
+    public func keyRow(layer: Int, kvHead: Int, key k: Int) -> UnsafePointer<Float> {
+        var base = 0
+        for s in slices {
+            if k < base + s.count { return UnsafePointer(s.block.keys(layer: layer, head: kvHead) + (s.start + k - base) * headDim) }
+            base += s.count
+        }
+        preconditionFailure("key \(k) outside the cache")
+    }
+
     /// Whether key `k` is still seen by (layer, head): kept, or added after the mask was made.
     @inline(__always) public func isPresent(layer: Int, head: Int, key k: Int) -> Bool {
         guard let m = keepMasks[layer][head], k < m.count else { return true }

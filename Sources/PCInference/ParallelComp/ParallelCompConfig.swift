@@ -97,8 +97,12 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         /// Max-pool kernel over key scores.
         public var kernel: Int = 7
         public var stage: Stage = .chunk
-        public init(capacity: Int, window: Int = 8, kernel: Int = 7, stage: Stage = .chunk) {
-            self.capacity = capacity; self.window = window; self.kernel = kernel; self.stage = stage
+        /// Keep evicting during decoding (`kv_cache_dynamic`, section 3.3): one key per head and
+        /// generated token, so the cache stays at the size the question prefill left. Off in the
+        /// official README; only with per-chunk compression.
+        public var decodeEviction = false
+        public init(capacity: Int, window: Int = 8, kernel: Int = 7, stage: Stage = .chunk, decodeEviction: Bool = false) {
+            self.capacity = capacity; self.window = window; self.kernel = kernel; self.stage = stage; self.decodeEviction = decodeEviction
         }
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -106,6 +110,7 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
             window = try c.decodeIfPresent(Int.self, forKey: .window) ?? 8
             kernel = try c.decodeIfPresent(Int.self, forKey: .kernel) ?? 7
             stage = try c.decodeIfPresent(Stage.self, forKey: .stage) ?? .chunk
+            decodeEviction = try c.decodeIfPresent(Bool.self, forKey: .decodeEviction) ?? false
         }
     }
 

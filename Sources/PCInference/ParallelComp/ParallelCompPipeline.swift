@@ -86,6 +86,8 @@ public final class ParallelCompPipeline {
         public var evictedQuery: [[[Int]]]?
         /// Keys the compression after the question prefill removed (`stage_eviction`), [layer][head].
         public var evictedStage: [[[Int]]]?
+        /// Keys decode-time eviction removed (`kv_cache_dynamic`), [layer][head], over all steps.
+        public var evictedDecode: [[[Int]]]?
         public var evictedChunk: [String: [[[Int]]]] = [:]
         public var snapKVKept: [String: [[[Int]]]] = [:]
         /// Keys each layer's heads still see after the question prefill (the first head's count).
@@ -177,6 +179,13 @@ public final class ParallelCompPipeline {
         let V = model.config.vocabSize
         for ch in prep.chunks { for t in ch.tokens where t < 0 || t >= V { throw ConfigError("token id \(t) in chunk \(ch.id) is outside the vocabulary (0..<\(V))") } }
         for t in prep.questionIDs where t < 0 || t >= V { throw ConfigError("question token id \(t) is outside the vocabulary (0..<\(V))") }
+        if let snap = config.compression, snap.decodeEviction {
+            // The official code stores the question rows' weights only on the per-chunk path.
+            guard snap.stage == .chunk else { throw ConfigError("--kv-cache-dynamic is implemented with per-chunk compression only (not --compression-stage question)") }
+            guard !config.calibration.contains(where: { $0.stage == .query }) else {
+                throw ConfigError("--kv-cache-dynamic cannot be combined with question-stage calibration")
+            }
+        }
     }
 
     /// Run the pipeline, stage by stage as the paper describes it. `scoreAnswer`: token ids of an

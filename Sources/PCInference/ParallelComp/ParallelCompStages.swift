@@ -39,6 +39,9 @@ extension ParallelCompPipeline {
         var logits: [Float] = []
         var evictedQuery: [[[Int]]]?
         var evictedStage: [[[Int]]]?
+        /// Decode-time eviction's rows and columns, set by the question prefill.
+        var decodeEviction: DecodeEvictionState?
+        var evictedDecode: [[[Int]]]?
         var top20: [Int] = [], top20Logits: [Float] = []
         var answerNLL: Double?
         var answer: [Int] = []
@@ -76,6 +79,7 @@ extension ParallelCompPipeline {
                            answerNLL: answerNLL)
             r.evictedQuery = evictedQuery
             r.evictedStage = evictedStage
+            r.evictedDecode = evictedDecode
             r.evictedChunk = evictedChunk
             r.snapKVKept = snapKept
             r.cachePerLayer = cachePerLayer
@@ -308,9 +312,15 @@ extension ParallelCompPipeline {
         st.combined.alignment = config.evictionAlignment
         let stageSnap = config.compression.flatMap { $0.stage == .question ? $0 : nil }
         let stageObs = stageSnap.map { KeyScoreObserver(stage: .global, lastRows: min($0.window, m), layers: c.layerCount, heads: H) }
+        let dynSnap = config.compression.flatMap { $0.decodeEviction ? $0 : nil }
+        let dynHook = dynSnap.map { DecodeEvictionHook(window: $0.window, passEndKey: S + m, config: c) }
         st.logits = try model.forward(tokens: st.question, positions: Array(P..<(P + m)), cache: st.combined, layout: .causal(rows: m),
                                       logitRows: [m - 1], observers: observers + (stageObs.map { [$0] } ?? []), scope: scope,
-                                      hook: hook, stageName: "question prefill")
+                                      hook: hook ?? dynHook, stageName: "question prefill")
+        if let dynSnap, let dynHook {
+            st.decodeEviction = DecodeEvictionState(window: min(dynSnap.window, m), kernel: dynSnap.kernel, layers: c.layerCount,
+                                                    heads: H, columns: dynHook.columns, rows: dynHook.rows)
+        }
         st.combined.settleEvictions()
         if let stageSnap, let stageObs { compressAfterQuestion(st, stageSnap, scores: stageObs) }
         if let hook { st.log.calibrationQuery = hook.evicted; st.log.outliersQuery = hook.outliers; st.evictedQuery = hook.evictedKeys }
@@ -360,6 +370,21 @@ extension ParallelCompPipeline {
 
     // MARK: stage 2
 
+    /// `kv_cache_dynamic` (section 3.3): once a generated token has attended, every head drops one
+    /// key, so the cache keeps the size the question prefill left.
+    private func evictAfterStep(_ dyn: DecodeEvictionState, rows: DecodeRowObserver, newKey: Int, _ st: RunState) {
+        let H = dyn.heads
+        if st.evictedDecode == nil { st.evictedDecode = Array(repeating: Array(repeating: [], count: H), count: dyn.layers) }
+        for l in 0..<dyn.layers {
+            let gone = (0..<H).map { h in rows.withRow(layer: l, head: h) { dyn.step(layer: l, head: h, newKey: newKey, p: $0) } }
+            st.combined.evict(layer: l, selection: EvictionSelection(evicted: gone.map { $0.sorted() }, outliers: Array(repeating: 0, count: H)))
+            for h in 0..<H {
+                st.log.decode[l * H + h] += gone[h].count
+                st.evictedDecode![l][h] = (st.evictedDecode![l][h] + gone[h]).sorted()
+            }
+        }
+    }
+
     /// Greedy (or sampled) decoding over the whole cache; the model's stop tokens are banned at
     /// the first step only, as `min_length` does in the official code (section 1.9).
     func decode(_ st: RunState, generate: Bool, observers: [AttentionObserver], progress: ((Event) -> Void)?, cancelled: () -> Bool) throws {
@@ -380,8 +405,10 @@ extension ParallelCompPipeline {
             let key = st.combined.count
             let scope = ObservationScope(stage: .decode, chunkSpans: st.spans, chunkIDs: st.kept, queryKeyStart: S,
                                          queryRowStart: key, queryRowCount: 1, firstRowKey: key)
+            let rowObs = st.decodeEviction.map { DecodeRowObserver(layers: $0.layers, heads: $0.heads) }
             logits = try model.forward(tokens: [t], positions: [pos], cache: st.combined, logitRows: [0],
-                                       observers: observers, scope: scope, stageName: "decode")
+                                       observers: observers + (rowObs.map { [$0] } ?? []), scope: scope, stageName: "decode")
+            if let dyn = st.decodeEviction, let rowObs { evictAfterStep(dyn, rows: rowObs, newKey: key, st) }
             pos += 1
         }
     }
