@@ -4,10 +4,16 @@ import Foundation
 /// settings that shape the score. Synthetic inputs (the passkey's repeated filler) contain many
 /// identical chunks; a chunk whose remembered score could not enter the keep-K heap is skipped
 /// instead of prefilled. The result is unchanged: the same tokens under the same settings give
-/// the same score, and a skipped chunk is one the heap would have dropped at once.
+/// the same score, and a skipped chunk is one the heap would have dropped at once. Chunk-stage
+/// calibration is deterministic too, so its evictions are remembered with the score.
 public final class ChunkScoreMemo: @unchecked Sendable {
-    struct Key: Hashable { let chunk: [Int]; let question: [Int]; let settings: String }
-    private var nll: [Key: Double] = [:]
+    /// `firstCandidate`: chunk-stage calibration may evict the document's first chunk's BOS but
+    /// no other chunk's, so the same tokens score differently there.
+    struct Key: Hashable { let chunk: [Int]; let question: [Int]; let settings: String; var firstCandidate = 0 }
+    /// What a chunk pass leaves that does not depend on the other chunks: its score, and what
+    /// chunk-stage calibration evicted in it (the run's eviction log counts every chunk).
+    struct Entry { let nll: Double; let calibration: ParallelCompPipeline.ChunkCalibration? }
+    private var entries: [Key: Entry] = [:]
     private let lock = NSLock()
 
     public init() {}
@@ -41,6 +47,6 @@ public final class ChunkScoreMemo: @unchecked Sendable {
         return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
     }
 
-    func lookup(_ k: Key) -> Double? { lock.lock(); defer { lock.unlock() }; return nll[k] }
-    func store(_ k: Key, _ v: Double) { lock.lock(); nll[k] = v; lock.unlock() }
+    func lookup(_ k: Key) -> Entry? { lock.lock(); defer { lock.unlock() }; return entries[k] }
+    func store(_ k: Key, _ v: Entry) { lock.lock(); entries[k] = v; lock.unlock() }
 }

@@ -68,6 +68,13 @@ extension ParallelCompPipeline {
             min(snap.capacity, chunks.map { $0.contextLength - 1 }.min() ?? 0)
         }
 
+        /// Add one chunk pass's chunk-stage calibration to the run's log.
+        func record(_ cal: ChunkCalibration, chunk id: Int) {
+            let counts = cal.evictedKeys.flatMap { $0.map(\.count) }
+            for x in counts.indices { log.calibrationChunk[x] += counts[x]; log.outliersChunk[x] += cal.outliers[x] }
+            evictedChunk[String(id)] = cal.evictedKeys
+        }
+
         /// First evictable key of a chunk: later chunks' BOS never is (token_prompt_size = 1).
         func firstCandidate(_ ch: Chunk) -> Int { ch.id == 0 || config.evictChunkFirstToken ? 0 : 1 }
 
@@ -98,16 +105,17 @@ extension ParallelCompPipeline {
     func scoreChunks(_ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?, cancelled: () -> Bool) throws {
         let K = min(config.keepChunks, st.chunks.count)
         let t0 = Date()
-        let memo = (config.calibration.allSatisfy { $0.stage != .chunk } && !observers.contains { $0.watchesChunkPasses }
-                    && config.ranking != .random) ? self.memo : nil
+        let memo = (!observers.contains { $0.watchesChunkPasses } && config.ranking != .random) ? self.memo : nil
         let memoSettings = ChunkScoreMemo.settings(config)
         var skipped = 0, i = 0
         while i < st.chunks.count {
             if cancelled() { throw CancellationError() }
             if let memo, st.held.count == K,
-               let nll = memo.lookup(.init(chunk: st.chunks[i].tokens, question: st.question, settings: memoSettings)),
-               reuseKnownScore(nll, chunk: i, st) {
+               let known = memo.lookup(memoKey(st, i, memoSettings)),
+               reuseKnownScore(known.nll, chunk: i, st) {
+                let nll = known.nll
                 st.chunks[i].nll = nll
+                if let cal = known.calibration { st.record(cal, chunk: st.chunks[i].id) }
                 skipped += 1
                 progress?(.chunkFinished(index: i, total: st.chunks.count, tokens: 0, nll: nll))   // nothing prefilled
                 i += 1
@@ -116,7 +124,8 @@ extension ParallelCompPipeline {
             let group = Array(i..<min(i + max(1, config.batchChunks), st.chunks.count))
             for candidate in try prefillChunks(group, st, observers: observers, progress: progress) {
                 st.chunks[candidate.id].nll = candidate.nll
-                memo?.store(.init(chunk: st.chunks[candidate.id].tokens, question: st.question, settings: memoSettings), candidate.nll)
+                memo?.store(memoKey(st, candidate.id, memoSettings),
+                            .init(nll: candidate.nll, calibration: candidate.calibration))
                 st.held.append(candidate.held)
                 st.held.sort(by: st.before)
                 if st.held.count > K { st.held.removeLast() }   // the dropped chunk's KV is freed here
@@ -129,6 +138,12 @@ extension ParallelCompPipeline {
         st.timings["chunks_reused"] = Double(skipped)
     }
 
+    private func memoKey(_ st: RunState, _ i: Int, _ settings: String) -> ChunkScoreMemo.Key {
+        let calibrated = config.calibration.contains { $0.stage == .chunk }
+        return .init(chunk: st.chunks[i].tokens, question: st.question, settings: settings,
+                     firstCandidate: calibrated ? st.firstCandidate(st.chunks[i]) : 0)
+    }
+
     /// Whether a chunk whose NLL is known can skip its prefill: the full heap would drop it at
     /// once, or (a tie under the official rule, where the heap pops the earlier chunk) the worst
     /// held chunk has the same tokens, hence the same cache, which is relabelled.
@@ -137,14 +152,19 @@ extension ParallelCompPipeline {
         let w = st.held[st.held.count - 1]
         if score > w.score || (score == w.score && config.tieBreak == .keepEarlier) { return true }
         guard score == w.score, st.chunks[w.id].tokens == st.chunks[i].tokens,
-              config.compression == nil || st.firstCandidate(st.chunks[w.id]) == st.firstCandidate(st.chunks[i]) else { return false }
+              (config.compression == nil && !config.calibration.contains { $0.stage == .chunk })
+                || st.firstCandidate(st.chunks[w.id]) == st.firstCandidate(st.chunks[i]) else { return false }
         st.held[st.held.count - 1] = w.relabelled(i)
         st.held.sort(by: st.before)
         return true
     }
 
+    /// What chunk-stage calibration evicted in one chunk pass: [layer][head] -> chunk-local keys,
+    /// and the outliers above lambda per [layer * heads + head].
+    struct ChunkCalibration { let evictedKeys: [[[Int]]]; let outliers: [Int] }
+
     /// One chunk pass's outcome for one chunk.
-    struct ScoredChunk { let id: Int; let nll: Double; let held: HeldChunk }
+    struct ScoredChunk { let id: Int; let nll: Double; let held: HeldChunk; let calibration: ChunkCalibration? }
 
     /// Prefill a group of chunks (one pass; several only in the batched throughput mode, which
     /// runs without observers or hooks), with chunk-stage calibration inside the pass, then score
@@ -223,18 +243,15 @@ extension ParallelCompPipeline {
                 keptKeys = kk
             }
             let masks = cache.keepMasks
-            if let hook {
-                let evicted = hook.evicted
-                for x in evicted.indices { st.log.calibrationChunk[x] += evicted[x]; st.log.outliersChunk[x] += hook.outliers[x] }
-                st.evictedChunk[String(st.chunks[j].id)] = hook.evictedKeys
-            }
+            let calibration = hook.map { ChunkCalibration(evictedKeys: $0.evictedKeys, outliers: $0.outliers) }
+            if let calibration { st.record(calibration, chunk: st.chunks[j].id) }
             let block = batched ? Self.extract(cache.slices[0].block, start: starts[gi], count: cLen + m) : cache.slices[0].block
             // The random-selection ablation ranks by a seeded uniform score in [0, 3) instead.
             var rng = SplitMix64(seed: config.rankingSeed &+ UInt64(st.chunks[j].id) &* 0x9E37_79B9_7F4A_7C15)
             let rank = config.ranking == .random ? Double(rng.next() >> 11) / Double(1 << 53) * 3 : nll
             let score = config.selection == .lowestNLL ? rank : -rank
             return ScoredChunk(id: j, nll: nll, held: HeldChunk(id: j, score: score, block: block, masks: masks,
-                                                                 compressed: compressed, snapKept: keptKeys))
+                                                                 compressed: compressed, snapKept: keptKeys), calibration: calibration)
         }
     }
 
