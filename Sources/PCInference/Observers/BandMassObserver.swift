@@ -11,18 +11,17 @@ public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
     public let sinkWidth: Int, recentWidth: Int
     public let binning: ChunkBinning
     public let layers: Int, heads: Int, chunks: Int
-    // [layer][head][chunk][sink, middle, recent, query]
-    let mass: WorkerAccumulator
-    // rows reduced, per [layer][head][row slot]; row slot = own chunk for context rows and local
-    // query rows, and `chunks` (one extra slot) for query rows of a global pass.
-    let rowCount: WorkerAccumulator
+    /// [layer, head, chunk, (sink, middle, recent, query)]
+    let mass: WorkerAccumulator<Double>
+    /// Rows reduced, [layer, head, row slot]: `rowSlot`, with slot `chunks` for global query rows.
+    let rowCount: WorkerAccumulator<Double>
 
     public init(stage: AttentionStage, rows: RowSelection, sinkWidth: Int = 100, recentWidth: Int = 100,
                 binning: ChunkBinning = .absolute, layers: Int, heads: Int, chunks: Int) {
         self.stage = stage; self.rows = rows; self.sinkWidth = sinkWidth; self.recentWidth = recentWidth
         self.binning = binning; self.layers = layers; self.heads = heads; self.chunks = chunks
-        mass = WorkerAccumulator(size: layers * heads * chunks * 4)
-        rowCount = WorkerAccumulator(size: layers * heads * (chunks + 1))
+        mass = WorkerAccumulator(Shape(layers, heads, chunks, 4))
+        rowCount = WorkerAccumulator(Shape(layers, heads, chunks + 1))
     }
 
     public func begin(scope: ObservationScope, workers: Int) -> Bool {
@@ -43,57 +42,57 @@ public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
     public func observe(_ b: AttentionBlock) {
         let sc = b.scope
         let acc = mass.slot(b.worker), cnt = rowCount.slot(b.worker)
-        let base = (b.layer * heads + b.head)
+        let M = mass.shape, N = rowCount.shape
         for i in 0..<b.rowCount where rows.contains(b, i) {
+            guard let slot = b.rowSlot(i, globalSlot: chunks) else { continue }
             let p = b.row(i), vis = b.visibleKeys(i), k0 = b.keyStart
             @inline(__always) func sum(_ lo: Int, _ hi: Int) -> Double {
                 let l = max(lo, k0), h = min(hi, k0 + vis)
                 return l < h ? Double(VectorMath.sum(p + (l - k0), h - l)) : 0
             }
+            cnt[N(b.layer, b.head, slot)] += 1
             if b.isQuery {
-                let rowSlot = stage != .local ? chunks : sc.chunkIDs.first ?? 0
-                cnt[base * (chunks + 1) + rowSlot] += 1
                 for (j, span) in sc.chunkSpans.enumerated() {
                     let (se, rs) = edges(span.lowerBound, span.count)
-                    let o = (base * chunks + sc.chunkIDs[j]) * 4
+                    let o = M(b.layer, b.head, sc.chunkIDs[j], 0)
                     acc[o] += sum(span.lowerBound, se)
                     acc[o + 1] += sum(se, rs)
                     acc[o + 2] += sum(rs, span.upperBound)
                 }
-                let o = (base * chunks + (stage != .local ? 0 : sc.chunkIDs.first ?? 0)) * 4
-                acc[o + 3] += sum(sc.queryKeyStart, Int.max)
+                // The query's own tokens: slot 0 of a global pass, the chunk of a local one.
+                acc[M(b.layer, b.head, slot == chunks ? 0 : slot, 3)] += sum(sc.queryKeyStart, Int.max)
             } else {
                 let key = b.firstRow + i
-                guard let j = sc.spanIndex(ofKey: key) else { continue }
-                let span = sc.chunkSpans[j], c = sc.chunkIDs[j]
+                let j = sc.spanIndex(ofKey: key)!
+                let span = sc.chunkSpans[j], c = slot
                 let L = binning == .absolute ? span.count : key - span.lowerBound + 1
                 let (se, rs) = edges(span.lowerBound, L)
-                let o = (base * chunks + c) * 4
+                let o = M(b.layer, b.head, c, 0)
                 // A context row sees only its own chunk and its probabilities sum to 1, so the
                 // middle is what the sink and recent bands leave: O(S + R) per row, not O(keys).
                 let sink = sum(span.lowerBound, se), recent = sum(rs, span.lowerBound + L)
                 acc[o] += sink
                 acc[o + 1] += (b.maxProb[i] > 0 ? 1 : 0) - sink - recent
                 acc[o + 2] += recent
-                cnt[base * (chunks + 1) + c] += 1
             }
         }
     }
 
     /// Mean mass [layer, head, chunk, band(sink, middle, recent)]; NaN where no row saw the chunk.
     public func bandMass() -> [Float] {
-        var out = [Float](repeating: .nan, count: layers * heads * chunks * 3)
-        for lh in 0..<(layers * heads) {
-            for c in 0..<chunks {
-                let n = rowCount.total[lh * (chunks + 1) + (stage != .local && rows.isQuery ? chunks : c)]
-                guard n > 0 else { continue }
-                let o = (lh * chunks + c) * 4
-                // A global pass sees only the kept chunks: leave the others NaN.
-                if stage != .local && rows.isQuery && !seenChunks.contains(c) { continue }
-                for band in 0..<3 { out[(lh * chunks + c) * 3 + band] = Float(mass.total[o + band] / n) }
+        let out = Shape(layers, heads, chunks, 3), M = mass.shape, N = rowCount.shape
+        var v = [Float](repeating: .nan, count: out.count)
+        for l in 0..<layers {
+            for h in 0..<heads {
+                for c in 0..<chunks {
+                    let n = rowCount.total[N(l, h, stage != .local && rows.isQuery ? chunks : c)]
+                    // A global pass sees only the kept chunks: leave the others NaN.
+                    guard n > 0, stage == .local || !rows.isQuery || seenChunks.contains(c) else { continue }
+                    for band in 0..<3 { v[out(l, h, c, band)] = Float(mass.total[M(l, h, c, band)] / n) }
+                }
             }
         }
-        return out
+        return v
     }
 
     private var seenChunks = Set<Int>()
@@ -101,15 +100,17 @@ public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
     /// Mean mass of query rows on the query's own tokens: [layer, head, chunk] for local passes
     /// (each chunk's question), [layer, head] for global.
     public func queryMass() -> [Float] {
-        let slots = stage != .local ? 1 : chunks
-        var out = [Float](repeating: .nan, count: layers * heads * slots)
-        for lh in 0..<(layers * heads) {
-            for s in 0..<slots {
-                let n = rowCount.total[lh * (chunks + 1) + (stage != .local ? chunks : s)]
-                guard n > 0 else { continue }
-                out[lh * slots + s] = Float(mass.total[(lh * chunks + s) * 4 + 3] / n)
+        let out = Shape(layers, heads, stage != .local ? 1 : chunks), M = mass.shape, N = rowCount.shape
+        var v = [Float](repeating: .nan, count: out.count)
+        for l in 0..<layers {
+            for h in 0..<heads {
+                for s in 0..<out.dims[2] {
+                    let n = rowCount.total[N(l, h, stage != .local ? chunks : s)]
+                    guard n > 0 else { continue }
+                    v[out(l, h, s)] = Float(mass.total[M(l, h, s, 3)] / n)
+                }
             }
         }
-        return out
+        return v
     }
 }

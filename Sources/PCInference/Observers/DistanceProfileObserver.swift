@@ -5,14 +5,14 @@ public final class DistanceProfileObserver: AttentionObserver, @unchecked Sendab
     public let stage: AttentionStage
     public let maxDistance: Int, skipSink: Int
     public let layers: Int, heads: Int
-    let sums: WorkerAccumulator    // [layer][head][Δ]
-    let counts: WorkerAccumulator  // [layer][head][Δ]
+    let sums: WorkerAccumulator<Double>    // [layer, head, Δ]
+    let counts: WorkerAccumulator<Double>  // [layer, head, Δ]
 
     public init(stage: AttentionStage = .local, maxDistance: Int, skipSink: Int, layers: Int, heads: Int) {
         self.stage = stage; self.maxDistance = max(1, maxDistance); self.skipSink = skipSink
         self.layers = layers; self.heads = heads
-        sums = WorkerAccumulator(size: layers * heads * self.maxDistance)
-        counts = WorkerAccumulator(size: layers * heads * self.maxDistance)
+        sums = WorkerAccumulator(Shape(layers, heads, self.maxDistance))
+        counts = WorkerAccumulator(Shape(layers, heads, self.maxDistance))
     }
 
     public func begin(scope: ObservationScope, workers: Int) -> Bool {
@@ -25,7 +25,7 @@ public final class DistanceProfileObserver: AttentionObserver, @unchecked Sendab
 
     public func observe(_ b: AttentionBlock) {
         let acc = sums.slot(b.worker), cnt = counts.slot(b.worker)
-        let o = (b.layer * heads + b.head) * maxDistance
+        let o = sums.shape(b.layer, b.head, 0)
         for i in 0..<b.rowCount {
             let key = b.firstRow + i
             guard let j = b.scope.spanIndex(ofKey: key) else { continue }
@@ -51,11 +51,11 @@ public final class ConcentrationObserver: AttentionObserver, @unchecked Sendable
     public let stage: AttentionStage
     public let multiples: [Double]
     public let layers: Int, heads: Int
-    let sums: WorkerAccumulator   // [layer][head][multiples..., top1%, rows]
+    let sums: WorkerAccumulator<Double>   // [layer, head, (multiples..., top1%, rows)]
 
     public init(stage: AttentionStage = .local, multiples: [Double] = [1, 4], layers: Int, heads: Int) {
         self.stage = stage; self.multiples = multiples; self.layers = layers; self.heads = heads
-        sums = WorkerAccumulator(size: layers * heads * (multiples.count + 2))
+        sums = WorkerAccumulator(Shape(layers, heads, multiples.count + 2))
     }
 
     public func begin(scope: ObservationScope, workers: Int) -> Bool {
@@ -69,7 +69,7 @@ public final class ConcentrationObserver: AttentionObserver, @unchecked Sendable
     public func observe(_ b: AttentionBlock) {
         let acc = sums.slot(b.worker)
         let stride = multiples.count + 2
-        let o = (b.layer * heads + b.head) * stride
+        let o = sums.shape(b.layer, b.head, 0)
         for i in 0..<b.rowCount {
             for span in b.scope.chunkSpans {
                 let w = span.count

@@ -5,12 +5,12 @@ public final class RowStatsObserver: AttentionObserver, @unchecked Sendable {
     public let stage: AttentionStage
     public let rows: RowSelection
     public let layers: Int, heads: Int, slots: Int
-    let sums: WorkerAccumulator   // [layer][head][slot][entropy, maxProb, rows]
+    let sums: WorkerAccumulator<Double>   // [layer, head, slot, (entropy, maxProb, rows)]
 
     public init(stage: AttentionStage, rows: RowSelection, layers: Int, heads: Int, chunks: Int) {
         self.stage = stage; self.rows = rows; self.layers = layers; self.heads = heads
         slots = (stage != .local && rows.isQuery) ? 1 : chunks
-        sums = WorkerAccumulator(size: layers * heads * slots * 3)
+        sums = WorkerAccumulator(Shape(layers, heads, slots, 3))
     }
 
     public var needsEntropy: Bool { true }
@@ -24,13 +24,10 @@ public final class RowStatsObserver: AttentionObserver, @unchecked Sendable {
 
     public func observe(_ b: AttentionBlock) {
         let acc = sums.slot(b.worker)
-        let lh = b.layer * heads + b.head
+        let S = sums.shape
         for i in 0..<b.rowCount where rows.contains(b, i) {
-            let slot: Int
-            if slots == 1 { slot = 0 }
-            else if b.isQuery { slot = b.scope.chunkIDs.first ?? 0 }
-            else { guard let j = b.scope.spanIndex(ofKey: b.firstRow + i) else { continue }; slot = b.scope.chunkIDs[j] }
-            let o = (lh * slots + slot) * 3
+            guard let s = b.rowSlot(i, globalSlot: 0) else { continue }
+            let o = S(b.layer, b.head, slots == 1 ? 0 : s, 0)
             acc[o] += Double(b.entropy?[i] ?? .nan)
             acc[o + 1] += Double(b.maxProb[i])
             acc[o + 2] += 1

@@ -72,26 +72,17 @@ final class CalibrationHook: AttentionHook {
 /// Summed probabilities per key over the rows of one kernel call (one layer).
 final class LayerKeyScores: AttentionObserver, @unchecked Sendable {
     let heads: Int, keys: Int
-    private var partial: [UnsafeMutablePointer<Float>] = []
-    private var total: [Float] = []
-    init(heads: Int, keys: Int) { self.heads = heads; self.keys = keys }
-    deinit { partial.forEach { $0.deallocate() } }
-    func begin(scope: ObservationScope, workers: Int) -> Bool {
-        while partial.count < workers { partial.append(.allocate(capacity: heads * keys)) }
-        for p in partial { p.update(repeating: 0, count: heads * keys) }
-        return true
-    }
+    private let sums: WorkerAccumulator<Float>   // [head, key]
+    init(heads: Int, keys: Int) { self.heads = heads; self.keys = keys; sums = WorkerAccumulator(Shape(heads, keys)) }
+    func begin(scope: ObservationScope, workers: Int) -> Bool { sums.begin(workers: workers); return true }
     func wants(isQuery: Bool) -> Bool { isQuery }
     func observe(_ b: AttentionBlock) {
-        let dst = partial[b.worker] + b.head * keys + b.keyStart
+        let dst = sums.slot(b.worker) + sums.shape(b.head, b.keyStart)
         for i in 0..<b.rowCount {
             let p = b.row(i)
             for k in 0..<min(b.visibleKeys(i), keys - b.keyStart) { dst[k] += p[k] }
         }
     }
-    func end() {
-        total = Array(repeating: 0, count: heads * keys)
-        for p in partial { for i in 0..<total.count { total[i] += p[i] } }
-    }
-    func scores(head: Int, count: Int) -> [Float] { Array(total[(head * keys)..<(head * keys + min(count, keys))]) }
+    func end() { sums.endPass() }
+    func scores(head: Int, count: Int) -> [Float] { Array(sums.total[sums.shape(head, 0)..<(sums.shape(head, 0) + min(count, keys))]) }
 }
