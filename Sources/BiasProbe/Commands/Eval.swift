@@ -56,7 +56,6 @@ struct Eval: ParsableCommand {
         defaults.keepChunks = 1          // the paper keeps one chunk for retrieval tasks
         defaults.maxNewTokens = 12
         let config = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults)
-        let configObject = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(config))) ?? [:]
         let builder = RetrievalTaskBuilder(tokenizer: tok)
         let essays = task == .niah ? try DefaultCorpus.essays() : ""
         // Seeds outermost within a length, so an interrupted run still covers every depth evenly.
@@ -72,21 +71,21 @@ struct Eval: ParsableCommand {
             let ex = task == .passkey ? builder.passkey(tokens: it.length.tokens, depth: it.depth, seed: UInt64(it.seed))
                                       : builder.needle(haystack: essays, tokens: it.length.tokens, depth: it.depth, seed: UInt64(it.seed))
             let t1 = Date()
-            let (answer, kept, place) = try answerOne(ex, method: it.method, model: model, tok: tok, config: config, memo: memo)
+            let (answer, kept, outcome) = try answerOne(ex, method: it.method, model: model, tok: tok, config: config, memo: memo)
             let ok = ex.isCorrect(answer)
             if !quiet {
                 Log.info(String(format: "[%d/%d] %@ %@ depth %.2f seed %d: %@ (%@) %.1fs", n, total, it.method.rawValue, it.length.text, it.depth, it.seed,
                                 ok ? "correct" : "WRONG", answer.replacingOccurrences(of: "\n", with: " "), Date().timeIntervalSince(t1)))
             }
-            let row: [String: Any] = ["task": task.rawValue, "method": it.method.rawValue, "length": it.length.tokens, "depth": it.depth, "seed": it.seed,
-                                      "answer": answer, "expected": ex.answer, "correct": ok, "kept_chunks": kept,
-                                      "seconds": Date().timeIntervalSince(t1)]
-            return try Self.line(row.merging(place) { a, _ in a })   // the caller's own fields win where names repeat
+            var row = EvalRow(task: task.rawValue, method: it.method.rawValue, length: it.length.tokens, depth: it.depth, seed: it.seed,
+                              answer: answer, expected: ex.answer, correct: ok, keptChunks: kept, seconds: Date().timeIntervalSince(t1))
+            if let outcome { row.add(outcome) }
+            return try ReportJSON.line(row)
         }
 
         if let shard {
-            let settings = try Self.line(["task": task.rawValue, "lengths": lengths.values.map(\.tokens), "depths": depths.values, "seeds": seeds,
-                                          "methods": methods.map(\.rawValue), "measure": measure, "config": configObject, "model": modelOptions.modelPath])
+            let settings = try ReportJSON.line(EvalSettings(task: task.rawValue, lengths: lengths.values.map(\.tokens), depths: depths.values, seeds: seeds,
+                                                            methods: methods.map(\.rawValue), measure: measure, config: config, model: modelOptions.modelPath))
             let costs = items.map { it -> Double in
                 let ct = config.chunkTokens ?? model.config.contextLength
                 switch it.method {
@@ -127,23 +126,17 @@ struct Eval: ParsableCommand {
             lines.append(text)
             if json { print(text) }
         }
-        let summary = try Self.summaryLine(rows: lines, config: configObject, seconds: Date().timeIntervalSince(t0), peakRSS: Int64(ProcessStats.peakRSS))
+        let summary = try Self.summaryLine(rows: lines, config: config, seconds: Date().timeIntervalSince(t0), peakRSS: Int64(ProcessStats.peakRSS))
         if json { print(summary) } else { print(Self.table(rows: lines, depths: depths.values.count, seeds: seeds, names: lengths.values)) }
         if let out { try (lines + [summary]).map { $0 + "\n" }.joined().write(toFile: out, atomically: true, encoding: .utf8) }
-    }
-
-    /// One sorted-keys JSON line.
-    static func line(_ d: [String: Any]) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: d, options: [.sortedKeys]), as: UTF8.self)
     }
 
     /// Accuracy per (method, length) from the rows, in order of first appearance.
     static func tally(_ rows: [String]) -> [(method: String, length: Int, correct: Int, total: Int)] {
         var out: [(method: String, length: Int, correct: Int, total: Int)] = []
         for r in rows {
-            guard let o = try? JSONSerialization.jsonObject(with: Data(r.utf8)) as? [String: Any],
-                  let m = o["method"] as? String, let L = o["length"] as? Int else { continue }
-            let ok = (o["correct"] as? Bool) == true
+            guard let o = try? JSONDecoder().decode(EvalRow.self, from: Data(r.utf8)) else { continue }
+            let (m, L, ok) = (o.method, o.length, o.correct)
             if let i = out.firstIndex(where: { $0.method == m && $0.length == L }) { out[i].correct += ok ? 1 : 0; out[i].total += 1 }
             else { out.append((m, L, ok ? 1 : 0, 1)) }
         }
@@ -151,28 +144,26 @@ struct Eval: ParsableCommand {
     }
 
     /// The summary line of --json: accuracy per method and length (methods outermost), the config, and run figures.
-    static func summaryLine(rows: [String], config: Any, seconds: Double, peakRSS: Int64) throws -> String {
+    static func summaryLine(rows: [String], config: ParallelCompConfig, seconds: Double, peakRSS: Int64) throws -> String {
         let t = tally(rows)
         var methods: [String] = [], lengths: [Int] = []
         for x in t { if !methods.contains(x.method) { methods.append(x.method) }; if !lengths.contains(x.length) { lengths.append(x.length) } }
-        var summary: [[String: Any]] = []
+        var summary: [EvalSummary.Cell] = []
         for m in methods {
             for L in lengths {
                 let x = t.first { $0.method == m && $0.length == L }
                 let (c, n) = (x?.correct ?? 0, x?.total ?? 0)
-                summary.append(["method": m, "length": L, "correct": c, "total": n, "accuracy": n > 0 ? Double(c) / Double(n) : 0])
+                summary.append(.init(method: m, length: L, correct: c, total: n, accuracy: n > 0 ? Double(c) / Double(n) : 0))
             }
         }
-        let reused = rows.reduce(0) { acc, r in
-            acc + (((try? JSONSerialization.jsonObject(with: Data(r.utf8))) as? [String: Any])?["chunks_reused"] as? Int ?? 0)
-        }
-        return try line(["summary": summary, "config": config, "seconds": seconds, "peak_rss_bytes": peakRSS, "chunks_reused": reused])
+        let reused = rows.reduce(0) { acc, r in acc + ((try? JSONDecoder().decode(EvalRow.self, from: Data(r.utf8)))?.chunksReused ?? 0) }
+        return try ReportJSON.line(EvalSummary(summary: summary, config: config, seconds: seconds, peakRSSBytes: peakRSS, chunksReused: reused))
     }
 
     /// The plain-text accuracy table.
     static func table(rows: [String], depths: Int, seeds: Int, names: [ContextLength] = []) -> String {
         let t = tally(rows)
-        let task = rows.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["task"] as? String ?? "eval"
+        let task = rows.first.flatMap { try? JSONDecoder().decode(EvalRow.self, from: Data($0.utf8)) }?.task ?? "eval"
         var methods: [String] = [], lengths: [Int] = []
         for x in t { if !methods.contains(x.method) { methods.append(x.method) }; if !lengths.contains(x.length) { lengths.append(x.length) } }
         var s = "\(task) accuracy (\(depths) depths x \(seeds) seeds)\n"
@@ -189,14 +180,14 @@ struct Eval: ParsableCommand {
     }
 
     /// The model's answer to one example with one method; also the kept chunks and the needle's chunk.
-    func answerOne(_ ex: RetrievalExample, method: Method, model: LlamaModel, tok: Tokenizer, config: ParallelCompConfig, memo: ChunkScoreMemo?) throws -> (String, [Int], [String: Any]) {
+    func answerOne(_ ex: RetrievalExample, method: Method, model: LlamaModel, tok: Tokenizer, config: ParallelCompConfig, memo: ChunkScoreMemo?) throws -> (String, [Int], RetrievalOutcome?) {
         let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         pc.memo = memo
         switch method {
         case .parallelcomp:
             let o = try RetrievalRunner.run(ex, pipeline: pc, measure: measure, cancelled: { Signals.isInterrupted })
-            return (o.answer, o.keptChunks, o.dictionary)   // the caller's own fields win where names repeat
+            return (o.answer, o.keptChunks, o)
         case .truncate, .full:
             let q = format.questionIDs(tok, question: ex.question)
             let prefix = format.prefixIDs(tok)
@@ -208,7 +199,7 @@ struct Eval: ParsableCommand {
             let prompt = prefix + ctx + q
             let out = try Generator(model: model).generate(prompt: prompt, maxTokens: config.maxNewTokens, sampling: config.sampling,
                                                            stopTokens: tok.stopTokenIDs) { _ in !Signals.isInterrupted }
-            return (tok.decode(out.filter { !tok.stopTokenIDs.contains($0) }, skipSpecial: true), [], [:])
+            return (tok.decode(out.filter { !tok.stopTokenIDs.contains($0) }, skipSpecial: true), [], nil)
         }
     }
 }

@@ -48,12 +48,14 @@ struct EvalMergeCommand: ParsableCommand {
     static func mergeFiles(out: String, parts: [String], quiet: Bool) throws {
         let loaded = try parts.map { (path: $0, part: try EvalPart.read(path: $0)) }
         let (rows, peak, _) = try EvalMerge.merge(loaded)
-        let settings = (try? JSONSerialization.jsonObject(with: Data(loaded[0].part.header.settings.utf8))) as? [String: Any] ?? [:]
-        let seconds = rows.reduce(0.0) { acc, r in acc + ((((try? JSONSerialization.jsonObject(with: Data(r.utf8))) as? [String: Any])?["seconds"] as? Double) ?? 0) }
-        let summary = try Eval.summaryLine(rows: rows, config: settings["config"] ?? [:], seconds: seconds, peakRSS: peak)
+        guard let settings = try? JSONDecoder().decode(EvalSettings.self, from: Data(loaded[0].part.header.settings.utf8)) else {
+            throw CLIError("\(loaded[0].path): its settings are not an eval's")
+        }
+        let seconds = rows.reduce(0.0) { acc, r in acc + ((try? JSONDecoder().decode(EvalRow.self, from: Data(r.utf8)))?.seconds ?? 0) }
+        let summary = try Eval.summaryLine(rows: rows, config: settings.config, seconds: seconds, peakRSS: peak)
         try (rows + [summary]).map { $0 + "\n" }.joined().write(toFile: out, atomically: true, encoding: .utf8)
         if !quiet {
-            print(Eval.table(rows: rows, depths: (settings["depths"] as? [Any])?.count ?? 0, seeds: settings["seeds"] as? Int ?? 0))
+            print(Eval.table(rows: rows, depths: settings.depths.count, seeds: settings.seeds))
             print("merged \(parts.count) parts (\(rows.count) rows) into \(out)")
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Heatmap
+import PCInference
 
 /// `biasprobe plot ...`: PNG figures of a trace, drawn with the Heatmap library.
 struct Plot: ParsableCommand {
@@ -112,18 +113,17 @@ struct PlotTrace {
     /// One line naming what changed the caches before the global pass (compression,
     /// calibration), or nil for plain ParallelComp.
     var pipelineNote: String? {
-        let c = config
+        guard let c = config else { return nil }
         var parts: [String] = []
-        if let comp = c["compression"] as? [String: Any], let cap = comp["capacity"] as? Int {
-            parts.append("SnapKV compression to \(cap) context keys per chunk and head")
+        if let comp = c.compression {
+            parts.append(comp.stage == .chunk ? "SnapKV compression to \(comp.capacity) context keys per chunk and head"
+                                              : "one SnapKV compression after the question (capacity \(comp.capacity))")
         }
-        if let rules = c["calibration"] as? [[String: Any]], !rules.isEmpty {
-            let text = rules.map { r -> String in
-                let layers = (r["layers"] as? [Int]).map { $0.count == 2 ? "layers \($0[0])-\($0[1])" : "\($0)" } ?? "?"
-                return "\(r["band"] as? String ?? "?") in \(layers) @\(r["stage"] as? String ?? "?")"
+        if !c.calibration.isEmpty {
+            let text = c.calibration.map { r in
+                "\(r.band.rawValue) in layers \(r.layers.lowerBound)-\(r.layers.upperBound) @\(r.stage.rawValue)"
             }.joined(separator: ", ")
-            let lambda = (c["lambda"] as? Double).map { ", lambda \(NumberFormat.compact($0))" } ?? ""
-            parts.append("calibration (\(text)\(lambda))")
+            parts.append("calibration (\(text), lambda \(NumberFormat.compact(Double(c.lambda))))")
         }
         return parts.isEmpty ? nil : "This run used " + parts.joined(separator: " and ") + "."
     }
@@ -133,9 +133,11 @@ struct PlotTrace {
         pipelineNote.map { subtitle + "\n" + $0 } ?? subtitle
     }
 
-    /// The trace's pipeline configuration (config_json), or an empty dictionary.
-    var config: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(reader.string("config_json").utf8))) as? [String: Any] ?? [:]
+    /// The trace's pipeline configuration (config_json), decoded as the pipeline's own type
+    /// (missing keys take their defaults, so older traces load); nil if it cannot be read.
+    var config: ParallelCompConfig? {
+        guard let text = try? reader.string("config_json") else { return nil }
+        return try? JSONDecoder().decode(ParallelCompConfig.self, from: Data(text.utf8))
     }
 }
 

@@ -38,8 +38,7 @@ struct PlotChunks: ParsableCommand {
             list.insert(Series(name: "needle in chunk \(t.needleChunk)", x: [x, x], y: [yRange.lowerBound, yRange.upperBound],
                                color: Palette.color(1), lineWidth: 2), at: 0)
         }
-        let config = t.config
-        let selection = (config["selection"] as? String) == "highest" ? "highest" : "lowest"
+        let selection = t.config?.selection == .highestNLL ? "highest" : "lowest"
         let chart = LineChart(series: list, xLabel: "chunk (document order)", yLabel: "question NLL (nats per token)",
                               xRange: -0.5...(Double(C) - 0.5), yRange: yRange, legend: .auto)
         let title = "Chunk scores, question NLL given each chunk: \(t.context)"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PCInference
 import Heatmap
 
 /// Which question rows a band-mass figure averages.
@@ -39,7 +40,7 @@ struct PlotLayer: ParsableCommand {
 
         func slice(_ a: [Float], band: Int) -> [Float] {
             var v = [Float](repeating: .nan, count: H * C)
-            for h in 0..<H { for c in 0..<C { v[h * C + c] = a[((layer * H + h) * C + c) * 3 + band] } }
+            for h in 0..<H { for c in 0..<C { v[h * C + c] = a[Shape(L, H, C, 3)(layer, h, c, band)] } }
             return v
         }
         var panels: [HeatmapPanel] = [], names: [String] = []

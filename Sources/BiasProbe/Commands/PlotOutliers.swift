@@ -29,7 +29,7 @@ struct PlotOutliers: ParsableCommand {
         let K = shape[2]
         let r = try t.reader.int("last_rows")
         guard r > 0 else { throw CLIError("\(t.path): last_rows is \(r)") }
-        let lam = lambda ?? (t.config["lambda"] as? Double) ?? 0.1
+        let lam = lambda ?? t.config.map { Double($0.lambda) } ?? 0.1
         let spans = try t.reader.ints("input/combined_span")
         let S = min(K, max(0, Int(spans.last ?? 0)))
 
@@ -62,7 +62,7 @@ struct PlotOutliers: ParsableCommand {
             panel(f, "(2) found and evicted by calibration", "calibration")
             panel(zip(context, f).map { $0 + $1 }, "(3) context: before (estimate)", "before")
             panel(question, "(4) question keys", "question")
-            let rows = (t.config["calibrationRows"] as? Int).map { "its last \($0) question row(s)" } ?? "its own rows"
+            let rows = t.config.map(\.calibrationRows).map { "its last \($0) question row(s)" } ?? "its own rows"
             subtitle += "\n(1) measured in the global pass, i.e. after query-stage calibration evicted \(evicted.reduce(0, +)) keys;"
                 + " (2) the outliers calibration found and evicted (eviction/outliers_query: \(rows), its bands and layers);"
             subtitle += "\n(3) = (1) + (2), an estimate of the context outliers before calibration (eviction also renormalises the other keys);"

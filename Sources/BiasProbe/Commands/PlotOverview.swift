@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PCInference
 import Heatmap
 
 struct PlotOverview: ParsableCommand {
@@ -33,7 +34,7 @@ struct PlotOverview: ParsableCommand {
                 var v = [Float](repeating: .nan, count: L * H)
                 for l in 0..<L {
                     for h in 0..<H {
-                        let at = { (c: Int) in Double((stage == "local" ? local : global)[((l * H + h) * C + c) * 3 + b]) }
+                        let at = { (c: Int) in Double((stage == "local" ? local : global)[Shape(L, H, C, 3)(l, h, c, b)]) }
                         if stage == "local" {
                             let xs = (0..<C).map(at).filter { !$0.isNaN }
                             if !xs.isEmpty { v[l * H + h] = Float(xs.reduce(0, +) / Double(xs.count)) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PCInference
 import Heatmap
 
 struct PlotProfile: ParsableCommand {
@@ -47,7 +48,7 @@ struct PlotProfile: ParsableCommand {
             let heads = head.map { [$0] } ?? Array(0..<H)
             for c in shown {
                 for b in 0..<B {
-                    let vals = heads.map { Double(a[((layer * H + $0) * C + c) * B + b]) }.filter { !$0.isNaN }
+                    let vals = heads.map { Double(a[Shape(L, H, C, B)(layer, $0, c, b)]) }.filter { !$0.isNaN }
                     ys.append(vals.isEmpty ? .nan : vals.reduce(0, +) / Double(vals.count))
                 }
                 ys.append(.nan)

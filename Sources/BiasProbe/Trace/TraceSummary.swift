@@ -1,3 +1,4 @@
+import PCInference
 /// What `biasprobe inspect` reads of a trace for its summary. Every array is read through
 /// `TraceReader.read`, which checks its shape against the layer, head and chunk counts, so the
 /// indexing below stays inside the arrays whatever the file holds.
@@ -22,7 +23,7 @@ struct TraceSummary {
         var out: [(layer: Int, head: Int, mass: Double)] = []
         for l in 0..<L { for h in 0..<H {
             var s = 0.0
-            for c in 0..<C { let v = globalBandMass[((l * H + h) * C + c) * 3 + band]; if !v.isNaN { s += Double(v) } }
+            for c in 0..<C { let v = globalBandMass[Shape(L, H, C, 3)(l, h, c, band)]; if !v.isNaN { s += Double(v) } }
             out.append((l, h, s))
         } }
         return Array(out.sorted { $0.mass > $1.mass }.prefix(max(0, top)))

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What one retrieval example through ParallelComp produced, and where its needle went.
-public struct RetrievalOutcome: Sendable {
+public struct RetrievalOutcome: Codable, Sendable {
     public var answer: String
     public var correct: Bool
     public var keptChunks: [Int]
@@ -22,17 +22,11 @@ public struct RetrievalOutcome: Sendable {
     public var chunkCount: Int
     public var chunksReused: Int
 
-    /// The fields as a JSON-ready dictionary (absent values left out).
-    public var dictionary: [String: Any] {
-        var d: [String: Any] = ["answer": answer, "correct": correct, "kept_chunks": keptChunks, "kept_chunk_nll": keptNLL,
-                                "needle_split": needleSplit, "seconds": seconds, "chunks": chunkCount, "chunks_reused": chunksReused]
-        if let needleChunk { d["needle_chunk"] = needleChunk }
-        if let needleChunkNLL { d["needle_chunk_nll"] = needleChunkNLL }
-        if let needleOffset { d["needle_offset"] = needleOffset }
-        if let needleChunkTokens { d["needle_chunk_tokens"] = needleChunkTokens }
-        if let answerNLL { d["answer_nll"] = answerNLL }
-        if let needleMass { d["needle_mass"] = needleMass }
-        return d
+    enum CodingKeys: String, CodingKey {
+        case answer, correct, keptChunks = "kept_chunks", keptNLL = "kept_chunk_nll", needleChunk = "needle_chunk"
+        case needleChunkNLL = "needle_chunk_nll", needleOffset = "needle_offset", needleChunkTokens = "needle_chunk_tokens"
+        case needleSplit = "needle_split", answerNLL = "answer_nll", needleMass = "needle_mass", seconds
+        case chunkCount = "chunks", chunksReused = "chunks_reused"
     }
 }
 

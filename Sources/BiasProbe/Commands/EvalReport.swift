@@ -1,0 +1,57 @@
+import Foundation
+import PCInference
+
+/// The lines `eval --json` prints: one `EvalRow` per example and method, then one `EvalSummary`.
+/// Sorted keys, so the same results give the same bytes (sharded parts merge byte for byte).
+struct EvalRow: Codable, Equatable {
+    var task: String, method: String, length: Int, depth: Double, seed: Int
+    var answer: String, expected: String, correct: Bool
+    var keptChunks: [Int]
+    var seconds: Double
+    // What ParallelComp did with the example (absent for truncate and full).
+    var keptChunkNLL: [Double]?
+    var needleChunk: Int?, needleChunkNLL: Double?, needleOffset: Int?, needleChunkTokens: Int?, needleSplit: Bool?
+    var answerNLL: Double?, needleMass: Double?
+    var chunks: Int?, chunksReused: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case task, method, length, depth, seed, answer, expected, correct, keptChunks = "kept_chunks", seconds
+        case keptChunkNLL = "kept_chunk_nll", needleChunk = "needle_chunk", needleChunkNLL = "needle_chunk_nll"
+        case needleOffset = "needle_offset", needleChunkTokens = "needle_chunk_tokens", needleSplit = "needle_split"
+        case answerNLL = "answer_nll", needleMass = "needle_mass", chunks, chunksReused = "chunks_reused"
+    }
+
+    /// Adds what the ParallelComp run measured (the row's own answer, kept chunks and time stay).
+    mutating func add(_ o: RetrievalOutcome) {
+        keptChunkNLL = o.keptNLL; needleChunk = o.needleChunk; needleChunkNLL = o.needleChunkNLL
+        needleOffset = o.needleOffset; needleChunkTokens = o.needleChunkTokens; needleSplit = o.needleSplit
+        answerNLL = o.answerNLL; needleMass = o.needleMass; chunks = o.chunkCount; chunksReused = o.chunksReused
+    }
+}
+
+struct EvalSummary: Codable {
+    struct Cell: Codable { var method: String, length: Int, correct: Int, total: Int, accuracy: Double }
+    var summary: [Cell]
+    var config: ParallelCompConfig
+    var seconds: Double
+    var peakRSSBytes: Int64
+    var chunksReused: Int
+    enum CodingKeys: String, CodingKey { case summary, config, seconds, peakRSSBytes = "peak_rss_bytes", chunksReused = "chunks_reused" }
+}
+
+/// The settings that define an eval's work list, recorded in every shard part's header.
+struct EvalSettings: Codable {
+    var task: String, lengths: [Int], depths: [Double], seeds: Int, methods: [String], measure: Bool
+    var config: ParallelCompConfig
+    var model: String
+}
+
+enum ReportJSON {
+    /// One sorted-keys JSON line (slashes unescaped).
+    static func line<T: Encodable>(_ value: T) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try e.encode(value), as: UTF8.self)
+    }
+}
