@@ -175,7 +175,7 @@ struct Sweep: ParsableCommand {
             r.peakRSSBytes = Int64(ProcessStats.peakRSSSinceReset)
             results.points.append(r)
             try results.write(path: out)
-            if json { try JSONOut.emit(dictionary: Self.summary(results, r)) }
+            if json { try JSONOut.emit(SweepPointReport(results, r)) }
         }
         bar.finish()
         // Points in grid order for the report.
@@ -183,8 +183,7 @@ struct Sweep: ParsableCommand {
         let ordered = results.points.sorted { (order[$0.label] ?? .max) < (order[$1.label] ?? .max) }
         let best = Self.recommended(results, ordered)
         if json {
-            try JSONOut.emit(dictionary: ["points": ordered.count, "scores_reused": memo != nil, "file": out, "recommended": best?.label as Any,
-                                          "rule": Self.rule, "config": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(base))) ?? [:]])
+            try JSONOut.emit(SweepReport(points: ordered.count, scoresReused: memo != nil, file: out, recommended: best?.label, rule: Self.rule, config: base))
         } else {
             print(Self.table(results, ordered))
             if memo != nil {
@@ -206,12 +205,6 @@ struct Sweep: ParsableCommand {
         return pts.min { key($0) < key($1) }
     }
 
-    static func summary(_ res: SweepResults, _ p: SweepPointResult) -> [String: Any] {
-        var d: [String: Any] = ["point": p.label, "peak_rss_bytes": p.peakRSSBytes, "chunks_prefilled": p.chunksPrefilled, "chunks_reused": p.chunksReused]
-        for (a, v) in zip(res.axes, p.values) { d[a.parameter.rawValue] = v }
-        for m in SweepResults.metrics { let x = res.metric(m, p); d[m] = x.isFinite ? x : NSNull() }
-        return d
-    }
 
     /// A Markdown table of every point.
     static func table(_ res: SweepResults, _ pts: [SweepPointResult]) -> String {
@@ -232,4 +225,50 @@ struct SweepInterrupted: Error, CustomStringConvertible {
     let saved: Int, total: Int, path: String
     var unit = "points"
     var description: String { "interrupted; \(saved) of \(total) \(unit) are saved in \(path): run the same command to resume" }
+}
+
+/// The line `sweep --json` prints after each point: its label, each axis's value under the
+/// axis's name, every metric (null where undefined) and its run figures.
+struct SweepPointReport: Encodable {
+    let point: String
+    let axes: [(String, String)]
+    let metrics: [(String, Double?)]
+    let peakRSSBytes: Int64, chunksPrefilled: Int64, chunksReused: Int64
+
+    init(_ res: SweepResults, _ p: SweepPointResult) {
+        point = p.label
+        axes = zip(res.axes, p.values).map { ($0.parameter.rawValue, $1) }
+        metrics = SweepResults.metrics.map { m in let x = res.metric(m, p); return (m, x.isFinite ? x : nil) }
+        peakRSSBytes = p.peakRSSBytes; chunksPrefilled = p.chunksPrefilled; chunksReused = p.chunksReused
+    }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(point, forKey: Key("point"))
+        for (name, value) in axes { try c.encode(value, forKey: Key(name)) }
+        for (name, value) in metrics { if let value { try c.encode(value, forKey: Key(name)) } else { try c.encodeNil(forKey: Key(name)) } }
+        try c.encode(peakRSSBytes, forKey: Key("peak_rss_bytes"))
+        try c.encode(chunksPrefilled, forKey: Key("chunks_prefilled"))
+        try c.encode(chunksReused, forKey: Key("chunks_reused"))
+    }
+}
+
+/// The last line of `sweep --json`.
+struct SweepReport: Encodable {
+    let points: Int, scoresReused: Bool, file: String, recommended: String?, rule: String, config: ParallelCompConfig
+    enum CodingKeys: String, CodingKey { case points, scoresReused = "scores_reused", file, recommended, rule, config }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(points, forKey: .points); try c.encode(scoresReused, forKey: .scoresReused); try c.encode(file, forKey: .file)
+        if let recommended { try c.encode(recommended, forKey: .recommended) } else { try c.encodeNil(forKey: .recommended) }
+        try c.encode(rule, forKey: .rule); try c.encode(config, forKey: .config)
+    }
 }

@@ -51,13 +51,13 @@ enum Log {
 enum JSONOut {
     static func emit<T: Encodable>(_ value: T) throws {
         let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try enc.encode(value)
         FileHandle.standardOutput.write(data)
         FileHandle.standardOutput.write("\n".data(using: .utf8)!)
     }
     static func emit(dictionary: [String: Any]) throws {
-        let data = try JSONSerialization.data(withJSONObject: dictionary, options: [.sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: dictionary, options: [.sortedKeys, .withoutEscapingSlashes])
         FileHandle.standardOutput.write(data)
         FileHandle.standardOutput.write("\n".data(using: .utf8)!)
     }
