@@ -3,12 +3,12 @@ import PCInference
 
 /// Percentile bootstrap over examples: the examples are the unit of resampling (they are the
 /// independent draws; heads and chunks within one example are not).
-enum Bootstrap {
-    static let minimumExamples = 5
+public enum Bootstrap {
+    public static let minimumExamples = 5
 
     /// 95 % interval of the mean of `values` (NaNs dropped), from `resamples` draws of a
     /// SplitMix64 seeded with `seed`: the same inputs give the same interval on every machine.
-    static func meanInterval(_ values: [Double], seed: UInt64, resamples: Int = 2000, level: Double = 0.95) -> (mean: Double, low: Double, high: Double) {
+    public static func meanInterval(_ values: [Double], seed: UInt64, resamples: Int = 2000, level: Double = 0.95) -> (mean: Double, low: Double, high: Double) {
         let v = values.filter { $0.isFinite }
         guard !v.isEmpty else { return (.nan, .nan, .nan) }
         let mean = v.reduce(0, +) / Double(v.count)
@@ -29,14 +29,14 @@ enum Bootstrap {
 
     /// A claim's own seed: runs of different claims do not share draws, and adding a claim
     /// does not change the others' intervals.
-    static func seed(base: UInt64, claim id: String) -> UInt64 {
+    public static func seed(base: UInt64, claim id: String) -> UInt64 {
         id.utf8.reduce(base ^ 0xC1A1_5EED) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
     }
 }
 
 /// Mean over examples and interval for every claim, from the per-example numbers.
-enum ClaimAggregate {
-    static func outcomes(_ claims: [any Claim], rows: [ExampleRow], seed: UInt64) -> [ClaimOutcome] {
+public enum ClaimAggregate {
+    public static func outcomes(_ claims: [any Claim], rows: [ExampleRow], seed: UInt64) -> [ClaimOutcome] {
         claims.map { c in
             let measured = rows.compactMap { $0.claims[c.id] }
             let b = Bootstrap.meanInterval(measured.compactMap { $0["value"] }, seed: Bootstrap.seed(base: seed, claim: c.id))

@@ -1,12 +1,12 @@
 import Foundation
 
 /// What a claim's interval says about its threshold.
-enum Verdict: String, Codable, Sendable {
+public enum Verdict: String, Codable, Sendable {
     case holds, fails, inconclusive
 }
 
 /// Where a claim's statistic must lie for the claim to hold.
-enum Direction: String, Codable, Sendable {
+public enum Direction: String, Codable, Sendable {
     /// The claim holds when the statistic is above the threshold.
     case above
     /// The claim holds when the statistic is below the threshold.
@@ -15,19 +15,20 @@ enum Direction: String, Codable, Sendable {
 
 /// How a claim relates to the paper: a statement it makes, a testable restatement of one (its
 /// own form is untestable or trivially true), or an observation the paper does not make.
-enum ClaimKind: String, Codable, Sendable {
+public enum ClaimKind: String, Codable, Sendable {
     case paper, reformulation, observation
 }
 
 /// A pre-registered threshold: fixed before any run, never tuned to the data.
-struct Threshold: Codable, Sendable, Equatable {
-    var value: Double
-    var direction: Direction
-    var text: String { (direction == .above ? "> " : "< ") + String(format: "%g", value) }
+public struct Threshold: Codable, Sendable, Equatable {
+    public var value: Double
+    public var direction: Direction
+    public init(value: Double, direction: Direction) { self.value = value; self.direction = direction }
+    public var text: String { (direction == .above ? "> " : "< ") + String(format: "%g", value) }
 
     /// "holds" only when the whole interval is on the claim's side, "fails" only when the whole
     /// interval is on the other side: a point estimate near the threshold decides nothing.
-    func verdict(low: Double, high: Double) -> Verdict {
+    public func verdict(low: Double, high: Double) -> Verdict {
         guard low.isFinite, high.isFinite else { return .inconclusive }
         switch direction {
         case .above:
@@ -47,7 +48,7 @@ struct Threshold: Codable, Sendable, Equatable {
 /// rests on; the others are reported alongside (means over examples). An example the claim does
 /// not apply to returns nil. Aggregation (mean over examples, bootstrap interval, verdict) is the
 /// same for every claim, so a claim file holds only what is specific to it.
-protocol Claim: Sendable {
+public protocol Claim: Sendable {
     var id: String { get }
     var kind: ClaimKind { get }
     /// The paper's sentence, quoted from ../shared/research/paper-claims.md (section 7.2).
@@ -61,18 +62,18 @@ protocol Claim: Sendable {
 }
 
 /// Everything the report says about one claim.
-struct ClaimOutcome: Codable, Sendable {
-    var id: String
-    var kind: ClaimKind
-    var sentence: String
-    var statistic: String
-    var threshold: Threshold
-    var confounds: [String]
-    var estimate: Double
-    var low: Double
-    var high: Double
-    var examples: Int
-    var verdict: Verdict
+public struct ClaimOutcome: Codable, Sendable {
+    public var id: String
+    public var kind: ClaimKind
+    public var sentence: String
+    public var statistic: String
+    public var threshold: Threshold
+    public var confounds: [String]
+    public var estimate: Double
+    public var low: Double
+    public var high: Double
+    public var examples: Int
+    public var verdict: Verdict
     /// Means over examples of the secondary numbers.
-    var numbers: [String: Double]
+    public var numbers: [String: Double]
 }

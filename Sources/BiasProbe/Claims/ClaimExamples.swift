@@ -3,35 +3,38 @@ import PCInference
 
 /// One example of the claims run: a document cut from the default essays at `offset`, split
 /// into `chunks` chunks, with a question; plus a pass-key document for the retrieval claims.
-struct ClaimExample: Codable, Sendable, Equatable {
-    var index: Int
+public struct ClaimExample: Codable, Sendable, Equatable {
+    public var index: Int
     /// First essay token of the document.
-    var offset: Int
-    var chunks: Int
-    var question: String
-    var passkeyDepth: Double
-    var passkeySeed: UInt64
+    public var offset: Int
+    public var chunks: Int
+    public var question: String
+    public var passkeyDepth: Double
+    public var passkeySeed: UInt64
+    public init(index: Int, offset: Int, chunks: Int, question: String, passkeyDepth: Double, passkeySeed: UInt64) {
+        self.index = index; self.offset = offset; self.chunks = chunks; self.question = question; self.passkeyDepth = passkeyDepth; self.passkeySeed = passkeySeed
+    }
 }
 
 /// Everything that fixes the work list and the runs; a part's header stores it, so parts of
 /// different settings are never merged.
-struct ClaimSettings: Codable, Sendable, Equatable {
-    var examples = 20
+public struct ClaimSettings: Codable, Sendable, Equatable {
+    public var examples = 20
     /// Content tokens per chunk (the template prefix comes on top).
-    var width = 256
+    public var width = 256
     /// Chunk counts, cycled over the examples.
-    var chunkCounts = [2, 3, 4]
+    public var chunkCounts = [2, 3, 4]
     /// Chunk width of T11's small-chunk run (its large widths are `width` and chunks x width).
-    var smallWidth = 64
-    var passkeyTokens = 768, passkeyChunk = 256
+    public var smallWidth = 64
+    public var passkeyTokens = 768, passkeyChunk = 256
     /// T18: chunk width and chunk counts of the continuation runs, and the tokens scored.
-    var continuationWidth = 128, continuationCounts = [1, 2, 8], continuationTokens = 48
+    public var continuationWidth = 128, continuationCounts = [1, 2, 8], continuationTokens = 48
     /// Seeds the examples' offsets, questions and pass keys, and the bootstrap.
-    var seed: UInt64 = 2025
-    var model = ""
+    public var seed: UInt64 = 2025
+    public var model = ""
 
     /// A CI-sized run: two small examples, every claim still measured (too few for a verdict).
-    static var quick: ClaimSettings {
+    public static var quick: ClaimSettings {
         var s = ClaimSettings()
         s.examples = 2; s.width = 128; s.chunkCounts = [2, 3]; s.smallWidth = 32
         s.passkeyTokens = 384; s.passkeyChunk = 192
@@ -40,20 +43,20 @@ struct ClaimSettings: Codable, Sendable, Equatable {
     }
 
     /// Sink and recent band width: about 2.5 % of a chunk, the paper's 100 of 3,600-4,000 tokens.
-    var bandWidth: Int { max(1, Int((0.025 * Double(width)).rounded())) }
+    public var bandWidth: Int { max(1, Int((0.025 * Double(width)).rounded())) }
 
-    static let questions = ["What are these essays about?", "What is the author's main argument?",
+    public static let questions = ["What are these essays about?", "What is the author's main argument?",
                             "Which examples does the author give?", "What advice does the author give?",
                             "Summarise the text in one sentence."]
 
     /// Essay tokens one example needs from its offset.
-    var tokensNeeded: Int {
+    public var tokensNeeded: Int {
         max((chunkCounts.max() ?? 1) * width, (continuationCounts.max() ?? 1) * continuationWidth + 16 + continuationTokens)
     }
 
     /// The examples: offsets drawn uniformly over the essays from the seed, chunk counts and
     /// questions cycled, pass keys at evenly spread depths.
-    func workList(essayTokens: Int) -> [ClaimExample] {
+    public func workList(essayTokens: Int) -> [ClaimExample] {
         var rng = SplitMix64(seed: seed)
         let room = max(1, essayTokens - tokensNeeded)
         return (0..<examples).map { i in
@@ -64,15 +67,18 @@ struct ClaimSettings: Codable, Sendable, Equatable {
     }
 
     /// Estimated cost of an example for sharding: tokens prefilled, all runs together.
-    func cost(_ e: ClaimExample) -> Double {
+    public func cost(_ e: ClaimExample) -> Double {
         Double(10 * e.chunks * width + 8 * passkeyTokens + continuationCounts.reduce(0, +) * continuationWidth)
     }
 }
 
 /// One finished example: its numbers per claim, and the arrays the figures average.
-struct ExampleRow: Codable, Sendable {
-    var example: ClaimExample
-    var claims: [String: [String: Double]]
-    var arrays: [String: [Double]]
-    var seconds: Double
+public struct ExampleRow: Codable, Sendable {
+    public var example: ClaimExample
+    public var claims: [String: [String: Double]]
+    public var arrays: [String: [Double]]
+    public var seconds: Double
+    public init(example: ClaimExample, claims: [String: [String: Double]], arrays: [String: [Double]], seconds: Double) {
+        self.example = example; self.claims = claims; self.arrays = arrays; self.seconds = seconds
+    }
 }

@@ -4,20 +4,20 @@ import PCInference
 /// (layer, head). Global passes fill slot 0 over [combined cache ; query]; local passes fill one
 /// slot per chunk over [chunk ; query]. The claims need the per-key view because their bands
 /// (template prefix, content sink, recent tail) are not the observers' fixed sink/middle/recent.
-final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
-    let stage: AttentionStage
-    let lastRows: Int?
-    let layers: Int, heads: Int
+public final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
+    public let stage: AttentionStage
+    public let lastRows: Int?
+    public let layers: Int, heads: Int
     /// slot -> (keys, mean mass [lh * keys + key])
-    private(set) var tables: [Int: KeyTable] = [:]
+    public private(set) var tables: [Int: KeyTable] = [:]
     private var partial = Partials()
     private var slot = 0, keys = 0, rowsSeen = 0
 
-    init(stage: AttentionStage, lastRows: Int? = nil, layers: Int, heads: Int) {
+    public init(stage: AttentionStage, lastRows: Int? = nil, layers: Int, heads: Int) {
         self.stage = stage; self.lastRows = lastRows; self.layers = layers; self.heads = heads
     }
 
-    func begin(scope: ObservationScope, workers: Int) -> Bool {
+    public func begin(scope: ObservationScope, workers: Int) -> Bool {
         guard scope.stage == stage else { return false }
         slot = stage == .local ? (scope.chunkIDs.first ?? 0) : 0
         keys = scope.queryRowStart + scope.queryRowCount
@@ -25,10 +25,10 @@ final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
         partial = Partials(workers: workers, size: layers * heads * keys)
         return true
     }
-    func wants(isQuery: Bool) -> Bool { isQuery }
-    var watchesChunkPasses: Bool { stage == .local }
+    public func wants(isQuery: Bool) -> Bool { isQuery }
+    public var watchesChunkPasses: Bool { stage == .local }
 
-    func observe(_ b: AttentionBlock) {
+    public func observe(_ b: AttentionBlock) {
         let first = b.scope.queryRowCount - rowsSeen
         let o = (b.layer * heads + b.head) * keys
         let acc = partial.slot(b.worker)
@@ -38,7 +38,7 @@ final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
         }
     }
 
-    func end() {
+    public func end() {
         let total = partial.fold()
         let n = Double(max(1, rowsSeen))
         tables[slot] = KeyTable(keys: keys, values: total.map { Float($0 / n) })
@@ -46,41 +46,42 @@ final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
 }
 
 /// Mean attention per (layer, head, key), flat [lh * keys + key].
-struct KeyTable: Sendable {
-    var keys: Int
-    var values: [Float]
-    func sum(_ lh: Int, _ r: Range<Int>) -> Double {
+public struct KeyTable: Sendable {
+    public var keys: Int
+    public var values: [Float]
+    public init(keys: Int, values: [Float]) { self.keys = keys; self.values = values }
+    public func sum(_ lh: Int, _ r: Range<Int>) -> Double {
         let lo = max(0, r.lowerBound), hi = min(keys, r.upperBound)
         guard lo < hi else { return 0 }
         var s = 0.0
         for k in lo..<hi { s += Double(values[lh * keys + k]) }
         return s
     }
-    func row(_ lh: Int) -> ArraySlice<Float> { values[(lh * keys)..<((lh + 1) * keys)] }
+    public func row(_ lh: Int) -> ArraySlice<Float> { values[(lh * keys)..<((lh + 1) * keys)] }
 }
 
 /// Mean attention at distance Δ = row − key (Δ = 0 ..< maxDistance) of local context rows, over
 /// only the rows that reach every Δ without entering the chunk's first `skip` keys. Averaging
 /// all rows that reach a Δ (as `DistanceProfileObserver` does) mixes short rows, whose every
 /// probability is larger, into small Δ only: that bends the profile toward a power law.
-final class FullReachProfile: AttentionObserver, @unchecked Sendable {
-    let maxDistance: Int, skip: Int, layers: Int, heads: Int
+public final class FullReachProfile: AttentionObserver, @unchecked Sendable {
+    public let maxDistance: Int, skip: Int, layers: Int, heads: Int
     private var partial = Partials(), counts = Partials()
-    private(set) var sums: [Double], rows: [Double]
+    public private(set) var sums: [Double], rows: [Double]
 
-    init(maxDistance: Int, skip: Int, layers: Int, heads: Int) {
+    public init(maxDistance: Int, skip: Int, layers: Int, heads: Int) {
         self.maxDistance = maxDistance; self.skip = skip; self.layers = layers; self.heads = heads
         sums = Array(repeating: 0, count: layers * heads * maxDistance); rows = Array(repeating: 0, count: layers * heads)
     }
-    func begin(scope: ObservationScope, workers: Int) -> Bool {
+    public func begin(scope: ObservationScope, workers: Int) -> Bool {
         guard scope.stage == .local else { return false }
         partial = Partials(workers: workers, size: sums.count)
         counts = Partials(workers: workers, size: rows.count)
         return true
     }
-    func wants(isQuery: Bool) -> Bool { !isQuery }
+    public func wants(isQuery: Bool) -> Bool { !isQuery }
 
-    func observe(_ b: AttentionBlock) {
+    public func observe(_ b: AttentionBlock) {
         let lh = b.layer * heads + b.head, o = lh * maxDistance
         for i in 0..<b.rowCount {
             let key = b.firstRow + i
@@ -90,12 +91,12 @@ final class FullReachProfile: AttentionObserver, @unchecked Sendable {
             counts.slot(b.worker)[lh] += 1
         }
     }
-    func end() {
+    public func end() {
         for (i, v) in partial.fold().enumerated() { sums[i] += v }
         for (i, v) in counts.fold().enumerated() { rows[i] += v }
     }
     /// [lh][Δ] means; NaN for heads with no full-reach row.
-    func profile() -> [Double] {
+    public func profile() -> [Double] {
         (0..<sums.count).map { rows[$0 / maxDistance] > 0 ? sums[$0] / rows[$0 / maxDistance] : .nan }
     }
 }
@@ -103,11 +104,11 @@ final class FullReachProfile: AttentionObserver, @unchecked Sendable {
 /// One zeroed float64 buffer per worker thread: workers write only their own, so no locks.
 /// Raw pointers, not [[Double]]: concurrent writes into a nested Swift array are a data race
 /// on the outer array.
-final class Partials: @unchecked Sendable {
+public final class Partials: @unchecked Sendable {
     private var buffers: [UnsafeMutablePointer<Double>] = []
-    let size: Int
+    public let size: Int
     init() { size = 0 }
-    init(workers: Int, size: Int) {
+    public init(workers: Int, size: Int) {
         self.size = size
         buffers = (0..<max(1, workers)).map { _ in
             let p = UnsafeMutablePointer<Double>.allocate(capacity: max(1, size))
@@ -116,8 +117,8 @@ final class Partials: @unchecked Sendable {
         }
     }
     deinit { buffers.forEach { $0.deallocate() } }
-    @inline(__always) func slot(_ w: Int) -> UnsafeMutablePointer<Double> { buffers[w] }
-    func fold() -> [Double] {
+    @inline(__always) public func slot(_ w: Int) -> UnsafeMutablePointer<Double> { buffers[w] }
+    public func fold() -> [Double] {
         var t = [Double](repeating: 0, count: size)
         for p in buffers { for i in 0..<size { t[i] += p[i] } }
         return t

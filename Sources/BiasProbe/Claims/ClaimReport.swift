@@ -2,38 +2,38 @@ import Foundation
 import Heatmap
 
 /// claims.md, claims.json and the figures, from the outcomes and the per-example rows.
-struct ClaimReport {
-    let model: String
-    let settings: ClaimSettings
-    let outcomes: [ClaimOutcome]
-    let rows: [ExampleRow]
-    let layers: Int, heads: Int
+public struct ClaimReport {
+    public let model: String
+    public let settings: ClaimSettings
+    public let outcomes: [ClaimOutcome]
+    public let rows: [ExampleRow]
+    public let layers: Int, heads: Int
 
     /// The table `claims` prints and writes: one line per claim, nothing that changes between runs.
-    var table: String {
+    public var table: String {
         var s = "| claim | paper's sentence | statistic (per example) | estimate [95 % CI] | threshold | verdict | n |\n|---|---|---|---|---|---|---|\n"
         for o in outcomes where o.kind != .observation { s += line(o) }
         return s
     }
-    var observationTable: String {
+    public var observationTable: String {
         var s = "| observation | statement | statistic (per example) | estimate [95 % CI] | threshold | verdict | n |\n|---|---|---|---|---|---|---|\n"
         for o in outcomes where o.kind == .observation { s += line(o) }
         return s
     }
-    func line(_ o: ClaimOutcome) -> String {
+    public func line(_ o: ClaimOutcome) -> String {
         let tag = o.kind == .reformulation ? " (reformulation)" : ""
         return "| **\(o.id)**\(tag) | \(o.sentence) | \(o.statistic) | \(Self.num(o.estimate)) [\(Self.num(o.low)), \(Self.num(o.high))] | \(o.threshold.text) | **\(o.verdict.rawValue)** | \(o.examples) |\n"
     }
-    static func num(_ v: Double) -> String { v.isFinite ? String(format: "%.3g", v) : (v.isNaN ? "n/a" : (v > 0 ? "inf" : "-inf")) }
+    public static func num(_ v: Double) -> String { v.isFinite ? String(format: "%.3g", v) : (v.isNaN ? "n/a" : (v > 0 ? "inf" : "-inf")) }
 
     /// A one-line-per-claim summary for the terminal.
-    var terminalSummary: String {
+    public var terminalSummary: String {
         outcomes.map { o in
             "\(o.id.padding(toLength: 4, withPad: " ", startingAt: 0)) \(o.verdict.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(Self.num(o.estimate)) [\(Self.num(o.low)), \(Self.num(o.high))] \(o.threshold.text)  n=\(o.examples)"
         }.joined(separator: "\n")
     }
 
-    func markdown(seconds: Double, peakRSS: Int) -> String {
+    public func markdown(seconds: Double, peakRSS: Int) -> String {
         let counts = Dictionary(grouping: outcomes.filter { $0.kind != .observation }, by: \.verdict).mapValues(\.count)
         var md = """
         # Attention-bias claims on \(model)
@@ -82,7 +82,7 @@ struct ClaimReport {
         return md
     }
 
-    func write(to dir: String, seconds: Double, peakRSS: Int) throws {
+    public func write(to dir: String, seconds: Double, peakRSS: Int) throws {
         try markdown(seconds: seconds, peakRSS: peakRSS).write(toFile: dir + "/claims.md", atomically: true, encoding: .utf8)
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -92,13 +92,13 @@ struct ClaimReport {
     }
 
     /// Mean over the rows of an array they carry.
-    func meanArray(_ key: String) -> [Double]? {
+    public func meanArray(_ key: String) -> [Double]? {
         let arrays = rows.compactMap { $0.arrays[key] }
         guard let n = arrays.first?.count, n > 0 else { return nil }
         return (0..<n).map { i in ClaimMath.mean(arrays.map { $0[i] }) }
     }
 
-    func figures(_ dir: String) throws {
+    public func figures(_ dir: String) throws {
         if let m1 = meanArray("t10_lambda_0.1"), let m3 = meanArray("t10_lambda_0.3"), m1.count == layers * heads {
             let grid = PanelGrid(panels: [HeatmapPanel(values: m1.map(Float.init), rows: layers, cols: heads, title: "lambda = 0.1", xLabel: "head", yLabel: "layer"),
                                           HeatmapPanel(values: m3.map(Float.init), rows: layers, cols: heads, title: "lambda = 0.3", xLabel: "head", yLabel: "layer")],

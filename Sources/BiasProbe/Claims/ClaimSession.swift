@@ -2,14 +2,14 @@ import Foundation
 import PCInference
 
 /// Runs examples into rows: every run of an example, then every claim's numbers from them.
-struct ClaimSession {
-    let model: LlamaModel
-    let tok: Tokenizer
-    let settings: ClaimSettings
-    let doc: [Int]
-    let claims: [any Claim]
+public struct ClaimSession {
+    public let model: LlamaModel
+    public let tok: Tokenizer
+    public let settings: ClaimSettings
+    public let doc: [Int]
+    public let claims: [any Claim]
 
-    func row(_ ex: ClaimExample) throws -> ExampleRow {
+    public func row(_ ex: ClaimExample) throws -> ExampleRow {
         let t0 = Date()
         let essay = try EssayRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
         let t1 = Date()
@@ -28,12 +28,12 @@ struct ClaimSession {
     }
 
     /// One row as the JSON line written to examples.jsonl (sorted keys: the same row, the same text).
-    static func line(_ row: ExampleRow) throws -> String {
+    public static func line(_ row: ExampleRow) throws -> String {
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return String(decoding: try enc.encode(row), as: UTF8.self)
     }
-    static func parse(_ line: String) throws -> ExampleRow {
+    public static func parse(_ line: String) throws -> ExampleRow {
         let dec = JSONDecoder()
         dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try dec.decode(ExampleRow.self, from: Data(line.utf8))

@@ -5,66 +5,68 @@ import PCInference
 /// prefix (identical in every chunk: same tokens, same positions, causal, so its keys are
 /// bit-identical copies), then the content, whose first `sink` keys are the content sink and
 /// whose last `recent` keys the recent tail.
-struct ChunkBands: Sendable {
-    var span: Range<Int>
-    var content: Range<Int>
-    var sink: Int, recent: Int
-    var template: Range<Int> { span.lowerBound..<content.lowerBound }
-    var contentSink: Range<Int> { content.lowerBound..<min(content.upperBound, content.lowerBound + sink) }
-    var tail: Range<Int> { max(contentSink.upperBound, content.upperBound - recent)..<content.upperBound }
-    var middle: Range<Int> { contentSink.upperBound..<tail.lowerBound }
+public struct ChunkBands: Sendable {
+    public var span: Range<Int>
+    public var content: Range<Int>
+    public var sink: Int, recent: Int
+    public init(span: Range<Int>, content: Range<Int>, sink: Int, recent: Int) { self.span = span; self.content = content; self.sink = sink; self.recent = recent }
+    public var template: Range<Int> { span.lowerBound..<content.lowerBound }
+    public var contentSink: Range<Int> { content.lowerBound..<min(content.upperBound, content.lowerBound + sink) }
+    public var tail: Range<Int> { max(contentSink.upperBound, content.upperBound - recent)..<content.upperBound }
+    public var middle: Range<Int> { contentSink.upperBound..<tail.lowerBound }
 
     /// Bands of every span holding `width` content tokens after whatever prefix it kept.
-    static func of(_ spans: [Range<Int>], width: Int, sink: Int, recent: Int) -> [ChunkBands] {
+    public static func of(_ spans: [Range<Int>], width: Int, sink: Int, recent: Int) -> [ChunkBands] {
         spans.map { sp in ChunkBands(span: sp, content: max(sp.lowerBound, sp.upperBound - width)..<sp.upperBound, sink: sink, recent: recent) }
     }
 }
 
 /// What one essay example's runs measured (the statistics read these, nothing else).
-struct EssayRuns: Sendable {
-    var layers = 0, heads = 0, chunks = 0, width = 0, band = 0
+public struct EssayRuns: Sendable {
+    public var layers = 0, heads = 0, chunks = 0, width = 0, band = 0
+    public init() {}
     /// Official run (later chunks' first token dropped, every chunk kept).
-    var bands: [ChunkBands] = []
-    var global = KeyTable(keys: 0, values: [])          // all question rows
-    var globalLast = KeyTable(keys: 0, values: [])      // last question row (the calibration score)
-    var globalLast8 = KeyTable(keys: 0, values: [])     // last 8 question rows (SnapKV's window)
-    var local: [KeyTable] = []                          // per chunk, its question rows over [chunk ; question]
-    var localBands: [ChunkBands] = []
-    var globalEntropy: [Double] = [], globalMax: [Double] = []
-    var decodeEntropy: [Double] = []
-    var above: [Double] = [], top1: [Double] = []       // local concentration at `width`
-    var reach: [Double] = [], reachDistance = 0         // full-reach distance profile [lh][Δ]
+    public var bands: [ChunkBands] = []
+    public var global = KeyTable(keys: 0, values: [])          // all question rows
+    public var globalLast = KeyTable(keys: 0, values: [])      // last question row (the calibration score)
+    public var globalLast8 = KeyTable(keys: 0, values: [])     // last 8 question rows (SnapKV's window)
+    public var local: [KeyTable] = []                          // per chunk, its question rows over [chunk ; question]
+    public var localBands: [ChunkBands] = []
+    public var globalEntropy: [Double] = [], globalMax: [Double] = []
+    public var decodeEntropy: [Double] = []
+    public var above: [Double] = [], top1: [Double] = []       // local concentration at `width`
+    public var reach: [Double] = [], reachDistance = 0         // full-reach distance profile [lh][Δ]
     /// Every chunk's first token kept.
-    var keptBands: [ChunkBands] = []
-    var kept = KeyTable(keys: 0, values: [])
+    public var keptBands: [ChunkBands] = []
+    public var kept = KeyTable(keys: 0, values: [])
     /// Normal attention: one chunk holding the same content.
-    var normalEntropy: [Double] = [], normalLast8 = KeyTable(keys: 0, values: []), normalContext = 0
-    var normalAbove: [Double] = [], normalTop1: [Double] = []
+    public var normalEntropy: [Double] = [], normalLast8 = KeyTable(keys: 0, values: []), normalContext = 0
+    public var normalAbove: [Double] = [], normalTop1: [Double] = []
     /// T11's small chunks.
-    var smallAbove: [Double] = [], smallTop1: [Double] = []
+    public var smallAbove: [Double] = [], smallTop1: [Double] = []
     /// T6: decode-row entropy with global (after the question) and per-chunk SnapKV eviction.
-    var decodeEntropyGlobalEviction: [Double] = [], decodeEntropyChunkEviction: [Double] = []
+    public var decodeEntropyGlobalEviction: [Double] = [], decodeEntropyChunkEviction: [Double] = []
     /// T7-T9: question-stage calibration runs.
-    var entropySinkEarly: [Double] = [], entropySinkDeep: [Double] = []
-    var globalRecentDeep = KeyTable(keys: 0, values: [])
-    var entropyBothMid: [Double] = [], maxBothMid: [Double] = []
-    var midLayer = 0
+    public var entropySinkEarly: [Double] = [], entropySinkDeep: [Double] = []
+    public var globalRecentDeep = KeyTable(keys: 0, values: [])
+    public var entropyBothMid: [Double] = [], maxBothMid: [Double] = []
+    public var midLayer = 0
 
-    var lhCount: Int { layers * heads }
-    func quarter(_ l: Int) -> Int { min(3, l * 4 / layers) }
-    func layersOf(quarter q: Int) -> ClosedRange<Int> { (q * layers / 4)...((q + 1) * layers / 4 - 1) }
+    public var lhCount: Int { layers * heads }
+    public func quarter(_ l: Int) -> Int { min(3, l * 4 / layers) }
+    public func layersOf(quarter q: Int) -> ClosedRange<Int> { (q * layers / 4)...((q + 1) * layers / 4 - 1) }
 }
 
 /// Runs the pipeline variants of one essay example.
-struct EssayRunner {
-    let model: LlamaModel
-    let tok: Tokenizer
-    let settings: ClaimSettings
-    let doc: [Int]
+public struct EssayRunner {
+    public let model: LlamaModel
+    public let tok: Tokenizer
+    public let settings: ClaimSettings
+    public let doc: [Int]
 
-    var format: PromptFormat { PromptFormat.forTokenizer(tok) }
+    public var format: PromptFormat { PromptFormat.forTokenizer(tok) }
 
-    func run(_ ex: ClaimExample) throws -> EssayRuns {
+    public func run(_ ex: ClaimExample) throws -> EssayRuns {
         let L = model.config.layerCount, H = model.config.headCount, C = ex.chunks, w = settings.width, S = settings.bandWidth
         let prefix = format.prefixIDs(tok)
         let q = format.questionIDs(tok, question: ex.question)
@@ -156,7 +158,7 @@ struct EssayRunner {
         return r
     }
 
-    func run(_ cfg: ParallelCompConfig, chunks: [[Int]], q: [Int], observers: [AttentionObserver], generate: Bool = false) throws -> ParallelCompPipeline.Result {
+    public func run(_ cfg: ParallelCompConfig, chunks: [[Int]], q: [Int], observers: [AttentionObserver], generate: Bool = false) throws -> ParallelCompPipeline.Result {
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
         let t0 = Date()
         defer {

@@ -1,14 +1,15 @@
 import Foundation
 
 /// O1 (was T19): not a claim of the paper.
-struct FirstTokenShareObservation: Claim {
-    let id = "O1", kind = ClaimKind.observation
-    let sentence = "Inferred, not stated in the paper: the total sink mass across chunks grows with C, and the per-chunk sink share shrinks."
-    let statistic = "|chunk 1's share of the mass on all chunks' first tokens - 1/C| with every chunk's first token kept"
-    let threshold = Threshold(value: 0.01, direction: .below)
-    let confounds = ["the chunks' first-token keys are bit-identical (same token, position 0, causal), so each gets exactly 1/C of their mass: this measures the cache layout, not the model"]
+public struct FirstTokenShareObservation: Claim {
+    public let id = "O1", kind = ClaimKind.observation
+    public init() {}
+    public let sentence = "Inferred, not stated in the paper: the total sink mass across chunks grows with C, and the per-chunk sink share shrinks."
+    public let statistic = "|chunk 1's share of the mass on all chunks' first tokens - 1/C| with every chunk's first token kept"
+    public let threshold = Threshold(value: 0.01, direction: .below)
+    public let confounds = ["the chunks' first-token keys are bit-identical (same token, position 0, causal), so each gets exactly 1/C of their mass: this measures the cache layout, not the model"]
 
-    func measure(_ x: ExampleRuns) -> [String: Double]? {
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         var first = 0.0, all = 0.0
         for lh in 0..<r.lhCount {
@@ -21,22 +22,23 @@ struct FirstTokenShareObservation: Claim {
 }
 
 /// O2 (was T20): keeping later chunks' BOS changes the sink statistics.
-struct KeptBOSObservation: Claim {
-    let id = "O2", kind = ClaimKind.observation
-    let sentence = "Not the paper's claim: keeping every chunk's first token in the combined cache changes the sink statistics."
-    let statistic = "change of the share of heads whose recent mass beats their template-and-sink mass (T3's second form) when every chunk keeps its first token"
-    let threshold = Threshold(value: 0, direction: .below)
-    let confounds = ["near-tautological: keeping C - 1 more sink tokens adds sink mass"]
+public struct KeptBOSObservation: Claim {
+    public let id = "O2", kind = ClaimKind.observation
+    public init() {}
+    public let sentence = "Not the paper's claim: keeping every chunk's first token in the combined cache changes the sink statistics."
+    public let statistic = "change of the share of heads whose recent mass beats their template-and-sink mass (T3's second form) when every chunk keeps its first token"
+    public let threshold = Threshold(value: 0, direction: .below)
+    public let confounds = ["near-tautological: keeping C - 1 more sink tokens adds sink mass"]
 
-    func measure(_ x: ExampleRuns) -> [String: Double]? {
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
         guard let t3 = RecencyOverSinkClaim().measure(x), let kept = t3["share_bos_kept"], let dropped = t3["share_recent_gt_template_and_sink"] else { return nil }
         return ["value": kept - dropped]
     }
 }
 
 /// Every claim the report covers, paper claims first, in the paper-claims numbering.
-enum ClaimCatalog {
-    static let all: [any Claim] = [ThreeShapesClaim(), SinkRepeatsClaim(), RecencyOverSinkClaim(), WeakerRecencyClaim(), FlatterMorePeaksClaim(),
+public enum ClaimCatalog {
+    public static let all: [any Claim] = [ThreeShapesClaim(), SinkRepeatsClaim(), RecencyOverSinkClaim(), WeakerRecencyClaim(), FlatterMorePeaksClaim(),
                                    GlobalEvictionClaim(), SinkEvictionDepthClaim(), RecencyToMiddleClaim(), MidDepthEvictionClaim(), OutlierMapClaim(),
                                    ConcentrationClaim(), ExponentialDecayClaim(), ShallowSinksClaim(), AllEvictionClaim(), FlatPerplexityClaim(),
                                    QuestionBOSClaim(), FirstTokenShareObservation(), KeptBOSObservation()]

@@ -2,26 +2,27 @@ import Foundation
 import PCInference
 
 /// One pass-key example under the eviction variants the retrieval claims compare.
-struct PasskeyRuns: Sendable {
-    struct Outcome: Sendable { var nll: Double; var needleMass: Double }
-    var base: Outcome?
+public struct PasskeyRuns: Sendable {
+    public struct Outcome: Sendable { var nll: Double; var needleMass: Double }
+    public var base: Outcome?
     /// T13: sink-band calibration in the first quarter, and in the second half of the layers.
-    var sinkEarly: Outcome?, sinkLate: Outcome?
+    public var sinkEarly: Outcome?, sinkLate: Outcome?
     /// T15: every key above lambda evicted, one run per depth quarter.
-    var allByQuarter: [Outcome] = []
+    public var allByQuarter: [Outcome] = []
     /// T20: the question without its BOS (`--no-question-bos`).
-    var noQuestionBOS: Outcome?
+    public var noQuestionBOS: Outcome?
+    public init() {}
 }
 
 /// Runs the pass-key variants: one kept chunk (the paper's retrieval setting), chunks cut at
 /// sentence ends, chunk-stage calibration (appendix C's per-chunk bands) with bands of ~2.5 %
 /// of a chunk and lambda 0.1.
-struct PasskeyRunner {
-    let model: LlamaModel
-    let tok: Tokenizer
-    let settings: ClaimSettings
+public struct PasskeyRunner {
+    public let model: LlamaModel
+    public let tok: Tokenizer
+    public let settings: ClaimSettings
 
-    func run(_ ex: ClaimExample) throws -> PasskeyRuns {
+    public func run(_ ex: ClaimExample) throws -> PasskeyRuns {
         let L = model.config.layerCount
         let task = RetrievalTaskBuilder(tokenizer: tok).passkey(tokens: settings.passkeyTokens, depth: ex.passkeyDepth, seed: ex.passkeySeed)
         var base = ParallelCompConfig()
@@ -49,21 +50,22 @@ struct PasskeyRunner {
 }
 
 /// T18: the NLL of the text that follows a document, given the document in 1, 2, ... chunks.
-struct ContinuationRuns: Sendable {
+public struct ContinuationRuns: Sendable {
     /// chunk count -> mean NLL per scored token
-    var nll: [Int: Double] = [:]
+    public var nll: [Int: Double] = [:]
+    public init() {}
 }
 
-struct ContinuationRunner {
-    let model: LlamaModel
-    let tok: Tokenizer
-    let settings: ClaimSettings
-    let doc: [Int]
+public struct ContinuationRunner {
+    public let model: LlamaModel
+    public let tok: Tokenizer
+    public let settings: ClaimSettings
+    public let doc: [Int]
 
     /// The C chunks are the C x width tokens just before a point; the "question" is the next 16
     /// tokens (raw text, as in a perplexity test) and the scored answer the tokens after them.
     /// The default keep-3 chunk selection applies, so C > 3 measures ParallelComp with eviction.
-    func run(_ ex: ClaimExample) throws -> ContinuationRuns {
+    public func run(_ ex: ClaimExample) throws -> ContinuationRuns {
         let w = settings.continuationWidth, cmax = settings.continuationCounts.max() ?? 1
         let split = ex.offset + cmax * w
         let question = Array(doc[split..<(split + 16)])
@@ -83,8 +85,9 @@ struct ContinuationRunner {
 }
 
 /// All runs of one example.
-struct ExampleRuns: Sendable {
-    var essay: EssayRuns
-    var passkey: PasskeyRuns
-    var continuation: ContinuationRuns
+public struct ExampleRuns: Sendable {
+    public var essay: EssayRuns
+    public var passkey: PasskeyRuns
+    public var continuation: ContinuationRuns
+    public init(essay: EssayRuns, passkey: PasskeyRuns, continuation: ContinuationRuns) { self.essay = essay; self.passkey = passkey; self.continuation = continuation }
 }

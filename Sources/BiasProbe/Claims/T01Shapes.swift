@@ -1,19 +1,20 @@
 import Foundation
 
 /// T1: the three shapes coexist under parallel attention.
-struct ThreeShapesClaim: Claim {
-    let id = "T1", kind = ClaimKind.paper
-    let sentence = "Under parallel attention, heads fall into U-shape (sink + recency), Mountain-shape (middle bias) and Uniform shape."
-    let statistic = "per head, global attention of the question over the chunks (renormalised to them) labelled U (sink and recent bands > 3x their uniform share), mountain (neither, but a middle bin of w/16 keys > 3x), uniform (no band and no bin > 3x: the paper's flat panel), or sink-only / recent-only; per example the smallest of the U, mountain and uniform shares"
-    let threshold = Threshold(value: 0.05, direction: .above)
-    let confounds = ["the sink band is the chunk's first S keys as cached (appendix C), which with a chat template are template keys, identical in every chunk",
+public struct ThreeShapesClaim: Claim {
+    public let id = "T1", kind = ClaimKind.paper
+    public init() {}
+    public let sentence = "Under parallel attention, heads fall into U-shape (sink + recency), Mountain-shape (middle bias) and Uniform shape."
+    public let statistic = "per head, global attention of the question over the chunks (renormalised to them) labelled U (sink and recent bands > 3x their uniform share), mountain (neither, but a middle bin of w/16 keys > 3x), uniform (no band and no bin > 3x: the paper's flat panel), or sink-only / recent-only; per example the smallest of the U, mountain and uniform shares"
+    public let threshold = Threshold(value: 0.05, direction: .above)
+    public let confounds = ["the sink band is the chunk's first S keys as cached (appendix C), which with a chat template are template keys, identical in every chunk",
                      "the 3x ratio and the 5 % share are the protocol's presets (paper-claims 7.1), not the paper's: it shows single hand-picked heads"]
 
-    enum Shape: String, CaseIterable { case u, sink, recent, mountain, uniform }
+    public enum Shape: String, CaseIterable { case u, sink, recent, mountain, uniform }
 
     /// Label of one head from its mass on the sink band, recent band and the middle bins, each
     /// with its uniform share (the band's key count over all context keys).
-    static func label(sink: Double, sinkShare: Double, recent: Double, recentShare: Double, bins: [(mass: Double, share: Double)]) -> Shape {
+    public static func label(sink: Double, sinkShare: Double, recent: Double, recentShare: Double, bins: [(mass: Double, share: Double)]) -> Shape {
         let k = elevatedRatio
         let s = sink > k * sinkShare, r = recent > k * recentShare
         if s && r { return .u }
@@ -24,12 +25,12 @@ struct ThreeShapesClaim: Claim {
     }
 
     /// The per-example statistic from the labels: the rarest of the three named shapes.
-    static func smallestShare(_ labels: [Shape]) -> Double {
+    public static func smallestShare(_ labels: [Shape]) -> Double {
         let n = Double(labels.count)
         return [Shape.u, .mountain, .uniform].map { s in Double(labels.filter { $0 == s }.count) / n }.min() ?? .nan
     }
 
-    func measure(_ x: ExampleRuns) -> [String: Double]? {
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         let total = Double(r.bands.reduce(0) { $0 + $1.span.count })
         var labels: [Shape] = []

@@ -1,20 +1,21 @@
 import Foundation
 
 /// T2: every chunk has its own sink in global attention.
-struct SinkRepeatsClaim: Claim {
-    let id = "T2", kind = ClaimKind.paper
-    let sentence = "In A_g, every chunk c shows its own U-shape, i.e. the first and last tokens of every chunk get more than their share."
-    let statistic = "share of (head, chunk 2..C) whose content sink (the first S content tokens after the template) holds > 3x its uniform share of the question's global attention over the chunks (official cache: later chunks' BOS dropped)"
-    let threshold = Threshold(value: 0.5, direction: .above)
-    let confounds = ["the chunk's template prefix comes first and its keys are bit-identical in every chunk (same tokens, positions, causal): its sink is a copy, reported apart (template_share_elevated)",
+public struct SinkRepeatsClaim: Claim {
+    public let id = "T2", kind = ClaimKind.paper
+    public init() {}
+    public let sentence = "In A_g, every chunk c shows its own U-shape, i.e. the first and last tokens of every chunk get more than their share."
+    public let statistic = "share of (head, chunk 2..C) whose content sink (the first S content tokens after the template) holds > 3x its uniform share of the question's global attention over the chunks (official cache: later chunks' BOS dropped)"
+    public let threshold = Threshold(value: 0.5, direction: .above)
+    public let confounds = ["the chunk's template prefix comes first and its keys are bit-identical in every chunk (same tokens, positions, causal): its sink is a copy, reported apart (template_share_elevated)",
                      "S = 2.5 % of the chunk's content; the paper's 100 tokens of a 3.6K chunk include its own instruction prefix"]
 
     /// Share of (head, chunk) pairs whose band mass over its uniform share exceeds 3.
-    static func elevatedShare(_ pairs: [(mass: Double, share: Double)]) -> Double {
+    public static func elevatedShare(_ pairs: [(mass: Double, share: Double)]) -> Double {
         ClaimMath.share(pairs.map { $0.share > 0 ? $0.mass > elevatedRatio * $0.share : nil })
     }
 
-    static func pairs(_ t: KeyTable, _ bands: [ChunkBands], lhCount: Int, band: (ChunkBands) -> Range<Int>) -> [(mass: Double, share: Double)] {
+    public static func pairs(_ t: KeyTable, _ bands: [ChunkBands], lhCount: Int, band: (ChunkBands) -> Range<Int>) -> [(mass: Double, share: Double)] {
         let total = Double(bands.reduce(0) { $0 + $1.span.count })
         var out: [(mass: Double, share: Double)] = []
         for lh in 0..<lhCount {
@@ -25,7 +26,7 @@ struct SinkRepeatsClaim: Claim {
         return out
     }
 
-    func measure(_ x: ExampleRuns) -> [String: Double]? {
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         guard r.chunks >= 2 else { return nil }
         return ["value": Self.elevatedShare(Self.pairs(r.global, r.bands, lhCount: r.lhCount) { $0.contentSink }),

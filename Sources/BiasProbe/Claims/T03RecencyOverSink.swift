@@ -1,24 +1,25 @@
 import Foundation
 
 /// T3: in global attention the chunks' tails beat their heads.
-struct RecencyOverSinkClaim: Claim {
-    let id = "T3", kind = ClaimKind.paper
-    let sentence = "In global attention, recency is stronger than sink: summed over chunks, A_g puts more mass on the recent tails of the chunks than on their heads."
-    let statistic = "share of heads whose summed mass on the chunks' last S content tokens exceeds that on their first S content tokens (equal widths; official cache)"
-    let threshold = Threshold(value: 0.5, direction: .above)
-    let confounds = ["counting the template prefix as the chunk's head (the paper's first-100-tokens band) turns the comparison into template copies against content: reported as share_recent_gt_template_and_sink",
+public struct RecencyOverSinkClaim: Claim {
+    public let id = "T3", kind = ClaimKind.paper
+    public init() {}
+    public let sentence = "In global attention, recency is stronger than sink: summed over chunks, A_g puts more mass on the recent tails of the chunks than on their heads."
+    public let statistic = "share of heads whose summed mass on the chunks' last S content tokens exceeds that on their first S content tokens (equal widths; official cache)"
+    public let threshold = Threshold(value: 0.5, direction: .above)
+    public let confounds = ["counting the template prefix as the chunk's head (the paper's first-100-tokens band) turns the comparison into template copies against content: reported as share_recent_gt_template_and_sink",
                      "the BOS convention decides it: with every chunk's BOS kept the sink grows (share_bos_kept)"]
 
     /// Share of heads whose recent mass beats their sink mass.
-    static func share(recent: [Double], sink: [Double]) -> Double {
+    public static func share(recent: [Double], sink: [Double]) -> Double {
         ClaimMath.share(zip(recent, sink).map { ClaimMath.less($0.1, $0.0) })
     }
 
-    static func sums(_ t: KeyTable, _ bands: [ChunkBands], _ lhCount: Int, _ band: (ChunkBands) -> [Range<Int>]) -> [Double] {
+    public static func sums(_ t: KeyTable, _ bands: [ChunkBands], _ lhCount: Int, _ band: (ChunkBands) -> [Range<Int>]) -> [Double] {
         (0..<lhCount).map { lh in bands.reduce(0.0) { acc, b in band(b).reduce(acc) { $0 + t.sum(lh, $1) } } }
     }
 
-    func measure(_ x: ExampleRuns) -> [String: Double]? {
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         let recent = Self.sums(r.global, r.bands, r.lhCount) { [$0.tail] }
         let sink = Self.sums(r.global, r.bands, r.lhCount) { [$0.contentSink] }

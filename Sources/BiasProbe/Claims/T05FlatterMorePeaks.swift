@@ -1,15 +1,16 @@
 import Foundation
 
 /// T5: parallel attention is flatter yet has more peaks than normal attention.
-struct FlatterMorePeaksClaim: Claim {
-    let id = "T5", kind = ClaimKind.paper
-    let sentence = "Compared with normal causal attention over the same input, parallel attention has higher entropy (it is spread out) and more local maxima."
-    let statistic = "the smaller of two shares of heads: higher question-row entropy, and more peaks (5-key moving average of the last 8 question rows' scores over the context > 3x its median), parallel against normal attention over the same content"
-    let threshold = Threshold(value: 0.5, direction: .above)
-    let confounds = ["the parallel cache holds C template copies and the normal one a single template: slightly different key sets",
+public struct FlatterMorePeaksClaim: Claim {
+    public let id = "T5", kind = ClaimKind.paper
+    public init() {}
+    public let sentence = "Compared with normal causal attention over the same input, parallel attention has higher entropy (it is spread out) and more local maxima."
+    public let statistic = "the smaller of two shares of heads: higher question-row entropy, and more peaks (5-key moving average of the last 8 question rows' scores over the context > 3x its median), parallel against normal attention over the same content"
+    public let threshold = Threshold(value: 0.5, direction: .above)
+    public let confounds = ["the parallel cache holds C template copies and the normal one a single template: slightly different key sets",
                      "normal attention runs inside the trained context (the paper's Fig. 1 ran it past 4K on a 4K model)"]
 
-    func measure(_ x: ExampleRuns) -> [String: Double]? {
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         let ctx = r.bands.last!.span.upperBound, nctx = r.normalContext
         var higher: [Bool?] = [], more: [Bool?] = []

@@ -1,22 +1,23 @@
 import Foundation
 
 /// T8: recency eviction in deep layers hands the mass to the middle.
-struct RecencyToMiddleClaim: Claim {
-    let id = "T8", kind = ClaimKind.paper
-    let sentence = "In deep layers, the attention released by the recency tokens goes mainly to the middle tokens rather than to the sinks."
-    let statistic = "in the last quarter's heads, after question-stage recent-band eviction (lambda 0.1): the middle's share of the mass gained by middle and sink keys, minus the middle's share of their mass before (its pro-rata share); sink = each chunk's template and first S content tokens"
-    let threshold = Threshold(value: 0, direction: .above)
-    let confounds = ["the question-stage recent band is the last 100 keys of [cache ; question], mostly the question's own tokens",
+public struct RecencyToMiddleClaim: Claim {
+    public let id = "T8", kind = ClaimKind.paper
+    public init() {}
+    public let sentence = "In deep layers, the attention released by the recency tokens goes mainly to the middle tokens rather than to the sinks."
+    public let statistic = "in the last quarter's heads, after question-stage recent-band eviction (lambda 0.1): the middle's share of the mass gained by middle and sink keys, minus the middle's share of their mass before (its pro-rata share); sink = each chunk's template and first S content tokens"
+    public let threshold = Threshold(value: 0, direction: .above)
+    public let confounds = ["the question-stage recent band is the last 100 keys of [cache ; question], mostly the question's own tokens",
                      "an example where sink and middle together gain nothing is left out"]
 
     /// Middle's share of the gain minus its share before; nil when nothing was gained.
-    static func statistic(midBefore: Double, sinkBefore: Double, midAfter: Double, sinkAfter: Double) -> Double? {
+    public static func statistic(midBefore: Double, sinkBefore: Double, midAfter: Double, sinkAfter: Double) -> Double? {
         let gm = midAfter - midBefore, gs = sinkAfter - sinkBefore
         guard gm + gs > 1e-9, midBefore + sinkBefore > 0 else { return nil }
         return gm / (gm + gs) - midBefore / (midBefore + sinkBefore)
     }
 
-    func measure(_ x: ExampleRuns) -> [String: Double]? {
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         var mb = 0.0, sb = 0.0, ma = 0.0, sa = 0.0
         for l in r.layersOf(quarter: 3) { for h in 0..<r.heads {

@@ -1,18 +1,19 @@
 import Foundation
 
 /// T11: a testable form of Theorem 3.1.
-struct ConcentrationClaim: Claim {
-    let id = "T11", kind = ClaimKind.reformulation
-    let sentence = "The number of effective entries per row becomes a smaller fraction of w as the chunk size w grows (Theorem 3.1; its fixed-ε form holds trivially, k ≤ 1/ε, so ε scales as 1/w here)."
-    let statistic = "relative change of the share of a chunk's keys above 1/w in the local question rows, from the small chunks (w_small) to one chunk of all C x w content tokens"
-    let threshold = Threshold(value: -0.1, direction: .below)
-    let confounds = ["a reformulation, not the theorem: the paper states the fixed-threshold form",
+public struct ConcentrationClaim: Claim {
+    public let id = "T11", kind = ClaimKind.reformulation
+    public init() {}
+    public let sentence = "The number of effective entries per row becomes a smaller fraction of w as the chunk size w grows (Theorem 3.1; its fixed-ε form holds trivially, k ≤ 1/ε, so ε scales as 1/w here)."
+    public let statistic = "relative change of the share of a chunk's keys above 1/w in the local question rows, from the small chunks (w_small) to one chunk of all C x w content tokens"
+    public let threshold = Threshold(value: -0.1, direction: .below)
+    public let confounds = ["a reformulation, not the theorem: the paper states the fixed-threshold form",
                      "the widths are not the same text: the small chunks are the document's first 2 x w_small tokens"]
 
     /// (large - small) / small.
-    static func relativeChange(small: Double, large: Double) -> Double { small > 0 ? (large - small) / small : .nan }
+    public static func relativeChange(small: Double, large: Double) -> Double { small > 0 ? (large - small) / small : .nan }
 
-    func measure(_ x: ExampleRuns) -> [String: Double]? {
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         let s = ClaimMath.mean(r.smallAbove), m = ClaimMath.mean(r.above), l = ClaimMath.mean(r.normalAbove)
         return ["value": Self.relativeChange(small: s, large: l), "above_1_over_w_small": s, "above_1_over_w_chunk": m, "above_1_over_w_all": l,
