@@ -22,7 +22,9 @@ public struct ClaimReport {
     }
     public func line(_ o: ClaimOutcome) -> String {
         let tag = o.kind == .reformulation ? " (reformulation)" : ""
-        return "| **\(o.id)**\(tag) | \(o.sentence) | \(o.statistic) | \(Self.num(o.estimate)) [\(Self.num(o.low)), \(Self.num(o.high))] | \(o.threshold.text) | **\(o.verdict.rawValue)** | \(o.examples) |\n"
+        // A "|" inside a cell (<|begin_of_text|>) would end it.
+        func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
+        return "| **\(o.id)**\(tag) | \(cell(o.sentence)) | \(cell(o.statistic)) | \(Self.num(o.estimate)) [\(Self.num(o.low)), \(Self.num(o.high))] | \(o.threshold.text) | **\(o.verdict.rawValue)** | \(o.examples) |\n"
     }
     public static func num(_ v: Double) -> String { v.isFinite ? String(format: "%.3g", v) : (v.isNaN ? "n/a" : (v > 0 ? "inf" : "-inf")) }
 
@@ -57,6 +59,7 @@ public struct ClaimReport {
 
         \(observationTable)
         ## Per claim: known confounds and secondary numbers (means over examples)
+
 
         """
         for o in outcomes {

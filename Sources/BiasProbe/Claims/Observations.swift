@@ -5,7 +5,7 @@ public struct FirstTokenShareObservation: Claim {
     public let id = "O1", kind = ClaimKind.observation
     public init() {}
     public let sentence = "Inferred, not stated in the paper: the total sink mass across chunks grows with C, and the per-chunk sink share shrinks."
-    public let statistic = "|chunk 1's share of the mass on all chunks' first tokens - 1/C| with every chunk's first token kept"
+    public let statistic = "abs(chunk 1's share of the mass on all chunks' first tokens - 1/C) with every chunk's first token kept"
     public let threshold = Threshold(value: 0.01, direction: .below)
     public let confounds = ["the chunks' first-token keys are bit-identical (same token, position 0, causal), so each gets exactly 1/C of their mass: this measures the cache layout, not the model"]
 

@@ -98,6 +98,8 @@ struct ClaimsRun: ParsableCommand {
         for i in items.indices { lines.append(try runOne(i, i + 1, of: items.count)) }
         try ClaimsOutput.finish(lines: lines, header: header, dir: dir, seconds: Date().timeIntervalSince(t0),
                                 peakRSS: ProcessStats.peakRSS, json: json)
+        // The default folders sit side by side under outputs/claims: refresh the model comparison.
+        if outDir == nil { try ClaimComparison.write(root: (dir as NSString).deletingLastPathComponent) }
     }
 }
 
@@ -160,6 +162,8 @@ struct ClaimsMerge: ParsableCommand {
         let dir = (out as NSString).deletingLastPathComponent
         guard (out as NSString).lastPathComponent == "examples.jsonl" else { throw CLIError("name the merged file DIR/examples.jsonl: the report goes next to it") }
         try ClaimsOutput.finish(lines: rows, header: header, dir: dir.isEmpty ? "." : dir, seconds: seconds, peakRSS: Int(peak), json: json)
+        let root = ((dir.isEmpty ? "." : dir) as NSString).deletingLastPathComponent
+        if root.hasSuffix("outputs/claims") { try ClaimComparison.write(root: root) }
         print("merged \(parts.count) parts (\(rows.count) examples) into \(out)")
     }
 }
