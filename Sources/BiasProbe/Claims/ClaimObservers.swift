@@ -1,3 +1,4 @@
+import Foundation
 import PCInference
 
 /// Mean attention each key receives from a pass's query rows (all of them, or the last r), per
@@ -64,9 +65,15 @@ public struct KeyTable: Sendable {
 /// only the rows that reach every Δ without entering the chunk's first `skip` keys. Averaging
 /// all rows that reach a Δ (as `DistanceProfileObserver` does) mixes short rows, whose every
 /// probability is larger, into small Δ only: that bends the profile toward a power law.
+///
+/// A head's context rows come in several blocks that any worker may take, so per-worker sums
+/// would add them in a run-dependent order (last-digit differences between runs). Each block's
+/// sum is kept apart and folded in row order at the end: the same numbers on every run.
 public final class FullReachProfile: AttentionObserver, @unchecked Sendable {
     public let maxDistance: Int, skip: Int, layers: Int, heads: Int
-    private var partial = Partials(), counts = Partials()
+    private let lock = NSLock()
+    /// (lh, first row of the block) -> (sums over Δ, rows)
+    private var blocks: [Int: [Int: (sums: [Double], rows: Double)]] = [:]
     public private(set) var sums: [Double], rows: [Double]
 
     public init(maxDistance: Int, skip: Int, layers: Int, heads: Int) {
@@ -75,25 +82,33 @@ public final class FullReachProfile: AttentionObserver, @unchecked Sendable {
     }
     public func begin(scope: ObservationScope, workers: Int) -> Bool {
         guard scope.stage == .local else { return false }
-        partial = Partials(workers: workers, size: sums.count)
-        counts = Partials(workers: workers, size: rows.count)
+        blocks = [:]
         return true
     }
     public func wants(isQuery: Bool) -> Bool { !isQuery }
 
     public func observe(_ b: AttentionBlock) {
-        let lh = b.layer * heads + b.head, o = lh * maxDistance
+        let lh = b.layer * heads + b.head
+        var acc = [Double](repeating: 0, count: maxDistance), n = 0.0
         for i in 0..<b.rowCount {
             let key = b.firstRow + i
             guard let j = b.scope.spanIndex(ofKey: key), key - (maxDistance - 1) >= b.scope.chunkSpans[j].lowerBound + skip else { continue }
-            let p = b.row(i), acc = partial.slot(b.worker)
-            for d in 0..<maxDistance { acc[o + d] += Double(p[key - d - b.keyStart]) }
-            counts.slot(b.worker)[lh] += 1
+            let p = b.row(i)
+            for d in 0..<maxDistance { acc[d] += Double(p[key - d - b.keyStart]) }
+            n += 1
         }
+        guard n > 0 else { return }
+        lock.lock(); blocks[lh, default: [:]][b.firstRow] = (acc, n); lock.unlock()
     }
     public func end() {
-        for (i, v) in partial.fold().enumerated() { sums[i] += v }
-        for (i, v) in counts.fold().enumerated() { rows[i] += v }
+        for (lh, byRow) in blocks {
+            for r in byRow.keys.sorted() {
+                let (s, n) = byRow[r]!
+                for d in 0..<maxDistance { sums[lh * maxDistance + d] += s[d] }
+                rows[lh] += n
+            }
+        }
+        blocks = [:]
     }
     /// [lh][Δ] means; NaN for heads with no full-reach row.
     public func profile() -> [Double] {

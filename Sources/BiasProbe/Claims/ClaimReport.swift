@@ -106,7 +106,7 @@ public struct ClaimReport {
             let grid = PanelGrid(panels: [HeatmapPanel(values: m1.map(Float.init), rows: layers, cols: heads, title: "lambda = 0.1", xLabel: "head", yLabel: "layer"),
                                           HeatmapPanel(values: m3.map(Float.init), rows: layers, cols: heads, title: "lambda = 0.3", xLabel: "head", yLabel: "layer")],
                                  columns: 2)
-            try Figure.grid(grid, title: "T10: keys above lambda per head (last question row, mean over examples)").write(to: dir + "/t10_outliers.png")
+            try Figure.grid(grid, title: "T10: keys above lambda per head (mean over examples)").write(to: dir + "/t10_outliers.png")
         }
         let t11 = outcomes.first { $0.id == "T11" }?.numbers ?? [:]
         let widths = [Double(settings.smallWidth), Double(settings.width), Double(settings.width) * ClaimMath.mean(rows.map { Double($0.example.chunks) })]
@@ -118,7 +118,7 @@ public struct ClaimReport {
             .write(to: dir + "/t11_concentration.png")
         if let p = meanArray("t12_profile"), p.count > 2 {
             try Figure.lineChart(LineChart(series: [Series(name: "mean local attention", x: (1..<p.count).map(Double.init), y: Array(p.dropFirst()))],
-                                           title: "T12: attention against distance (full-reach rows, mean over heads and examples)",
+                                           title: "T12: local attention vs distance (full-reach rows)",
                                            xLabel: "distance (tokens)", yLabel: "attention", logY: true))
                 .write(to: dir + "/t12_decay.png")
         }
