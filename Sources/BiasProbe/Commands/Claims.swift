@@ -97,7 +97,7 @@ struct ClaimsRun: ParsableCommand {
         var lines: [String] = []
         for i in items.indices { lines.append(try runOne(i, i + 1, of: items.count)) }
         try ClaimsOutput.finish(lines: lines, header: header, dir: dir, seconds: Date().timeIntervalSince(t0),
-                                peakRSS: ProcessStats.peakRSS, json: json)
+                                peakRSS: ProcessStats.peakRSS, json: json, quiet: quiet)
         // The default folders sit side by side under outputs/claims: refresh the model comparison.
         if outDir == nil { try ClaimComparison.write(root: (dir as NSString).deletingLastPathComponent) }
     }
@@ -119,7 +119,7 @@ struct ClaimsHeader: Codable, Equatable {
 
 /// Rows -> examples.jsonl, the report and the figures (the unsharded run and the merge share it).
 enum ClaimsOutput {
-    static func finish(lines: [String], header: ClaimsHeader, dir: String, seconds: Double, peakRSS: Int, json: Bool) throws {
+    static func finish(lines: [String], header: ClaimsHeader, dir: String, seconds: Double, peakRSS: Int, json: Bool, quiet: Bool = false) throws {
         try lines.map { $0 + "\n" }.joined().write(toFile: dir + "/examples.jsonl", atomically: true, encoding: .utf8)
         let rows = try lines.map(ClaimSession.parse)
         let outcomes = ClaimAggregate.outcomes(ClaimCatalog.all, rows: rows, seed: header.settings.seed)
@@ -132,8 +132,8 @@ enum ClaimsOutput {
             print(String(decoding: try enc.encode(outcomes), as: UTF8.self))
         }
         else { print(report.terminalSummary) }
-        Log.info(String(format: "claims: %d claims over %d examples in %.0f s (peak RSS %.2f GB) -> %@/claims.md",
-                        outcomes.count, rows.count, seconds, Double(peakRSS) / 1e9, dir))
+        if !quiet { Log.info(String(format: "claims: %d claims over %d examples in %.0f s (peak RSS %.2f GB) -> %@/claims.md",
+                        outcomes.count, rows.count, seconds, Double(peakRSS) / 1e9, dir)) }
     }
 }
 
