@@ -43,5 +43,7 @@ let package = Package(
         .testTarget(name: "HDF5BridgeTests", dependencies: ["HDF5Bridge"]),
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap"]),
         .testTarget(name: "BiasProbeTests", dependencies: ["PCInference", "HDF5Bridge", "Heatmap"], exclude: ["Fixtures"]),
+        // The claim statistics on synthetic attention (no model): imports the executable's code.
+        .testTarget(name: "ClaimsTests", dependencies: ["BiasProbe", "PCInference"]),
     ]
 )
