@@ -71,7 +71,8 @@ const char *cq_kernel_name(int kernel) {
     }
 }
 
-int cq_activation_kind(uint32_t t) {
+int cq_activation_kind(uint32_t t, int mode) {
+    if (mode == CQ_MODE_FLOAT) return cq_activation_kind(t, CQ_MODE_INT8) < 0 ? -1 : 3;
     switch (t) {
     case GGML_Q4_0: case GGML_Q4_1: case GGML_Q5_0: case GGML_Q5_1: case GGML_Q8_0: return 1;
     case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: return 2;
@@ -84,6 +85,7 @@ size_t cq_activation_bytes(int kind, int n) {
     switch (kind) {
     case 1: return (size_t)(n / 32) * sizeof(cq_act_q8);
     case 2: return (size_t)(n / 256) * sizeof(cq_act_q8K);
+    case 3: return (size_t)(n + (n + 31) / 32) * sizeof(float);
     default: return (size_t)n * sizeof(float);
     }
 }
@@ -116,20 +118,35 @@ void cq_quantize_activation(int kind, const float *x, int n, void *out) {
                 y[b].bsums[g] = (int16_t)s;
             }
         }
+    } else if (kind == 3) {
+        float *y = (float *)out;
+        memcpy(y, x, (size_t)n * sizeof(float));
+        for (int b = 0; b < (n + 31) / 32; b++) {
+            float s = 0;
+            for (int i = 32 * b; i < n && i < 32 * b + 32; i++) s += x[i];
+            y[n + b] = s;
+        }
     } else {
         memcpy(out, x, (size_t)n * sizeof(float));
     }
 }
 
-int cq_matvec(uint32_t type, int n, const void *w, size_t row_bytes, int r0, int r1, const void *act, float *y, int accumulate) {
+int cq_matvec(uint32_t type, int mode, int n, const void *w, size_t row_bytes, int r0, int r1, const void *act, float *y, int accumulate) {
 #if CQ_X86
+    if (mode == CQ_MODE_FLOAT) {
+        switch (cq_kernel()) {
+        case CQ_KERNEL_AVX512VNNI: return matvec_f_vnni(type, n, (const uint8_t *)w, row_bytes, r0, r1, (const float *)act, y, accumulate);
+        case CQ_KERNEL_AVX2: return matvec_f_avx2(type, n, (const uint8_t *)w, row_bytes, r0, r1, (const float *)act, y, accumulate);
+        default: return -1;
+        }
+    }
     switch (cq_kernel()) {
     case CQ_KERNEL_AVX512VNNI: return matvec_vnni(type, n, (const uint8_t *)w, row_bytes, r0, r1, act, y, accumulate);
     case CQ_KERNEL_AVX2: return matvec_avx2(type, n, (const uint8_t *)w, row_bytes, r0, r1, act, y, accumulate);
     default: return -1;
     }
 #else
-    (void)type; (void)n; (void)w; (void)row_bytes; (void)r0; (void)r1; (void)act; (void)y; (void)accumulate;
+    (void)type; (void)mode; (void)n; (void)w; (void)row_bytes; (void)r0; (void)r1; (void)act; (void)y; (void)accumulate;
     return -1;
 #endif
 }

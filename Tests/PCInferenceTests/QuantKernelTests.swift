@@ -51,31 +51,37 @@ final class QuantKernelTests: XCTestCase {
         return out
     }
 
+    /// Five rows (the kernels take four at a time, then the rest), both activation modes.
     func testEveryKernelMatchesDequantizeThenDot() throws {
-        let cols = 1024
+        let cols = 512, rows = 5
         var rng = SplitMix64(seed: 15)
         let best = QuantMatVec.detectedKernel
         defer { QuantMatVec.useKernel(best) }
         for family in 0...best {
             XCTAssertEqual(QuantMatVec.useKernel(family), family)
             for type in Self.types {
-                for trial in 0..<3 {
-                    let raw = Self.randomRow(type, cols: cols, rng: &rng)
+                for int8 in [false, true] {
+                    let raw = (0..<rows).flatMap { _ in Self.randomRow(type, cols: cols, rng: &rng) }
                     let x = (0..<cols).map { _ in Float.random(in: -2...2, using: &rng) }
-                    var w = [Float](repeating: 0, count: cols)
-                    raw.withUnsafeBytes { Dequantize.run(type, $0, into: &w, count: cols) }
-                    // Against the activation the kernel actually uses (family 0, the fallback,
-                    // keeps x in float): only float rounding differs.
-                    let xq = family == 0 ? x : Self.quantizedActivation(x, for: type)
-                    var want = 0.0, scale = 0.0
-                    for i in 0..<cols { want += Double(w[i]) * Double(xq[i]); scale += abs(Double(w[i]) * Double(xq[i])) }
-                    let got = raw.withUnsafeBytes { QuantMatVec.rowDot(type: type, raw: $0, x: x) }
-                    XCTAssertEqual(Double(got), want, accuracy: 1e-5 * scale + 1e-6,
-                                   "\(type.name) kernel family \(family) trial \(trial)")
-                    // And against the float activation: within the 8-bit rounding of x.
-                    var exact = 0.0, bound = 0.0
-                    for i in 0..<cols { exact += Double(w[i]) * Double(x[i]); bound += abs(Double(w[i])) * abs(Double(xq[i] - x[i])) }
-                    XCTAssertLessThanOrEqual(abs(Double(got) - exact), bound + 1e-5 * scale + 1e-6, "\(type.name) family \(family)")
+                    var w = [Float](repeating: 0, count: rows * cols)
+                    raw.withUnsafeBytes { Dequantize.run(type, $0, into: &w, count: rows * cols) }
+                    let got = raw.withUnsafeBytes { QuantMatVec.matVec(type: type, raw: $0, rows: rows, x: x, int8: int8) }
+                    // The activation the kernel uses: float x, or x rounded to 8 bits per block
+                    // (family 0, the Swift fallback, always uses float x).
+                    let xq = family == 0 || !int8 ? x : Self.quantizedActivation(x, for: type)
+                    for r in 0..<rows {
+                        var want = 0.0, scale = 0.0, exact = 0.0, bound = 0.0
+                        for i in 0..<cols {
+                            let wi = Double(w[r * cols + i])
+                            want += wi * Double(xq[i]); scale += abs(wi * Double(xq[i]))
+                            exact += wi * Double(x[i]); bound += abs(wi) * abs(Double(xq[i] - x[i]))
+                        }
+                        let what = "\(type.name) family \(family) \(int8 ? "int8" : "float") row \(r)"
+                        // Only float rounding differs from the float64 dot with that activation.
+                        XCTAssertEqual(Double(got[r]), want, accuracy: 1e-5 * scale + 1e-6, what)
+                        // Against the float activation: within the 8-bit rounding of x.
+                        XCTAssertLessThanOrEqual(abs(Double(got[r]) - exact), bound + 1e-5 * scale + 1e-6, what)
+                    }
                 }
             }
         }

@@ -40,7 +40,7 @@ struct Info: ParsableCommand {
         context       \(c.contextLength) tokens; RoPE theta \(c.ropeTheta) (\(c.ropeStyle.rawValue)\(model.weights.rope_freqs != nil ? ", frequency factors" : ""))
         tensors       \(types)
         weights       \(String(format: "%.0f", Double(model.weights.mappedBytes) / 1e6)) MB read in place from the file mapping + \(String(format: "%.2f", Double(model.weights.residentWeightBytes) / 1e6)) MB float32 vectors; loaded in \(String(format: "%.2f", loadSeconds)) s
-        decode        \(model.decodePath.rawValue) path, kernel \(QuantMatVec.kernelName)
+        decode        \(model.decodePath.rawValue) path (BIASPROBE_DECODE_PATH=float|int8|sgemm), kernel \(QuantMatVec.kernelName)
         BLAS          \(BLASKernelSelection.report), \(model.threads) threads
         """)
     }

@@ -61,8 +61,8 @@ public final class LlamaModel: @unchecked Sendable {
                         hook: AttentionHook? = nil, stageName: String = "forward") throws -> [Float] {
         let hidden = try forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: layout, hiddenRows: logitRows,
                                        observers: observers, scope: scope, hook: hook, stageName: stageName)
-        let quantized = tokens.count == 1 && decodePath == .quantized
-        return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: logitRows.count, quantized: quantized) }
+        let rowPath = tokens.count == 1 ? decodePath : nil
+        return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: logitRows.count, rowPath: rowPath) }
     }
 
     /// Like `forward`, but returns the final normalised hidden states [hiddenRows.count, D]
@@ -99,7 +99,7 @@ public final class LlamaModel: @unchecked Sendable {
         let up = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { up.deallocate() }
         var finalRows = [Float](repeating: 0, count: logitRows.count * D)
         let scratch = scratchPool.take(); defer { scratchPool.give(scratch) }
-        let lin = LinearRunner(workers: threads, quantizedRow: T == 1 && decodePath == .quantized, scratch: scratch)
+        let lin = LinearRunner(workers: threads, rowPath: T == 1 ? decodePath : nil, scratch: scratch)
 
         // Row blocks of at most B rows; query rows start a block of their own (observers class a
         // block as context or query rows).
@@ -168,18 +168,18 @@ public final class LlamaModel: @unchecked Sendable {
         return finalRows
     }
 
-    /// Output projection of normalised hidden rows [rows, D] -> logits [rows, V]. `quantized`
-    /// (one decode row) uses the quantized dot kernels; otherwise the matrix (the separate output
+    /// Output projection of normalised hidden rows [rows, D] -> logits [rows, V]. `rowPath` (one
+    /// decode row) other than sgemm uses the `QuantMatVec` kernels; otherwise the matrix (the separate output
     /// or the tied embedding) is dequantised in slabs of rows, so it never needs a float32 copy,
     /// and the vocabulary is split across the model's threads.
-    public func logits(hidden: UnsafePointer<Float>, rows: Int, quantized: Bool = false) -> [Float] {
+    public func logits(hidden: UnsafePointer<Float>, rows: Int, rowPath: DecodePath? = nil) -> [Float] {
         let c = config, D = c.embeddingLength, V = c.vocabSize
         guard rows > 0 else { return [] }
         let w = weights.output ?? weights.token_embd.matrix
         var out = [Float](repeating: 0, count: rows * V)
         out.withUnsafeMutableBufferPointer { ob in
-            if quantized && rows == 1 {
-                QuantMatVec.apply(hidden, [(w, ob.baseAddress!)], accumulate: false, workers: threads)
+            if rows == 1, let p = rowPath, p != .sgemm {
+                QuantMatVec.apply(hidden, [(w, ob.baseAddress!)], accumulate: false, int8: p == .int8, workers: threads)
                 return
             }
             let hp = SharedPointer(hidden), op = SharedPointer(ob.baseAddress!)
