@@ -11,7 +11,7 @@ public final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
     public let layers: Int, heads: Int
     /// slot -> (keys, mean mass [lh * keys + key])
     public private(set) var tables: [Int: KeyTable] = [:]
-    private var partial = Partials()
+    private let partial = WorkerAccumulator<Double>(Shape(0))
     private var slot = 0, keys = 0, rowsSeen = 0
 
     public init(stage: AttentionStage, lastRows: Int? = nil, layers: Int, heads: Int) {
@@ -23,7 +23,7 @@ public final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
         slot = stage == .local ? (scope.chunkIDs.first ?? 0) : 0
         keys = scope.queryRowStart + scope.queryRowCount
         rowsSeen = min(lastRows ?? scope.queryRowCount, scope.queryRowCount)
-        partial = Partials(workers: workers, size: layers * heads * keys)
+        partial.begin(workers: workers, size: layers * heads * keys)
         return true
     }
     public func wants(isQuery: Bool) -> Bool { isQuery }
@@ -40,7 +40,8 @@ public final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
     }
 
     public func end() {
-        let total = partial.fold()
+        partial.endPass()
+        let total = partial.total
         let n = Double(max(1, rowsSeen))
         tables[slot] = KeyTable(keys: keys, values: total.map { Float($0 / n) })
     }
@@ -113,29 +114,5 @@ public final class FullReachProfile: AttentionObserver, @unchecked Sendable {
     /// [lh][Δ] means; NaN for heads with no full-reach row.
     public func profile() -> [Double] {
         (0..<sums.count).map { rows[$0 / maxDistance] > 0 ? sums[$0] / rows[$0 / maxDistance] : .nan }
-    }
-}
-
-/// One zeroed float64 buffer per worker thread: workers write only their own, so no locks.
-/// Raw pointers, not [[Double]]: concurrent writes into a nested Swift array are a data race
-/// on the outer array.
-public final class Partials: @unchecked Sendable {
-    private var buffers: [UnsafeMutablePointer<Double>] = []
-    public let size: Int
-    init() { size = 0 }
-    public init(workers: Int, size: Int) {
-        self.size = size
-        buffers = (0..<max(1, workers)).map { _ in
-            let p = UnsafeMutablePointer<Double>.allocate(capacity: max(1, size))
-            p.initialize(repeating: 0, count: max(1, size))
-            return p
-        }
-    }
-    deinit { buffers.forEach { $0.deallocate() } }
-    @inline(__always) public func slot(_ w: Int) -> UnsafeMutablePointer<Double> { buffers[w] }
-    public func fold() -> [Double] {
-        var t = [Double](repeating: 0, count: size)
-        for p in buffers { for i in 0..<size { t[i] += p[i] } }
-        return t
     }
 }
