@@ -52,7 +52,7 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Print JSON on stdout.") var json = false
 
     func run() throws {
-        let path = model ?? ProcessInfo.processInfo.environment["BIASPROBE_MODEL"] ?? DefaultCorpus.defaultModelPath
+        let path = KnownModels.resolve(model ?? ProcessInfo.processInfo.environment["BIASPROBE_MODEL"] ?? DefaultCorpus.defaultModelPath)
         let tok = try Tokenizer(gguf: GGUFFile(path: path))
         let ids = tok.encode(text, parseSpecial: !noSpecial)
         if json {
