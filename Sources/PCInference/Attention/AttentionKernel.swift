@@ -52,6 +52,8 @@ public final class AttentionKernel: @unchecked Sendable {
         // Row block: up to 64 rows, fewer when the key range is very long.
         let blockRows = max(1, min(64, maxScoreFloats / max(1, G * maxKeys)))
         let splitRow = scope.map { $0.queryRowStart - firstRowKey }
+        // Sliding-window layer: each block starts scoring at its first visible key (see SlidingWindow).
+        let window = c.attentionWindow(layer: layer).map { SlidingWindow(window: $0, cache: cache, keys: maxKeys) }
         var items: [Item] = []
         for g in 0..<c.kvHeadCount {
             for seg in layout.segments {
@@ -61,7 +63,9 @@ public final class AttentionKernel: @unchecked Sendable {
                     var r = cuts[p]
                     while r < cuts[p + 1] {
                         let e = min(r + blockRows, cuts[p + 1])
-                        items.append(Item(g: g, rows: r..<e, keyStart: seg.keyStart))
+                        let ks = window?.firstVisibleKey(keyStart: seg.keyStart, lastKey: firstRowKey + e - 1,
+                                                         rowKeys: (firstRowKey + r)..<(firstRowKey + e)) ?? seg.keyStart
+                        items.append(Item(g: g, rows: r..<e, keyStart: ks))
                         r = e
                     }
                 }
@@ -76,7 +80,7 @@ public final class AttentionKernel: @unchecked Sendable {
             ? masks.map { m in m.map { $0.reduce(0) { $0 + ($1 == 2 ? 1 : 0) } } ?? 0 }
             : Array(repeating: 0, count: masks.count)
         let slices = cache.slices
-        let scale = 1 / Float(d).squareRoot()
+        let scale = c.gemma3?.queryScale ?? 1 / Float(d).squareRoot()
         let counter = LockedBox(0)
         let nWorkers = min(workers, items.count)
         let todo = items
@@ -143,6 +147,7 @@ public final class AttentionKernel: @unchecked Sendable {
                                 }
                             }
                         }
+                        if let window { window.mask(row, rowKey: firstRowKey + it.rows.lowerBound + i, keyStart: it.keyStart, valid: valid) }
                         let mx = VectorMath.max(row, valid)
                         if mx == -.infinity {   // every visible key evicted: the row attends to nothing
                             row.update(repeating: 0, count: nK); s.maxP[r] = 0

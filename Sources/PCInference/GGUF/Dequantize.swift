@@ -38,6 +38,20 @@ public enum Dequantize {
                     out[j + 16] = Float(q >> 4) * d + m
                 }
             }
+        case .q5_0:
+            // 32 weights: f16 scale d, 32 high bits (uint32), 16 bytes of nibbles; values are 5-bit minus 16.
+            for b in 0..<count / 32 {
+                let blk = p + b * 22, out = y + b * 32
+                let d = half(blk, 0)
+                let qh = blk.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+                for j in 0..<16 {
+                    let q = blk.load(fromByteOffset: 6 + j, as: UInt8.self)
+                    let lo = Int(q & 0xF) | Int((qh >> UInt32(j)) & 1) << 4
+                    let hi = Int(q >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
+                    out[j] = Float(lo - 16) * d
+                    out[j + 16] = Float(hi - 16) * d
+                }
+            }
         case .q8_0:
             // 32 weights: f16 scale d, 32 signed bytes.
             for b in 0..<count / 32 {

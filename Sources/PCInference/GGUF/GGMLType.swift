@@ -42,7 +42,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
     /// Types that `Dequantize` turns into float32.
     public var canDequantize: Bool {
         switch self {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q4_K, .q6_K: return true
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K: return true
         default: return false
         }
     }

@@ -20,6 +20,9 @@ public struct LlamaBlock: @unchecked Sendable {
     public let ffn_gate: Matrix                         // [F, D]
     public let ffn_up: Matrix                           // [F, D]
     public let ffn_down: Matrix                         // [D, F]
+    /// Gemma 3 only (nil otherwise): per-head q/k norms [d] and the post-norms before each residual add [D].
+    public var attn_q_norm: UnsafeMutablePointer<Float>? = nil, attn_k_norm: UnsafeMutablePointer<Float>? = nil
+    public var post_attention_norm: UnsafeMutablePointer<Float>? = nil, post_ffw_norm: UnsafeMutablePointer<Float>? = nil
 }
 
 /// All weights of a LLaMA-family model, dequantised to float32 into one arena.
@@ -58,7 +61,7 @@ public final class LlamaWeights: @unchecked Sendable {
             }
             guard t.dims == shape else { throw GGUFError("\(gguf.path): tensor \(name) has shape \(t.dims), expected \(shape)") }
             guard let type = t.type, type.canDequantize else {
-                throw GGUFError("\(gguf.path): tensor \(name) has type \(t.type?.name ?? "code \(t.typeCode)"), which biasprobe cannot dequantise (supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, Q6_K)")
+                throw GGUFError("\(gguf.path): tensor \(name) has type \(t.type?.name ?? "code \(t.typeCode)"), which biasprobe cannot dequantise (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K)")
             }
             let off = total
             total += (t.elementCount + 15) / 16 * 16   // 64-byte aligned starts
@@ -66,7 +69,7 @@ public final class LlamaWeights: @unchecked Sendable {
             return off
         }
         let D = c.embeddingLength, F = c.feedForwardLength
-        struct BlockOffsets { var an = 0, q = 0, k = 0, v = 0, o = 0, fn = 0, g = 0, u = 0, d = 0; var qb: Int?, kb: Int?, vb: Int? }
+        struct BlockOffsets { var an = 0, q = 0, k = 0, v = 0, o = 0, fn = 0, g = 0, u = 0, d = 0; var qb: Int?, kb: Int?, vb: Int?; var gemma3: [Int]? }
         var offs: [BlockOffsets] = []
         for l in 0..<c.layerCount {
             var b = BlockOffsets()
@@ -84,6 +87,9 @@ public final class LlamaWeights: @unchecked Sendable {
             b.g = try plan("blk.\(l).ffn_gate.weight", [D, F])!
             b.u = try plan("blk.\(l).ffn_up.weight", [D, F])!
             b.d = try plan("blk.\(l).ffn_down.weight", [F, D])!
+            if c.gemma3 != nil {   // Gemma 3: q/k norms, post-norms (see Gemma3Config.swift)
+                b.gemma3 = try Gemma3Config.normTensors(layer: l, config: c).map { try plan($0.name, [$0.size])! }
+            }
             offs.append(b)
         }
         let onOff = try plan("output_norm.weight", [D])!
@@ -108,10 +114,15 @@ public final class LlamaWeights: @unchecked Sendable {
 
         func mat(_ off: Int, _ r: Int, _ cc: Int) -> Matrix { Matrix(rows: r, cols: cc, data: base + off) }
         blocks = offs.map { b in
-            LlamaBlock(attn_norm: base + b.an, attn_q: mat(b.q, c.qDim, D), attn_k: mat(b.k, c.kvDim, D),
+            var blk = LlamaBlock(attn_norm: base + b.an, attn_q: mat(b.q, c.qDim, D), attn_k: mat(b.k, c.kvDim, D),
                        attn_v: mat(b.v, c.kvDim, D), attn_output: mat(b.o, D, c.qDim),
                        attn_q_bias: b.qb.map { base + $0 }, attn_k_bias: b.kb.map { base + $0 }, attn_v_bias: b.vb.map { base + $0 },
                        ffn_norm: base + b.fn, ffn_gate: mat(b.g, F, D), ffn_up: mat(b.u, F, D), ffn_down: mat(b.d, D, F))
+            if let g = b.gemma3 {
+                blk.attn_q_norm = base + g[0]; blk.attn_k_norm = base + g[1]
+                blk.post_attention_norm = base + g[2]; blk.post_ffw_norm = base + g[3]
+            }
+            return blk
         }
         output_norm = base + onOff
         output = outOff.map { mat($0, c.vocabSize, D) }
