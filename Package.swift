@@ -27,7 +27,9 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
 
-        .target(name: "PCInference", dependencies: ["CBLAS"], swiftSettings: fast),
+        // Quantized dot-product kernels (AVX2 / AVX-512 VNNI, chosen at run time); see its header.
+        .target(name: "CQuant"),
+        .target(name: "PCInference", dependencies: ["CBLAS", "CQuant"], swiftSettings: fast),
         .target(name: "HDF5Bridge", dependencies: ["CHDF5"]),
         .target(name: "Heatmap", dependencies: ["CPNG"], swiftSettings: fast),
         .executableTarget(
@@ -43,5 +45,7 @@ let package = Package(
         .testTarget(name: "HDF5BridgeTests", dependencies: ["HDF5Bridge"]),
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap"]),
         .testTarget(name: "BiasProbeTests", dependencies: ["PCInference", "HDF5Bridge", "Heatmap"], exclude: ["Fixtures"]),
+        // The claim statistics on synthetic attention (no model): imports the executable's code.
+        .testTarget(name: "ClaimsTests", dependencies: ["BiasProbe", "PCInference"]),
     ]
 )

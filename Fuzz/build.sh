@@ -18,6 +18,7 @@ SAN=(-sanitize=fuzzer,address)
 SWIFTC=(swiftc -O -g -swift-version 6 -parse-as-library "${SAN[@]}" -module-cache-path "$OUT/module-cache")
 BLAS=(-Xcc -fmodule-map-file="$ROOT/Sources/CBLAS/module.modulemap" $(pkg-config --cflags-only-I openblas))
 HDF5=(-Xcc -fmodule-map-file="$ROOT/Sources/CHDF5/module.modulemap" $(pkg-config --cflags-only-I hdf5-serial))
+QUANT=(-Xcc -fmodule-map-file="$ROOT/Sources/CQuant/include/module.modulemap")
 LIBS=($(pkg-config --libs openblas hdf5-serial) -lhdf5_hl)
 
 say() { echo "fuzz build: $*" >&2; }
@@ -35,14 +36,21 @@ module() { # name flags... -- sources...
         -emit-module -emit-module-path "$OUT/modules/$name.swiftmodule" -I "$OUT/modules" "${flags[@]}" "$@"
 }
 
-pcinference() { module PCInference "${BLAS[@]}" -- $(find Sources/PCInference -name '*.swift' | sort); }
+# The quantized dot kernels (C, function-level target attributes): built with the same sanitizers.
+cquant() {
+    local obj="$OUT/obj/CQuant.o"
+    if [ -f "$obj" ] && [ -z "$(find Sources/CQuant -newer "$obj" -print -quit)" ]; then return; fi
+    say "compiling CQuant"
+    clang -O2 -g -fsanitize=fuzzer-no-link,address -ISources/CQuant/include -c Sources/CQuant/dispatch.c -o "$obj"
+}
+pcinference() { cquant; module PCInference "${BLAS[@]}" "${QUANT[@]}" -- $(find Sources/PCInference -name '*.swift' | sort); }
 hdf5bridge() { module HDF5Bridge "${HDF5[@]}" -- $(find Sources/HDF5Bridge -name '*.swift' | sort); }
 
 gguf() {
     pcinference
     say "linking gguf-fuzz"
-    "${SWIFTC[@]}" -module-name GGUFFuzz -I "$OUT/modules" "${BLAS[@]}" \
-        Fuzz/GGUFFuzz/*.swift "$OUT/obj/PCInference.o" "${LIBS[@]}" -o "$OUT/gguf-fuzz" 2> >(grep -v "ld.gold: warning: Cannot export local symbol" >&2)
+    "${SWIFTC[@]}" -module-name GGUFFuzz -I "$OUT/modules" "${BLAS[@]}" "${QUANT[@]}" \
+        Fuzz/GGUFFuzz/*.swift "$OUT/obj/PCInference.o" "$OUT/obj/CQuant.o" "${LIBS[@]}" -o "$OUT/gguf-fuzz" 2> >(grep -v "ld.gold: warning: Cannot export local symbol" >&2)
 }
 
 trace() {
@@ -50,10 +58,10 @@ trace() {
     hdf5bridge
     # The trace reader lives in the biasprobe executable; its files are compiled in here as they are.
     say "linking trace-fuzz"
-    "${SWIFTC[@]}" -module-name TraceFuzz -I "$OUT/modules" "${BLAS[@]}" "${HDF5[@]}" \
+    "${SWIFTC[@]}" -module-name TraceFuzz -I "$OUT/modules" "${BLAS[@]}" "${HDF5[@]}" "${QUANT[@]}" \
         Fuzz/TraceFuzz/*.swift Sources/BiasProbe/Trace/TraceFile.swift Sources/BiasProbe/Trace/TraceSchema.swift \
         Sources/BiasProbe/Trace/TraceSummary.swift \
-        "$OUT/obj/PCInference.o" "$OUT/obj/HDF5Bridge.o" "${LIBS[@]}" -o "$OUT/trace-fuzz" 2> >(grep -v "ld.gold: warning: Cannot export local symbol" >&2)
+        "$OUT/obj/PCInference.o" "$OUT/obj/CQuant.o" "$OUT/obj/HDF5Bridge.o" "${LIBS[@]}" -o "$OUT/trace-fuzz" 2> >(grep -v "ld.gold: warning: Cannot export local symbol" >&2)
 }
 
 case "${1:-all}" in

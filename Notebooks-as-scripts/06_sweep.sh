@@ -28,7 +28,7 @@ SWEEP="${SWEEP_FILE:-$OUT/sweep.h5}"
 
 # Step 3: the report: the table, the rule's pick, and the figures.
 {
-  echo "# Eviction sweep: SmolLM2-135M-Instruct, 16K-token retrieval"
+  echo "# Eviction sweep: SmolLM2-135M-Instruct, ${LENGTH:-16k}-token retrieval"
   echo
   echo "Command: \`Notebooks-as-scripts/06_sweep.sh\` (27 points x 10 examples: passkey and needle-in-essays,"
   echo "depths 0, 0.25, 0.5, 0.75, 1; 384-token chunks scored on the last 16 question tokens)."

@@ -4,8 +4,8 @@ import PCInference
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure speed: prefill against the sgemm rate, and the cost of attention observers.",
-        subcommands: [BenchPrefill.self, BenchAttention.self])
+        abstract: "Measure speed: prefill against the sgemm rate, decode tokens/s, and the cost of attention observers.",
+        subcommands: [BenchPrefill.self, BenchDecode.self, BenchAttention.self])
 }
 
 /// Floating-point work of a prefill, counted the usual way (2 FLOP per multiply-add).

@@ -23,7 +23,9 @@ struct Info: ParsableCommand {
             "rms_eps": Double(c.rmsEps), "tied_output": c.tiedOutput, "qkv_bias": c.hasQKVBias,
             "tensor_types": model.weights.tensorTypes, "tokenizer_pre": tok.preTokenizer.rawValue,
             "chat_template": tok.chatTemplate?.rawValue ?? "none",
-            "weights_bytes": model.weights.arenaBytes + model.weights.token_embd.storedBytes,
+            "weights_bytes": model.weights.arenaBytes + model.weights.mappedBytes,
+            "weights_resident_bytes": model.weights.residentWeightBytes, "weights_mapped_bytes": model.weights.mappedBytes,
+            "decode_kernel": QuantMatVec.kernelName, "decode_path": model.decodePath.rawValue,
             "blas_kernel": BLAS.coreName, "blas_kernel_choice": BLASKernelSelection.report, "blas_config": BLAS.config,
             "threads": model.threads, "load_seconds": loadSeconds, "peak_rss_bytes": ProcessStats.peakRSS,
         ]
@@ -37,7 +39,8 @@ struct Info: ParsableCommand {
         vocab         \(c.vocabSize), tokenizer \(tok.preTokenizer.rawValue), chat template \(tok.chatTemplate?.rawValue ?? "none")
         context       \(c.contextLength) tokens; RoPE theta \(c.ropeTheta) (\(c.ropeStyle.rawValue)\(model.weights.rope_freqs != nil ? ", frequency factors" : ""))
         tensors       \(types)
-        weights       \(String(format: "%.0f", Double(model.weights.arenaBytes + model.weights.token_embd.storedBytes) / 1e6)) MB in memory, loaded in \(String(format: "%.2f", loadSeconds)) s
+        weights       \(String(format: "%.0f", Double(model.weights.mappedBytes) / 1e6)) MB read in place from the file mapping + \(String(format: "%.2f", Double(model.weights.residentWeightBytes) / 1e6)) MB float32 vectors; loaded in \(String(format: "%.2f", loadSeconds)) s
+        decode        \(model.decodePath.rawValue) path (BIASPROBE_DECODE_PATH=float|int8|sgemm), kernel \(QuantMatVec.kernelName)
         BLAS          \(BLASKernelSelection.report), \(model.threads) threads
         """)
     }

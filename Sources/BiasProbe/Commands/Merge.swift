@@ -4,7 +4,7 @@ import Foundation
 /// `biasprobe merge OUT PART...`: joins the parts of a sharded sweep or eval, whichever they are.
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Join the parts of a sharded sweep or eval (--shard I/N) into the file an unsharded run writes.",
+        abstract: "Join the parts of a sharded sweep, eval or claims run (--shard I/N) into the file an unsharded run writes.",
         discussion: """
         Parts must come from the same command, model file (SHA-256), settings and work list; every \
         item must be in exactly one part. Mismatched parts are refused naming the first \
@@ -13,13 +13,17 @@ struct Merge: ParsableCommand {
         (OUT.part-I-of-N.*) are used.
         """)
 
-    @Argument(help: "The merged file to write (a sweep .h5 or an eval .jsonl).") var out: String
+    @Argument(help: "The merged file to write (a sweep .h5, an eval .jsonl, or a claims DIR/examples.jsonl).") var out: String
     @Argument(help: "The part files.") var parts: [String] = []
     @Flag(help: "Hide the summary.") var quiet = false
 
     func run() throws {
         let list = try MergeInputs.resolve(out: out, parts: parts)
         if EvalPart.looksLikePart(list[0]) {
+            // Claims parts share the eval part format; their settings say which they are.
+            if let p = try? EvalPart.read(path: list[0]), ClaimsHeader.parse(p.header.settings) != nil {
+                return try ClaimsMerge.mergeFiles(out: out, parts: list, json: false)
+            }
             try EvalMergeCommand.mergeFiles(out: out, parts: list, quiet: quiet)
         } else {
             try SweepMergeCommand.mergeFiles(out: out, parts: list, quiet: quiet)

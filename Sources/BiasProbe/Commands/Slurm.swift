@@ -3,14 +3,14 @@ import Foundation
 
 struct Slurm: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a sweep or eval sharded over a Slurm job array, merge it, and follow its progress.",
+        abstract: "Run a sweep, eval or claims run sharded over a Slurm job array, merge it, and follow its progress.",
         discussion: """
         biasprobe slurm sweep ARGS... --shards N writes two batch scripts next to the sweep's \
         output (one array task per shard, and a merge job) and submits them with sbatch, the \
         merge with --dependency=afterok on the array. 'slurm status DIR' reads the parts on disk \
         and the queue; 'slurm resubmit DIR' queues the unfinished shards and the merge again.
         """,
-        subcommands: [SlurmSweep.self, SlurmEval.self, SlurmStatus.self, SlurmResubmit.self])
+        subcommands: [SlurmSweep.self, SlurmEval.self, SlurmClaims.self, SlurmStatus.self, SlurmResubmit.self])
 }
 
 /// The options every `slurm <command>` shares. Their names must not collide with the wrapped
@@ -107,6 +107,21 @@ struct SlurmEval: ParsableCommand {
     }
 }
 
+struct SlurmClaims: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "claims",
+        abstract: "Submit a claims run as a Slurm job array (one task per shard) plus its merge.",
+        discussion: "Every argument not listed below goes to 'biasprobe claims' unchanged; the parts and the report go to its --out-dir.")
+    @OptionGroup var slurm: SlurmOptions
+    @Argument(parsing: .allUnrecognized, help: "The claims run's arguments.") var arguments: [String] = []
+
+    func run() throws {
+        let claims: ClaimsRun
+        do { claims = try ClaimsRun.parse(arguments) } catch { throw CLIError("claims arguments: \(ClaimsRun.message(for: error))") }
+        try slurm.launch(command: "claims", arguments: arguments, out: claims.dir + "/examples.jsonl")
+    }
+}
+
 /// What the parts on disk and the queue say about each shard.
 struct ShardState {
     var shard: Shard
@@ -136,7 +151,7 @@ struct ShardState {
 enum PartProgress {
     static func read(command: String, path: String) throws -> (done: Int, total: Int, host: String) {
         switch command {
-        case "eval":
+        case "eval", "claims":
             let p = try EvalPart.read(path: path)
             return (p.rows.count, p.header.items.count, p.header.host)
         default:

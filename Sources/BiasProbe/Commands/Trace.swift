@@ -129,12 +129,3 @@ struct Trace: ParsableCommand {
         }
     }
 }
-
-/// Hex SHA-256 of a file, streamed.
-func sha256(of path: String) throws -> String {
-    guard let h = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
-    defer { try? h.close() }
-    var hasher = SHA256()
-    while let chunk = try h.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(data: chunk) }
-    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
-}

@@ -3,7 +3,7 @@ import Foundation
 /// A sharded run submitted to Slurm: the batch scripts `biasprobe slurm` writes, and the manifest
 /// (`OUT.slurm.json`) that `slurm status` and `slurm resubmit` read back.
 struct SlurmJob: Codable {
-    /// The biasprobe subcommand: sweep or eval.
+    /// The biasprobe subcommand: sweep, eval or claims.
     var command: String
     /// Its arguments as the user gave them (without --shard).
     var arguments: [String]

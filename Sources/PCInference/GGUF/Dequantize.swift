@@ -39,17 +39,27 @@ public enum Dequantize {
                 }
             }
         case .q5_0:
-            // 32 weights: f16 scale d, 32 high bits (uint32), 16 bytes of nibbles; values are 5-bit minus 16.
+            // 32 weights: f16 d, 32 bits of fifth bits, 16 bytes of nibbles; weight = d * (q - 16).
             for b in 0..<count / 32 {
                 let blk = p + b * 22, out = y + b * 32
-                let d = half(blk, 0)
-                let qh = blk.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+                let d = half(blk, 0), qh = blk.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
                 for j in 0..<16 {
                     let q = blk.load(fromByteOffset: 6 + j, as: UInt8.self)
-                    let lo = Int(q & 0xF) | Int((qh >> UInt32(j)) & 1) << 4
-                    let hi = Int(q >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
-                    out[j] = Float(lo - 16) * d
-                    out[j + 16] = Float(hi - 16) * d
+                    let h0 = Int((qh >> UInt32(j)) & 1) << 4, h1 = Int((qh >> UInt32(j + 16)) & 1) << 4
+                    out[j] = Float((Int(q & 0xF) | h0) - 16) * d
+                    out[j + 16] = Float((Int(q >> 4) | h1) - 16) * d
+                }
+            }
+        case .q5_1:
+            // 32 weights: f16 d, f16 minimum m, 32 fifth bits, 16 bytes of nibbles; weight = d * q + m.
+            for b in 0..<count / 32 {
+                let blk = p + b * 24, out = y + b * 32
+                let d = half(blk, 0), m = half(blk, 2), qh = blk.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+                for j in 0..<16 {
+                    let q = blk.load(fromByteOffset: 8 + j, as: UInt8.self)
+                    let h0 = UInt8((qh >> UInt32(j)) & 1) << 4, h1 = UInt8((qh >> UInt32(j + 16)) & 1) << 4
+                    out[j] = Float((q & 0xF) | h0) * d + m
+                    out[j + 16] = Float((q >> 4) | h1) * d + m
                 }
             }
         case .q8_0:
@@ -74,6 +84,25 @@ public enum Dequantize {
                     let q = qs + 32 * g
                     for l in 0..<32 { out[l] = d1 * Float(q[l] & 0xF) - mm1 }
                     for l in 0..<32 { out[32 + l] = d2 * Float(q[l] >> 4) - mm2 }
+                    out += 64
+                }
+            }
+        case .q5_K:
+            // 256 weights: like Q4_K plus 32 bytes of fifth bits; group g's low nibbles take bit 2g
+            // of qh[l], its high nibbles bit 2g + 1.
+            for b in 0..<count / 256 {
+                let blk = p + b * 176
+                let d = half(blk, 0), dmin = half(blk, 2)
+                let sc = (blk + 4).assumingMemoryBound(to: UInt8.self)
+                let qh = (blk + 16).assumingMemoryBound(to: UInt8.self)
+                let qs = (blk + 48).assumingMemoryBound(to: UInt8.self)
+                var out = y + b * 256
+                for g in 0..<4 {
+                    let (s1, m1) = scaleMinK4(2 * g, sc), (s2, m2) = scaleMinK4(2 * g + 1, sc)
+                    let d1 = d * Float(s1), mm1 = dmin * Float(m1), d2 = d * Float(s2), mm2 = dmin * Float(m2)
+                    let q = qs + 32 * g
+                    for l in 0..<32 { out[l] = d1 * Float((q[l] & 0xF) | (((qh[l] >> (2 * g)) & 1) << 4)) - mm1 }
+                    for l in 0..<32 { out[32 + l] = d2 * Float((q[l] >> 4) | (((qh[l] >> (2 * g + 1)) & 1) << 4)) - mm2 }
                     out += 64
                 }
             }

@@ -39,10 +39,13 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
         }
     }
 
-    /// Types that `Dequantize` turns into float32.
+    /// Names of the types biasprobe reads, for error messages.
+    public static let supportedNames = "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K"
+
+    /// Types that `Dequantize` turns into float32 (and that have a quantized dot kernel).
     public var canDequantize: Bool {
         switch self {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K: return true
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K: return true
         default: return false
         }
     }

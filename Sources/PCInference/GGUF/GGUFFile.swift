@@ -177,7 +177,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     public func floats(_ t: GGUFTensorInfo) throws -> [Float] {
         guard let type = t.type else { throw GGUFError("tensor \(t.name) has unknown type code \(t.typeCode)") }
-        guard type.canDequantize else { throw GGUFError("tensor \(t.name) has type \(type.name), which biasprobe cannot dequantise (supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, Q6_K)") }
+        guard type.canDequantize else { throw GGUFError("tensor \(t.name) has type \(type.name), which biasprobe cannot dequantise (supported: \(GGMLType.supportedNames))") }
         let raw = try bytes(of: t)
         let n = t.elementCount
         return [Float](unsafeUninitializedCapacity: n) { buf, count in

@@ -24,6 +24,9 @@ public final class LlamaModel: @unchecked Sendable {
     public var tokenBlock = 512
     /// Threads for the linear layers (OpenBLAS) and the attention kernel.
     public let threads: Int
+    /// Arithmetic of one-row passes (decode); prefill always dequantises and runs sgemm.
+    public var decodePath = DecodePath.fromEnvironment
+    let scratchPool: ScratchPool
 
     public init(gguf: GGUFFile, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         config = try ModelConfig(gguf: gguf)
@@ -35,6 +38,8 @@ public final class LlamaModel: @unchecked Sendable {
             var lc = config; lc.ropeTheta = g.localRopeTheta
             localRope = RoPE(config: lc, freqFactors: weights.rope_freqs)
         } else { localRope = nil }
+        let w = weights
+        scratchPool = ScratchPool { DequantScratch(weights: w) }
         BLAS.threads = 1   // see BLAS.parallelLinear
     }
 
@@ -43,6 +48,12 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     public func makeCache() -> KVCache { KVCache(config: config) }
+
+    /// Memory the weights take while the model runs: the mapped file pages it reads (resident once
+    /// touched, but clean and reclaimable), the float32 vectors, and one pass's dequantisation scratch.
+    public var weightMemoryBytes: Int {
+        weights.mappedBytes + weights.residentWeightBytes + DequantScratch.capacity(for: weights) * 4
+    }
 
     /// Runs new tokens through the model, appending their keys and values to `cache`.
     ///
@@ -56,7 +67,8 @@ public final class LlamaModel: @unchecked Sendable {
                         hook: AttentionHook? = nil, stageName: String = "forward") throws -> [Float] {
         let hidden = try forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: layout, hiddenRows: logitRows,
                                        observers: observers, scope: scope, hook: hook, stageName: stageName)
-        return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: logitRows.count) }
+        let rowPath = tokens.count == 1 ? decodePath : nil
+        return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: logitRows.count, rowPath: rowPath) }
     }
 
     /// Like `forward`, but returns the final normalised hidden states [hiddenRows.count, D]
@@ -93,6 +105,8 @@ public final class LlamaModel: @unchecked Sendable {
         let gate = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { gate.deallocate() }
         let up = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { up.deallocate() }
         var finalRows = [Float](repeating: 0, count: logitRows.count * D)
+        let scratch = scratchPool.take(); defer { scratchPool.give(scratch) }
+        let lin = LinearRunner(workers: threads, rowPath: T == 1 ? decodePath : nil, scratch: scratch)
 
         // Row blocks of at most B rows; query rows start a block of their own (observers class a
         // block as context or query rows).
@@ -124,9 +138,7 @@ public final class LlamaModel: @unchecked Sendable {
             for (bi, b) in blocks.enumerated() {
                 let n = b.count, xb = x + b.lowerBound * D, qb = q + b.lowerBound * c.qDim
                 for i in 0..<n { VectorMath.rmsNorm(xb + i * D, w.attn_norm, h + i * D, n: D, eps: c.rmsEps) }
-                BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_q.data, outDim: c.qDim, into: qb, workers: threads)
-                BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_k.data, outDim: c.kvDim, into: k, workers: threads)
-                BLAS.parallelLinear(h, rows: n, inDim: D, w.attn_v.data, outDim: c.kvDim, into: v, workers: threads)
+                lin.run(h, rows: n, [(w.attn_q, qb), (w.attn_k, k), (w.attn_v, v)])
                 if let qbias = w.attn_q_bias, let kbias = w.attn_k_bias, let vbias = w.attn_v_bias {
                     for i in 0..<n {
                         VectorMath.add(qb + i * c.qDim, qbias, c.qDim)
@@ -150,22 +162,21 @@ public final class LlamaModel: @unchecked Sendable {
                 kernel.run(layer: l, q: q + b.lowerBound * c.qDim, rows: n, cache: cache, layout: subLayout(b),
                            firstRowKey: firstKey + b.lowerBound, out: att, observers: active, scope: scope)
                 if let pn = w.post_attention_norm {   // Gemma 3: x += rmsnorm(att Wo^T)·post_attention_norm
-                    BLAS.parallelLinear(att, rows: n, inDim: c.qDim, w.attn_output.data, outDim: D, into: h, workers: threads)
+                    lin.run(att, rows: n, [(w.attn_output, h)])
                     Gemma3Layers.postNormAdd(h, rows: n, n: D, weight: pn, eps: c.rmsEps, into: xb)
                 } else {
-                BLAS.parallelLinear(att, rows: n, inDim: c.qDim, w.attn_output.data, outDim: D, into: xb, accumulate: true, workers: threads)
+                lin.run(att, rows: n, [(w.attn_output, xb)], accumulate: true)
                 }
                 // feed-forward: x += (silu(h Wg^T) * (h Wu^T)) Wd^T
                 for i in 0..<n { VectorMath.rmsNorm(xb + i * D, w.ffn_norm, h + i * D, n: D, eps: c.rmsEps) }
-                BLAS.parallelLinear(h, rows: n, inDim: D, w.ffn_gate.data, outDim: F, into: gate, workers: threads)
-                BLAS.parallelLinear(h, rows: n, inDim: D, w.ffn_up.data, outDim: F, into: up, workers: threads)
+                lin.run(h, rows: n, [(w.ffn_gate, gate), (w.ffn_up, up)])
                 if let pn = w.post_ffw_norm {   // Gemma 3: GeGLU (tanh GELU), then post-norm before the add
                     Gemma3Layers.geglu(gate, up, n * F)
-                    BLAS.parallelLinear(gate, rows: n, inDim: F, w.ffn_down.data, outDim: D, into: h, workers: threads)
+                    lin.run(gate, rows: n, [(w.ffn_down, h)])
                     Gemma3Layers.postNormAdd(h, rows: n, n: D, weight: pn, eps: c.rmsEps, into: xb)
                 } else {
                 VectorMath.swiglu(gate, up, n * F)
-                BLAS.parallelLinear(gate, rows: n, inDim: F, w.ffn_down.data, outDim: D, into: xb, accumulate: true, workers: threads)
+                lin.run(gate, rows: n, [(w.ffn_down, xb)], accumulate: true)
                 }
                 // A NaN or infinity anywhere in the block shows up in its sum: stop with the place named.
                 if !VectorMath.sum(xb, n * D).isFinite {
@@ -181,25 +192,33 @@ public final class LlamaModel: @unchecked Sendable {
         return finalRows
     }
 
-    /// Output projection of normalised hidden rows [rows, D] -> logits [rows, V].
-    public func logits(hidden: UnsafePointer<Float>, rows: Int) -> [Float] {
+    /// Output projection of normalised hidden rows [rows, D] -> logits [rows, V]. `rowPath` (one
+    /// decode row) other than sgemm uses the `QuantMatVec` kernels; otherwise the matrix (the separate output
+    /// or the tied embedding) is dequantised in slabs of rows, so it never needs a float32 copy,
+    /// and the vocabulary is split across the model's threads.
+    public func logits(hidden: UnsafePointer<Float>, rows: Int, rowPath: DecodePath? = nil) -> [Float] {
         let c = config, D = c.embeddingLength, V = c.vocabSize
         guard rows > 0 else { return [] }
+        let w = weights.output ?? weights.token_embd.matrix
         var out = [Float](repeating: 0, count: rows * V)
         out.withUnsafeMutableBufferPointer { ob in
-            if let o = weights.output {
-                BLAS.gemm(m: rows, n: V, k: D, a: hidden, lda: D, b: o.data, ldb: D, bTransposed: true, c: ob.baseAddress!, ldc: V)
+            if rows == 1, let p = rowPath, p != .sgemm {
+                QuantMatVec.apply(hidden, [(w, ob.baseAddress!)], accumulate: false, int8: p == .int8, workers: threads)
                 return
             }
-            // Tied output: stream the embedding in slabs so it never needs a float32 copy.
-            let slab = 4096
-            let buf = UnsafeMutablePointer<Float>.allocate(capacity: slab * D); defer { buf.deallocate() }
-            var s = 0
-            while s < V {
-                let n = min(slab, V - s)
-                weights.token_embd.rows(s, n, into: buf)
-                BLAS.gemm(m: rows, n: n, k: D, a: hidden, lda: D, b: buf, ldb: D, bTransposed: true, c: ob.baseAddress! + s, ldc: V)
-                s += n
+            let hp = SharedPointer(hidden), op = SharedPointer(ob.baseAddress!)
+            let slab = 4096, workers = threads
+            parallelWorkers(workers) { i in
+                let v0 = V * i / workers, v1 = V * (i + 1) / workers
+                guard v1 > v0 else { return }
+                let buf = UnsafeMutablePointer<Float>.allocate(capacity: min(slab, v1 - v0) * D); defer { buf.deallocate() }
+                var s = v0
+                while s < v1 {
+                    let n = min(slab, v1 - s)
+                    w.dequantize(rows: s, s + n, into: buf)
+                    BLAS.gemm(m: rows, n: n, k: D, a: hp.p, lda: D, b: buf, ldb: D, bTransposed: true, c: op.p + s, ldc: V)
+                    s += n
+                }
             }
         }
         return out

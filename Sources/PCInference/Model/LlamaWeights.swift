@@ -1,13 +1,5 @@
 import Foundation
 
-/// A float32 matrix stored [rows, cols] row-major; for a linear layer rows = out, cols = in
-/// (GGUF stores ne = [in, out], which is the same memory order).
-public struct Matrix: @unchecked Sendable {
-    public let rows: Int, cols: Int
-    public let data: UnsafeMutablePointer<Float>
-    init(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>) { self.rows = rows; self.cols = cols; self.data = data }
-}
-
 /// One transformer block; property names follow the GGUF tensor names `blk.N.<name>`.
 public struct LlamaBlock: @unchecked Sendable {
     public let attn_norm: UnsafeMutablePointer<Float>   // [D]
@@ -25,10 +17,10 @@ public struct LlamaBlock: @unchecked Sendable {
     public var post_attention_norm: UnsafeMutablePointer<Float>? = nil, post_ffw_norm: UnsafeMutablePointer<Float>? = nil
 }
 
-/// All weights of a LLaMA-family model, dequantised to float32 into one arena.
-/// The token embedding stays in its GGUF encoding (usually Q8_0) and is dequantised by rows on
-/// demand: it is the largest tensor and each forward pass needs only a few of its rows, except
-/// for the output projection, which streams it in slabs.
+/// All weights of a LLaMA-family model. Matrices stay in their GGUF encoding inside the
+/// read-only file mapping (the OS pages them in on first use and may drop them under memory
+/// pressure); only the small vectors (norms, biases, RoPE factors) are copied out as float32.
+/// Loading therefore reads the header and touches no weight page.
 public final class LlamaWeights: @unchecked Sendable {
     public let config: ModelConfig
     public let blocks: [LlamaBlock]
@@ -40,84 +32,95 @@ public final class LlamaWeights: @unchecked Sendable {
     public let token_embd: EmbeddingTable
     /// Summary of tensor types, e.g. ["Q4_1": 210, "F32": 61, "Q8_0": 1].
     public let tensorTypes: [String: Int]
+    /// Bytes of weights biasprobe allocated itself (the float32 vectors): what loading adds to
+    /// the heap. The matrices add nothing; see `mappedBytes`.
     public let arenaBytes: Int
+    /// Bytes of the matrices and embedding read in place from the file mapping.
+    public let mappedBytes: Int
+    /// The largest matrix, in elements: the size of one dequantisation scratch slot.
+    public let largestMatrixElements: Int
+    /// Elements of one layer's matrices together: the scratch that keeps a whole layer expanded.
+    public let layerMatrixElements: Int
     private let arena: UnsafeMutablePointer<Float>
+    /// Keeps the mapping alive as long as the weights point into it.
+    private let file: GGUFFile
 
     public init(gguf: GGUFFile, config: ModelConfig) throws {
         self.config = config
+        file = gguf
         let c = config
         var types: [String: Int] = [:]
         for t in gguf.tensors { types[t.type?.name ?? "type#\(t.typeCode)", default: 0] += 1 }
         tensorTypes = types
 
-        // Plan every float32 tensor's place in one arena, checking shapes first.
-        struct Plan { let name: String; let info: GGUFTensorInfo; let offset: Int }
-        var plans: [Plan] = []
-        var total = 0
-        func plan(_ name: String, _ shape: [Int], optional: Bool = false) throws -> Int? {
+        func info(_ name: String, _ shape: [Int], optional: Bool = false) throws -> GGUFTensorInfo? {
             guard let t = gguf.tensor(name) else {
                 if optional { return nil }
                 throw GGUFError("\(gguf.path): tensor \(name) is missing")
             }
             guard t.dims == shape else { throw GGUFError("\(gguf.path): tensor \(name) has shape \(t.dims), expected \(shape)") }
             guard let type = t.type, type.canDequantize else {
-                throw GGUFError("\(gguf.path): tensor \(name) has type \(t.type?.name ?? "code \(t.typeCode)"), which biasprobe cannot dequantise (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K)")
+                throw GGUFError("\(gguf.path): tensor \(name) has type \(t.type?.name ?? "code \(t.typeCode)"), which biasprobe cannot dequantise (supported: \(GGMLType.supportedNames))")
             }
-            let off = total
-            total += (t.elementCount + 15) / 16 * 16   // 64-byte aligned starts
-            plans.append(Plan(name: name, info: t, offset: off))
-            return off
+            return t
+        }
+        // Small vectors: planned into one float32 arena.
+        struct Plan { let info: GGUFTensorInfo; let offset: Int }
+        var plans: [Plan] = []
+        var total = 0
+        func vector(_ name: String, _ n: Int, optional: Bool = false) throws -> Int? {
+            guard let t = try info(name, [n], optional: optional) else { return nil }
+            plans.append(Plan(info: t, offset: total))
+            total += (n + 15) / 16 * 16   // 64-byte aligned starts
+            return plans.last!.offset
+        }
+        var mapped = 0
+        func matrix(_ name: String, rows: Int, cols: Int) throws -> Matrix {
+            let t = try info(name, [cols, rows])!
+            let m = Matrix(rows: rows, cols: cols, type: t.type!, raw: try gguf.bytes(of: t).baseAddress!)
+            mapped += m.byteCount
+            return m
         }
         let D = c.embeddingLength, F = c.feedForwardLength
-        struct BlockOffsets { var an = 0, q = 0, k = 0, v = 0, o = 0, fn = 0, g = 0, u = 0, d = 0; var qb: Int?, kb: Int?, vb: Int?; var gemma3: [Int]? }
-        var offs: [BlockOffsets] = []
+        struct Pending { let an: Int, fn: Int, qb: Int?, kb: Int?, vb: Int?; let q, k, v, o, g, u, d: Matrix; var gemma3: [Int]? = nil }
+        var pending: [Pending] = []
         for l in 0..<c.layerCount {
-            var b = BlockOffsets()
-            b.an = try plan("blk.\(l).attn_norm.weight", [D])!
-            b.q = try plan("blk.\(l).attn_q.weight", [D, c.qDim])!
-            b.k = try plan("blk.\(l).attn_k.weight", [D, c.kvDim])!
-            b.v = try plan("blk.\(l).attn_v.weight", [D, c.kvDim])!
-            b.o = try plan("blk.\(l).attn_output.weight", [c.qDim, D])!
+            let p = "blk.\(l)."
+            let an = try vector(p + "attn_norm.weight", D)!
+            let q = try matrix(p + "attn_q.weight", rows: c.qDim, cols: D)
+            let k = try matrix(p + "attn_k.weight", rows: c.kvDim, cols: D)
+            let v = try matrix(p + "attn_v.weight", rows: c.kvDim, cols: D)
+            let o = try matrix(p + "attn_output.weight", rows: D, cols: c.qDim)
+            var qb: Int?, kb: Int?, vb: Int?
             if c.hasQKVBias {
-                b.qb = try plan("blk.\(l).attn_q.bias", [c.qDim])
-                b.kb = try plan("blk.\(l).attn_k.bias", [c.kvDim])
-                b.vb = try plan("blk.\(l).attn_v.bias", [c.kvDim])
+                qb = try vector(p + "attn_q.bias", c.qDim)
+                kb = try vector(p + "attn_k.bias", c.kvDim)
+                vb = try vector(p + "attn_v.bias", c.kvDim)
             }
-            b.fn = try plan("blk.\(l).ffn_norm.weight", [D])!
-            b.g = try plan("blk.\(l).ffn_gate.weight", [D, F])!
-            b.u = try plan("blk.\(l).ffn_up.weight", [D, F])!
-            b.d = try plan("blk.\(l).ffn_down.weight", [F, D])!
+            let fn = try vector(p + "ffn_norm.weight", D)!
+            let g = try matrix(p + "ffn_gate.weight", rows: F, cols: D)
+            let u = try matrix(p + "ffn_up.weight", rows: F, cols: D)
+            let d = try matrix(p + "ffn_down.weight", rows: D, cols: F)
+            var pb = Pending(an: an, fn: fn, qb: qb, kb: kb, vb: vb, q: q, k: k, v: v, o: o, g: g, u: u, d: d)
             if c.gemma3 != nil {   // Gemma 3: q/k norms, post-norms (see Gemma3Config.swift)
-                b.gemma3 = try Gemma3Config.normTensors(layer: l, config: c).map { try plan($0.name, [$0.size])! }
+                pb.gemma3 = try Gemma3Config.normTensors(layer: l, config: c).map { try vector($0.name, $0.size)! }
             }
-            offs.append(b)
+            pending.append(pb)
         }
-        let onOff = try plan("output_norm.weight", [D])!
-        let outOff = c.tiedOutput ? nil : try plan("output.weight", [D, c.vocabSize])
-        let ropeOff = try plan("rope_freqs.weight", [c.ropeDimensions / 2], optional: true)
+        let onOff = try vector("output_norm.weight", D)!
+        output = c.tiedOutput ? nil : try matrix("output.weight", rows: c.vocabSize, cols: D)
+        let ropeOff = try vector("rope_freqs.weight", c.ropeDimensions / 2, optional: true)
 
         arenaBytes = total * 4
         arena = .allocate(capacity: max(total, 1))
-        let base = arena
-        let shared = SharedPointer(arena)
-        // Dequantise tensors in parallel; each writes its own slice of the arena.
-        let planList = plans
-        let failure = LockedBox<Error?>(nil)
-        DispatchQueue.concurrentPerform(iterations: planList.count) { i in
-            let p = planList[i]
-            do {
-                let raw = try gguf.bytes(of: p.info)
-                Dequantize.run(p.info.type!, raw, into: shared.p + p.offset, count: p.info.elementCount)
-            } catch { failure.set(error) }
+        for p in plans {
+            Dequantize.run(p.info.type!, try gguf.bytes(of: p.info), into: arena + p.offset, count: p.info.elementCount)
         }
-        if let e = failure.get() { arena.deallocate(); throw e }
-
-        func mat(_ off: Int, _ r: Int, _ cc: Int) -> Matrix { Matrix(rows: r, cols: cc, data: base + off) }
-        blocks = offs.map { b in
-            var blk = LlamaBlock(attn_norm: base + b.an, attn_q: mat(b.q, c.qDim, D), attn_k: mat(b.k, c.kvDim, D),
-                       attn_v: mat(b.v, c.kvDim, D), attn_output: mat(b.o, D, c.qDim),
+        let base = arena
+        blocks = pending.map { b in
+            var blk = LlamaBlock(attn_norm: base + b.an, attn_q: b.q, attn_k: b.k, attn_v: b.v, attn_output: b.o,
                        attn_q_bias: b.qb.map { base + $0 }, attn_k_bias: b.kb.map { base + $0 }, attn_v_bias: b.vb.map { base + $0 },
-                       ffn_norm: base + b.fn, ffn_gate: mat(b.g, F, D), ffn_up: mat(b.u, F, D), ffn_down: mat(b.d, D, F))
+                       ffn_norm: base + b.fn, ffn_gate: b.g, ffn_up: b.u, ffn_down: b.d)
             if let g = b.gemma3 {
                 blk.attn_q_norm = base + g[0]; blk.attn_k_norm = base + g[1]
                 blk.post_attention_norm = base + g[2]; blk.post_ffw_norm = base + g[3]
@@ -125,40 +128,45 @@ public final class LlamaWeights: @unchecked Sendable {
             return blk
         }
         output_norm = base + onOff
-        output = outOff.map { mat($0, c.vocabSize, D) }
         rope_freqs = ropeOff.map { Array(UnsafeBufferPointer(start: base + $0, count: c.ropeDimensions / 2)) }
         token_embd = try EmbeddingTable(gguf: gguf, rows: c.vocabSize, cols: D)
+        mappedBytes = mapped + token_embd.storedBytes
+        let layer = pending.first.map { [$0.q, $0.k, $0.v, $0.o, $0.g, $0.u, $0.d].reduce(0) { $0 + $1.elementCount } } ?? 0
+        layerMatrixElements = layer
+        largestMatrixElements = pending.first.map { [$0.q, $0.k, $0.v, $0.o, $0.g, $0.u, $0.d].map(\.elementCount).max()! } ?? 0
     }
 
     deinit { arena.deallocate() }
+
+    /// Heap bytes the weights occupy: the float32 vectors only.
+    public var residentWeightBytes: Int { arenaBytes }
 }
 
-/// The token-embedding matrix [V, D] kept in its file encoding, copied out of the mapping so the
-/// GGUF file can be closed. Rows are dequantised on demand.
+/// The token-embedding matrix [V, D] in its file encoding, read in place from the mapping.
+/// Rows are dequantised on demand; as the tied output projection it is read whole.
 public final class EmbeddingTable: @unchecked Sendable {
     public let rows: Int, cols: Int
     public let type: GGMLType
-    private let bytesPerRow: Int
-    private let storage: UnsafeMutableRawPointer
+    public let matrix: Matrix
+    private let file: GGUFFile
 
     init(gguf: GGUFFile, rows: Int, cols: Int) throws {
         guard let t = gguf.tensor("token_embd.weight"), let type = t.type, type.canDequantize else {
             throw GGUFError("\(gguf.path): token_embd.weight has a type biasprobe cannot dequantise")
         }
-        let raw = try gguf.bytes(of: t)
+        guard t.dims == [cols, rows] else {
+            throw GGUFError("\(gguf.path): tensor token_embd.weight has shape \(t.dims), expected \([cols, rows])")
+        }
+        file = gguf
         self.rows = rows; self.cols = cols; self.type = type
-        bytesPerRow = raw.count / rows
-        storage = .allocate(byteCount: raw.count, alignment: 64)
-        storage.copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+        matrix = Matrix(rows: rows, cols: cols, type: type, raw: try gguf.bytes(of: t).baseAddress!)
     }
-    deinit { storage.deallocate() }
 
-    public var storedBytes: Int { bytesPerRow * rows }
+    public var storedBytes: Int { matrix.byteCount }
 
     /// Dequantise rows [start, start+count) into y ([count, cols]).
     public func rows(_ start: Int, _ count: Int, into y: UnsafeMutablePointer<Float>) {
-        let raw = UnsafeRawBufferPointer(start: storage + start * bytesPerRow, count: count * bytesPerRow)
-        Dequantize.run(type, raw, into: y, count: count * cols)
+        matrix.dequantize(rows: start, start + count, into: y)
     }
 }
 

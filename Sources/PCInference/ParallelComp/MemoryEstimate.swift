@@ -30,7 +30,7 @@ public struct MemoryEstimate: Sendable {
             + workers * 3 * 64 * min(largest.prefix(keep).reduce(0, +) + m, 1 << 20) * 4   // score blocks
         let keys = largest.prefix(keep).reduce(0, +) + m
         let obs = observed ? (workers + 1) * c.layerCount * c.headCount * keys * 4 : 0
-        return MemoryEstimate(weightsBytes: model.weights.arenaBytes + model.weights.token_embd.storedBytes,
+        return MemoryEstimate(weightsBytes: model.weightMemoryBytes,
                               kvBytes: kv, activationBytes: act, observerBytes: obs, runtimeBytes: 90 << 20)
     }
 

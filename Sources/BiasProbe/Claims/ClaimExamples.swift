@@ -1,0 +1,84 @@
+import Foundation
+import PCInference
+
+/// One example of the claims run: a document cut from the default essays at `offset`, split
+/// into `chunks` chunks, with a question; plus a pass-key document for the retrieval claims.
+public struct ClaimExample: Codable, Sendable, Equatable {
+    public var index: Int
+    /// First essay token of the document.
+    public var offset: Int
+    public var chunks: Int
+    public var question: String
+    public var passkeyDepth: Double
+    public var passkeySeed: UInt64
+    public init(index: Int, offset: Int, chunks: Int, question: String, passkeyDepth: Double, passkeySeed: UInt64) {
+        self.index = index; self.offset = offset; self.chunks = chunks; self.question = question; self.passkeyDepth = passkeyDepth; self.passkeySeed = passkeySeed
+    }
+}
+
+/// Everything that fixes the work list and the runs; a part's header stores it, so parts of
+/// different settings are never merged.
+public struct ClaimSettings: Codable, Sendable, Equatable {
+    public var examples = 20
+    /// Content tokens per chunk (the template prefix comes on top).
+    public var width = 256
+    /// Chunk counts, cycled over the examples.
+    public var chunkCounts = [2, 3, 4]
+    /// Chunk width of T11's small-chunk run (its large widths are `width` and chunks x width).
+    public var smallWidth = 64
+    public var passkeyTokens = 768, passkeyChunk = 256
+    /// T18: chunk width and chunk counts of the continuation runs, and the tokens scored.
+    public var continuationWidth = 128, continuationCounts = [1, 2, 8], continuationTokens = 48
+    /// Seeds the examples' offsets, questions and pass keys, and the bootstrap.
+    public var seed: UInt64 = 2025
+    public var model = ""
+
+    /// A CI-sized run: two small examples, every claim still measured (too few for a verdict).
+    public static var quick: ClaimSettings {
+        var s = ClaimSettings()
+        s.examples = 2; s.width = 128; s.chunkCounts = [2, 3]; s.smallWidth = 32
+        s.passkeyTokens = 384; s.passkeyChunk = 192
+        s.continuationWidth = 64; s.continuationCounts = [1, 4]; s.continuationTokens = 16
+        return s
+    }
+
+    /// Sink and recent band width: about 2.5 % of a chunk, the paper's 100 of 3,600-4,000 tokens.
+    public var bandWidth: Int { max(1, Int((0.025 * Double(width)).rounded())) }
+
+    public static let questions = ["What are these essays about?", "What is the author's main argument?",
+                            "Which examples does the author give?", "What advice does the author give?",
+                            "Summarise the text in one sentence."]
+
+    /// Essay tokens one example needs from its offset.
+    public var tokensNeeded: Int {
+        max((chunkCounts.max() ?? 1) * width, (continuationCounts.max() ?? 1) * continuationWidth + 16 + continuationTokens)
+    }
+
+    /// The examples: offsets drawn uniformly over the essays from the seed, chunk counts and
+    /// questions cycled, pass keys at evenly spread depths.
+    public func workList(essayTokens: Int) -> [ClaimExample] {
+        var rng = SplitMix64(seed: seed)
+        let room = max(1, essayTokens - tokensNeeded)
+        return (0..<examples).map { i in
+            ClaimExample(index: i, offset: Int(rng.next() % UInt64(room)), chunks: chunkCounts[i % chunkCounts.count],
+                         question: Self.questions[i % Self.questions.count],
+                         passkeyDepth: Double(i % 5) / 4, passkeySeed: seed &+ UInt64(i))
+        }
+    }
+
+    /// Estimated cost of an example for sharding: tokens prefilled, all runs together.
+    public func cost(_ e: ClaimExample) -> Double {
+        Double(10 * e.chunks * width + 8 * passkeyTokens + continuationCounts.reduce(0, +) * continuationWidth)
+    }
+}
+
+/// One finished example: its numbers per claim, and the arrays the figures average.
+public struct ExampleRow: Codable, Sendable {
+    public var example: ClaimExample
+    public var claims: [String: [String: Double]]
+    public var arrays: [String: [Double]]
+    public var seconds: Double
+    public init(example: ClaimExample, claims: [String: [String: Double]], arrays: [String: [Double]], seconds: Double) {
+        self.example = example; self.claims = claims; self.arrays = arrays; self.seconds = seconds
+    }
+}

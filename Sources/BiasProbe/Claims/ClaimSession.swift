@@ -1,0 +1,41 @@
+import Foundation
+import PCInference
+
+/// Runs examples into rows: every run of an example, then every claim's numbers from them.
+public struct ClaimSession {
+    public let model: LlamaModel
+    public let tok: Tokenizer
+    public let settings: ClaimSettings
+    public let doc: [Int]
+    public let claims: [any Claim]
+
+    public func row(_ ex: ClaimExample) throws -> ExampleRow {
+        let t0 = Date()
+        let essay = try EssayRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
+        let t1 = Date()
+        let passkey = try PasskeyRunner(model: model, tok: tok, settings: settings).run(ex)
+        let t2 = Date()
+        let cont = try ContinuationRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
+        if ProcessInfo.processInfo.environment["BIASPROBE_CLAIMS_TIMING"] != nil {
+            Log.info(String(format: "claims timing: essay %.1f s, passkey %.1f s, continuation %.1f s", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), Date().timeIntervalSince(t2)))
+        }
+        let runs = ExampleRuns(essay: essay, passkey: passkey, continuation: cont)
+        var numbers: [String: [String: Double]] = [:]
+        for c in claims { if let m = c.measure(runs) { numbers[c.id] = m } }
+        var arrays = OutlierMapClaim.maps(essay)
+        arrays["t12_profile"] = ExponentialDecayClaim.meanProfile(essay)
+        return ExampleRow(example: ex, claims: numbers, arrays: arrays, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// One row as the JSON line written to examples.jsonl (sorted keys: the same row, the same text).
+    public static func line(_ row: ExampleRow) throws -> String {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try enc.encode(row), as: UTF8.self)
+    }
+    public static func parse(_ line: String) throws -> ExampleRow {
+        let dec = JSONDecoder()
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try dec.decode(ExampleRow.self, from: Data(line.utf8))
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import PCInference
+
+/// Where the keys of one chunk sit in a cache, split the way the claims need it: the template
+/// prefix (identical in every chunk: same tokens, same positions, causal, so its keys are
+/// bit-identical copies), then the content, whose first `sink` keys are the content sink and
+/// whose last `recent` keys the recent tail.
+public struct ChunkBands: Sendable {
+    public var span: Range<Int>
+    public var content: Range<Int>
+    public var sink: Int, recent: Int
+    public init(span: Range<Int>, content: Range<Int>, sink: Int, recent: Int) { self.span = span; self.content = content; self.sink = sink; self.recent = recent }
+    public var template: Range<Int> { span.lowerBound..<content.lowerBound }
+    public var contentSink: Range<Int> { content.lowerBound..<min(content.upperBound, content.lowerBound + sink) }
+    public var tail: Range<Int> { max(contentSink.upperBound, content.upperBound - recent)..<content.upperBound }
+    public var middle: Range<Int> { contentSink.upperBound..<tail.lowerBound }
+
+    /// Bands of every span holding `width` content tokens after whatever prefix it kept.
+    public static func of(_ spans: [Range<Int>], width: Int, sink: Int, recent: Int) -> [ChunkBands] {
+        spans.map { sp in ChunkBands(span: sp, content: max(sp.lowerBound, sp.upperBound - width)..<sp.upperBound, sink: sink, recent: recent) }
+    }
+}
+
+/// What one essay example's runs measured (the statistics read these, nothing else).
+public struct EssayRuns: Sendable {
+    public var layers = 0, heads = 0, chunks = 0, width = 0, band = 0
+    public init() {}
+    /// Official run (later chunks' first token dropped, every chunk kept).
+    public var bands: [ChunkBands] = []
+    public var global = KeyTable(keys: 0, values: [])          // all question rows
+    public var globalLast = KeyTable(keys: 0, values: [])      // last question row (the calibration score)
+    public var globalLast8 = KeyTable(keys: 0, values: [])     // last 8 question rows (SnapKV's window)
+    public var local: [KeyTable] = []                          // per chunk, its question rows over [chunk ; question]
+    public var localBands: [ChunkBands] = []
+    public var globalEntropy: [Double] = [], globalMax: [Double] = []
+    public var decodeEntropy: [Double] = []
+    public var above: [Double] = [], top1: [Double] = []       // local concentration at `width`
+    public var reach: [Double] = [], reachDistance = 0         // full-reach distance profile [lh][Δ]
+    /// Every chunk's first token kept.
+    public var keptBands: [ChunkBands] = []
+    public var kept = KeyTable(keys: 0, values: [])
+    /// Normal attention: one chunk holding the same content.
+    public var normalEntropy: [Double] = [], normalLast8 = KeyTable(keys: 0, values: []), normalContext = 0
+    public var normalAbove: [Double] = [], normalTop1: [Double] = []
+    /// T11's small chunks.
+    public var smallAbove: [Double] = [], smallTop1: [Double] = []
+    /// T6: decode-row entropy with global (after the question) and per-chunk SnapKV eviction.
+    public var decodeEntropyGlobalEviction: [Double] = [], decodeEntropyChunkEviction: [Double] = []
+    /// T7-T9: question-stage calibration runs.
+    public var entropySinkEarly: [Double] = [], entropySinkDeep: [Double] = []
+    public var globalRecentDeep = KeyTable(keys: 0, values: [])
+    public var entropyBothMid: [Double] = [], maxBothMid: [Double] = []
+    public var midLayer = 0
+
+    public var lhCount: Int { layers * heads }
+    public func quarter(_ l: Int) -> Int { min(3, l * 4 / layers) }
+    public func layersOf(quarter q: Int) -> ClosedRange<Int> { (q * layers / 4)...((q + 1) * layers / 4 - 1) }
+}
+
+/// Runs the pipeline variants of one essay example.
+public struct EssayRunner {
+    public let model: LlamaModel
+    public let tok: Tokenizer
+    public let settings: ClaimSettings
+    public let doc: [Int]
+
+    public var format: PromptFormat { PromptFormat.forTokenizer(tok) }
+
+    public func run(_ ex: ClaimExample) throws -> EssayRuns {
+        let L = model.config.layerCount, H = model.config.headCount, C = ex.chunks, w = settings.width, S = settings.bandWidth
+        let prefix = format.prefixIDs(tok)
+        let q = format.questionIDs(tok, question: ex.question)
+        let content = (0..<C).map { c in Array(doc[(ex.offset + c * w)..<(ex.offset + (c + 1) * w)]) }
+        var r = EssayRuns()
+        r.layers = L; r.heads = H; r.chunks = C; r.width = w; r.band = S; r.midLayer = L / 2
+
+        var base = ParallelCompConfig()
+        base.keepChunks = C; base.maxNewTokens = 1
+
+        // Official run: every observer the attention claims read.
+        do {
+            var cfg = base; cfg.maxNewTokens = 2   // one decode row, observed (T6's baseline)
+            let g = QueryKeyMass(stage: .global, layers: L, heads: H), g1 = QueryKeyMass(stage: .global, lastRows: 1, layers: L, heads: H)
+            let g8 = QueryKeyMass(stage: .global, lastRows: 8, layers: L, heads: H), loc = QueryKeyMass(stage: .local, layers: L, heads: H)
+            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
+            let dec = RowStatsObserver(stage: .decode, rows: .queryAll, layers: L, heads: H, chunks: C)
+            let conc = ConcentrationObserver(stage: .local, layers: L, heads: H)
+            let reachD = min(w / 2, 256)
+            let reach = FullReachProfile(maxDistance: reachD, skip: prefix.count + S, layers: L, heads: H)
+            let res = try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: [g, g1, g8, loc, stats, dec, conc, reach], generate: true)
+            r.bands = ChunkBands.of(res.combinedSpans, width: w, sink: S, recent: S)
+            r.global = g.tables[0]!; r.globalLast = g1.tables[0]!; r.globalLast8 = g8.tables[0]!
+            r.local = (0..<C).map { loc.tables[$0]! }
+            r.localBands = ChunkBands.of([0..<(prefix.count + w)], width: w, sink: S, recent: S)
+            let m = stats.means(); r.globalEntropy = m.entropy.map(Double.init); r.globalMax = m.maxProb.map(Double.init)
+            r.decodeEntropy = dec.means().entropy.map(Double.init)
+            let cm = conc.means(); r.above = cm.above[0].map(Double.init); r.top1 = cm.top1.map(Double.init)
+            r.reach = reach.profile(); r.reachDistance = reachD
+        }
+        // Every chunk's first token kept (the observation on the BOS convention).
+        do {
+            var cfg = base; cfg.keepEveryChunkFirstToken = true
+            let g = QueryKeyMass(stage: .global, layers: L, heads: H)
+            let res = try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: [g])
+            r.keptBands = ChunkBands.of(res.combinedSpans, width: w, sink: S, recent: S); r.kept = g.tables[0]!
+        }
+        // Normal attention over the same content in one chunk (T5, and T11's largest width).
+        do {
+            var cfg = base; cfg.keepChunks = 1
+            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: 1)
+            let g8 = QueryKeyMass(stage: .global, lastRows: 8, layers: L, heads: H)
+            let conc = ConcentrationObserver(stage: .local, layers: L, heads: H)
+            let res = try run(cfg, chunks: [prefix + content.flatMap { $0 }], q: q, observers: [stats, g8, conc])
+            r.normalEntropy = stats.means().entropy.map(Double.init); r.normalLast8 = g8.tables[0]!; r.normalContext = res.combinedKeys
+            let cm = conc.means(); r.normalAbove = cm.above[0].map(Double.init); r.normalTop1 = cm.top1.map(Double.init)
+        }
+        // T11: two small chunks from the same place.
+        do {
+            let sw = settings.smallWidth
+            let conc = ConcentrationObserver(stage: .local, layers: L, heads: H)
+            var cfg = base; cfg.keepChunks = 2
+            _ = try run(cfg, chunks: (0..<2).map { c in prefix + Array(doc[(ex.offset + c * sw)..<(ex.offset + (c + 1) * sw)]) }, q: q, observers: [conc])
+            let cm = conc.means(); r.smallAbove = cm.above[0].map(Double.init); r.smallTop1 = cm.top1.map(Double.init)
+        }
+        // T6: half of each chunk's content kept, once over everything after the question
+        // (standard eviction) or inside every chunk (ParallelComp's); decode rows see the result.
+        for stage in [ParallelCompConfig.Compression.Stage.question, .chunk] {
+            var cfg = base; cfg.maxNewTokens = 2
+            cfg.compression = .init(capacity: w / 2, stage: stage)
+            let dec = RowStatsObserver(stage: .decode, rows: .queryAll, layers: L, heads: H, chunks: C)
+            _ = try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: [dec], generate: true)
+            let e = dec.means().entropy.map(Double.init)
+            if stage == .question { r.decodeEntropyGlobalEviction = e } else { r.decodeEntropyChunkEviction = e }
+        }
+        // T7-T9: the official question-stage calibration (prefill_2, lambda 0.1, bands of 100).
+        func calibrated(_ rules: [CalibrationRule], _ obs: [AttentionObserver]) throws {
+            var cfg = base; cfg.calibration = rules
+            _ = try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: obs)
+        }
+        let early = r.layersOf(quarter: 0), deep = r.layersOf(quarter: 3)
+        for (rule, deepRun) in [(CalibrationRule(band: .sink, layers: early, stage: .query), false), (CalibrationRule(band: .sink, layers: deep, stage: .query), true)] {
+            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
+            try calibrated([rule], [stats])
+            let e = stats.means().entropy.map(Double.init)
+            if deepRun { r.entropySinkDeep = e } else { r.entropySinkEarly = e }
+        }
+        do {
+            let g = QueryKeyMass(stage: .global, layers: L, heads: H)
+            try calibrated([CalibrationRule(band: .recent, layers: deep, stage: .query)], [g])
+            r.globalRecentDeep = g.tables[0]!
+        }
+        do {
+            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
+            let mid = r.midLayer...r.midLayer
+            try calibrated([CalibrationRule(band: .sink, layers: mid, stage: .query), CalibrationRule(band: .recent, layers: mid, stage: .query)], [stats])
+            let m = stats.means(); r.entropyBothMid = m.entropy.map(Double.init); r.maxBothMid = m.maxProb.map(Double.init)
+        }
+        return r
+    }
+
+    public func run(_ cfg: ParallelCompConfig, chunks: [[Int]], q: [Int], observers: [AttentionObserver], generate: Bool = false) throws -> ParallelCompPipeline.Result {
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
+        let t0 = Date()
+        defer {
+            if ProcessInfo.processInfo.environment["BIASPROBE_CLAIMS_TIMING"] != nil {
+                Log.info(String(format: "  essay run: %d tokens, %d observers, %.2f s", chunks.reduce(0) { $0 + $1.count }, observers.count, Date().timeIntervalSince(t0)))
+            }
+        }
+        return try pc.run(try .init(chunkTokenIDs: chunks, questionIDs: q), observers: observers, generate: generate,
+                          cancelled: { Signals.isInterrupted })
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// O1 (was T19): not a claim of the paper.
+public struct FirstTokenShareObservation: Claim {
+    public let id = "O1", kind = ClaimKind.observation
+    public init() {}
+    public let sentence = "Inferred, not stated in the paper: the total sink mass across chunks grows with C, and the per-chunk sink share shrinks."
+    public let statistic = "abs(chunk 1's share of the mass on all chunks' first tokens - 1/C) with every chunk's first token kept"
+    public let threshold = Threshold(value: 0.01, direction: .below)
+    public let confounds = ["the chunks' first-token keys are bit-identical (same token, position 0, causal), so each gets exactly 1/C of their mass: this measures the cache layout, not the model"]
+
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
+        let r = x.essay
+        var first = 0.0, all = 0.0
+        for lh in 0..<r.lhCount {
+            let m = r.keptBands.map { r.kept.sum(lh, $0.span.lowerBound..<($0.span.lowerBound + 1)) }
+            first += m[0]; all += m.reduce(0, +)
+        }
+        guard all > 0 else { return nil }
+        return ["value": abs(first / all - 1 / Double(r.chunks)), "first_token_mass_sum_C\(r.chunks)": all / Double(r.lhCount)]
+    }
+}
+
+/// O2 (was T20): keeping later chunks' BOS changes the sink statistics.
+public struct KeptBOSObservation: Claim {
+    public let id = "O2", kind = ClaimKind.observation
+    public init() {}
+    public let sentence = "Not the paper's claim: keeping every chunk's first token in the combined cache changes the sink statistics."
+    public let statistic = "change of the share of heads whose recent mass beats their template-and-sink mass (T3's second form) when every chunk keeps its first token"
+    public let threshold = Threshold(value: 0, direction: .below)
+    public let confounds = ["near-tautological: keeping C - 1 more sink tokens adds sink mass"]
+
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
+        guard let t3 = RecencyOverSinkClaim().measure(x), let kept = t3["share_bos_kept"], let dropped = t3["share_recent_gt_template_and_sink"] else { return nil }
+        return ["value": kept - dropped]
+    }
+}
+
+/// Every claim the report covers, paper claims first, in the paper-claims numbering.
+public enum ClaimCatalog {
+    public static let all: [any Claim] = [ThreeShapesClaim(), SinkRepeatsClaim(), RecencyOverSinkClaim(), WeakerRecencyClaim(), FlatterMorePeaksClaim(),
+                                   GlobalEvictionClaim(), SinkEvictionDepthClaim(), RecencyToMiddleClaim(), MidDepthEvictionClaim(), OutlierMapClaim(),
+                                   ConcentrationClaim(), ExponentialDecayClaim(), ShallowSinksClaim(), AllEvictionClaim(), FlatPerplexityClaim(),
+                                   QuestionBOSClaim(), FirstTokenShareObservation(), KeptBOSObservation()]
+}

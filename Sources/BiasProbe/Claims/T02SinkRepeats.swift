@@ -1,0 +1,37 @@
+import Foundation
+
+/// T2: every chunk has its own sink in global attention.
+public struct SinkRepeatsClaim: Claim {
+    public let id = "T2", kind = ClaimKind.paper
+    public init() {}
+    public let sentence = "In A_g, every chunk c shows its own U-shape, i.e. the first and last tokens of every chunk get more than their share."
+    public let statistic = "share of (head, chunk 2..C) whose content sink (the first S content tokens after the template) holds > 3x its uniform share of the question's global attention over the chunks (official cache: later chunks' BOS dropped)"
+    public let threshold = Threshold(value: 0.5, direction: .above)
+    public let confounds = ["the chunk's template prefix comes first and its keys are bit-identical in every chunk (same tokens, positions, causal): its sink is a copy, reported apart (template_share_elevated)",
+                     "S = 2.5 % of the chunk's content; the paper's 100 tokens of a 3.6K chunk include its own instruction prefix"]
+
+    /// Share of (head, chunk) pairs whose band mass over its uniform share exceeds 3.
+    public static func elevatedShare(_ pairs: [(mass: Double, share: Double)]) -> Double {
+        ClaimMath.share(pairs.map { $0.share > 0 ? $0.mass > elevatedRatio * $0.share : nil })
+    }
+
+    public static func pairs(_ t: KeyTable, _ bands: [ChunkBands], lhCount: Int, band: (ChunkBands) -> Range<Int>) -> [(mass: Double, share: Double)] {
+        let total = Double(bands.reduce(0) { $0 + $1.span.count })
+        var out: [(mass: Double, share: Double)] = []
+        for lh in 0..<lhCount {
+            let ctx = bands.reduce(0.0) { $0 + t.sum(lh, $1.span) }
+            guard ctx > 0 else { continue }
+            for b in bands.dropFirst() { let r = band(b); out.append((t.sum(lh, r) / ctx, Double(r.count) / total)) }
+        }
+        return out
+    }
+
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
+        let r = x.essay
+        guard r.chunks >= 2 else { return nil }
+        return ["value": Self.elevatedShare(Self.pairs(r.global, r.bands, lhCount: r.lhCount) { $0.contentSink }),
+                "template_share_elevated": Self.elevatedShare(Self.pairs(r.global, r.bands, lhCount: r.lhCount) { $0.template }),
+                "recent_share_elevated": Self.elevatedShare(Self.pairs(r.global, r.bands, lhCount: r.lhCount) { $0.tail }),
+                "content_sink_share_elevated_bos_kept": Self.elevatedShare(Self.pairs(r.kept, r.keptBands, lhCount: r.lhCount) { $0.contentSink })]
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+/// T3: in global attention the chunks' tails beat their heads.
+public struct RecencyOverSinkClaim: Claim {
+    public let id = "T3", kind = ClaimKind.paper
+    public init() {}
+    public let sentence = "In global attention, recency is stronger than sink: summed over chunks, A_g puts more mass on the recent tails of the chunks than on their heads."
+    public let statistic = "share of heads whose summed mass on the chunks' last S content tokens exceeds that on their first S content tokens (equal widths; official cache)"
+    public let threshold = Threshold(value: 0.5, direction: .above)
+    public let confounds = ["counting the template prefix as the chunk's head (the paper's first-100-tokens band) turns the comparison into template copies against content: reported as share_recent_gt_template_and_sink",
+                     "the BOS convention decides it: with every chunk's BOS kept the sink grows (share_bos_kept)"]
+
+    /// Share of heads whose recent mass beats their sink mass.
+    public static func share(recent: [Double], sink: [Double]) -> Double {
+        ClaimMath.share(zip(recent, sink).map { ClaimMath.less($0.1, $0.0) })
+    }
+
+    public static func sums(_ t: KeyTable, _ bands: [ChunkBands], _ lhCount: Int, _ band: (ChunkBands) -> [Range<Int>]) -> [Double] {
+        (0..<lhCount).map { lh in bands.reduce(0.0) { acc, b in band(b).reduce(acc) { $0 + t.sum(lh, $1) } } }
+    }
+
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
+        let r = x.essay
+        let recent = Self.sums(r.global, r.bands, r.lhCount) { [$0.tail] }
+        let sink = Self.sums(r.global, r.bands, r.lhCount) { [$0.contentSink] }
+        var out: [String: Double] = ["value": Self.share(recent: recent, sink: sink)]
+        out["share_recent_gt_template_and_sink"] = Self.share(recent: recent, sink: Self.sums(r.global, r.bands, r.lhCount) { [$0.template, $0.contentSink] })
+        out["share_bos_kept"] = Self.share(recent: Self.sums(r.kept, r.keptBands, r.lhCount) { [$0.tail] },
+                                           sink: Self.sums(r.kept, r.keptBands, r.lhCount) { [$0.template, $0.contentSink] })
+        for q in 0..<4 {
+            let idx = (0..<r.lhCount).filter { r.quarter($0 / r.heads) == q }
+            out["quarter\(q + 1)"] = Self.share(recent: idx.map { recent[$0] }, sink: idx.map { sink[$0] })
+        }
+        return out
+    }
+}

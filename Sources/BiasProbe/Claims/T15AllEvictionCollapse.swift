@@ -1,0 +1,21 @@
+import Foundation
+
+/// T15: evicting every outlier is catastrophic.
+public struct AllEvictionClaim: Claim {
+    public let id = "T15", kind = ClaimKind.paper
+    public init() {}
+    public let sentence = "Evicting every high-score token is catastrophic, most of all in early layers (All-eviction averages 3.43 / 12.95 / 20.32 / 15.59 against 36.60)."
+    public let statistic = "the smallest over the four depth quarters of the pass key's NLL increase (nats per token) when every key above lambda = 0.1 is evicted in that quarter (chunk-stage calibration, band all)"
+    public let threshold = Threshold(value: 0.5, direction: .above)
+    public let confounds = ["0.5 nats per token (the answer 1.65x less likely per token) stands for the paper's collapse",
+                     "head equalisation (official) tops every head up to the same eviction count with its lowest-score keys"]
+
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
+        let p = x.passkey
+        guard let b = p.base, p.allByQuarter.count == 4 else { return nil }
+        let d = p.allByQuarter.map { $0.nll - b.nll }
+        var out: [String: Double] = ["value": d.min()!, "worst_is_first_quarter": d.firstIndex(of: d.max()!) == 0 ? 1 : 0]
+        for q in 0..<4 { out["nll_change_quarter\(q + 1)"] = d[q] }
+        return out
+    }
+}

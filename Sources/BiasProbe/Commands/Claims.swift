@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import PCInference
+
+struct Claims: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Test the paper's attention-bias claims over many examples, with bootstrap intervals.",
+        subcommands: [ClaimsRun.self, ClaimsMerge.self], defaultSubcommand: ClaimsRun.self)
+}
+
+struct ClaimsRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Test the paper's attention-bias claims (T1-T20 as far as they run here) over many examples.",
+        discussion: """
+        Every example is a document cut from the default essays at a seeded offset (2-4 chunks), \
+        a question, a pass-key document and a continuation. Each claim's statistic is computed \
+        per example; its mean over examples gets a 95 % bootstrap interval, and the claim holds \
+        (or fails) only when the interval lies wholly on one side of its pre-registered \
+        threshold. Writes claims.md, claims.json, examples.jsonl and figures to --out-dir \
+        (default outputs/claims/MODEL). With --shard I/N (or inside a Slurm job array) only part \
+        I of N of the examples runs, into examples.part-I-of-N.jsonl; 'biasprobe claims merge \
+        DIR/examples.jsonl' then writes what an unsharded run writes.
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Examples (default 20; --quick: 2).") var examples: Int?
+    @Flag(help: "CI-sized: 2 small examples (128-token chunks); every claim still measured.") var quick = false
+    @Option(help: "Seed of the examples and the bootstrap.") var seed: UInt64 = 2025
+    @Option(help: "Folder for claims.md, claims.json, examples.jsonl and figures (default outputs/claims/MODEL).") var outDir: String?
+    @Flag(help: "Print claims.json's claims on stdout too.") var json = false
+    @Flag(help: "No progress lines.") var quiet = false
+    @Option(help: ArgumentHelp("Run only part I of N of the examples (balanced by estimated cost); merge with 'biasprobe claims merge'. Default: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT when set.", valueName: "I/N"))
+    var shard: Shard?
+    @Flag(help: "With --shard: start the part over instead of resuming it.") var restart = false
+
+    func validate() throws {
+        if let e = examples, e < 1 { throw ValidationError("--examples must be at least 1") }
+    }
+
+    /// outputs/claims/<model file name without extension>, lowercased: one folder per model.
+    static func defaultFolder(modelPath: String) -> String {
+        let stem = ((modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
+        return "outputs/claims/" + stem.lowercased()
+    }
+
+    var dir: String { outDir ?? Self.defaultFolder(modelPath: modelOptions.modelPath) }
+
+    func run() throws {
+        let t0 = Date()
+        let shard = try self.shard ?? Shard.fromEnvironment()
+        var settings = quick ? ClaimSettings.quick : ClaimSettings()
+        if let examples { settings.examples = examples }
+        settings.seed = seed
+        settings.model = modelOptions.modelPath
+        let (model, tok, _) = try modelOptions.load()
+        let doc = tok.encode(try DefaultCorpus.essays(), parseSpecial: false, addBOS: false)
+        guard doc.count > settings.tokensNeeded + 64 else { throw CLIError("the essays hold \(doc.count) tokens; these settings need \(settings.tokensNeeded)") }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let items = settings.workList(essayTokens: doc.count)
+        let session = ClaimSession(model: model, tok: tok, settings: settings, doc: doc, claims: ClaimCatalog.all)
+        let header = ClaimsHeader(settings: settings, modelName: model.config.name, layers: model.config.layerCount, heads: model.config.headCount)
+        func say(_ s: String) { if !quiet { Log.info(s) } }
+        func runOne(_ i: Int, _ n: Int, of total: Int) throws -> String {
+            if Signals.isInterrupted { throw InterruptedError() }
+            let row = try session.row(items[i])
+            say(String(format: "claims: example %d/%d (%d chunks) in %.0f s", n, total, items[i].chunks, row.seconds))
+            return try ClaimSession.line(row)
+        }
+        let out = dir + "/examples.jsonl"
+
+        if let shard {
+            let settingsText = try header.text()
+            let costs = items.map { settings.cost($0) }
+            let mine = WorkPartition.items(costs: costs, shards: shard.count, index: shard.index - 1)
+            let path = shard.partPath(for: out)
+            let h = EvalPart.Header(shard: shard.description, settings: settingsText, modelSHA256: try sha256(of: modelOptions.modelPath),
+                                    workList: sha256(text: settingsText + "\n" + costs.map { String($0) }.joined(separator: ",")),
+                                    totalItems: items.count, items: mine, host: hostName)
+            var part = EvalPart(header: h)
+            if FileManager.default.fileExists(atPath: path) && !restart {
+                let old = try EvalPart.read(path: path)
+                var oh = old.header; oh.host = h.host
+                guard oh == h else { throw CLIError("\(path) holds another shard or claims run (settings, model or shard count differ): pass --restart to overwrite it") }
+                part.rows = old.rows
+                say("resuming shard \(shard): \(mine.count - part.missing.count) of \(mine.count) examples already in \(path)")
+            }
+            try part.write(path: path)
+            let todo = part.missing
+            for (n, i) in todo.enumerated() {
+                try EvalPart.append(path: path, item: i, peakRSS: Int64(ProcessStats.peakRSS), row: try runOne(i, n + 1, of: todo.count))
+            }
+            print("shard \(shard): \(mine.count) of \(items.count) examples in \(path); merge the parts with: biasprobe claims merge \(out)")
+            return
+        }
+
+        var lines: [String] = []
+        for i in items.indices { lines.append(try runOne(i, i + 1, of: items.count)) }
+        try ClaimsOutput.finish(lines: lines, header: header, dir: dir, seconds: Date().timeIntervalSince(t0),
+                                peakRSS: ProcessStats.peakRSS, json: json, quiet: quiet)
+        // The default folders sit side by side under outputs/claims: refresh the model comparison.
+        if outDir == nil { try ClaimComparison.write(root: (dir as NSString).deletingLastPathComponent) }
+    }
+}
+
+/// What a claims part records about its run besides the shared part header fields.
+struct ClaimsHeader: Codable, Equatable {
+    var command = "claims"
+    var settings: ClaimSettings
+    var modelName: String
+    var layers: Int, heads: Int
+
+    func text() throws -> String {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try enc.encode(self), as: UTF8.self)
+    }
+    static func parse(_ text: String) -> ClaimsHeader? { try? JSONDecoder().decode(ClaimsHeader.self, from: Data(text.utf8)) }
+}
+
+/// Rows -> examples.jsonl, the report and the figures (the unsharded run and the merge share it).
+enum ClaimsOutput {
+    static func finish(lines: [String], header: ClaimsHeader, dir: String, seconds: Double, peakRSS: Int, json: Bool, quiet: Bool = false) throws {
+        try lines.map { $0 + "\n" }.joined().write(toFile: dir + "/examples.jsonl", atomically: true, encoding: .utf8)
+        let rows = try lines.map(ClaimSession.parse)
+        let outcomes = ClaimAggregate.outcomes(ClaimCatalog.all, rows: rows, seed: header.settings.seed)
+        let report = ClaimReport(model: header.modelName, settings: header.settings, outcomes: outcomes, rows: rows,
+                                 layers: header.layers, heads: header.heads)
+        try report.write(to: dir, seconds: seconds, peakRSS: peakRSS)
+        if json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            print(String(decoding: try enc.encode(outcomes), as: UTF8.self))
+        }
+        else { print(report.terminalSummary) }
+        if !quiet { Log.info(String(format: "claims: %d claims over %d examples in %.0f s (peak RSS %.2f GB) -> %@/claims.md",
+                        outcomes.count, rows.count, seconds, Double(peakRSS) / 1e9, dir)) }
+    }
+}
+
+/// `biasprobe claims merge OUT [PART...]`.
+struct ClaimsMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Join the parts of a sharded claims run into the examples.jsonl, claims.md, claims.json and figures an unsharded run writes.",
+        discussion: """
+        The rows are copied as the shards wrote them, in the unsharded order, so the table is the \
+        one an unsharded run prints; only the rows' seconds and the report's wall time and peak \
+        RSS (the sum of the rows' seconds and the largest part's) differ. Without PART arguments, \
+        OUT.part-I-of-N.jsonl next to OUT are used.
+        """)
+    @Argument(help: "The merged examples file (DIR/examples.jsonl); the report goes next to it.") var out: String
+    @Argument(help: "The part files.") var parts: [String] = []
+    @Flag(help: "Print the claims as JSON.") var json = false
+
+    func run() throws { try Self.mergeFiles(out: out, parts: try MergeInputs.resolve(out: out, parts: parts), json: json) }
+
+    static func mergeFiles(out: String, parts: [String], json: Bool) throws {
+        let loaded = try parts.map { (path: $0, part: try EvalPart.read(path: $0)) }
+        guard let header = ClaimsHeader.parse(loaded[0].part.header.settings) else { throw CLIError("\(parts[0]) is not a part of a claims run") }
+        let (rows, peak, _) = try EvalMerge.merge(loaded)
+        let seconds = try rows.reduce(0.0) { $0 + (try ClaimSession.parse($1)).seconds }
+        let dir = (out as NSString).deletingLastPathComponent
+        guard (out as NSString).lastPathComponent == "examples.jsonl" else { throw CLIError("name the merged file DIR/examples.jsonl: the report goes next to it") }
+        try ClaimsOutput.finish(lines: rows, header: header, dir: dir.isEmpty ? "." : dir, seconds: seconds, peakRSS: Int(peak), json: json)
+        let root = ((dir.isEmpty ? "." : dir) as NSString).deletingLastPathComponent
+        if root.hasSuffix("outputs/claims") { try ClaimComparison.write(root: root) }
+        print("merged \(parts.count) parts (\(rows.count) examples) into \(out)")
+    }
+}

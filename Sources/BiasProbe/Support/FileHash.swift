@@ -1,0 +1,32 @@
+import Crypto
+import Foundation
+
+/// Hex SHA-256 of a file, streamed; cached beside the file as `<file>.sha256` ("hash size
+/// mtime-ns"), so a multi-gigabyte model is hashed once, not at every trace (issue #15: time to
+/// first token). The cache is used only while the file's size and modification time match; a
+/// folder that cannot be written just means hashing again next time.
+func sha256(of path: String) throws -> String {
+    let stamp = fileStamp(path)
+    let cachePath = path + ".sha256"
+    if let stamp, let text = try? String(contentsOfFile: cachePath, encoding: .utf8) {
+        let parts = text.split(separator: " ").map(String.init)
+        if parts.count == 3, parts[1] + " " + parts[2].trimmingCharacters(in: .whitespacesAndNewlines) == stamp,
+           parts[0].count == 64, parts[0].allSatisfy(\.isHexDigit) {
+            return parts[0]
+        }
+    }
+    guard let h = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
+    defer { try? h.close() }
+    var hasher = SHA256()
+    while let chunk = try h.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(data: chunk) }
+    let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    if let stamp, fileStamp(path) == stamp { try? (hex + " " + stamp + "\n").write(toFile: cachePath, atomically: true, encoding: .utf8) }
+    return hex
+}
+
+/// "size mtime-nanoseconds" of a regular file, or nil.
+private func fileStamp(_ path: String) -> String? {
+    var st = stat()
+    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return "\(st.st_size) \(Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))"
+}

@@ -1,0 +1,56 @@
+import Foundation
+import XCTest
+
+/// `biasprobe claims merge` on hand-written parts (no model): two shards merge into the table a
+/// single part of the same rows gives, and a missing shard is refused naming it.
+final class ClaimsMergeTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("claims-merge-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { if let dir { try? FileManager.default.removeItem(at: dir) } }
+
+    let settings = #"{"command":"claims","heads":3,"layers":2,"modelName":"synthetic","settings":{"chunkCounts":[2,3],"continuationCounts":[1,4],"continuationTokens":16,"continuationWidth":64,"examples":12,"model":"m.gguf","passkeyChunk":192,"passkeyTokens":384,"seed":7,"smallWidth":32,"width":128}}"#
+
+    func row(_ i: Int) -> String {
+        let t3 = 0.6 + 0.02 * Double(i % 5), t4 = 0.3 + 0.01 * Double(i % 3)
+        return #"{"arrays":{},"claims":{"T3":{"value":\#(t3)},"T4":{"value":\#(t4),"share_unmatched":0.1}},"example":{"chunks":2,"index":\#(i),"offset":\#(i * 10),"passkeyDepth":0,"passkeySeed":\#(i),"question":"q"},"seconds":\#(i)}"#
+    }
+
+    func writePart(_ folder: URL, shard: String, items: [Int]) throws {
+        let header: [String: Any] = ["format": "biasprobe-eval-part", "version": 1, "shard": shard, "settings": settings, "modelSHA256": "ab",
+                                     "workList": "w", "totalItems": 12, "items": items, "host": "h"]
+        var text = String(decoding: try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]), as: UTF8.self) + "\n"
+        for i in items { text += "{\"item\":\(i),\"peak_rss_bytes\":1000,\"row\":\(row(i))}\n" }
+        let n = shard.split(separator: "/")
+        try text.write(to: folder.appendingPathComponent("examples.part-\(n[0])-of-\(n[1]).jsonl"), atomically: true, encoding: .utf8)
+    }
+
+    func testShardsMergeIntoTheSameTable() throws {
+        let one = dir.appendingPathComponent("one"), two = dir.appendingPathComponent("two")
+        for d in [one, two] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        try writePart(one, shard: "1/1", items: Array(0..<12))
+        try writePart(two, shard: "1/2", items: [0, 2, 4, 6, 8, 10])
+        try writePart(two, shard: "2/2", items: [1, 3, 5, 7, 9, 11])
+        for d in [one, two] {
+            let r = try CLI.run(["claims", "merge", d.appendingPathComponent("examples.jsonl").path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let a = try String(contentsOf: one.appendingPathComponent("claims.json"), encoding: .utf8)
+        let b = try String(contentsOf: two.appendingPathComponent("claims.json"), encoding: .utf8)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(try String(contentsOf: one.appendingPathComponent("examples.jsonl"), encoding: .utf8),
+                       try String(contentsOf: two.appendingPathComponent("examples.jsonl"), encoding: .utf8))
+        let md = try String(contentsOf: two.appendingPathComponent("claims.md"), encoding: .utf8)
+        XCTAssertTrue(md.contains("| **T3** |") && md.contains("**holds** | 12 |"), md)   // T3's 12 values lie in 0.6...0.68
+        XCTAssertTrue(md.contains("| **T4** |") && md.contains("**fails** | 12 |"), md)
+    }
+
+    func testMissingShardIsRefused() throws {
+        try writePart(dir, shard: "1/2", items: [0, 2, 4, 6, 8, 10])
+        let r = try CLI.run(["claims", "merge", dir.appendingPathComponent("examples.jsonl").path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("no part for shard 2/2"), r.stderr)
+    }
+}

@@ -1,0 +1,40 @@
+import BiasProbe
+import Foundation
+
+/// A small synthetic example: `heads` heads in `layers` layers, two chunks of a 4-token template
+/// and `width` content tokens, later chunks' BOS dropped from the global cache as in the
+/// official pipeline. Tests plant attention profiles into its tables.
+struct SyntheticRuns {
+    static let prefix = 4, width = 64, band = 2, question = 5
+
+    var runs = EssayRuns()
+
+    init(layers: Int = 4, heads: Int = 3, chunks: Int = 2) {
+        runs.layers = layers; runs.heads = heads; runs.chunks = chunks; runs.width = Self.width; runs.band = Self.band
+        var spans: [Range<Int>] = [], start = 0
+        for c in 0..<chunks {
+            let n = (c == 0 ? Self.prefix : Self.prefix - 1) + Self.width
+            spans.append(start..<(start + n)); start += n
+        }
+        runs.bands = ChunkBands.of(spans, width: Self.width, sink: Self.band, recent: Self.band)
+        runs.keptBands = runs.bands
+        runs.localBands = ChunkBands.of([0..<(Self.prefix + Self.width)], width: Self.width, sink: Self.band, recent: Self.band)
+    }
+
+    var globalKeys: Int { runs.bands.last!.span.upperBound + Self.question }
+    var localKeys: Int { Self.prefix + Self.width + Self.question }
+
+    /// A table whose head lh holds `profile(lh)` (keys x), normalised to sum 1.
+    func table(keys: Int, _ profile: (Int) -> [Double]) -> KeyTable {
+        var v: [Float] = []
+        for lh in 0..<runs.lhCount {
+            let p = profile(lh)
+            precondition(p.count == keys)
+            let s = p.reduce(0, +)
+            v += p.map { Float($0 / s) }
+        }
+        return KeyTable(keys: keys, values: v)
+    }
+
+    func wrap() -> ExampleRuns { ExampleRuns(essay: runs, passkey: PasskeyRuns(), continuation: ContinuationRuns()) }
+}
