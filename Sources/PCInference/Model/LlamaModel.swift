@@ -12,7 +12,7 @@ public protocol AttentionHook: AnyObject {
     func beforeAttention(layer: Int, q: UnsafePointer<Float>, rows: Int, cache: KVCache, layout: AttentionLayout, firstRowKey: Int) throws
 }
 
-/// A LLaMA-family decoder (llama, qwen2) running on float32 weights and OpenBLAS.
+/// A LLaMA-family decoder (llama, qwen2; gemma3 through the marked branches) running on float32 weights and OpenBLAS.
 public final class LlamaModel: @unchecked Sendable {
     public let config: ModelConfig
     public let weights: LlamaWeights
