@@ -107,8 +107,19 @@ public final class AttentionKernel: @unchecked Sendable {
                 }
                 // Scores S[M, nK] = Qg K^T / sqrt(d), one sgemm per cache slice in range.
                 var off = 0
+                // Sliding window: within each cache slice (a chunk's block) scoring starts at the block's
+                // first visible key; the keys skipped before it get -inf, as the window mask would give them.
+                let rowKeys = (firstRowKey + it.rows.lowerBound)..<(firstRowKey + it.rows.upperBound)
+                func sliceStart(_ lo: Int, _ hi: Int) -> Int {
+                    guard let window, lo < hi else { return lo }
+                    return window.firstVisibleKey(keyStart: lo, lastKey: hi - 1, rowKeys: rowKeys)
+                }
                 for sl in slices {
-                    let lo = max(off, it.keyStart), hi = min(off + sl.count, lastKey + 1)
+                    let lo0 = max(off, it.keyStart), hi = min(off + sl.count, lastKey + 1)
+                    let lo = sliceStart(lo0, hi)
+                    if lo > lo0 {
+                        for r in 0..<M { (s.scores + r * nK + (lo0 - it.keyStart)).update(repeating: -.infinity, count: lo - lo0) }
+                    }
                     if lo < hi {
                         let kp = sl.block.keys(layer: layer, head: it.g) + (sl.start + lo - off) * d
                         BLAS.gemm(m: M, n: hi - lo, k: d, a: s.q, lda: d, b: kp, ldb: d, bTransposed: true,
@@ -187,7 +198,7 @@ public final class AttentionKernel: @unchecked Sendable {
                 off = 0
                 var first = true
                 for sl in slices {
-                    let lo = max(off, it.keyStart), hi = min(off + sl.count, lastKey + 1)
+                    let hi = min(off + sl.count, lastKey + 1), lo = sliceStart(max(off, it.keyStart), hi)
                     if lo < hi {
                         let vp = sl.block.values(layer: layer, head: it.g) + (sl.start + lo - off) * d
                         BLAS.gemm(m: M, n: d, k: hi - lo, a: s.scores + (lo - it.keyStart), lda: nK,
