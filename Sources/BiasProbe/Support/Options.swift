@@ -4,14 +4,14 @@ import PCInference
 
 /// Which model to load, shared by every command that runs one.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("GGUF model file (default: $BIASPROBE_MODEL, else the SmolLM2-135M-Instruct set up by scripts/setup.sh).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("GGUF model file or a short name (smollm2, gemma3) of one scripts/setup.sh fetched (default: $BIASPROBE_MODEL, else smollm2).", valueName: "path|name"))
     var model: String?
 
     @Option(name: .long, help: "Worker threads for BLAS and attention (default: all cores).")
     var threads: Int?
 
     var modelPath: String {
-        model ?? ProcessInfo.processInfo.environment["BIASPROBE_MODEL"] ?? DefaultCorpus.defaultModelPath
+        KnownModels.resolve(model ?? ProcessInfo.processInfo.environment["BIASPROBE_MODEL"] ?? DefaultCorpus.defaultModelPath)
     }
 
     func validate() throws {

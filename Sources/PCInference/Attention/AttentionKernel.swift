@@ -52,6 +52,8 @@ public final class AttentionKernel: @unchecked Sendable {
         // Row block: up to 64 rows, fewer when the key range is very long.
         let blockRows = max(1, min(64, maxScoreFloats / max(1, G * maxKeys)))
         let splitRow = scope.map { $0.queryRowStart - firstRowKey }
+        // Sliding-window layer: each block starts scoring at its first visible key (see SlidingWindow).
+        let window = c.attentionWindow(layer: layer).map { SlidingWindow(window: $0, cache: cache, keys: maxKeys) }
         var items: [Item] = []
         for g in 0..<c.kvHeadCount {
             for seg in layout.segments {
@@ -61,7 +63,9 @@ public final class AttentionKernel: @unchecked Sendable {
                     var r = cuts[p]
                     while r < cuts[p + 1] {
                         let e = min(r + blockRows, cuts[p + 1])
-                        items.append(Item(g: g, rows: r..<e, keyStart: seg.keyStart))
+                        let ks = window?.firstVisibleKey(keyStart: seg.keyStart, lastKey: firstRowKey + e - 1,
+                                                         rowKeys: (firstRowKey + r)..<(firstRowKey + e)) ?? seg.keyStart
+                        items.append(Item(g: g, rows: r..<e, keyStart: ks))
                         r = e
                     }
                 }
@@ -76,7 +80,7 @@ public final class AttentionKernel: @unchecked Sendable {
             ? masks.map { m in m.map { $0.reduce(0) { $0 + ($1 == 2 ? 1 : 0) } } ?? 0 }
             : Array(repeating: 0, count: masks.count)
         let slices = cache.slices
-        let scale = 1 / Float(d).squareRoot()
+        let scale = c.gemma3?.queryScale ?? 1 / Float(d).squareRoot()
         let counter = LockedBox(0)
         let nWorkers = min(workers, items.count)
         let todo = items
@@ -103,8 +107,19 @@ public final class AttentionKernel: @unchecked Sendable {
                 }
                 // Scores S[M, nK] = Qg K^T / sqrt(d), one sgemm per cache slice in range.
                 var off = 0
+                // Sliding window: within each cache slice (a chunk's block) scoring starts at the block's
+                // first visible key; the keys skipped before it get -inf, as the window mask would give them.
+                let rowKeys = (firstRowKey + it.rows.lowerBound)..<(firstRowKey + it.rows.upperBound)
+                func sliceStart(_ lo: Int, _ hi: Int) -> Int {
+                    guard let window, lo < hi else { return lo }
+                    return window.firstVisibleKey(keyStart: lo, lastKey: hi - 1, rowKeys: rowKeys)
+                }
                 for sl in slices {
-                    let lo = max(off, it.keyStart), hi = min(off + sl.count, lastKey + 1)
+                    let lo0 = max(off, it.keyStart), hi = min(off + sl.count, lastKey + 1)
+                    let lo = sliceStart(lo0, hi)
+                    if lo > lo0 {
+                        for r in 0..<M { (s.scores + r * nK + (lo0 - it.keyStart)).update(repeating: -.infinity, count: lo - lo0) }
+                    }
                     if lo < hi {
                         let kp = sl.block.keys(layer: layer, head: it.g) + (sl.start + lo - off) * d
                         BLAS.gemm(m: M, n: hi - lo, k: d, a: s.q, lda: d, b: kp, ldb: d, bTransposed: true,
@@ -143,6 +158,7 @@ public final class AttentionKernel: @unchecked Sendable {
                                 }
                             }
                         }
+                        if let window { window.mask(row, rowKey: firstRowKey + it.rows.lowerBound + i, keyStart: it.keyStart, valid: valid) }
                         let mx = VectorMath.max(row, valid)
                         if mx == -.infinity {   // every visible key evicted: the row attends to nothing
                             row.update(repeating: 0, count: nK); s.maxP[r] = 0
@@ -182,7 +198,7 @@ public final class AttentionKernel: @unchecked Sendable {
                 off = 0
                 var first = true
                 for sl in slices {
-                    let lo = max(off, it.keyStart), hi = min(off + sl.count, lastKey + 1)
+                    let hi = min(off + sl.count, lastKey + 1), lo = sliceStart(max(off, it.keyStart), hi)
                     if lo < hi {
                         let vp = sl.block.values(layer: layer, head: it.g) + (sl.start + lo - off) * d
                         BLAS.gemm(m: M, n: d, k: hi - lo, a: s.scores + (lo - it.keyStart), lda: nK,

@@ -6,14 +6,19 @@ public final class KVBlock: @unchecked Sendable {
     public internal(set) var count = 0
     let k: UnsafeMutablePointer<Float>
     let v: UnsafeMutablePointer<Float>
+    /// RoPE position of each token (sliding-window layers hide keys by position difference).
+    /// Blocks filled directly default to positions 0, 1, 2, ….
+    public let positions: UnsafeMutablePointer<Int32>
 
     public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int) {
         self.layers = layers; self.kvHeads = kvHeads; self.headDim = headDim; self.capacity = max(capacity, 1)
         let n = layers * kvHeads * self.capacity * headDim
         k = .allocate(capacity: n)
         v = .allocate(capacity: n)
+        positions = .allocate(capacity: self.capacity)
+        for i in 0..<self.capacity { positions[i] = Int32(truncatingIfNeeded: i) }
     }
-    deinit { k.deallocate(); v.deallocate() }
+    deinit { k.deallocate(); v.deallocate(); positions.deallocate() }
 
     public var bytes: Int { 2 * layers * kvHeads * capacity * headDim * 4 }
 

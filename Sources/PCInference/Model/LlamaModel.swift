@@ -12,12 +12,14 @@ public protocol AttentionHook: AnyObject {
     func beforeAttention(layer: Int, q: UnsafePointer<Float>, rows: Int, cache: KVCache, layout: AttentionLayout, firstRowKey: Int) throws
 }
 
-/// A LLaMA-family decoder (llama, qwen2) running on float32 weights and OpenBLAS.
+/// A LLaMA-family decoder (llama, qwen2; gemma3 through the marked branches) running on float32 weights and OpenBLAS.
 public final class LlamaModel: @unchecked Sendable {
     public let config: ModelConfig
     public let weights: LlamaWeights
     public let kernel: AttentionKernel
     let rope: RoPE
+    /// Gemma 3: the local layers' RoPE (base 10,000); `rope` serves the global ones.
+    let localRope: RoPE?
     /// Rows processed through all layers at once; bounds activation memory at long context.
     public var tokenBlock = 512
     /// Threads for the linear layers (OpenBLAS) and the attention kernel.
@@ -32,6 +34,10 @@ public final class LlamaModel: @unchecked Sendable {
         self.threads = max(1, threads)
         kernel = AttentionKernel(config: config, workers: self.threads)
         rope = RoPE(config: config, freqFactors: weights.rope_freqs)
+        if let g = config.gemma3 {
+            var lc = config; lc.ropeTheta = g.localRopeTheta
+            localRope = RoPE(config: lc, freqFactors: weights.rope_freqs)
+        } else { localRope = nil }
         let w = weights
         scratchPool = ScratchPool { DequantScratch(weights: w) }
         BLAS.threads = 1   // see BLAS.parallelLinear
@@ -82,6 +88,7 @@ public final class LlamaModel: @unchecked Sendable {
         let block = cache.reserve(T)
         let blockStart = block.count
         cache.commitAppend(T)   // the kernel reads keys only up to each row's own, layer by layer
+        for i in 0..<T { block.positions[blockStart + i] = Int32(truncatingIfNeeded: positions[i]) }
         let active = scope.map { s in observers.filter { $0.begin(scope: s, workers: kernel.workers) } } ?? []
         defer { active.forEach { $0.end() } }
 
@@ -120,8 +127,10 @@ public final class LlamaModel: @unchecked Sendable {
             })
         }
         let ropeTables = blocks.map { rope.tables(positions: positions[$0]) }
+        let localRopeTables = localRope.map { lr in blocks.map { lr.tables(positions: positions[$0]) } }
         // x [T, D] = token embeddings
         for i in 0..<T { weights.token_embd.rows(tokens[i], 1, into: x + i * D) }
+        if let g = c.gemma3 { Gemma3Layers.scale(x, T * D, by: g.embeddingScale) }   // Gemma 3: scaled embedding
 
         for l in 0..<c.layerCount {
             let w = weights.blocks[l]
@@ -137,7 +146,11 @@ public final class LlamaModel: @unchecked Sendable {
                         VectorMath.add(v + i * c.kvDim, vbias, c.kvDim)
                     }
                 }
-                let (cosT, sinT) = ropeTables[bi]
+                if let qn = w.attn_q_norm, let kn = w.attn_k_norm {   // Gemma 3: q/k norms before RoPE
+                    Gemma3Layers.headNorm(qb, rows: n, heads: c.headCount, d: c.headDim, weight: qn, eps: c.rmsEps)
+                    Gemma3Layers.headNorm(k, rows: n, heads: c.kvHeadCount, d: c.headDim, weight: kn, eps: c.rmsEps)
+                }
+                let (cosT, sinT) = c.attentionWindow(layer: l) != nil ? localRopeTables?[bi] ?? ropeTables[bi] : ropeTables[bi]
                 rope.apply(qb, rows: n, heads: c.headCount, cos: cosT, sin: sinT)
                 rope.apply(k, rows: n, heads: c.kvHeadCount, cos: cosT, sin: sinT)
                 block.write(layer: l, at: blockStart + b.lowerBound, k: k, v: v, rows: n)
@@ -148,12 +161,23 @@ public final class LlamaModel: @unchecked Sendable {
                 // att [n, H*d] over the cache; x += att Wo^T
                 kernel.run(layer: l, q: q + b.lowerBound * c.qDim, rows: n, cache: cache, layout: subLayout(b),
                            firstRowKey: firstKey + b.lowerBound, out: att, observers: active, scope: scope)
+                if let pn = w.post_attention_norm {   // Gemma 3: x += rmsnorm(att Wo^T)·post_attention_norm
+                    lin.run(att, rows: n, [(w.attn_output, h)])
+                    Gemma3Layers.postNormAdd(h, rows: n, n: D, weight: pn, eps: c.rmsEps, into: xb)
+                } else {
                 lin.run(att, rows: n, [(w.attn_output, xb)], accumulate: true)
+                }
                 // feed-forward: x += (silu(h Wg^T) * (h Wu^T)) Wd^T
                 for i in 0..<n { VectorMath.rmsNorm(xb + i * D, w.ffn_norm, h + i * D, n: D, eps: c.rmsEps) }
                 lin.run(h, rows: n, [(w.ffn_gate, gate), (w.ffn_up, up)])
+                if let pn = w.post_ffw_norm {   // Gemma 3: GeGLU (tanh GELU), then post-norm before the add
+                    Gemma3Layers.geglu(gate, up, n * F)
+                    lin.run(gate, rows: n, [(w.ffn_down, h)])
+                    Gemma3Layers.postNormAdd(h, rows: n, n: D, weight: pn, eps: c.rmsEps, into: xb)
+                } else {
                 VectorMath.swiglu(gate, up, n * F)
                 lin.run(gate, rows: n, [(w.ffn_down, xb)], accumulate: true)
+                }
                 // A NaN or infinity anywhere in the block shows up in its sum: stop with the place named.
                 if !VectorMath.sum(xb, n * D).isFinite {
                     throw ModelError("non-finite activation in layer \(l) during \(stageName) (rows \(b.lowerBound)..<\(b.upperBound)); stopping before writing NaN statistics")

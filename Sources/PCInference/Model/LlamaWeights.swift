@@ -12,6 +12,9 @@ public struct LlamaBlock: @unchecked Sendable {
     public let ffn_gate: Matrix                         // [F, D]
     public let ffn_up: Matrix                           // [F, D]
     public let ffn_down: Matrix                         // [D, F]
+    /// Gemma 3 only (nil otherwise): per-head q/k norms [d] and the post-norms before each residual add [D].
+    public var attn_q_norm: UnsafeMutablePointer<Float>? = nil, attn_k_norm: UnsafeMutablePointer<Float>? = nil
+    public var post_attention_norm: UnsafeMutablePointer<Float>? = nil, post_ffw_norm: UnsafeMutablePointer<Float>? = nil
 }
 
 /// All weights of a LLaMA-family model. Matrices stay in their GGUF encoding inside the
@@ -79,7 +82,7 @@ public final class LlamaWeights: @unchecked Sendable {
             return m
         }
         let D = c.embeddingLength, F = c.feedForwardLength
-        struct Pending { let an: Int, fn: Int, qb: Int?, kb: Int?, vb: Int?; let q, k, v, o, g, u, d: Matrix }
+        struct Pending { let an: Int, fn: Int, qb: Int?, kb: Int?, vb: Int?; let q, k, v, o, g, u, d: Matrix; var gemma3: [Int]? = nil }
         var pending: [Pending] = []
         for l in 0..<c.layerCount {
             let p = "blk.\(l)."
@@ -98,7 +101,11 @@ public final class LlamaWeights: @unchecked Sendable {
             let g = try matrix(p + "ffn_gate.weight", rows: F, cols: D)
             let u = try matrix(p + "ffn_up.weight", rows: F, cols: D)
             let d = try matrix(p + "ffn_down.weight", rows: D, cols: F)
-            pending.append(Pending(an: an, fn: fn, qb: qb, kb: kb, vb: vb, q: q, k: k, v: v, o: o, g: g, u: u, d: d))
+            var pb = Pending(an: an, fn: fn, qb: qb, kb: kb, vb: vb, q: q, k: k, v: v, o: o, g: g, u: u, d: d)
+            if c.gemma3 != nil {   // Gemma 3: q/k norms, post-norms (see Gemma3Config.swift)
+                pb.gemma3 = try Gemma3Config.normTensors(layer: l, config: c).map { try vector($0.name, $0.size)! }
+            }
+            pending.append(pb)
         }
         let onOff = try vector("output_norm.weight", D)!
         output = c.tiedOutput ? nil : try matrix("output.weight", rows: c.vocabSize, cols: D)
@@ -111,9 +118,14 @@ public final class LlamaWeights: @unchecked Sendable {
         }
         let base = arena
         blocks = pending.map { b in
-            LlamaBlock(attn_norm: base + b.an, attn_q: b.q, attn_k: b.k, attn_v: b.v, attn_output: b.o,
+            var blk = LlamaBlock(attn_norm: base + b.an, attn_q: b.q, attn_k: b.k, attn_v: b.v, attn_output: b.o,
                        attn_q_bias: b.qb.map { base + $0 }, attn_k_bias: b.kb.map { base + $0 }, attn_v_bias: b.vb.map { base + $0 },
                        ffn_norm: base + b.fn, ffn_gate: b.g, ffn_up: b.u, ffn_down: b.d)
+            if let g = b.gemma3 {
+                blk.attn_q_norm = base + g[0]; blk.attn_k_norm = base + g[1]
+                blk.post_attention_norm = base + g[2]; blk.post_ffw_norm = base + g[3]
+            }
+            return blk
         }
         output_norm = base + onOff
         rope_freqs = ropeOff.map { Array(UnsafeBufferPointer(start: base + $0, count: c.ropeDimensions / 2)) }

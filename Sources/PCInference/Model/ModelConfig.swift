@@ -24,12 +24,14 @@ public struct ModelConfig: Sendable, Codable {
     public var ropeStyle: RopeStyle
     public var hasQKVBias: Bool
     public var tiedOutput: Bool
+    /// Gemma 3's extra rules (nil for llama/qwen2); see Gemma3Config.swift.
+    public var gemma3: Gemma3Config?
 
     public var groupSize: Int { headCount / kvHeadCount }
     public var qDim: Int { headCount * headDim }
     public var kvDim: Int { kvHeadCount * headDim }
 
-    public static let supportedArchitectures = ["llama", "qwen2"]
+    public static let supportedArchitectures = ["llama", "qwen2", "gemma3"]
 
     /// A configuration built by hand (tests, synthetic models).
     public init(layerCount: Int, embeddingLength: Int, headCount: Int, kvHeadCount: Int, headDim: Int,
@@ -71,11 +73,12 @@ public struct ModelConfig: Sendable, Codable {
         ropeTheta = Float(gguf.metadata["\(arch).rope.freq_base"]?.double ?? 10000)
         ropeDimensions = gguf.metadata["\(arch).rope.dimension_count"]?.int ?? headDim
         guard ropeDimensions >= 0, ropeDimensions <= headDim, ropeDimensions % 2 == 0 else { throw GGUFError("\(gguf.path): rope.dimension_count \(ropeDimensions) does not fit head dimension \(headDim)") }
-        ropeStyle = arch == "qwen2" ? .halfSplit : .adjacentPairs
+        ropeStyle = arch == "qwen2" || arch == "gemma3" ? .halfSplit : .adjacentPairs
         hasQKVBias = gguf.tensor("blk.0.attn_q.bias") != nil
         tiedOutput = gguf.tensor("output.weight") == nil
         guard let emb = gguf.tensor("token_embd.weight") else { throw GGUFError("\(gguf.path): tensor token_embd.weight is missing") }
         guard emb.dims.count == 2, emb.dims[0] == embeddingLength else { throw GGUFError("\(gguf.path): token_embd.weight has shape \(emb.dims), expected [\(embeddingLength), vocab]") }
         vocabSize = emb.dims[1]
+        gemma3 = try arch == "gemma3" ? Gemma3Config(gguf: gguf, layerCount: layerCount, headDim: headDim, embeddingLength: embeddingLength) : nil
     }
 }

@@ -245,6 +245,7 @@ public final class ParallelCompPipeline {
                 out.values(layer: l, head: g).update(from: b.values(layer: l, head: g) + start * b.headDim, count: count * b.headDim)
             }
         }
+        out.positions.update(from: b.positions + start, count: count)
         out.count = count
         return out
     }

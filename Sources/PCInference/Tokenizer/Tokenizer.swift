@@ -54,6 +54,8 @@ public final class Tokenizer: Sendable {
     private let decodedStart: [Int]
     private let specials: [SpecialToken]
     private let cache = WordCache()
+    /// Set for SentencePiece vocabularies (`tokenizer.ggml.model = llama`), which replace BPE merging.
+    let sentencePiece: SentencePieceModel?
 
     struct SpecialToken: Sendable {
         let bytes: [UInt8]
@@ -70,7 +72,7 @@ public final class Tokenizer: Sendable {
     ///   - ignoreMerges: nil means true for `llama-bpe` (as llama.cpp does) and false otherwise.
     public init(tokens: [String], tokenTypes: [Int]? = nil, merges: [String],
                 preTokenizer: PreTokenizerKind = .gpt2, bosID: Int? = nil, eosID: Int? = nil, eotID: Int? = nil,
-                addBOS: Bool = false, chatTemplate: String? = nil, ignoreMerges: Bool? = nil) throws {
+                addBOS: Bool = false, chatTemplate: String? = nil, ignoreMerges: Bool? = nil, scores: [Float]? = nil) throws {
         let n = tokens.count
         guard n > 0, n < Int(Int32.max) else { throw TokenizerError("the vocabulary has \(n) tokens") }
         var types: [TokenType] = []
@@ -99,10 +101,12 @@ public final class Tokenizer: Sendable {
         toID.reserveCapacity(n)
         for (i, t) in tokens.enumerated() where toID[t] == nil { toID[t] = i }
         tokenToID = toID
+        let spm = try scores.map { try SentencePieceModel(tokenCount: n, scores: $0, tokenToID: toID) }
+        sentencePiece = spm
 
         var bt = [Int32](repeating: -1, count: 256)
         var missing: [UInt8] = []
-        for b in 0..<256 {
+        for b in 0..<256 where spm == nil {
             if let id = toID[String(Character(ByteLevel.byteToScalar[b]))] { bt[b] = Int32(id) } else { missing.append(UInt8(b)) }
         }
         guard missing.count < 128 else {
@@ -130,6 +134,7 @@ public final class Tokenizer: Sendable {
         for (i, t) in tokens.enumerated() {
             switch types[i] {
             case .control, .userDefined: flat.append(contentsOf: t.utf8)
+            case _ where spm != nil: flat.append(contentsOf: SentencePieceModel.decode(t, isByte: types[i] == .byte))
             default: flat.append(contentsOf: ByteLevel.decode(t) ?? Array(t.utf8))
             }
             starts.append(flat.count)
@@ -148,8 +153,10 @@ public final class Tokenizer: Sendable {
         rawVocab = raw
 
         var sp: [SpecialToken] = []
-        for i in 0..<n where (types[i] == .control || types[i] == .userDefined) && !tokens[i].isEmpty {
-            sp.append(SpecialToken(bytes: Array(tokens[i].utf8), id: Int32(i), control: types[i] == .control))
+        // SentencePiece: `<unk>` is split out like a control token (llama.cpp's partition).
+        let unknownIsSpecial = spm != nil
+        for i in 0..<n where (types[i] == .control || types[i] == .userDefined || (unknownIsSpecial && types[i] == .unknown)) && !tokens[i].isEmpty {
+            sp.append(SpecialToken(bytes: Array(tokens[i].utf8), id: Int32(i), control: types[i] != .userDefined))
         }
         sp.sort { $0.bytes.count != $1.bytes.count ? $0.bytes.count > $1.bytes.count : $0.id < $1.id }
         specials = sp
@@ -161,10 +168,11 @@ public final class Tokenizer: Sendable {
         guard let model = md["tokenizer.ggml.model"]?.string else {
             throw TokenizerError("\(gguf.path): tokenizer.ggml.model is missing")
         }
-        guard model == "gpt2" else {
-            throw TokenizerError("\(gguf.path): tokenizer model \"\(model)\" is not supported (biasprobe reads byte-level BPE, \"gpt2\", only)")
+        guard model == "gpt2" || model == "llama" else {
+            throw TokenizerError("\(gguf.path): tokenizer model \"\(model)\" is not supported (biasprobe reads byte-level BPE, \"gpt2\", and SentencePiece, \"llama\")")
         }
-        let preName = md["tokenizer.ggml.pre"]?.string ?? "default"
+        // SentencePiece needs no pre-tokenizer; the name is only checked for BPE vocabularies.
+        let preName = model == "llama" ? "default" : md["tokenizer.ggml.pre"]?.string ?? "default"
         guard let pre = PreTokenizerKind(ggufName: preName) else {
             throw TokenizerError("\(gguf.path): pre-tokenizer \"\(preName)\" is not supported (supported: smollm, llama-bpe, qwen2, default/gpt2)")
         }
@@ -179,7 +187,15 @@ public final class Tokenizer: Sendable {
             return out
         }
         let tokens = try strings("tokenizer.ggml.tokens")
-        let merges = try strings("tokenizer.ggml.merges")
+        let merges = model == "llama" ? [] : try strings("tokenizer.ggml.merges")
+        var scores: [Float]? = nil
+        if model == "llama" {
+            guard let arr = md["tokenizer.ggml.scores"]?.array else { throw TokenizerError("\(gguf.path): tokenizer.ggml.scores is missing") }
+            scores = try arr.map {
+                guard let d = $0.double else { throw TokenizerError("\(gguf.path): tokenizer.ggml.scores holds a non-number") }
+                return Float(d)
+            }
+        }
         var types: [Int]? = nil
         if let arr = md["tokenizer.ggml.token_type"]?.array {
             types = try arr.map {
@@ -205,8 +221,8 @@ public final class Tokenizer: Sendable {
         }
         try self.init(tokens: tokens, tokenTypes: types, merges: merges, preTokenizer: pre,
                       bosID: try id("tokenizer.ggml.bos_token_id"), eosID: try id("tokenizer.ggml.eos_token_id"),
-                      eotID: eot, addBOS: md["tokenizer.ggml.add_bos_token"]?.bool ?? (pre == .llamaBPE),
-                      chatTemplate: md["tokenizer.chat_template"]?.string)
+                      eotID: eot, addBOS: md["tokenizer.ggml.add_bos_token"]?.bool ?? (pre == .llamaBPE || model == "llama"),
+                      chatTemplate: md["tokenizer.chat_template"]?.string, scores: scores)
     }
 
     // MARK: lookup
@@ -298,6 +314,10 @@ public final class Tokenizer: Sendable {
 
     /// Pre-tokenise and BPE-encode text that holds no special tokens.
     private func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int]) {
+        if let spm = sentencePiece {
+            spm.encode(bytes, lookup: { tokenToID[String(decoding: $0, as: UTF8.self)] }, into: &out)
+            return
+        }
         // Decode UTF-8 (valid: it comes from a String) into scalars with their byte offsets.
         let n = bytes.count
         var scalars: [UInt32] = []

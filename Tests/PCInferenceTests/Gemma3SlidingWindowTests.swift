@@ -1,0 +1,87 @@
+import XCTest
+import PCInference
+
+/// The sliding-window kernel against a naive float64 reference on random small layouts where the
+/// window binds: plain causal runs (arithmetic first visible key) and combined caches of chunks that
+/// restart at position 0 with the query after the longest chunk (scanned first visible key).
+final class Gemma3SlidingWindowTests: XCTestCase {
+    func testWindowByPositionAgreesWithNaiveReference() throws {
+        var rng = SplitMix64(seed: 11)
+        for trial in 0..<40 {
+            let causal = trial % 4 == 0
+            let chunkLens = causal ? [Int.random(in: 20...150, using: &rng)]
+                : (0..<Int.random(in: 1...4, using: &rng)).map { _ in [1, 3, 7, 13, 33, 70, 131].randomElement(using: &rng)! }
+            try check(chunkLens: chunkLens, queryLen: causal ? 0 : Int.random(in: 1...9, using: &rng),
+                      window: [1, 2, 5, 9, 17, 40, 100].randomElement(using: &rng)!, kvHeads: [1, 2].randomElement(using: &rng)!,
+                      rng: &rng, trial: trial)
+        }
+    }
+
+    func check(chunkLens: [Int], queryLen: Int, window: Int, kvHeads Hkv: Int, rng: inout SplitMix64, trial: Int) throws {
+        let d = 8, H = Hkv * 2, G = 2
+        var config = ModelConfig(layerCount: 1, embeddingLength: H * d, headCount: H, kvHeadCount: Hkv, headDim: d, feedForwardLength: 8, vocabSize: 8)
+        config.gemma3 = Gemma3Config(slidingWindow: window, headDim: d, embeddingLength: H * d)   // layer 0 is local
+        var spans: [Range<Int>] = []
+        var off = 0
+        for L in chunkLens { spans.append(off..<(off + L)); off += L }
+        let N = off + queryLen, Lmax = chunkLens.max()!
+        var pos = spans.flatMap { Array(0..<$0.count) }
+        pos += (0..<queryLen).map { Lmax + $0 }
+        func rand(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53) * 4 - 2) } }
+        let Q = rand(N * H * d), K = rand(N * Hkv * d), V = rand(N * Hkv * d)
+
+        // One block per chunk (positions 0..L-1 by default), one for the query at Lmax + j.
+        let cache = KVCache(config: config)
+        for span in spans {
+            let b = KVBlock(layers: 1, kvHeads: Hkv, headDim: d, capacity: span.count)
+            K.withUnsafeBufferPointer { kp in V.withUnsafeBufferPointer { vp in
+                b.write(layer: 0, at: 0, k: kp.baseAddress! + span.lowerBound * Hkv * d, v: vp.baseAddress! + span.lowerBound * Hkv * d, rows: span.count)
+            } }
+            cache.appendWhole(b, count: span.count)
+        }
+        if queryLen > 0 {
+            let tail = cache.reserve(queryLen)
+            K.withUnsafeBufferPointer { kp in V.withUnsafeBufferPointer { vp in
+                tail.write(layer: 0, at: 0, k: kp.baseAddress! + off * Hkv * d, v: vp.baseAddress! + off * Hkv * d, rows: queryLen)
+            } }
+            for j in 0..<queryLen { tail.positions[j] = Int32(Lmax + j) }
+            cache.commitAppend(queryLen)
+        }
+        var segs = spans.map { AttentionLayout.Segment(rows: $0, keyStart: $0.lowerBound) }
+        if queryLen > 0 { segs.append(.init(rows: off..<N, keyStart: 0)) }
+        let scope = ObservationScope(stage: .global, chunkSpans: spans, chunkIDs: Array(0..<spans.count), queryKeyStart: off,
+                                     queryRowStart: off, queryRowCount: queryLen, firstRowKey: 0)
+        let ctxStats = RowStatsObserver(stage: .global, rows: .context, layers: 1, heads: H, chunks: spans.count)
+        var out = [Float](repeating: 0, count: N * H * d)
+        let kernel = AttentionKernel(config: config, workers: 2)
+        XCTAssertTrue(ctxStats.begin(scope: scope, workers: 2))
+        Q.withUnsafeBufferPointer { qp in out.withUnsafeMutableBufferPointer { op in
+            kernel.run(layer: 0, q: qp.baseAddress!, rows: N, cache: cache, layout: AttentionLayout(segments: segs), firstRowKey: 0,
+                       out: op.baseAddress!, observers: [ctxStats], scope: scope)
+        } }
+        ctxStats.end()
+
+        // Reference: the PCW/causal mask, then the window by RoPE position.
+        var refOut = [Double](repeating: 0, count: N * H * d)
+        for h in 0..<H {
+            let g = h / G
+            for r in 0..<N {
+                let lo = r < off ? spans.first { $0.contains(r) }!.lowerBound : 0
+                var s: [(Int, Double)] = []
+                for k in lo...r where pos[r] - pos[k] < window {
+                    var dot = 0.0
+                    for i in 0..<d { dot += Double(Q[r * H * d + h * d + i]) * Double(K[k * Hkv * d + g * d + i]) }
+                    s.append((k, dot / Double(d).squareRoot()))
+                }
+                let m = s.map(\.1).max()!
+                let z = s.reduce(0.0) { $0 + exp($1.1 - m) }
+                for (k, v) in s {
+                    for i in 0..<d { refOut[r * H * d + h * d + i] += exp(v - m) / z * Double(V[k * Hkv * d + g * d + i]) }
+                }
+            }
+        }
+        var worst = 0.0
+        for i in 0..<out.count { worst = max(worst, abs(Double(out[i]) - refOut[i])) }
+        XCTAssertLessThan(worst, 1e-5, "trial \(trial): chunks \(chunkLens), query \(queryLen), window \(window)")
+    }
+}
