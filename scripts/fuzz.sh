@@ -86,7 +86,7 @@ classify() { # artifact target
 # starting from a fresh copy of the committed seeds, so two runs do the same executions.
 # Open-ended trace fuzzing mostly explores libhdf5's own bugs and lives in reliability.sh.
 if [ $ci = 1 ]; then
-    CI_RUNS=${FUZZ_CI_RUNS:-100000}
+    CI_RUNS=${FUZZ_CI_RUNS:-30000}
     status=0
     replay() { # target files...
         local t=$1; shift
