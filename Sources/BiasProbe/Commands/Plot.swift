@@ -46,6 +46,11 @@ struct PlotTrace {
     let documentTokens: Int
     let needleChunk: Int
     let kept: [Bool]
+    /// Per layer, "local" (sliding window) or "global"; empty for traces written before the
+    /// attribute existed (every layer global then).
+    let layerKinds: [String]
+    /// Per layer, a local layer's window (0 on global layers).
+    let windows: [Int]
 
     init(path: String) throws {
         let t = try TraceReader(path: path)
@@ -61,6 +66,32 @@ struct PlotTrace {
         let k = try t.bytes("input/chunk_kept")
         guard k.count == chunks else { throw CLIError("\(path): input/chunk_kept has \(k.count) entries, expected \(chunks) chunks") }
         kept = k.map { $0 != 0 }
+        let kinds = try? t.file.attribute("layer_kind").stringsValue
+        layerKinds = kinds?.count == layers ? kinds! : []
+        let w = try? t.file.attribute("attention_window").intsValue
+        windows = w?.count == layers ? w!.map { Int($0) } : Array(repeating: 0, count: layers)
+    }
+
+    /// Whether the model mixes sliding-window and global layers (figures then mark each layer).
+    var mixesLayerKinds: Bool { layerKinds.contains("local") && layerKinds.contains("global") }
+
+    /// Layer tick labels: "5G" for a global layer, "4" for a local one, when the model mixes them.
+    var layerLabels: [String] {
+        (0..<layers).map { l in mixesLayerKinds && layerKinds[l] == "global" ? "\(l)G" : "\(l)" }
+    }
+
+    /// "sliding window 512" or "global" for a layer, when the model mixes kinds; else nil.
+    func layerKind(_ l: Int) -> String? {
+        guard mixesLayerKinds else { return nil }
+        return layerKinds[l] == "local" ? "sliding window \(windows[l])" : "global"
+    }
+
+    /// A subtitle line explaining the layer marks, or nil.
+    var layerKindLegend: String? {
+        guard mixesLayerKinds else { return nil }
+        let g = (0..<layers).filter { layerKinds[$0] == "global" }.map(String.init).joined(separator: ", ")
+        let w = Set(windows.filter { $0 > 0 }).sorted().map(String.init).joined(separator: "/")
+        return "Layers marked G (\(g)) attend globally; the others through a sliding window of \(w) positions."
     }
 
     var keptIDs: [Int] { kept.indices.filter { kept[$0] } }

@@ -57,7 +57,7 @@ struct PlotLayer: ParsableCommand {
         let scale = massScale(panels.flatMap(\.values), log: log)
         let grid = PanelGrid(panels: panels, columns: 3, scale: scale,
                              colorBar: ColorBar(label: "attention mass" + (log ? " (log)" : "")))
-        let title = "Layer \(layer) attention bands per head and chunk: \(t.context)"
+        let title = "Layer \(layer)\(t.layerKind(layer).map { " (\($0))" } ?? "") attention bands per head and chunk: \(t.context)"
         let subtitle = """
             Mean attention mass of \(rows.describe(lastRows: lastRows)) on each chunk's bands (\(PlotNames.bandDescription(sink: sink, recent: recent))).
             local: chunk prefilled alone with the question; global: question over the kept chunks (grey: chunk not kept).

@@ -46,7 +46,8 @@ struct PlotOverview: ParsableCommand {
                 }
                 let what = stage == "local" ? "\(band), mean over \(C) chunks" : "\(band), sum over \(kept.count) kept"
                 panels.append(HeatmapPanel(values: v, rows: L, cols: H, title: "\(stage): \(what)",
-                                           xLabel: "head", yLabel: "layer", xTicks: .indices(), yTicks: .indices(),
+                                           xLabel: "head", yLabel: t.mixesLayerKinds ? "layer (G global)" : "layer", xTicks: .indices(),
+                                           yTicks: t.mixesLayerKinds ? .categories(t.layerLabels) : .indices(),
                                            annotations: noValues ? .none : .values(decimals: 2)))
                 names.append("\(stage) \(band)")
             }
@@ -59,7 +60,7 @@ struct PlotOverview: ParsableCommand {
         let subtitle = """
             Mean attention mass of \(rows.describe(lastRows: lastRows)) (\(PlotNames.bandDescription(sink: sink, recent: recent))).
             local: each chunk prefilled alone with the question, averaged over chunks; global: question over the kept chunks (\(keptText)), summed over them.
-            """
+            """ + (t.layerKindLegend.map { "\n" + $0 } ?? "")
         var fig = Figure.grid(grid, title: title)
         fig.subtitle = t.withPipelineNote(subtitle)
         // About 36 px per head column and 15 px per layer row: room for two-decimal values.

@@ -69,7 +69,7 @@ struct PlotProfile: ParsableCommand {
                               yLabel: "attention mass per bin" + (linear ? "" : " (log)"),
                               logY: !linear, xRange: Double(shown.first!)...Double(shown.last! + 1), legend: .auto)
         let who = head.map { "head \($0)" } ?? "mean of \(H) heads"
-        let title = "Layer \(layer) (\(who)), attention by relative position: \(t.context)"
+        let title = "Layer \(layer) (\(t.layerKind(layer).map { $0 + "; " } ?? "")\(who)), attention by relative position: \(t.context)"
         var subtitle = "Mass of each relative-position bin of " + (shown.count == C ? "every chunk" : "chunks \(chunks ?? "")") + ", in document order"
         subtitle += head == nil ? " (averaged over all \(H) heads)." : "."
         if prefill == nil { subtitle += "\nThe within-chunk profile is not in this trace (made with --no-prefill-rows)." }
