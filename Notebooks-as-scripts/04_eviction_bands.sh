@@ -12,10 +12,10 @@
 # during the question prefill. Besides accuracy we record the answer's
 # teacher-forced NLL and the question's attention on the needle, which move before accuracy does.
 source "$(dirname "$0")/_common.sh"
-OUT=outputs/04_eviction_bands
+OUT=$(out_dir 04_eviction_bands)
 mkdir -p "$OUT"
 SWEEP="${SWEEP_FILE:-$OUT/bands.h5}"
-Q="0-6 7-14 15-22 23-29"
+Q="$QUARTERS"
 RULES="none"
 for band in sink recent middle all; do for q in $Q; do RULES+=";$band:$q"; done; done
 
@@ -27,7 +27,7 @@ for band in sink recent middle all; do for q in $Q; do RULES+=";$band:$q"; done;
 "$BP" plot sweep --sweep "$SWEEP" --x calibration -o "$OUT/bands.png"
 
 # Step 3: the band x quarter tables, as differences from no eviction.
-python3 - "$SWEEP" <<'PY' > "$OUT/report.md"
+python3 - "$SWEEP" "$BP" $Q <<'PY' > "$OUT/report.md"
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 cal = [x.decode() for x in f["points/calibration"][:]]
@@ -39,11 +39,17 @@ def row(i):
     acc = {t: correct[i][[k for k, x in enumerate(tasks) if x == t]].mean() for t in ("passkey", "niah")}
     return acc, np.nanmean(nll[i]), np.nanmean(mass[i])
 base = row(i0)
-quarters = ["0-6", "7-14", "15-22", "23-29"]
+quarters = sys.argv[3:7]
+import json, subprocess
+info = json.loads(subprocess.run([sys.argv[2], "info", "--json", "--model", f.attrs["model"]], capture_output=True, text=True, check=True).stdout)
+kinds = info.get("layer_kind") or []
+glob = [i for i, k in enumerate(kinds) if k == "global"] if "local" in kinds else []
 print("# Evicting one bias band in one layer quarter (Tables 6/8 in miniature)\n")
-print(f"SmolLM2-135M-Instruct, 16K-token contexts, {correct.shape[1]} questions per setting "
+length = json.loads(f.attrs["settings"])["length"]
+print(f"{info['name']}, {length // 1024}K-token contexts, {correct.shape[1]} questions per setting "
       "(pass key and needle in essays, depths 0-1), one kept chunk of up to 384 tokens cut at a sentence end, "
-      "lambda 0.1, band width 100.\n")
+      f"lambda 0.1, band width 100; layer quarters {', '.join(quarters)} of {len(kinds) or info['layers']}"
+      + (f" (global layers {', '.join(map(str, glob))}, the rest sliding-window)" if glob else "") + ".\n")
 print(f"No eviction: pass-key accuracy {base[0]['passkey']:.2f}, needle accuracy {base[0]['niah']:.2f}, "
       f"answer NLL {base[1]:.3f}, needle mass {base[2]:.4f}.\n")
 for title, fn, fmt in [("Accuracy (pass key / needle)", lambda r: f"{r[0]['passkey']:.1f} / {r[0]['niah']:.1f}", None),

@@ -13,7 +13,10 @@
 # 5. runs shard 2 again in another folder (the other parts copied) and kills it mid-run (SIGKILL):
 #    the merge is refused naming the missing items, `biasprobe slurm resubmit` re-runs only
 #    shard 2 (it resumes its part), and the merge that follows equals the unsharded run too;
-# 6. cancels its jobs and stops the three daemons it started, by PID.
+# 6. runs a small claims run (`claims --quick --examples 4`) unsharded, then as
+#    `biasprobe slurm claims --shards 2` (array plus merge job): claims.json and claims.md must be
+#    byte-identical, examples.jsonl identical but for each example's `seconds`;
+# 7. cancels its jobs and stops the three daemons it started, by PID.
 #
 # The CI test command (scripts/test.sh) does not need any of this: the merge logic is tested there.
 set -euo pipefail
@@ -70,6 +73,14 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 UNSHARDED=$(awk "BEGIN { print $t1 - $t0 }")
 cat "$D/unsharded.txt"
+
+CLAIMS_ARGS=(--quick --examples 4 --quiet)
+say "unsharded claims: claims ${CLAIMS_ARGS[*]}, one process, 1 thread"
+t0=$(date +%s.%N)
+"$B" claims "${CLAIMS_ARGS[@]}" --threads 1 --out-dir "$D/claims-unsharded" > /dev/null
+t1=$(date +%s.%N)
+CLAIMS_UNSHARDED=$(awk "BEGIN { print $t1 - $t0 }")
+ls "$D/claims-unsharded"
 
 say "one-node Slurm cluster in $D/cluster"
 C=$D/cluster
@@ -180,8 +191,34 @@ t1=$(date +%s.%N)
 [ -f "$D/killed/sweep.h5" ] || { echo "no merged file after resubmitting:"; cat "$D/killed/logs/"*; exit 1; }
 python3 scripts/compare-sweeps.py "$D/unsharded/sweep.h5" "$D/killed/sweep.h5"
 
+say "sharded claims: biasprobe slurm claims --shards 2 --cpus-per-task 1 ${CLAIMS_ARGS[*]}"
+t0=$(date +%s.%N)
+"$B" slurm claims --shards 2 --cpus-per-task 1 "${CLAIMS_ARGS[@]}" --out-dir "$D/claims-sharded"
+read -r A M < <(job_ids "$D/claims-sharded/examples.slurm.json")
+wait_jobs "$A,$M"
+t1=$(date +%s.%N)
+CLAIMS_SHARDED=$(awk "BEGIN { print $t1 - $t0 }")
+"$B" slurm status "$D/claims-sharded"
+[ -f "$D/claims-sharded/claims.json" ] || { echo "no merged claims:"; cat "$D/claims-sharded/logs/"*; exit 1; }
+for f in claims.json claims.md; do
+    cmp "$D/claims-unsharded/$f" "$D/claims-sharded/$f" || { echo "$f differs between the sharded and unsharded claims runs"; exit 1; }
+    echo "$f: byte-identical"
+done
+python3 - "$D/claims-unsharded/examples.jsonl" "$D/claims-sharded/examples.jsonl" <<'PY'
+import json, sys
+rows = [[json.loads(l) for l in open(p) if l.strip()] for p in sys.argv[1:]]
+strip = lambda r: {k: v for k, v in r.items() if k != "seconds"}
+assert len(rows[0]) == len(rows[1]), (len(rows[0]), len(rows[1]))
+for a, b in zip(*rows):
+    assert strip(a) == strip(b), "examples.jsonl rows differ beyond 'seconds'"
+print(f"examples.jsonl: {len(rows[0])} examples, identical but for 'seconds'")
+PY
+
 say "summary"
 printf 'unsharded sweep (one process, 1 thread):              %6.1f s\n' "$UNSHARDED"
 printf 'sharded over %d array tasks + merge (1 core each):    %6.1f s\n' "$SHARDS" "$SHARDED"
 printf 'shard 2 alone, killed, resubmitted, merged:           %6.1f s\n' "$(awk "BEGIN { print $t1 - $t0 }")"
 echo "merged files equal the unsharded run (compare-sweeps.py): yes, both"
+printf 'unsharded claims --quick --examples 4 (1 thread):     %6.1f s\n' "$CLAIMS_UNSHARDED"
+printf 'slurm claims, 2 array tasks + merge (1 core each):    %6.1f s\n' "$CLAIMS_SHARDED"
+echo "merged claims equal the unsharded run: claims.json and claims.md byte-identical"
