@@ -25,7 +25,7 @@ else
     # Gemma 3 270M (trained on 32K): 512-token chunks, full attention at 32K only (at 128K its three
     # global layers alone would cost about 100 TFLOP per example). Truncation runs at 128K only:
     # at 32K it keeps (nearly) everything, which is the full-attention row.
-    LENGTHS=${LENGTHS:-32k,128k}; CHUNK=${CHUNK:-512}; FULL_LENGTHS=${FULL_LENGTHS:-32k}; TRUNC_LENGTHS=${TRUNC_LENGTHS:-128k}
+    LENGTHS=${LENGTHS:-32k,128k}; CHUNK=${CHUNK:-512}; FULL_LENGTHS=${FULL_LENGTHS:-32k}; TRUNC_LENGTHS=${TRUNC_LENGTHS-128k}
 fi
 if [ "${REPORT_ONLY:-0}" != 1 ]; then
     # Step 1: ParallelComp at each length (minutes: the filler chunks repeat, so most chunk scores
@@ -34,10 +34,11 @@ if [ "${REPORT_ONLY:-0}" != 1 ]; then
         --measure --json > "$OUT/parallelcomp.jsonl" 2> "$OUT/parallelcomp.time"
     # Step 2: the last trained-context tokens only (at lengths past the trained context), and plain
     # causal attention (positions past the trained context beyond it).
-    "$BP" eval passkey --lengths "$TRUNC_LENGTHS" --method truncate --chunk-tokens "$TRAINED" --json > "$OUT/truncate.jsonl"
+    # (TRUNC_LENGTHS= or FULL_LENGTHS= empty skips a baseline.)
+    [ -z "$TRUNC_LENGTHS" ] || "$BP" eval passkey --lengths "$TRUNC_LENGTHS" --method truncate --chunk-tokens "$TRAINED" --json > "$OUT/truncate.jsonl"
     # The last CHUNK tokens: the same amount of text ParallelComp's one kept chunk holds.
     "$BP" eval passkey --lengths "$LENGTHS" --seeds 4 --method truncate --chunk-tokens "$CHUNK" --json > "$OUT/truncate$CHUNK.jsonl"
-    "$BP" eval passkey --lengths "$FULL_LENGTHS" --method full --json > "$OUT/full.jsonl"
+    [ -z "$FULL_LENGTHS" ] || "$BP" eval passkey --lengths "$FULL_LENGTHS" --method full --json > "$OUT/full.jsonl"
 fi
 
 # Step 3: the table.

@@ -190,6 +190,7 @@ t1=$(date +%s.%N)
 "$B" slurm status "$D/killed"
 [ -f "$D/killed/sweep.h5" ] || { echo "no merged file after resubmitting:"; cat "$D/killed/logs/"*; exit 1; }
 python3 scripts/compare-sweeps.py "$D/unsharded/sweep.h5" "$D/killed/sweep.h5"
+KILLED=$(awk "BEGIN { print $t1 - $t0 }")
 
 say "sharded claims: biasprobe slurm claims --shards 2 --cpus-per-task 1 ${CLAIMS_ARGS[*]}"
 t0=$(date +%s.%N)
@@ -221,7 +222,7 @@ PY
 say "summary"
 printf 'unsharded sweep (one process, 1 thread):              %6.1f s\n' "$UNSHARDED"
 printf 'sharded over %d array tasks + merge (1 core each):    %6.1f s\n' "$SHARDS" "$SHARDED"
-printf 'shard 2 alone, killed, resubmitted, merged:           %6.1f s\n' "$(awk "BEGIN { print $t1 - $t0 }")"
+printf 'shard 2 alone, killed, resubmitted, merged:           %6.1f s\n' "$KILLED"
 echo "merged files equal the unsharded run (compare-sweeps.py): yes, both"
 printf 'unsharded claims --quick --examples 4 (1 thread):     %6.1f s\n' "$CLAIMS_UNSHARDED"
 printf 'slurm claims, 2 array tasks + merge (1 core each):    %6.1f s\n' "$CLAIMS_SHARDED"
