@@ -188,6 +188,7 @@ struct PipelineOptions: ParsableArguments {
             throw ValidationError("--budget, --ratio, --sink, --recent and --policy-seed need --policy NAME")
         }
         if policy != nil && capacity != nil { throw ValidationError("--policy cannot be combined with --capacity: use --policy snapkv --budget N") }
+        if let lab = labSettings { do { try lab.check() } catch { throw ValidationError("\(error)") } }
         if compressionStage != nil && capacity == nil { throw ValidationError("--compression-stage needs --capacity N") }
         if kvCacheDynamic && capacity == nil { throw ValidationError("--kv-cache-dynamic needs --capacity N (official: it requires kv_cache_eviction)") }
         if let w = window, w < 1 { throw ValidationError("--window must be at least 1") }
@@ -196,6 +197,12 @@ struct PipelineOptions: ParsableArguments {
         if let b = bandWidth, b < 1 { throw ValidationError("--band-width must be at least 1") }
         if let b = batchChunks, b < 1 { throw ValidationError("--batch-chunks must be at least 1") }
         if let m = maxTokens, m < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    }
+
+    /// The eviction lab's settings from --policy and its options (nil without --policy).
+    var labSettings: EvictionLabSettings? {
+        policy.map { EvictionLabSettings(kind: $0, budget: budget, ratio: ratio, sink: sink ?? 4, recent: recent ?? 0,
+                                         window: window ?? 8, kernel: kernel ?? 7, seed: policySeed ?? 0) }
     }
 
     /// The pipeline configuration: defaults, then the JSON file, then flags.
@@ -226,11 +233,7 @@ struct PipelineOptions: ParsableArguments {
         if let v = batchChunks { c.batchChunks = v }
         if let cap = capacity { c.compression = .init(capacity: cap, window: window ?? 8, kernel: kernel ?? 7, stage: compressionStage ?? .chunk,
                                                       decodeEviction: kvCacheDynamic) }
-        if let p = policy {
-            c.evictionLab = EvictionLabSettings(kind: p, budget: budget, ratio: ratio, sink: sink ?? 4, recent: recent ?? 0,
-                                                window: window ?? 8, kernel: kernel ?? 7, seed: policySeed ?? 0)
-            do { try c.evictionLab!.check() } catch { throw CLIError("\(error)") }
-        }
+        if let lab = labSettings { c.evictionLab = lab }
         if causal { c.causal = true }
         if let s = calibration { c.calibration = try CalibrationRule.parseList(s, layerCount: layerCount) }
         if let v = lambda { c.lambda = v }

@@ -21,7 +21,7 @@ public enum RetrievalTask: String, CaseIterable, Codable, Sendable {
         switch self {
         case .passkey, .niah, .mkNiah: return 12
         case .kv: return 16
-        case .mvNiah, .vt: return 32
+        case .mvNiah, .vt: return 48   // four values as a list ("1. 4423\n2. ...") take about 40 tokens
         case .ppl: return 1
         }
     }
