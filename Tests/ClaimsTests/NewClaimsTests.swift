@@ -3,15 +3,6 @@ import XCTest
 
 /// T14, T16, T17 on planted outcomes, and the few-shot task they run on.
 final class NewClaimsTests: XCTestCase {
-    func verdict(_ claim: any Claim, _ x: ExampleRuns, n: Int = 6) -> (Verdict, Double) {
-        let m = claim.measure(x)!
-        let rows = (0..<n).map { i in
-            ExampleRow(example: ClaimExample(index: i, offset: 0, chunks: 2, question: "", passkeyDepth: 0, passkeySeed: 0),
-                       claims: [claim.id: m], arrays: [:], seconds: 0)
-        }
-        let o = ClaimAggregate.outcomes([claim], rows: rows, seed: 1)[0]
-        return (o.verdict, o.estimate)
-    }
     func runs(fewShot: FewShotRuns = .init(), passkey: PasskeyRuns = .init(), ranking: ChunkRankingRuns = .init()) -> ExampleRuns {
         ExampleRuns(essay: EssayRuns(), passkey: passkey, continuation: ContinuationRuns(), fewShot: fewShot, ranking: ranking)
     }
