@@ -4,17 +4,6 @@ import XCTest
 /// Each claim statistic on synthetic attention whose answer is planted: a statistic that stops
 /// measuring what it says makes one of these fail.
 final class ClaimStatisticsTests: XCTestCase {
-    /// The claim's verdict over `n` identical examples (interval of zero width at the value).
-    func verdict(_ claim: any Claim, _ x: ExampleRuns, n: Int = 6) -> (Verdict, Double) {
-        let m = claim.measure(x)!
-        let rows = (0..<n).map { i in
-            ExampleRow(example: ClaimExample(index: i, offset: 0, chunks: 2, question: "", passkeyDepth: 0, passkeySeed: 0),
-                       claims: [claim.id: m], arrays: [:], seconds: 0)
-        }
-        let o = ClaimAggregate.outcomes([claim], rows: rows, seed: 1)[0]
-        return (o.verdict, o.estimate)
-    }
-
     // MARK: T1
 
     /// A U head (first keys of every chunk and its tail), a mountain head (a middle bump) and a

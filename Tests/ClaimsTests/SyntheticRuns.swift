@@ -1,5 +1,6 @@
 import BiasProbe
 import Foundation
+import XCTest
 
 /// A small synthetic example: `heads` heads in `layers` layers, two chunks of a 4-token template
 /// and `width` content tokens, later chunks' BOS dropped from the global cache as in the
@@ -37,4 +38,17 @@ struct SyntheticRuns {
     }
 
     func wrap() -> ExampleRuns { ExampleRuns(essay: runs, passkey: PasskeyRuns(), continuation: ContinuationRuns()) }
+}
+
+extension XCTestCase {
+    /// The claim's verdict over `n` identical examples (interval of zero width at the value).
+    func verdict(_ claim: any Claim, _ x: ExampleRuns, n: Int = 6) -> (Verdict, Double) {
+        let m = claim.measure(x)!
+        let rows = (0..<n).map { i in
+            ExampleRow(example: ClaimExample(index: i, offset: 0, chunks: 2, question: "", passkeyDepth: 0, passkeySeed: 0),
+                       claims: [claim.id: m], arrays: [:], seconds: 0)
+        }
+        let o = ClaimAggregate.outcomes([claim], rows: rows, seed: 1)[0]
+        return (o.verdict, o.estimate)
+    }
 }

@@ -40,3 +40,28 @@ final class MappedWeightsTests: XCTestCase {
         }
     }
 }
+
+/// `expandWeights()` keeps float32 copies to save re-expanding them in every pass; the copies
+/// come from the same dequantiser and feed the same sgemm calls, so no number may move.
+final class ExpandedWeightsTests: XCTestCase {
+    func testExpandedWeightsChangeNoNumber() throws {
+        let model = try LlamaModel(path: try Fixtures.modelPath())   // its own: expansion lasts
+        let prompt = [1, 504, 3458, 282, 4649, 314, 2115, 30, 378, 3458, 282, 6871, 314]
+        func run() throws -> [Float] {
+            let cache = model.makeCache()
+            let rows = try model.forward(tokens: prompt, positions: Array(0..<prompt.count), cache: cache, logitRows: Array(0..<prompt.count))
+            let step = try model.forward(tokens: [2115], positions: [prompt.count], cache: cache, logitRows: [0])
+            return rows + step
+        }
+        let before = try run()
+        XCTAssertNil(model.expanded)
+        model.expandWeights()
+        let bytes = try XCTUnwrap(model.expanded).bytes
+        // Every layer matrix and the output projection, 4 bytes per weight.
+        let w = model.weights, layerElements = w.layerMatrixElements * model.config.layerCount
+        XCTAssertEqual(bytes, (layerElements + (w.output ?? w.token_embd.matrix).elementCount) * 4)
+        let after = try run()
+        XCTAssertEqual(before.count, after.count)
+        XCTAssertTrue(zip(before, after).allSatisfy { $0.bitPattern == $1.bitPattern }, "expanded weights changed a logit")
+    }
+}

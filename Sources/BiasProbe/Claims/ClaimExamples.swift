@@ -29,6 +29,10 @@ public struct ClaimSettings: Codable, Sendable, Equatable {
     public var passkeyTokens = 768, passkeyChunk = 256
     /// T18: chunk width and chunk counts of the continuation runs, and the tokens scored.
     public var continuationWidth = 128, continuationCounts = [1, 2, 8], continuationTokens = 48
+    /// T14/T16: rounds of few-shot demonstrations (every question type once) per chunk.
+    public var fewShotRoundsPerChunk = 3
+    /// T17: content tokens per ranked chunk, and the chunk counts read from one run of the largest.
+    public var rankingWidth = 48, rankingCounts = [4, 8, 16, 32]
     /// Seeds the examples' offsets, questions and pass keys, and the bootstrap.
     public var seed: UInt64 = 2025
     public var model = ""
@@ -39,6 +43,7 @@ public struct ClaimSettings: Codable, Sendable, Equatable {
         s.examples = 2; s.width = 128; s.chunkCounts = [2, 3]; s.smallWidth = 32
         s.passkeyTokens = 384; s.passkeyChunk = 192
         s.continuationWidth = 64; s.continuationCounts = [1, 4]; s.continuationTokens = 16
+        s.fewShotRoundsPerChunk = 2; s.rankingWidth = 32; s.rankingCounts = [4, 8]
         return s
     }
 
@@ -68,7 +73,24 @@ public struct ClaimSettings: Codable, Sendable, Equatable {
 
     /// Estimated cost of an example for sharding: tokens prefilled, all runs together.
     public func cost(_ e: ClaimExample) -> Double {
-        Double(10 * e.chunks * width + 8 * passkeyTokens + continuationCounts.reduce(0, +) * continuationWidth)
+        Double(10 * e.chunks * width + 9 * passkeyTokens + continuationCounts.reduce(0, +) * continuationWidth
+               + 6 * e.chunks * fewShotRoundsPerChunk * 56 + (rankingCounts.max() ?? 0) * rankingWidth)
+    }
+}
+
+extension ClaimSettings {
+    /// Parts written before a setting existed lack its key: it takes its default.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func v<T: Decodable>(_ k: CodingKeys, _ d: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? d }
+        examples = try v(.examples, examples); width = try v(.width, width); chunkCounts = try v(.chunkCounts, chunkCounts)
+        smallWidth = try v(.smallWidth, smallWidth); passkeyTokens = try v(.passkeyTokens, passkeyTokens)
+        passkeyChunk = try v(.passkeyChunk, passkeyChunk); continuationWidth = try v(.continuationWidth, continuationWidth)
+        continuationCounts = try v(.continuationCounts, continuationCounts); continuationTokens = try v(.continuationTokens, continuationTokens)
+        fewShotRoundsPerChunk = try v(.fewShotRoundsPerChunk, fewShotRoundsPerChunk)
+        rankingWidth = try v(.rankingWidth, rankingWidth); rankingCounts = try v(.rankingCounts, rankingCounts)
+        seed = try v(.seed, seed); model = try v(.model, model)
     }
 }
 

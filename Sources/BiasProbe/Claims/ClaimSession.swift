@@ -16,10 +16,15 @@ public struct ClaimSession {
         let passkey = try PasskeyRunner(model: model, tok: tok, settings: settings).run(ex)
         let t2 = Date()
         let cont = try ContinuationRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
+        let t3 = Date()
+        let fewShot = try FewShotRunner(model: model, tok: tok, settings: settings).run(ex)
+        let t4 = Date()
+        let ranking = try ChunkRankingRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
         if ProcessInfo.processInfo.environment["BIASPROBE_CLAIMS_TIMING"] != nil {
-            Log.info(String(format: "claims timing: essay %.1f s, passkey %.1f s, continuation %.1f s", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), Date().timeIntervalSince(t2)))
+            Log.info(String(format: "claims timing: essay %.1f s, passkey %.1f s, continuation %.1f s, few-shot %.1f s, ranking %.1f s",
+                            t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), t3.timeIntervalSince(t2), t4.timeIntervalSince(t3), Date().timeIntervalSince(t4)))
         }
-        let runs = ExampleRuns(essay: essay, passkey: passkey, continuation: cont)
+        let runs = ExampleRuns(essay: essay, passkey: passkey, continuation: cont, fewShot: fewShot, ranking: ranking)
         var numbers: [String: [String: Double]] = [:]
         for c in claims { if let m = c.measure(runs) { numbers[c.id] = m } }
         var arrays = OutlierMapClaim.maps(essay)

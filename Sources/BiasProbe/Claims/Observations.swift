@@ -40,6 +40,7 @@ public struct KeptBOSObservation: Claim {
 public enum ClaimCatalog {
     public static let all: [any Claim] = [ThreeShapesClaim(), SinkRepeatsClaim(), RecencyOverSinkClaim(), WeakerRecencyClaim(), FlatterMorePeaksClaim(),
                                    GlobalEvictionClaim(), SinkEvictionDepthClaim(), RecencyToMiddleClaim(), MidDepthEvictionClaim(), OutlierMapClaim(),
-                                   ConcentrationClaim(), ExponentialDecayClaim(), ShallowSinksClaim(), AllEvictionClaim(), FlatPerplexityClaim(),
+                                   ConcentrationClaim(), ExponentialDecayClaim(), ShallowSinksClaim(), RecencyInContextClaim(), AllEvictionClaim(),
+                                   CalibrationGainClaim(), ChunkSelectionClaim(), FlatPerplexityClaim(),
                                    QuestionBOSClaim(), FirstTokenShareObservation(), KeptBOSObservation()]
 }

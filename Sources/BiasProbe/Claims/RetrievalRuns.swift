@@ -3,7 +3,10 @@ import PCInference
 
 /// One pass-key example under the eviction variants the retrieval claims compare.
 public struct PasskeyRuns: Sendable {
-    public struct Outcome: Sendable { var nll: Double; var needleMass: Double }
+    public struct Outcome: Sendable {
+        public var nll: Double, needleMass: Double
+        public init(nll: Double, needleMass: Double) { self.nll = nll; self.needleMass = needleMass }
+    }
     public var base: Outcome?
     /// T13: sink-band calibration in the first quarter, and in the second half of the layers.
     public var sinkEarly: Outcome?, sinkLate: Outcome?
@@ -11,6 +14,8 @@ public struct PasskeyRuns: Sendable {
     public var allByQuarter: [Outcome] = []
     /// T20: the question without its BOS (`--no-question-bos`).
     public var noQuestionBOS: Outcome?
+    /// T16: the paper's layer-banded recipe (`--calibration paper`).
+    public var recipe: Outcome?
     public init() {}
 }
 
@@ -45,6 +50,8 @@ public struct PasskeyRunner {
         r.allByQuarter = try (0..<4).map { q in try outcome(evicting(.all, (q * L / 4)...((q + 1) * L / 4 - 1))) }
         var nb = base; nb.questionBOS = false
         r.noQuestionBOS = try outcome(nb)
+        var rc = base; rc.calibration = try CalibrationRule.parseList("paper", layerCount: L)
+        r.recipe = try outcome(rc)
         return r
     }
 }
@@ -89,5 +96,9 @@ public struct ExampleRuns: Sendable {
     public var essay: EssayRuns
     public var passkey: PasskeyRuns
     public var continuation: ContinuationRuns
-    public init(essay: EssayRuns, passkey: PasskeyRuns, continuation: ContinuationRuns) { self.essay = essay; self.passkey = passkey; self.continuation = continuation }
+    public var fewShot: FewShotRuns
+    public var ranking: ChunkRankingRuns
+    public init(essay: EssayRuns, passkey: PasskeyRuns, continuation: ContinuationRuns, fewShot: FewShotRuns = .init(), ranking: ChunkRankingRuns = .init()) {
+        self.essay = essay; self.passkey = passkey; self.continuation = continuation; self.fewShot = fewShot; self.ranking = ranking
+    }
 }

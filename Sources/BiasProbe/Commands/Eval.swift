@@ -8,9 +8,15 @@ struct Eval: ParsableCommand {
         discussion: """
         passkey: a five-digit number hidden in repeated filler (InfiniteBench style).
         niah: a 'special magic number' sentence inserted into the default essays.
+        mk-niah: four such sentences for four cities, one asked; mv-niah: four numbers for one \
+        city, all asked; kv: a JSON-like object of random hex keys, one value asked (InfiniteBench \
+        kv_retrieval); vt: a chain of four variable assignments in the essays, every name asked \
+        (RULER); ppl: the teacher-forced NLL of 64 held-out tokens continuing the essays (never \
+        'correct'; the table shows the mean NLL). Every example is fixed by its seed.
         Methods: parallelcomp (default keeps 1 chunk for retrieval), truncate (the last chunk-size \
         tokens only), full (ordinary causal attention over everything: positions run past the \
-        trained context).
+        trained context), causal (the pipeline with the whole context as one chunk, within the \
+        trained context; with --policy the eviction lab's policy evicts from it).
 
         For SmolLM2-135M use --chunk-tokens 384 --split-by sentences: the model finds a pass key in \
         a few hundred tokens but not in 8K, and chunks cut mid-sentence can split the needle \
@@ -21,16 +27,16 @@ struct Eval: ParsableCommand {
         'eval --json --out OUT' writes.
         """)
 
-    enum Task: String, ExpressibleByArgument, CaseIterable { case passkey, niah }
-    enum Method: String, ExpressibleByArgument, CaseIterable, Codable { case parallelcomp, truncate, full }
+    typealias Task = RetrievalTask
+    enum Method: String, ExpressibleByArgument, CaseIterable, Codable { case parallelcomp, truncate, full, causal }
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pipeline: PipelineOptions
-    @Argument(help: "passkey or niah.") var task: Task
+    @Argument(help: "passkey, niah, mk-niah, mv-niah, kv, vt or ppl.") var task: Task
     @Option(help: "Context lengths, comma separated (4096, 8k, 128k, 1m).", transform: ContextLengthList.argument) var lengths = ContextLengthList(argument: "8k,32k")!
     @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (length, depth).") var seeds = 1
-    @Option(help: "Methods, comma separated: parallelcomp, truncate, full.") var method = "parallelcomp"
+    @Option(help: "Methods, comma separated: parallelcomp, truncate, full, causal.") var method = "parallelcomp"
     @Flag(help: "Also measure the answer's teacher-forced NLL and the attention mass on the needle (parallelcomp).") var measure = false
     @Flag(help: "Hide progress.") var quiet = false
     @Flag(help: "JSON lines on stdout: one per example, then a summary.") var json = false
@@ -45,7 +51,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let methods = try method.split(separator: ",").map { s -> Method in
-            guard let m = Method(rawValue: String(s)) else { throw ValidationError("unknown method '\(s)': use parallelcomp, truncate or full") }
+            guard let m = Method(rawValue: String(s)) else { throw ValidationError("unknown method '\(s)': use parallelcomp, truncate, full or causal") }
             return m
         }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
@@ -54,10 +60,10 @@ struct Eval: ParsableCommand {
         let (model, tok, _) = try modelOptions.load()
         var defaults = ParallelCompConfig()
         defaults.keepChunks = 1          // the paper keeps one chunk for retrieval tasks
-        defaults.maxNewTokens = 12
+        defaults.maxNewTokens = task.answerTokens
         let config = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults)
         let builder = RetrievalTaskBuilder(tokenizer: tok)
-        let essays = task == .niah ? try DefaultCorpus.essays() : ""
+        let essays = task.needsEssays ? try DefaultCorpus.essays() : ""
         // Seeds outermost within a length, so an interrupted run still covers every depth evenly.
         var items: [Item] = []
         for L in lengths.values { for seed in 0..<seeds { for depth in depths.values { for m in methods { items.append(Item(length: L, seed: seed, depth: depth, method: m)) } } } }
@@ -68,8 +74,7 @@ struct Eval: ParsableCommand {
         /// Runs one item; the JSON line eval prints for it.
         func runItem(_ it: Item, _ n: Int, of total: Int) throws -> String {
             if Signals.isInterrupted { throw InterruptedError() }
-            let ex = task == .passkey ? builder.passkey(tokens: it.length.tokens, depth: it.depth, seed: UInt64(it.seed))
-                                      : builder.needle(haystack: essays, tokens: it.length.tokens, depth: it.depth, seed: UInt64(it.seed))
+            let ex = task.example(builder, essays: essays, tokens: it.length.tokens, depth: it.depth, seed: UInt64(it.seed))
             let t1 = Date()
             let (answer, kept, outcome) = try answerOne(ex, method: it.method, model: model, tok: tok, config: config, memo: memo)
             let ok = ex.isCorrect(answer)
@@ -89,7 +94,7 @@ struct Eval: ParsableCommand {
             let costs = items.map { it -> Double in
                 let ct = config.chunkTokens ?? model.config.contextLength
                 switch it.method {
-                case .parallelcomp: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: ct, keepChunks: config.keepChunks)
+                case .parallelcomp, .causal: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: ct, keepChunks: config.keepChunks)
                 case .truncate: return WorkPartition.retrievalCost(contextTokens: ct, chunkTokens: ct, keepChunks: 0)
                 case .full: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: it.length.tokens, keepChunks: 0)
                 }
@@ -131,14 +136,17 @@ struct Eval: ParsableCommand {
         if let out { try (lines + [summary]).map { $0 + "\n" }.joined().write(toFile: out, atomically: true, encoding: .utf8) }
     }
 
-    /// Accuracy per (method, length) from the rows, in order of first appearance.
-    static func tally(_ rows: [String]) -> [(method: String, length: Int, correct: Int, total: Int)] {
-        var out: [(method: String, length: Int, correct: Int, total: Int)] = []
+    /// Accuracy and mean answer NLL per (method, length) from the rows, in order of first appearance.
+    static func tally(_ rows: [String]) -> [(method: String, length: Int, correct: Int, total: Int, nll: Double?)] {
+        var out: [(method: String, length: Int, correct: Int, total: Int, nll: Double?)] = []
+        var nll: [Double] = [], measured: [Int] = []
         for r in rows {
             guard let o = try? JSONDecoder().decode(EvalRow.self, from: Data(r.utf8)) else { continue }
             let (m, L, ok) = (o.method, o.length, o.correct)
-            if let i = out.firstIndex(where: { $0.method == m && $0.length == L }) { out[i].correct += ok ? 1 : 0; out[i].total += 1 }
-            else { out.append((m, L, ok ? 1 : 0, 1)) }
+            var i = out.firstIndex { $0.method == m && $0.length == L } ?? -1
+            if i < 0 { out.append((m, L, 0, 0, nil)); nll.append(0); measured.append(0); i = out.count - 1 }
+            out[i].correct += ok ? 1 : 0; out[i].total += 1
+            if let a = o.answerNLL, a.isFinite { nll[i] += a; measured[i] += 1; out[i].nll = nll[i] / Double(measured[i]) }
         }
         return out
     }
@@ -153,7 +161,7 @@ struct Eval: ParsableCommand {
             for L in lengths {
                 let x = t.first { $0.method == m && $0.length == L }
                 let (c, n) = (x?.correct ?? 0, x?.total ?? 0)
-                summary.append(.init(method: m, length: L, correct: c, total: n, accuracy: n > 0 ? Double(c) / Double(n) : 0))
+                summary.append(.init(method: m, length: L, correct: c, total: n, accuracy: n > 0 ? Double(c) / Double(n) : 0, meanAnswerNLL: x?.nll))
             }
         }
         let reused = rows.reduce(0) { acc, r in acc + ((try? JSONDecoder().decode(EvalRow.self, from: Data(r.utf8)))?.chunksReused ?? 0) }
@@ -166,13 +174,15 @@ struct Eval: ParsableCommand {
         let task = rows.first.flatMap { try? JSONDecoder().decode(EvalRow.self, from: Data($0.utf8)) }?.task ?? "eval"
         var methods: [String] = [], lengths: [Int] = []
         for x in t { if !methods.contains(x.method) { methods.append(x.method) }; if !lengths.contains(x.length) { lengths.append(x.length) } }
-        var s = "\(task) accuracy (\(depths) depths x \(seeds) seeds)\n"
+        var s = "\(task) \(task == RetrievalTask.ppl.rawValue ? "mean answer NLL" : "accuracy") (\(depths) depths x \(seeds) seeds)\n"
         s += "method".padding(toLength: 14, withPad: " ", startingAt: 0) + lengths.map { L in (names.first { $0.tokens == L } ?? ContextLength(tokens: L)).text.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined()
         for m in methods {
             var l = "\n" + m.padding(toLength: 14, withPad: " ", startingAt: 0)
             for L in lengths {
                 let x = t.first { $0.method == m && $0.length == L }
-                l += "\(x?.correct ?? 0)/\(x?.total ?? 0)".padding(toLength: 10, withPad: " ", startingAt: 0)
+                // ppl is scored by its answer NLL alone: the mean NLL (perplexity = exp of it).
+                let cell = task == RetrievalTask.ppl.rawValue ? String(format: "%.3f", x?.nll ?? .nan) : "\(x?.correct ?? 0)/\(x?.total ?? 0)"
+                l += cell.padding(toLength: 10, withPad: " ", startingAt: 0)
             }
             s += l
         }
@@ -185,8 +195,12 @@ struct Eval: ParsableCommand {
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         pc.memo = memo
         switch method {
-        case .parallelcomp:
-            let o = try RetrievalRunner.run(ex, pipeline: pc, measure: measure, cancelled: { Signals.isInterrupted })
+        case .parallelcomp, .causal:
+            var c = config
+            c.causal = c.causal || method == .causal
+            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: c, format: format)
+            pc.memo = memo
+            let o = try RetrievalRunner.run(ex, pipeline: pc, measure: measure || ex.scoredOnly, cancelled: { Signals.isInterrupted })
             return (o.answer, o.keptChunks, o)
         case .truncate, .full:
             let q = format.questionIDs(tok, question: ex.question)

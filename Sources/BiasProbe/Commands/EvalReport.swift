@@ -30,7 +30,12 @@ struct EvalRow: Codable, Equatable {
 }
 
 struct EvalSummary: Codable {
-    struct Cell: Codable { var method: String, length: Int, correct: Int, total: Int, accuracy: Double }
+    struct Cell: Codable {
+        var method: String, length: Int, correct: Int, total: Int, accuracy: Double
+        /// Mean teacher-forced answer NLL over the rows that measured it (nil: none did).
+        var meanAnswerNLL: Double?
+        enum CodingKeys: String, CodingKey { case method, length, correct, total, accuracy, meanAnswerNLL = "mean_answer_nll" }
+    }
     var summary: [Cell]
     var config: ParallelCompConfig
     var seconds: Double

@@ -19,7 +19,7 @@ struct Plot: ParsableCommand {
         S and R as recorded in the trace. Stages: local = each chunk prefilled alone with the \
         question; global = the question over the combined cache of the kept chunks.
         """,
-        subcommands: [PlotLayer.self, PlotOverview.self, PlotProfile.self, PlotOutliers.self, PlotChunks.self, PlotSweep.self])
+        subcommands: [PlotLayer.self, PlotOverview.self, PlotProfile.self, PlotOutliers.self, PlotChunks.self, PlotSweep.self, PlotPolicies.self])
 }
 
 /// Input and output options shared by every figure.

@@ -110,7 +110,7 @@ struct PlotSweep: ParsableCommand {
         var vals: [Float] = []
         for yv in yl { for xv in xl { vals.append(Float(mean(res, metric) { $0.values[xi] == xv && $0.values[yi] == yv })) } }
         let (xn, yn) = (res.axes[xi].parameter.rawValue, res.axes[yi].parameter.rawValue)
-        let bounded = ["accuracy", "passkey_accuracy", "niah_accuracy", "needle_kept"].contains(metric)
+        let bounded = (["accuracy", "needle_kept"] + SweepResults.taskAccuracies).contains(metric)
         let scale = bounded ? ColorScale(colormap: .viridis, vmin: 0, vmax: 1) : ColorScale.fitting(vals.map(Double.init))
         let panel = HeatmapPanel(values: vals, rows: yl.count, cols: xl.count, xLabel: xn, yLabel: yn,
                                  xTicks: .categories(xl), yTicks: .categories(yl), annotations: .compact(significantDigits: 3), scale: scale)

@@ -9,7 +9,8 @@ struct Sweep: ParsableCommand {
         Each --vary adds an axis; the grid is every combination (the first axis varies slowest). \
         Parameters: keep-chunks, chunk-tokens, capacity (a number or 'off'), window, kernel, \
         lambda, calibration (rule lists separated by ';', e.g. 'none;sink:22-29;paper'), \
-        band-width, calibration-rows. Settings not varied come from the usual pipeline options \
+        band-width, calibration-rows, and the eviction lab's policy (a name or 'off'), budget and \
+        ratio (give the base policy's budget or ratio with --policy NAME --budget N). Settings not varied come from the usual pipeline options \
         (defaults as in eval: 1 kept chunk, 12 answer tokens).
 
         Every point runs the same examples (tasks x seeds x depths) and records, per example: \
@@ -33,7 +34,7 @@ struct Sweep: ParsableCommand {
     @OptionGroup var pipeline: PipelineOptions
     @Option(name: .customLong("vary"), help: ArgumentHelp("An axis: NAME=V1,V2,... (repeatable).", valueName: "name=values"))
     var vary: [String] = []
-    @Option(help: "Tasks, comma separated: passkey, niah.") var tasks = "passkey,niah"
+    @Option(help: "Tasks, comma separated: passkey, niah, mk-niah, mv-niah, kv, vt, ppl (see eval --help).") var tasks = "passkey,niah"
     @Option(help: "Context length of every example (4096, 8k, 32k...).", transform: ContextLength.argument) var length = ContextLength(argument: "8k")!
     @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (task, depth).") var seeds = 1
@@ -49,7 +50,10 @@ struct Sweep: ParsableCommand {
         let axes = SweepAxis.merged(try vary.map(SweepAxis.parse))
         guard !axes.isEmpty else { throw ValidationError("give at least one axis with --vary NAME=V1,V2,...") }
         let taskList = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        for t in taskList where t != "passkey" && t != "niah" { throw ValidationError("unknown task '\(t)': use passkey and/or niah") }
+        let kinds = try taskList.map { t -> RetrievalTask in
+            guard let k = RetrievalTask(rawValue: t) else { throw ValidationError("unknown task '\(t)': use \(RetrievalTask.allCases.map(\.rawValue).joined(separator: ", "))") }
+            return k
+        }
         guard !taskList.isEmpty else { throw ValidationError("--tasks is empty") }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         for d in depths.values where !(0...1).contains(d) { throw ValidationError("depth \(d) is outside 0...1") }
@@ -72,10 +76,9 @@ struct Sweep: ParsableCommand {
         var examples: [SweepExample] = []
         for t in taskList { for s in 0..<seeds { for d in depths.values { examples.append(SweepExample(task: t, depth: d, seed: s)) } } }
         let builder = RetrievalTaskBuilder(tokenizer: tok)
-        let essays = taskList.contains("niah") ? try DefaultCorpus.essays() : ""
+        let essays = kinds.contains { $0.needsEssays } ? try DefaultCorpus.essays() : ""
         let built = examples.map { e in
-            e.task == "passkey" ? builder.passkey(tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
-                                : builder.needle(haystack: essays, tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
+            RetrievalTask(rawValue: e.task)!.example(builder, essays: essays, tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
         }
         func makePipeline(_ ex: RetrievalExample, _ config: ParallelCompConfig) -> ParallelCompPipeline {
             let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
@@ -101,7 +104,10 @@ struct Sweep: ParsableCommand {
         /// Runs example `ei` at point `pi`.
         func measure(_ pi: Int, _ ei: Int) throws -> SweepItemResult {
             if Signals.isInterrupted { throw CancellationError() }
-            let pc = makePipeline(built[ei], configs[pi])
+            var config = configs[pi]
+            // Each task's own answer budget, unless --max-tokens says otherwise.
+            if pipeline.maxTokens == nil { config.maxNewTokens = RetrievalTask(rawValue: examples[ei].task)!.answerTokens }
+            let pc = makePipeline(built[ei], config)
             pc.memo = memo
             let o = try RetrievalRunner.run(built[ei], pipeline: pc, measure: true, cancelled: { Signals.isInterrupted })
             return SweepItemResult(correct: o.correct ? 1 : 0, answerNLL: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
@@ -208,12 +214,17 @@ struct Sweep: ParsableCommand {
 
     /// A Markdown table of every point.
     static func table(_ res: SweepResults, _ pts: [SweepPointResult]) -> String {
-        var s = "| " + res.axes.map(\.parameter.rawValue).joined(separator: " | ") + " | passkey | niah | answer NLL | needle mass | needle kept | time (s) | peak RSS (GB) |\n"
-        s += "|" + String(repeating: "---|", count: res.axes.count + 7) + "\n"
+        // One column per task of the sweep: its accuracy, or for ppl its mean answer NLL.
+        // (passkey and niah always, as before the harder tasks.)
+        let tasks = RetrievalTask.allCases.map(\.rawValue).filter { t in t == "passkey" || t == "niah" || res.examples.contains { $0.task == t } }
+        let columns = tasks.map { $0 == RetrievalTask.ppl.rawValue ? "ppl_nll" : "\($0)_accuracy" }
+        var s = "| " + res.axes.map(\.parameter.rawValue).joined(separator: " | ") + " | " + tasks.map { $0 == "ppl" ? "ppl NLL" : $0 }.joined(separator: " | ")
+            + " | answer NLL | needle mass | needle kept | time (s) | peak RSS (GB) |\n"
+        s += "|" + String(repeating: "---|", count: res.axes.count + tasks.count + 5) + "\n"
         func f(_ x: Double, _ fmt: String) -> String { x.isFinite ? String(format: fmt, x) : "-" }
         for p in pts {
             s += "| " + p.values.joined(separator: " | ")
-            s += " | " + f(res.metric("passkey_accuracy", p), "%.2f") + " | " + f(res.metric("niah_accuracy", p), "%.2f")
+            for c in columns { s += " | " + f(res.metric(c, p), c == "ppl_nll" ? "%.3f" : "%.2f") }
             s += " | " + f(res.metric("answer_nll", p), "%.3f") + " | " + f(res.metric("needle_mass", p), "%.4f")
             s += " | " + f(res.metric("needle_kept", p), "%.2f") + " | " + f(res.metric("seconds", p), "%.1f") + " | " + f(res.metric("peak_rss_gb", p), "%.2f") + " |\n"
         }

@@ -135,6 +135,20 @@ struct PipelineOptions: ParsableArguments {
     var kernel: Int?
     @Option(help: "Where SnapKV compresses: in every chunk pass (official kv_cache_eviction, the default) or once after the question prefill (official stage_eviction; changes what decoding sees).")
     var compressionStage: ParallelCompConfig.Compression.Stage?
+    @Option(help: ArgumentHelp("Eviction-lab policy in every chunk pass (docs/eviction-lab.md): streaming, h2o, tova, snapkv, pyramidkv, knorm or random; needs --budget or --ratio.", valueName: "name"))
+    var policy: EvictionLabSettings.Kind?
+    @Option(help: ArgumentHelp("--policy: context keys kept per chunk and head.", valueName: "n"))
+    var budget: Int?
+    @Option(help: ArgumentHelp("--policy: fraction of each chunk's context keys kept per head, in (0, 1].", valueName: "r"))
+    var ratio: Double?
+    @Option(help: "--policy: first keys of each chunk always kept (attention sinks; StreamingLLM's sink count).")
+    var sink: Int?
+    @Option(help: "--policy: last keys of each chunk always kept.")
+    var recent: Int?
+    @Option(help: "--policy random: seed of the draw.")
+    var policySeed: UInt64?
+    @Flag(help: "Variant: plain causal attention within the trained context (the whole context is one chunk); with --policy, the lab's eviction runs on it.")
+    var causal = false
     @Option(help: ArgumentHelp("Calibration rules: 'paper' (per chunk, appendix C; 'paper@query' at the question), BAND:FIRST-LAST[@chunk|@query],... with BAND sink|middle|recent|all and 0-based layers, or the official strings such as prefill_2_calibration_head_sink_23_29.", valueName: "rules"))
     var calibration: String?
     @Option(help: "Calibration threshold on a key's mean attention from the last question rows.")
@@ -170,6 +184,11 @@ struct PipelineOptions: ParsableArguments {
         if let k = keepChunks, k < 1 { throw ValidationError("--keep-chunks must be at least 1") }
         if let c = chunkTokens, c < 32 { throw ValidationError("--chunk-tokens must be at least 32") }
         if let c = capacity, c < 1 { throw ValidationError("--capacity must be at least 1") }
+        if policy == nil && (budget != nil || ratio != nil || sink != nil || recent != nil || policySeed != nil) {
+            throw ValidationError("--budget, --ratio, --sink, --recent and --policy-seed need --policy NAME")
+        }
+        if policy != nil && capacity != nil { throw ValidationError("--policy cannot be combined with --capacity: use --policy snapkv --budget N") }
+        if let lab = labSettings { do { try lab.check() } catch { throw ValidationError("\(error)") } }
         if compressionStage != nil && capacity == nil { throw ValidationError("--compression-stage needs --capacity N") }
         if kvCacheDynamic && capacity == nil { throw ValidationError("--kv-cache-dynamic needs --capacity N (official: it requires kv_cache_eviction)") }
         if let w = window, w < 1 { throw ValidationError("--window must be at least 1") }
@@ -178,6 +197,12 @@ struct PipelineOptions: ParsableArguments {
         if let b = bandWidth, b < 1 { throw ValidationError("--band-width must be at least 1") }
         if let b = batchChunks, b < 1 { throw ValidationError("--batch-chunks must be at least 1") }
         if let m = maxTokens, m < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    }
+
+    /// The eviction lab's settings from --policy and its options (nil without --policy).
+    var labSettings: EvictionLabSettings? {
+        policy.map { EvictionLabSettings(kind: $0, budget: budget, ratio: ratio, sink: sink ?? 4, recent: recent ?? 0,
+                                         window: window ?? 8, kernel: kernel ?? 7, seed: policySeed ?? 0) }
     }
 
     /// The pipeline configuration: defaults, then the JSON file, then flags.
@@ -208,6 +233,8 @@ struct PipelineOptions: ParsableArguments {
         if let v = batchChunks { c.batchChunks = v }
         if let cap = capacity { c.compression = .init(capacity: cap, window: window ?? 8, kernel: kernel ?? 7, stage: compressionStage ?? .chunk,
                                                       decodeEviction: kvCacheDynamic) }
+        if let lab = labSettings { c.evictionLab = lab }
+        if causal { c.causal = true }
         if let s = calibration { c.calibration = try CalibrationRule.parseList(s, layerCount: layerCount) }
         if let v = lambda { c.lambda = v }
         if let v = calibrationRows { c.calibrationRows = v }
@@ -230,3 +257,5 @@ extension ParallelCompConfig.Compression.Stage: ExpressibleByArgument {}
 extension ParallelCompConfig.BandEdges: ExpressibleByArgument {}
 extension ParallelCompConfig.ChunkCalibrationRows: ExpressibleByArgument {}
 extension EvictionAlignment: ExpressibleByArgument {}
+extension EvictionLabSettings.Kind: ExpressibleByArgument {}
+extension RetrievalTask: ExpressibleByArgument {}

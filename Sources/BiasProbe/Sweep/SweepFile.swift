@@ -56,13 +56,16 @@ struct SweepResults {
 
     /// Per-point summaries, by dataset name under points/: what `plot sweep` draws.
     static let metrics = ["passkey_accuracy", "niah_accuracy", "answer_nll", "needle_mass", "needle_kept", "seconds", "peak_rss_gb"]
+        + taskAccuracies.dropFirst(2) + ["ppl_nll"]
+    /// Accuracy metrics, one per task scored by its answer (ppl is scored by `ppl_nll`).
+    static let taskAccuracies = RetrievalTask.allCases.filter { $0 != .ppl }.map { "\($0.rawValue)_accuracy" }
 
     /// A point's value of one of `metrics`, or "accuracy": the mean of the tasks' accuracies.
     func metric(_ name: String, _ p: SweepPointResult) -> Double {
         switch name {
-        case "accuracy": return SweepPointResult.mean(["passkey_accuracy", "niah_accuracy"].map { metric($0, p) })
-        case "passkey_accuracy": return p.accuracy(task: "passkey", examples: examples)
-        case "niah_accuracy": return p.accuracy(task: "niah", examples: examples)
+        case "accuracy": return SweepPointResult.mean(Self.taskAccuracies.map { metric($0, p) })
+        case _ where Self.taskAccuracies.contains(name): return p.accuracy(task: String(name.dropLast("_accuracy".count)), examples: examples)
+        case "ppl_nll": return SweepPointResult.mean(examples.indices.filter { examples[$0].task == RetrievalTask.ppl.rawValue }.map { p.answerNLL[$0] })
         case "answer_nll": return SweepPointResult.mean(p.answerNLL)
         case "needle_mass": return SweepPointResult.mean(p.needleMass)
         case "needle_kept": return SweepPointResult.mean(p.needleKept.map(Double.init))

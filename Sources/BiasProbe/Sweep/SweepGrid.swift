@@ -6,6 +6,8 @@ import PCInference
 enum SweepParameter: String, CaseIterable, Codable {
     case keepChunks = "keep-chunks", chunkTokens = "chunk-tokens", capacity, window, kernel, lambda
     case calibration, bandWidth = "band-width", calibrationRows = "calibration-rows"
+    /// The eviction lab (docs/eviction-lab.md): a policy name or "off", its budget or ratio.
+    case policy, budget, ratio
 
     /// Values are separated by commas, except calibration rules, which contain commas: ';'.
     var separator: Character { self == .calibration ? ";" : "," }
@@ -70,7 +72,17 @@ struct SweepPoint: Equatable {
                     let cap = try int(p, min: 1)
                     c.compression = .init(capacity: cap, window: c.compression?.window ?? 8, kernel: c.compression?.kernel ?? 7)
                 }
-            case .window, .kernel: break   // applied after capacity, below
+            case .window, .kernel, .budget, .ratio: break   // applied after capacity and policy, below
+            case .policy:
+                if v.text == "off" { c.evictionLab = nil }
+                else {
+                    guard let k = EvictionLabSettings.Kind(rawValue: v.text) else {
+                        throw ValidationError("--vary policy: '\(v.text)' is not off or one of \(EvictionLabSettings.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    var lab = c.evictionLab ?? EvictionLabSettings(kind: k)
+                    lab.kind = k
+                    c.evictionLab = lab
+                }
             case .lambda:
                 guard let l = Float(v.text), l > 0, l < 1 else { throw ValidationError("--vary lambda: '\(v.text)' is not between 0 and 1") }
                 c.lambda = l
@@ -78,6 +90,17 @@ struct SweepPoint: Equatable {
             case .bandWidth: c.bandWidth = try int(p, min: 1)
             case .calibrationRows: c.calibrationRows = try int(p, min: 1)
             }
+        }
+        if values[.budget] != nil || values[.ratio] != nil, c.evictionLab != nil {
+            // A budget axis replaces the base's ratio and the other way round.
+            if values[.budget] != nil { c.evictionLab!.budget = try int(.budget, min: 1); c.evictionLab!.ratio = nil }
+            if let r = values[.ratio] {
+                guard let x = Double(r.text), x > 0, x <= 1 else { throw ValidationError("--vary ratio: '\(r.text)' is not in (0, 1]") }
+                c.evictionLab!.ratio = x; c.evictionLab!.budget = nil
+            }
+        }
+        if let lab = c.evictionLab {
+            do { try lab.check() } catch { throw ValidationError("--vary policy=\(lab.kind.rawValue): \(error) (give --budget N or --ratio R, or vary budget)") }
         }
         if values[.window] != nil || values[.kernel] != nil {
             // Window and kernel only mean something with compression on.

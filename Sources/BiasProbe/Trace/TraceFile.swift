@@ -36,6 +36,7 @@ enum TraceWriter {
             scales["head"] = try file.writeDimensionScale("head", (0..<H).map(Int64.init))
             scales["chunk"] = try file.writeDimensionScale("chunk", (0..<C).map(Int64.init))
             scales["band"] = try file.writeDimensionScale("band", TraceSchema.bands)
+            scales["policy_band"] = try file.writeDimensionScale("policy_band", TraceSchema.policyBands)
             scales["bin"] = try file.writeDimensionScale("bin", (0..<B).map(Int64.init))
             scales["key"] = try file.writeDimensionScale("key", (0..<keyCount).map(Int64.init))
             scales["kept"] = try file.writeDimensionScale("kept", r.keptChunkIDs.map(Int64.init))
@@ -69,6 +70,19 @@ enum TraceWriter {
             try put("eviction/compression", ev.compression.map(Int64.init), [L, H])
             try put("eviction/stage_compression", ev.stageCompression.map(Int64.init), [L, H])
             try put("eviction/decode", ev.decode.map(Int64.init), [L, H])
+            // The lab's band log, [chunk, band, layer, head] in memory, [layer, head, chunk, band] on disk.
+            let PB = TraceSchema.policyBands.count
+            let bl = r.policyBands
+            try put("eviction/policy_keys", (0..<(C * PB)).map { Int64(bl?.keys[$0] ?? -1) }, [C, PB])
+            func layerFirst<T>(_ v: (Int) -> T) -> [T] {
+                var out: [T] = []
+                out.reserveCapacity(L * H * C * PB)
+                for l in 0..<L { for h in 0..<H { for c in 0..<C { for b in 0..<PB { out.append(v(((c * PB + b) * L + l) * H + h)) } } } }
+                return out
+            }
+            try put("eviction/policy_kept", layerFirst { Int64(bl?.kept[$0] ?? 0) }, [L, H, C, PB])
+            try put("eviction/policy_mass", layerFirst { bl?.mass[$0] ?? .nan }, [L, H, C, PB])
+            try put("eviction/policy_band_mass", layerFirst { bl?.bandMass[$0] ?? .nan }, [L, H, C, PB])
             try file.setAttribute("complete", 1)
             try file.commit()
         } catch {

@@ -1,3 +1,4 @@
+import PCInference
 /// The trace layout, in one place: every dataset's stable name (`stage/statistic`, which is
 /// also the HDF5 path and the CLI selector), its axes and what it means. `docs/trace-format.md`
 /// is generated from this table (`biasprobe inspect --schema`), and a test keeps them equal.
@@ -16,6 +17,7 @@ enum TraceSchema {
     }
 
     static let bands = ["sink", "middle", "recent"]
+    static let policyBands = PolicyBandLog.Band.allCases.map(\.rawValue)
 
     static let entries: [Entry] = [
         // input
@@ -57,6 +59,10 @@ enum TraceSchema {
         .init(name: "eviction/compression", dims: ["layer", "head"], type: "int64", meaning: "context keys removed by SnapKV compression (summed over kept chunks)"),
         .init(name: "eviction/stage_compression", dims: ["layer", "head"], type: "int64", meaning: "keys removed by the one compression after the question prefill (--compression-stage question, official stage_eviction): gone for decoding"),
         .init(name: "eviction/decode", dims: ["layer", "head"], type: "int64", meaning: "keys removed during decoding (--kv-cache-dynamic, official kv_cache_dynamic): one per generated token after the first"),
+        .init(name: "eviction/policy_keys", dims: ["chunk", "policy_band"], type: "int64", meaning: "--policy (docs/eviction-lab.md): keys in each band of the chunk pass before eviction (bands of width `--band-width` over the chunk's candidates, tiled; the question's keys); -1: no policy ran, or the chunk was not prefilled"),
+        .init(name: "eviction/policy_kept", dims: ["layer", "head", "chunk", "policy_band"], type: "int64", meaning: "--policy: keys each head kept in each band of each chunk pass (the question's are never evicted there); 0 without a policy"),
+        .init(name: "eviction/policy_mass", dims: ["layer", "head", "chunk", "policy_band"], type: "float32", meaning: "--policy: attention mass the chunk pass's question rows put, before eviction, on the keys each head kept in each band (mean over rows); NaN without a policy"),
+        .init(name: "eviction/policy_band_mass", dims: ["layer", "head", "chunk", "policy_band"], type: "float32", meaning: "--policy: as eviction/policy_mass, on all the band's keys (a later chunk's BOS is in no band, so the four sum to at most 1); NaN without a policy"),
     ]
 
     static func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
@@ -130,6 +136,7 @@ enum TraceSchema {
         | `head` | 0 ..< heads (query heads; head h reads key/value head h / (heads / kv_heads)) |
         | `chunk` | 0 ..< chunks, document order |
         | `band` | "sink", "middle", "recent" |
+        | `policy_band` | "sink", "middle", "recent", "question" |
         | `bin` | 0 ..< bins, bin t covers relative positions [t/B, (t+1)/B) of the chunk |
         | `key` | key index in the combined cache (kept chunks in order, then the question) |
         | `kept` | the chunk id of each kept chunk, in combined-cache order |

@@ -90,6 +90,13 @@ public protocol EvictionPolicy: Sendable {
 public extension EvictionPolicy {
     /// The keys this policy evicts in one layer.
     func select(_ input: EvictionInput) -> EvictionSelection { rule.select(score(input)) }
+
+    /// The keys this policy evicts from a chunk whose candidate positions `ranked` (keys
+    /// `first + i`) are the same for every head; `scores` holds one array per head.
+    func select(ranked: Range<Int>, first: Int, scores: [[Float]]) -> EvictionSelection {
+        let cand = scores.indices.map { _ in ranked.map { EvictionCandidate(key: first + $0, position: $0) } }
+        return select(EvictionInput(scores: scores, candidates: cand))
+    }
 }
 
 /// SnapKV's pooling (spec section 3.1): each candidate's score becomes the maximum over its

@@ -12,6 +12,8 @@ struct LinearRunner {
     /// How a one-row pass runs; nil when the pass has several rows.
     let rowPath: DecodePath?
     let scratch: DequantScratch
+    /// Matrices kept expanded for the whole run (`LlamaModel.expandWeights`), if any.
+    var expanded: ExpandedWeights? = nil
 
     /// y_i (+)= x W_i^T for matrices that read the same input rows x [rows, cols].
     func run(_ x: UnsafePointer<Float>, rows: Int, _ items: [(Matrix, UnsafeMutablePointer<Float>)], accumulate: Bool = false) {
@@ -20,7 +22,7 @@ struct LinearRunner {
             return
         }
         for (w, y) in items {
-            let f = scratch.floats(w, workers: workers)
+            let f = expanded?.floats(w) ?? scratch.floats(w, workers: workers)
             BLAS.parallelLinear(x, rows: rows, inDim: w.cols, f, outDim: w.rows, into: y, accumulate: accumulate, workers: workers)
         }
     }

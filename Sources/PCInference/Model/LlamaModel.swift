@@ -27,6 +27,8 @@ public final class LlamaModel: @unchecked Sendable {
     /// Arithmetic of one-row passes (decode); prefill always dequantises and runs sgemm.
     public var decodePath = DecodePath.fromEnvironment
     let scratchPool: ScratchPool
+    /// Float32 copies of the quantized matrices, when `expandWeights()` made them.
+    public internal(set) var expanded: ExpandedWeights?
 
     public init(gguf: GGUFFile, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         config = try ModelConfig(gguf: gguf)
@@ -106,7 +108,7 @@ public final class LlamaModel: @unchecked Sendable {
         let up = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { up.deallocate() }
         var finalRows = [Float](repeating: 0, count: logitRows.count * D)
         let scratch = scratchPool.take(); defer { scratchPool.give(scratch) }
-        let lin = LinearRunner(workers: threads, rowPath: T == 1 ? decodePath : nil, scratch: scratch)
+        let lin = LinearRunner(workers: threads, rowPath: T == 1 ? decodePath : nil, scratch: scratch, expanded: expanded)
 
         // Row blocks of at most B rows; query rows start a block of their own (observers class a
         // block as context or query rows).
@@ -208,15 +210,19 @@ public final class LlamaModel: @unchecked Sendable {
             }
             let hp = SharedPointer(hidden), op = SharedPointer(ob.baseAddress!)
             let slab = 4096, workers = threads
+            let kept = (w.floats ?? expanded?.floats(w)).map { SharedPointer(UnsafeMutablePointer(mutating: $0)) }
             parallelWorkers(workers) { i in
                 let v0 = V * i / workers, v1 = V * (i + 1) / workers
                 guard v1 > v0 else { return }
-                let buf = UnsafeMutablePointer<Float>.allocate(capacity: min(slab, v1 - v0) * D); defer { buf.deallocate() }
+                // The same slab calls either way, so the logits do not depend on where the floats come from.
+                let buf = kept == nil ? UnsafeMutablePointer<Float>.allocate(capacity: min(slab, v1 - v0) * D) : nil
+                defer { buf?.deallocate() }
                 var s = v0
                 while s < v1 {
                     let n = min(slab, v1 - s)
-                    w.dequantize(rows: s, s + n, into: buf)
-                    BLAS.gemm(m: rows, n: n, k: D, a: hp.p, lda: D, b: buf, ldb: D, bTransposed: true, c: op.p + s, ldc: V)
+                    let b: UnsafePointer<Float>
+                    if let kept { b = UnsafePointer(kept.p + s * D) } else { w.dequantize(rows: s, s + n, into: buf!); b = UnsafePointer(buf!) }
+                    BLAS.gemm(m: rows, n: n, k: D, a: hp.p, lda: D, b: b, ldb: D, bTransposed: true, c: op.p + s, ldc: V)
                     s += n
                 }
             }

@@ -4,14 +4,16 @@
 public final class KeyScoreObserver: AttentionObserver, @unchecked Sendable {
     public let stage: AttentionStage
     public let lastRows: Int
+    /// Sum over every row of the pass, context rows included (H2O's accumulated attention).
+    public let allRows: Bool
     public let layers: Int, heads: Int
     public private(set) var keyCount = 0
     /// [layer, head, key] of the last pass watched.
     private let sums: WorkerAccumulator<Float>
     public var scores: [Float] { sums.total }
 
-    public init(stage: AttentionStage, lastRows: Int, layers: Int, heads: Int) {
-        self.stage = stage; self.lastRows = max(1, lastRows); self.layers = layers; self.heads = heads
+    public init(stage: AttentionStage, lastRows: Int, layers: Int, heads: Int, allRows: Bool = false) {
+        self.stage = stage; self.lastRows = max(1, lastRows); self.layers = layers; self.heads = heads; self.allRows = allRows
         sums = WorkerAccumulator(Shape(layers, heads, 0))
     }
 
@@ -21,12 +23,12 @@ public final class KeyScoreObserver: AttentionObserver, @unchecked Sendable {
         sums.begin(workers: workers, size: layers * heads * keyCount)
         return true
     }
-    public func wants(isQuery: Bool) -> Bool { isQuery }
+    public func wants(isQuery: Bool) -> Bool { isQuery || allRows }
     public var watchesChunkPasses: Bool { stage == .local }
 
     public func observe(_ b: AttentionBlock) {
         let acc = sums.slot(b.worker) + (b.layer * heads + b.head) * keyCount
-        for i in 0..<b.rowCount where b.queryIndex(i) >= b.scope.queryRowCount - lastRows {
+        for i in 0..<b.rowCount where allRows || (b.isQuery && b.queryIndex(i) >= b.scope.queryRowCount - lastRows) {
             let p = b.row(i), n = min(b.visibleKeys(i), keyCount - b.keyStart)
             let dst = acc + b.keyStart
             for k in 0..<n { dst[k] += p[k] }

@@ -114,6 +114,14 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         }
     }
 
+    /// An eviction-lab policy applied in every chunk pass where SnapKV compression would run
+    /// (nil = off; exclusive with `compression`). docs/eviction-lab.md.
+    public var evictionLab: EvictionLabSettings?
+    /// Variant: plain causal attention within the trained context. The whole context is one
+    /// chunk (refused when context, question and answer exceed the trained context), so the
+    /// pipeline reduces to one causal prefill, the lab policy's eviction, and the question.
+    public var causal = false
+
     /// Attention calibration: evict abnormally high-scoring keys (nil/empty = off).
     public var calibration: [CalibrationRule] = []
     /// Threshold on a key's mean attention from the last `calibrationRows` question rows.
@@ -158,6 +166,8 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         snapKVDropFirstKept = try v(.snapKVDropFirstKept, d.snapKVDropFirstKept)
         batchChunks = try v(.batchChunks, d.batchChunks)
         compression = try c.decodeIfPresent(Compression.self, forKey: .compression)
+        evictionLab = try c.decodeIfPresent(EvictionLabSettings.self, forKey: .evictionLab)
+        causal = try v(.causal, d.causal)
         calibration = try v(.calibration, d.calibration)
         lambda = try v(.lambda, d.lambda)
         calibrationRows = try v(.calibrationRows, d.calibrationRows)

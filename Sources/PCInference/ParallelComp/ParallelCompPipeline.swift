@@ -90,6 +90,10 @@ public final class ParallelCompPipeline {
         public var evictedDecode: [[[Int]]]?
         public var evictedChunk: [String: [[[Int]]]] = [:]
         public var snapKVKept: [String: [[[Int]]]] = [:]
+        /// The eviction lab's kept keys per kept chunk id -> [layer][head] -> chunk-local indices.
+        public var policyKept: [String: [[[Int]]]] = [:]
+        /// What the lab policy kept by band in every chunk pass (nil without --policy).
+        public var policyBands: PolicyBandLog?
         /// Keys each layer's heads still see after the question prefill (the first head's count).
         public var cachePerLayer: [Int] = []
         /// The official code's S (sum_windows_size): the combined length its slices give.
@@ -123,7 +127,16 @@ public final class ParallelCompPipeline {
         guard !context.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ConfigError("the context is empty") }
         let q = format.questionIDs(tokenizer, question: question)
         let prefix = format.prefixIDs(tokenizer)
-        let cw = config.chunkTokens ?? defaultChunkTokens(questionLength: q.count)
+        let ids = tokenizer.encode(context, parseSpecial: false, addBOS: false)
+        var cw = config.chunkTokens ?? defaultChunkTokens(questionLength: q.count)
+        if config.causal {
+            // One chunk holding everything: plain causal attention, within the trained context only.
+            cw = prefix.count + ids.count
+            let need = cw + questionTokens(q).count + config.maxNewTokens
+            guard need <= model.config.contextLength else {
+                throw ConfigError("--causal: context (\(ids.count) tokens), question and answer need \(need) positions, beyond the trained context \(model.config.contextLength)")
+            }
+        }
         guard cw > prefix.count + 16 else {
             throw ConfigError("chunk size \(cw) tokens leaves no room for text after the \(prefix.count)-token prefix (question is \(q.count) tokens)")
         }
@@ -132,6 +145,11 @@ public final class ParallelCompPipeline {
             throw ConfigError("the question (\(q.count) tokens) is longer than the chunk size (\(cw) tokens)")
         }
         guard config.keepChunks >= 1 else { throw ConfigError("--keep-chunks must be at least 1") }
+        if let lab = config.evictionLab {
+            try lab.check()
+            guard config.compression == nil else { throw ConfigError("--policy cannot be combined with --capacity (SnapKV compression): use --policy snapkv") }
+            guard config.batchChunks <= 1 else { throw ConfigError("--policy needs one pass per chunk (not --batch-chunks > 1)") }
+        }
         if config.batchChunks > 1 && (config.compression != nil || config.calibration.contains { $0.stage == .chunk }) {
             throw ConfigError("--batch-chunks > 1 cannot be combined with compression or chunk-stage calibration (they need one pass per chunk)")
         }
@@ -139,7 +157,6 @@ public final class ParallelCompPipeline {
             throw ConfigError("calibration rule \(r) names layer \(r.layers.upperBound), but the model has layers 0-\(model.config.layerCount - 1)")
         }
         let content = cw - prefix.count
-        let ids = tokenizer.encode(context, parseSpecial: false, addBOS: false)
         var chunks: [Chunk] = []
         switch config.splitBy {
         case .tokens, .sentences:

@@ -13,8 +13,9 @@ extension ParallelCompPipeline {
         let masks: [[[UInt8]?]]
         let compressed: [Int]
         let snapKept: [[[Int]]]?
+        var labKept: [[[Int]]]? = nil
         func relabelled(_ id: Int) -> HeldChunk {
-            HeldChunk(id: id, score: score, block: block, masks: masks, compressed: compressed, snapKept: snapKept)
+            HeldChunk(id: id, score: score, block: block, masks: masks, compressed: compressed, snapKept: snapKept, labKept: labKept)
         }
     }
 
@@ -26,7 +27,8 @@ extension ParallelCompPipeline {
         let question: [Int]
         var log: EvictionLog
         var timings: [String: Double] = [:]
-        var evictedChunk: [String: [[[Int]]]] = [:], snapKept: [String: [[[Int]]]] = [:]
+        var evictedChunk: [String: [[[Int]]]] = [:], snapKept: [String: [[[Int]]]] = [:], labKept: [String: [[[Int]]]] = [:]
+        var bands: PolicyBandLog?
         /// The keep-K heap, best first (see `before`).
         var held: [HeldChunk] = []
         // Filled by combineKept.
@@ -51,6 +53,9 @@ extension ParallelCompPipeline {
             chunks = prep.chunks
             question = p.questionTokens(prep.questionIDs)
             log = EvictionLog(layers: p.model.config.layerCount, heads: p.model.config.headCount)
+            bands = p.config.evictionLab.map { _ in
+                PolicyBandLog(chunks: prep.chunks.count, layers: p.model.config.layerCount, heads: p.model.config.headCount, width: p.config.bandWidth)
+            }
             combined = p.model.makeCache()
         }
 
@@ -89,6 +94,8 @@ extension ParallelCompPipeline {
             r.evictedDecode = evictedDecode
             r.evictedChunk = evictedChunk
             r.snapKVKept = snapKept
+            r.policyKept = labKept
+            r.policyBands = bands
             r.cachePerLayer = cachePerLayer
             r.nominalCacheLength = nominalS
             r.top20IDs = top20
@@ -188,7 +195,7 @@ extension ParallelCompPipeline {
             progress?(.chunkStarted(index: j, total: st.chunks.count, tokens: ctx.count + m))
         }
         let cache = model.makeCache()
-        var scoreObs: KeyScoreObserver?
+        var scoreObs: KeyScoreObserver?, massObs: KeyScoreObserver?
         var hook: CalibrationHook?
         var scope: ObservationScope?
         let first = group[0]
@@ -198,6 +205,12 @@ extension ParallelCompPipeline {
                                      queryRowStart: cLen, queryRowCount: m, firstRowKey: 0)
             if let snap = config.compression, snap.stage == .chunk {
                 scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.window, layers: c.layerCount, heads: H)
+            }
+            if let lab = config.evictionLab {
+                if case .attention(let rows) = lab.signal {
+                    scoreObs = KeyScoreObserver(stage: .local, lastRows: rows ?? m, layers: c.layerCount, heads: H, allRows: rows == nil)
+                }
+                massObs = KeyScoreObserver(stage: .local, lastRows: m, layers: c.layerCount, heads: H)
             }
             let rules = config.calibration.filter { $0.stage == .chunk }
             if !rules.isEmpty {
@@ -209,7 +222,7 @@ extension ParallelCompPipeline {
             }
         }
         let hidden = try model.forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: AttentionLayout(segments: segs),
-                                             hiddenRows: logitRows, observers: batched ? [] : observers + (scoreObs.map { [$0] } ?? []),
+                                             hiddenRows: logitRows, observers: batched ? [] : observers + [scoreObs, massObs].compactMap { $0 },
                                              scope: scope, hook: hook, stageName: "chunk \(first) prefill")
         cache.settleEvictions()
         return group.enumerated().map { gi, j in
@@ -222,25 +235,27 @@ extension ParallelCompPipeline {
                             scoreTokens: config.ranking == .chunk ? 0 : config.scoreTokens)
             }
             var compressed = Array(repeating: 0, count: c.layerCount * H)
-            var keptKeys: [[[Int]]]?
+            var keptKeys: [[[Int]]]?, labKept: [[[Int]]]?
+            let first = st.firstCandidate(st.chunks[j])
             if let snap = config.compression, let obs = scoreObs {
                 // SnapKV (section 3.1): each head keeps its best min(C', c) candidates; every other
                 // context key (a later chunk's BOS included) is gone from what the chunk stores.
                 let policy = SnapKVCompression(snap, budget: min(st.snapKVBudget(snap), cLen))
-                let first = st.firstCandidate(st.chunks[j])
-                let cand = (0..<H).map { _ in (first..<cLen).map { EvictionCandidate(key: $0, position: $0 - first) } }
-                var kk: [[[Int]]] = []
-                for l in 0..<c.layerCount {
-                    let sel = policy.select(EvictionInput(scores: (0..<H).map { Array(obs.scores(layer: l, head: $0)) }, candidates: cand))
-                    var gone = sel
-                    for h in 0..<H {
-                        gone.evicted[h] = Array(0..<first) + sel.evicted[h]
-                        compressed[l * H + h] = gone.evicted[h].filter { cache.isPresent(layer: l, head: h, key: $0) }.count
-                    }
-                    cache.evict(layer: l, selection: gone, covering: cLen + m)
-                    kk.append((0..<H).map { h in let e = Set(gone.evicted[h]); return (first..<cLen).filter { !e.contains($0) } })
-                }
-                keptKeys = kk
+                keptKeys = evictChunk(cache, cLen: cLen, m: m, first: first, compressed: &compressed,
+                                      plan: { _ in (policy, 0..<(cLen - first)) },
+                                      signal: { l, h in Array(obs.scores(layer: l, head: h)) })
+            }
+            if let lab = config.evictionLab, let massObs {
+                // The lab policy: protected sink and recent candidates stay, the policy ranks the rest.
+                let n = cLen - first, ranked = lab.ranked(candidates: n), id = st.chunks[j].id
+                let signal = labSignal(lab.signal, cache: cache, scores: scoreObs, keys: cLen + m)
+                labKept = evictChunk(cache, cLen: cLen, m: m, first: first, compressed: &compressed, plan: { l in
+                    let keep = lab.kept(layer: l, layers: c.layerCount, candidates: n) - (n - ranked.count)
+                    return (lab.policy(keep: max(0, keep), salt: UInt64(id * c.layerCount + l)), ranked)
+                }, signal: signal, record: { l, evicted in
+                    st.bands?.record(chunk: id, layer: l, first: first, n: n, m: m,
+                                     scores: (0..<H).map { Array(massObs.scores(layer: l, head: $0)) }, evicted: evicted)
+                })
             }
             let masks = cache.keepMasks
             let calibration = hook.map { ChunkCalibration(evictedKeys: $0.evictedKeys, outliers: $0.outliers) }
@@ -251,7 +266,48 @@ extension ParallelCompPipeline {
             let rank = config.ranking == .random ? Double(rng.next() >> 11) / Double(1 << 53) * 3 : nll
             let score = config.selection == .lowestNLL ? rank : -rank
             return ScoredChunk(id: j, nll: nll, held: HeldChunk(id: j, score: score, block: block, masks: masks,
-                                                                 compressed: compressed, snapKept: keptKeys), calibration: calibration)
+                                                                 compressed: compressed, snapKept: keptKeys, labKept: labKept), calibration: calibration)
+        }
+    }
+
+    /// Evict from one chunk's stored cache, layer by layer: `plan(l)` gives the policy and the
+    /// candidate positions (counted from `first`) it ranks, the others staying; keys before
+    /// `first` (a later chunk's BOS) go. Returns the kept candidates, [layer][head] -> keys.
+    private func evictChunk(_ cache: KVCache, cLen: Int, m: Int, first: Int, compressed: inout [Int],
+                            plan: (Int) -> (EvictionPolicy, Range<Int>), signal: (Int, Int) -> [Float],
+                            record: ((Int, [[Int]]) -> Void)? = nil) -> [[[Int]]] {
+        let c = model.config, H = c.headCount
+        var kk: [[[Int]]] = []
+        for l in 0..<c.layerCount {
+            let (policy, ranked) = plan(l)
+            let sel = policy.select(ranked: ranked, first: first, scores: (0..<H).map { signal(l, $0) })
+            var gone = sel
+            for h in 0..<H {
+                gone.evicted[h] = Array(0..<first) + sel.evicted[h]
+                compressed[l * H + h] = gone.evicted[h].filter { cache.isPresent(layer: l, head: h, key: $0) }.count
+            }
+            record?(l, gone.evicted)
+            cache.evict(layer: l, selection: gone, covering: cLen + m)
+            kk.append((0..<H).map { h in let e = Set(gone.evicted[h]); return (first..<cLen).filter { !e.contains($0) } })
+        }
+        return kk
+    }
+
+    /// A lab policy's per-key signal for (layer, head): attention sums, key norms, or nothing.
+    private func labSignal(_ signal: KeySignal, cache: KVCache, scores: KeyScoreObserver?, keys n: Int) -> (Int, Int) -> [Float] {
+        let c = model.config
+        switch signal {
+        case .none: return { _, _ in [] }
+        case .attention: return { l, h in scores.map { Array($0.scores(layer: l, head: h)) } ?? [] }
+        case .keyNorm:
+            return { l, h in
+                (0..<n).map { k in
+                    let row = cache.keyRow(layer: l, kvHead: h / c.groupSize, key: k)
+                    var s: Float = 0
+                    for d in 0..<c.headDim { s += row[d] * row[d] }
+                    return s.squareRoot()
+                }
+            }
         }
     }
 
@@ -304,6 +360,7 @@ extension ParallelCompPipeline {
             st.spans.append(start..<combined.count)
             for x in 0..<st.log.compression.count { st.log.compression[x] += k.compressed[x] }
             if let kk = k.snapKept { st.snapKept[String(k.id)] = kk }
+            if let kk = k.labKept { st.labKept[String(k.id)] = kk }
         }
         st.held = []
         st.kept = kept.map(\.id)

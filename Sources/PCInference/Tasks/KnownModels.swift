@@ -12,6 +12,11 @@ public enum KnownModels {
         files[name.lowercased()].map { DefaultCorpus.cacheDir + "/" + $0 }
     }
 
+    /// The short name of a model file setup.sh fetches, by its file name.
+    public static func shortName(ofFile file: String) -> String? {
+        files.first { $0.value == file }?.key
+    }
+
     /// A `--model` value: a known short name, else a path as given. A file that exists under the
     /// short name's spelling wins, so a local file called `gemma3` is still reachable.
     public static func resolve(_ value: String) -> String {

@@ -54,7 +54,8 @@ public enum RetrievalRunner {
         let prep = try pc.prepare(context: ex.context, question: ex.question)
         let m = prep.questionIDs.count
         let massObs = measure ? KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: c.headCount) : nil
-        let answerIDs = measure ? tok.encode(" " + ex.answer, parseSpecial: false, addBOS: false) : nil
+        // A continuation (ppl) is scored as it is: its first token carries its own space.
+        let answerIDs = measure ? tok.encode((ex.scoredOnly ? "" : " ") + ex.answer, parseSpecial: false, addBOS: false) : nil
         let r = try pc.run(prep, observers: massObs.map { [$0] } ?? [], scoreAnswer: answerIDs, cancelled: cancelled)
         var out = RetrievalOutcome(answer: r.answer, correct: ex.isCorrect(r.answer), keptChunks: r.keptChunkIDs,
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,

@@ -13,8 +13,17 @@ public struct RetrievalExample: Codable, Sendable {
     /// Character range of the needle in the context.
     public var needle: Range<Int>
 
-    /// Whether generated text contains the answer.
-    public func isCorrect(_ output: String) -> Bool { output.contains(answer) }
+    /// When set, every one of these must appear in the output (multi-value tasks).
+    public var allOf: [String]? = nil
+    /// Measured by the answer's NLL only (perplexity): never correct.
+    public var scoredOnly = false
+
+    /// Whether generated text contains the answer (every value of `allOf`).
+    public func isCorrect(_ output: String) -> Bool {
+        if scoredOnly { return false }
+        if let all = allOf { return all.allSatisfy { output.contains($0) } }
+        return output.contains(answer)
+    }
 }
 
 /// Builds passkey and needle-in-a-haystack examples of a target token length.

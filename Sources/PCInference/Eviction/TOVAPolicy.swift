@@ -1,0 +1,18 @@
+/// TOVA, token omission via attention: drop the keys the current (last) query attends to least,
+/// the score averaged over the layer's heads, so every head of a layer keeps the same keys.
+/// Oren et al., "Transformers are Multi-State RNNs", 2024 (arXiv:2401.06104). Applied once at
+/// the end of a pass here (the last question row is the current query); TOVA's step-by-step
+/// eviction during decoding is not implemented (docs/eviction-lab.md).
+public struct TOVAPolicy: BudgetedPolicy {
+    public let keep: Int
+    public var name: String { "tova(keep \(keep))" }
+    public var signal: KeySignal { .attention(lastRows: 1) }
+    public init(keep: Int) { self.keep = keep }
+
+    public func score(_ input: EvictionInput) -> ScoredCandidates {
+        let per = candidateScores(input), H = max(1, per.count)
+        // Heads share one candidate list in the lab, so the mean is taken position by position.
+        let mean = (per.first ?? []).indices.map { i in per.reduce(Float(0)) { $0 + $1[i] } / Float(H) }
+        return ScoredCandidates(keys: input.candidates.map { $0.map(\.key) }, scores: per.map { _ in mean })
+    }
+}

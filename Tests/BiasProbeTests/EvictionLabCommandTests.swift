@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+
+/// The eviction lab through the command line: a policy's trace reports the kept sets the budget
+/// allows, consistently across its datasets (every policy's budget is checked in process by
+/// EvictionLabTests; one trace here, each costs several prefill passes), `plot policies` draws
+/// it, and bad lab options fail in one line.
+final class EvictionLabCommandTests: XCTestCase {
+    func testPolicyTraceReportsKeptSetsAndPlotPoliciesDrawsThem() throws {
+        try CLI.requireModel()
+        let dir = try CLI.tempDir()
+        var traces: [String] = []
+        for (policy, budget) in [("streaming", "20")] {
+            let out = dir.appendingPathComponent("\(policy).h5").path
+            let r = try CLI.run(["trace", "--token-layout", try CLI.goldenLayout(in: dir), "--keep-chunks", "2", "--max-tokens", "1",
+                                 "--policy", policy, "--budget", budget, "--sink", "4", "--recent", "2", "--band-width", "8",
+                                 "--no-prefill-rows", "--quiet", "--out", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            traces.append(out)
+        }
+        // Per layer, head and chunk the three context bands hold exactly the budget (chunks are
+        // longer than it), the question band all its keys; kept mass <= band mass, bands <= 1.
+        let script = """
+        import sys, h5py, numpy as np
+        for path, budget in zip(sys.argv[1:2], (20,)):
+            f = h5py.File(path, 'r')
+            keys = f['eviction/policy_keys'][:]; kept = f['eviction/policy_kept'][:]
+            mass = f['eviction/policy_mass'][:]; band = f['eviction/policy_band_mass'][:]
+            assert (keys[:, :3].sum(1) > budget).all(), keys
+            assert (kept[..., :3].sum(-1) == budget).all(), kept[..., :3].sum(-1)
+            assert (kept[..., 3] == keys[None, None, :, 3]).all()
+            assert (kept <= keys[None, None]).all()
+            assert np.isfinite(mass).all() and np.isfinite(band).all()
+            assert (mass <= band + 1e-6).all() and (band.sum(-1) <= 1 + 1e-4).all()
+            if 'streaming' in path:   # the 4 sinks of the 8-key sink band, and the whole recent band
+                assert (kept[..., 0] == 4).all() and (kept[..., 2] == keys[None, None, :, 2]).all()
+        print('ok')
+        """
+        let py = try CLI.python(script, args: traces)
+        XCTAssertEqual(py.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "ok", py.stderr)
+        let png = dir.appendingPathComponent("policies.png").path
+        let p = try CLI.run(["plot", "policies", "--traces", (traces + traces).joined(separator: ","), "-o", png, "--json"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: png))
+        XCTAssertTrue(p.stdout.contains("share of the band's keys kept"), p.stdout)
+    }
+
+    func testBadLabOptionsFailInOneLine() throws {
+        let dir = try CLI.tempDir()
+        let text = dir.appendingPathComponent("text.txt")
+        try "Some text to read.".write(to: text, atomically: true, encoding: .utf8)
+        for args in [["--policy", "h2o"], ["--policy", "h2o", "--budget", "8", "--ratio", "0.5"], ["--budget", "8"],
+                     ["--policy", "h2o", "--ratio", "2"], ["--policy", "h2o", "--budget", "4", "--sink", "4", "--recent", "4"],
+                     ["--policy", "snapkv", "--budget", "8", "--capacity", "64"], ["--policy", "nonesuch", "--budget", "8"]] {
+            let r = try CLI.run(["run", "--context", text.path, "--question", "q"] + args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            let said = r.stderr.lowercased()
+            XCTAssertTrue(["policy", "budget", "ratio", "sink"].contains { said.contains($0) }, "\(args): \(r.stderr)")
+        }
+    }
+}
