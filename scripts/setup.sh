@@ -12,7 +12,7 @@ say() { echo "setup: $*" >&2; }
 
 # 1. Debian packages: BLAS, HDF5 and libpng headers; h5dump for inspecting traces.
 need=()
-for p in libopenblas-dev libhdf5-dev libpng-dev hdf5-tools pkg-config; do
+for p in libopenblas-dev libhdf5-dev libpng-dev libssl-dev hdf5-tools pkg-config; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ((${#need[@]})); then

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Crypto
 import Foundation
 import HDF5Bridge
 import PCInference

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Crypto
 import Foundation
 
 /// `--shard I/N`: the I-th (1-based, as Slurm array tasks usually are) of N parts of a work list.
@@ -63,7 +62,7 @@ struct Shard: Equatable, CustomStringConvertible, ExpressibleByArgument {
 
 /// Hex SHA-256 of a string: the identity of a work list.
 func sha256(text: String) -> String {
-    SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    SHA256Hasher.hex(text)
 }
 
 /// This machine's name, recorded in parts (it differs between shards, so merge ignores it).

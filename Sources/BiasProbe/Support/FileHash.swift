@@ -1,4 +1,4 @@
-import Crypto
+import COpenSSL
 import Foundation
 
 /// Hex SHA-256 of a file, streamed; cached beside the file as `<file>.sha256` ("hash size
@@ -17,9 +17,9 @@ func sha256(of path: String) throws -> String {
     }
     guard let h = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
     defer { try? h.close() }
-    var hasher = SHA256()
-    while let chunk = try h.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(data: chunk) }
-    let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    let hasher = SHA256Hasher()
+    while let chunk = try h.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(chunk) }
+    let hex = hasher.hexDigest()
     if let stamp, fileStamp(path) == stamp { try? (hex + " " + stamp + "\n").write(toFile: cachePath, atomically: true, encoding: .utf8) }
     return hex
 }
@@ -29,4 +29,34 @@ private func fileStamp(_ path: String) -> String? {
     var st = stat()
     guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
     return "\(st.st_size) \(Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))"
+}
+
+/// SHA-256 through libcrypto's EVP interface (Debian's OpenSSL: no third-party crypto to build).
+public final class SHA256Hasher {
+    private let ctx: OpaquePointer
+
+    public init() {
+        guard let c = EVP_MD_CTX_new(), EVP_DigestInit_ex(c, EVP_sha256(), nil) == 1 else {
+            fatalError("libcrypto cannot start a SHA-256 digest")
+        }
+        ctx = c
+    }
+    deinit { EVP_MD_CTX_free(ctx) }
+
+    public func update(_ data: Data) {
+        data.withUnsafeBytes { b in _ = EVP_DigestUpdate(ctx, b.baseAddress, b.count) }
+    }
+
+    public func hexDigest() -> String {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE)), n: UInt32 = 0
+        EVP_DigestFinal_ex(ctx, &out, &n)
+        return out.prefix(Int(n)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Hex SHA-256 of a string's UTF-8 bytes.
+    public static func hex(_ text: String) -> String {
+        let h = SHA256Hasher()
+        h.update(Data(text.utf8))
+        return h.hexDigest()
+    }
 }
