@@ -80,7 +80,7 @@ if os.path.exists(t):
     s = open(t).read()
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", s)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", s)
-    if wall and rss: print(f"The ParallelComp run (all three lengths) took {wall.group(1)} wall time, peak RSS {int(rss.group(1))/1e6:.2f} GB.")
+    if wall and rss: print(f"The ParallelComp run (all lengths) took {wall.group(1)} wall time, peak RSS {int(rss.group(1))/1e6:.2f} GB.")
 wrong = [r for r in ex if not r["correct"]]
 print("\n## Wrong answers of ParallelComp\n\n| length | depth | seed | answer | needle chunk kept | needle cut by the chunk end |\n|---|---|---|---|---|---|")
 for r in wrong:
