@@ -29,7 +29,9 @@ let package = Package(
 
         // Quantized dot-product kernels (AVX2 / AVX-512 VNNI, chosen at run time); see its header.
         .target(name: "CQuant"),
-        .target(name: "PCInference", dependencies: ["CBLAS", "CQuant"], swiftSettings: fast),
+        // Persistent worker threads that spin between parallel regions (decode runs ~150 a token).
+        .target(name: "CSpinPool"),
+        .target(name: "PCInference", dependencies: ["CBLAS", "CQuant", "CSpinPool"], swiftSettings: fast),
         .target(name: "HDF5Bridge", dependencies: ["CHDF5"]),
         .target(name: "Heatmap", dependencies: ["CPNG"], swiftSettings: fast),
         .executableTarget(

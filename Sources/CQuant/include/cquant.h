@@ -49,6 +49,12 @@ void cq_quantize_activation(int kind, const float *x, int n, void *out);
 int cq_matvec(uint32_t ggml_type, int mode, int n, const void *w, size_t row_bytes, int r0, int r1,
               const void *act, float *y, int accumulate);
 
+/// Attention for one query row per head of a key/value group (decode), float32 throughout.
+/// s[h*lds + j] = scale * dot(q[h*d ..< h*d+d], k[j*d ..< j*d+d]) for h < g, j < n.
+void cq_attn_scores(const float *q, int g, int d, const float *k, int n, float scale, float *s, int lds);
+/// o[h*d + e] (+)= sum_j p[h*ldp + j] * v[j*d + e] for h < g, e < d.
+void cq_attn_pv(const float *p, int ldp, int g, int n, const float *v, int d, float *o, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,3 +1,4 @@
+import CQuant
 import Foundation
 
 /// Exact attention over an `AttentionLayout`, one row block at a time.
@@ -5,7 +6,8 @@ import Foundation
 /// For each KV head g and block of rows, the query rows of g's whole head group are stacked so
 /// K and V are read once per group (GQA). Scores for the block against the keys it may see are
 /// one sgemm per cache slice, the softmax is exact (row max, exp, sum), observers see the
-/// probabilities, and P·V is again one sgemm per slice. Nothing larger than
+/// probabilities, and P·V is again one sgemm per slice (a decode row, one per head, uses the
+/// plain loops of `cq_attn_scores`/`cq_attn_pv` instead: sgemm would spend its time packing). Nothing larger than
 /// (group x block rows) x visible keys is ever held, so memory is linear in the context.
 public final class AttentionKernel: @unchecked Sendable {
     public let config: ModelConfig
@@ -39,7 +41,8 @@ public final class AttentionKernel: @unchecked Sendable {
         scratch = (0..<self.workers).map { _ in Scratch() }
     }
 
-    struct Item { let g: Int; let rows: Range<Int>; let keyStart: Int }
+    /// Work item: rows of the heads `heads` (indices within group g) against the keys from keyStart.
+    struct Item { let g: Int; let rows: Range<Int>; let keyStart: Int; var heads: Range<Int> }
 
     /// Attention for the T new rows of one layer.
     /// - q: [T, H*d] post-RoPE queries; out: [T, H*d].
@@ -65,11 +68,16 @@ public final class AttentionKernel: @unchecked Sendable {
                         let e = min(r + blockRows, cuts[p + 1])
                         let ks = window?.firstVisibleKey(keyStart: seg.keyStart, lastKey: firstRowKey + e - 1,
                                                          rowKeys: (firstRowKey + r)..<(firstRowKey + e)) ?? seg.keyStart
-                        items.append(Item(g: g, rows: r..<e, keyStart: ks))
+                        items.append(Item(g: g, rows: r..<e, keyStart: ks, heads: 0..<G))
                         r = e
                     }
                 }
             }
+        }
+        // A decode row of few groups leaves workers idle (SmolLM2: 3 groups on 2 workers; Gemma 3
+        // 270M: 1): give each head its own item. Every head's row is computed the same either way.
+        if T == 1 && items.count < 2 * workers && G > 1 {
+            items = items.flatMap { it in (0..<G).map { hh in Item(g: it.g, rows: it.rows, keyStart: it.keyStart, heads: hh..<(hh + 1)) } }
         }
         let needEntropy = observers.contains { $0.needsEntropy }
         let masks = cache.keepMasks[layer]
@@ -96,13 +104,13 @@ public final class AttentionKernel: @unchecked Sendable {
                 let Bc = it.rows.count
                 let lastKey = firstRowKey + it.rows.upperBound - 1
                 let nK = lastKey + 1 - it.keyStart
-                let M = G * Bc
+                let M = it.heads.count * Bc
                 s.ensure(scores: M * nK, q: M * d, rows: M)
-                // Stack the group's query rows: row hh*Bc + i is head g*G+hh, row it.rows.lower+i.
-                for hh in 0..<G {
+                // Stack the item's query rows: row slot*Bc + i is head g*G+heads[slot], row it.rows.lower+i.
+                for (slot, hh) in it.heads.enumerated() {
                     let h = it.g * G + hh
                     for i in 0..<Bc {
-                        (s.q + (hh * Bc + i) * d).update(from: q + (it.rows.lowerBound + i) * H * d + h * d, count: d)
+                        (s.q + (slot * Bc + i) * d).update(from: q + (it.rows.lowerBound + i) * H * d + h * d, count: d)
                     }
                 }
                 // Scores S[M, nK] = Qg K^T / sqrt(d), one sgemm per cache slice in range.
@@ -122,17 +130,21 @@ public final class AttentionKernel: @unchecked Sendable {
                     }
                     if lo < hi {
                         let kp = sl.block.keys(layer: layer, head: it.g) + (sl.start + lo - off) * d
+                        if Bc == 1 {   // decode: one row per head; sgemm would mostly pack K
+                            cq_attn_scores(s.q, Int32(M), Int32(d), kp, Int32(hi - lo), scale, s.scores + (lo - it.keyStart), Int32(nK))
+                        } else {
                         BLAS.gemm(m: M, n: hi - lo, k: d, a: s.q, lda: d, b: kp, ldb: d, bTransposed: true,
                                   c: s.scores + (lo - it.keyStart), ldc: nK, alpha: scale)
+                        }
                     }
                     off += sl.count
                     if off > lastKey { break }
                 }
                 // Exact softmax per row over its visible keys; evicted keys get probability 0.
-                for hh in 0..<G {
+                for (slot, hh) in it.heads.enumerated() {
                     let mask = masks[it.g * G + hh]
                     for i in 0..<Bc {
-                        let r = hh * Bc + i
+                        let r = slot * Bc + i
                         let row = s.scores + r * nK
                         let valid = firstRowKey + it.rows.lowerBound + i + 1 - it.keyStart
                         if let m = mask, firstRowKey + it.rows.lowerBound + i >= maskRowStart {
@@ -184,13 +196,13 @@ public final class AttentionKernel: @unchecked Sendable {
                     }
                     let firstRow = firstRowKey + it.rows.lowerBound
                     let isQuery = firstRow >= scope.queryRowStart
-                    for hh in 0..<G {
+                    for (slot, hh) in it.heads.enumerated() {
                         let block = AttentionBlock(
                             layer: layer, head: it.g * G + hh, worker: w, scope: scope, isQuery: isQuery,
                             firstRow: firstRow, rowCount: Bc, keyStart: it.keyStart,
-                            probs: s.probs + hh * Bc * nK, ld: nK,
-                            entropy: needEntropy ? UnsafePointer(s.entropy + hh * Bc) : nil,
-                            maxProb: s.maxP + hh * Bc)
+                            probs: s.probs + slot * Bc * nK, ld: nK,
+                            entropy: needEntropy ? UnsafePointer(s.entropy + slot * Bc) : nil,
+                            maxProb: s.maxP + slot * Bc)
                         for o in observers where o.wants(isQuery: isQuery) { o.observe(block) }
                     }
                 }
@@ -201,19 +213,23 @@ public final class AttentionKernel: @unchecked Sendable {
                     let hi = min(off + sl.count, lastKey + 1), lo = sliceStart(max(off, it.keyStart), hi)
                     if lo < hi {
                         let vp = sl.block.values(layer: layer, head: it.g) + (sl.start + lo - off) * d
+                        if Bc == 1 {
+                            cq_attn_pv(s.scores + (lo - it.keyStart), Int32(nK), Int32(M), Int32(hi - lo), vp, Int32(d), s.o, first ? 0 : 1)
+                        } else {
                         BLAS.gemm(m: M, n: d, k: hi - lo, a: s.scores + (lo - it.keyStart), lda: nK,
                                   b: vp, ldb: d, bTransposed: false, c: s.o, ldc: d, beta: first ? 0 : 1)
+                        }
                         first = false
                     }
                     off += sl.count
                     if off > lastKey { break }
                 }
-                for hh in 0..<G {
+                for (slot, hh) in it.heads.enumerated() {
                     let h = it.g * G + hh
                     for i in 0..<Bc {
                         let dst = out + (it.rows.lowerBound + i) * H * d + h * d
-                        dst.update(from: s.o + (hh * Bc + i) * d, count: d)
-                        VectorMath.scale(dst, d, by: s.maxP[hh * Bc + i])
+                        dst.update(from: s.o + (slot * Bc + i) * d, count: d)
+                        VectorMath.scale(dst, d, by: s.maxP[slot * Bc + i])
                     }
                 }
             }

@@ -105,13 +105,18 @@ public final class KVCache: @unchecked Sendable {
         append(block, from: 0, count: n)
     }
 
+    /// Rows of a block started by a one-token pass.
+    public static let decodeBlockRows = 256
+
     /// Reserve room for `n` more tokens written by forward passes; returns the block they go to.
     public func reserve(_ n: Int) -> KVBlock {
         if let last = slices.last, last.start + last.count == last.block.count,
            last.block.capacity - last.block.count >= n {
             return last.block
         }
-        let b = KVBlock(layers: layers, kvHeads: kvHeads, headDim: headDim, capacity: n)
+        // Decode appends one token a pass: give it room for the next ones too, so the keys stay in
+        // one slice (attention walks slices; a slice per token made decode attention ~3x slower).
+        let b = KVBlock(layers: layers, kvHeads: kvHeads, headDim: headDim, capacity: n == 1 ? KVCache.decodeBlockRows : n)
         slices.append(KVSlice(block: b, start: 0, count: 0))
         return b
     }

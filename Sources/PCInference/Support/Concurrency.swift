@@ -1,3 +1,4 @@
+import CSpinPool
 import Foundation
 
 /// A raw pointer handed to worker threads. Safe in biasprobe because each worker writes a disjoint
@@ -8,8 +9,26 @@ struct SharedPointer<T>: @unchecked Sendable {
     init(_ p: UnsafePointer<T>) { self.p = UnsafeMutablePointer(mutating: p) }
 }
 
+/// The worker pool all parallel regions use (public for tests and tools).
+public enum WorkerPool {
+    /// Runs `body(i)` for every i in 0..<workers, each exactly once, and returns when all are done.
+    public static func run(_ workers: Int, _ body: @Sendable (Int) -> Void) { parallelWorkers(workers, body) }
+}
+
 /// Runs `body(worker)` on `workers` threads and waits for all of them.
+///
+/// The spinning pool of `CSpinPool` runs it when free; a nested or concurrent call (the pool is
+/// busy) goes to Dispatch instead. Which one ran never changes a number: each worker gets the
+/// same index and slice either way.
 func parallelWorkers(_ workers: Int, _ body: @Sendable (Int) -> Void) {
     if workers <= 1 { body(0); return }
-    DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    withoutActuallyEscaping(body) { escapable in
+        var job = escapable
+        let ran = withUnsafeMutablePointer(to: &job) { jp in
+            sp_run(Int32(workers), { ctx, w in
+                ctx!.assumingMemoryBound(to: (@Sendable (Int) -> Void).self).pointee(Int(w))
+            }, jp)
+        }
+        if ran != 0 { DispatchQueue.concurrentPerform(iterations: workers, execute: escapable) }
+    }
 }
