@@ -6,5 +6,6 @@
 # with a bootstrap interval over examples and a pre-registered threshold (docs/claims.md). It
 # writes the table, examples.jsonl and figures to outputs/claims/MODEL/ (one folder per model).
 # On a cluster: biasprobe slurm claims --shards N (then the merge job writes the same files).
+# Here the examples run in one process per core (PROCESSES, default nproc), merged at the end.
 source "$(dirname "$0")/_common.sh"
-"$BP" claims "$@"
+"$BP" claims run --processes "${PROCESSES:-$(nproc)}" "$@"
