@@ -51,7 +51,8 @@ final class EvictionLabCommandTests: XCTestCase {
         try "Some text to read.".write(to: text, atomically: true, encoding: .utf8)
         for args in [["--policy", "h2o"], ["--policy", "h2o", "--budget", "8", "--ratio", "0.5"], ["--budget", "8"],
                      ["--policy", "h2o", "--ratio", "2"], ["--policy", "h2o", "--budget", "4", "--sink", "4", "--recent", "4"],
-                     ["--policy", "snapkv", "--budget", "8", "--capacity", "64"], ["--policy", "nonesuch", "--budget", "8"]] {
+                     ["--policy", "snapkv", "--budget", "8", "--capacity", "64"], ["--policy", "nonesuch", "--budget", "8"],
+                     ["--policy", "streaming", "--budget", "8", "--decode-eviction"], ["--decode-eviction"]] {
             let r = try CLI.run(["run", "--context", text.path, "--question", "q"] + args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             let said = r.stderr.lowercased()
