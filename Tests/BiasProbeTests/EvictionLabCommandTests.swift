@@ -45,6 +45,17 @@ final class EvictionLabCommandTests: XCTestCase {
         XCTAssertTrue(p.stdout.contains("share of the band's keys kept"), p.stdout)
     }
 
+    /// A sweep refuses decode-time eviction for a policy whose paper defines none, before any work.
+    func testSweepRefusesDecodeEvictionForOtherPolicies() throws {
+        try CLI.requireModel()
+        let out = try CLI.tempDir().appendingPathComponent("bad.h5").path
+        let bad = try CLI.run(["sweep", "--model", CLI.modelPath, "--length", "1024", "--policy", "tova", "--budget", "16",
+                               "--vary", "policy=tova+decode,knorm+decode", "-o", out])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("'knorm+decode': eviction during decoding is defined for tova and h2o only"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
     func testBadLabOptionsFailInOneLine() throws {
         let dir = try CLI.tempDir()
         let text = dir.appendingPathComponent("text.txt")

@@ -86,6 +86,9 @@ struct SweepPoint: Equatable {
                     var lab = c.evictionLab ?? EvictionLabSettings(kind: k)
                     lab.kind = k
                     lab.decodeEviction = decode
+                    if decode && lab.decodePolicy(keep: 0) == nil {
+                        throw ValidationError("--vary policy: '\(v.text)': eviction during decoding is defined for tova and h2o only")
+                    }
                     c.evictionLab = lab
                 }
             case .lambda:
