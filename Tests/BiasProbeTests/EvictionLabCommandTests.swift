@@ -45,13 +45,25 @@ final class EvictionLabCommandTests: XCTestCase {
         XCTAssertTrue(p.stdout.contains("share of the band's keys kept"), p.stdout)
     }
 
+    /// A sweep refuses decode-time eviction for a policy whose paper defines none, before any work.
+    func testSweepRefusesDecodeEvictionForOtherPolicies() throws {
+        try CLI.requireModel()
+        let out = try CLI.tempDir().appendingPathComponent("bad.h5").path
+        let bad = try CLI.run(["sweep", "--model", CLI.modelPath, "--length", "1024", "--policy", "tova", "--budget", "16",
+                               "--vary", "policy=tova+decode,knorm+decode", "-o", out])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("'knorm+decode': eviction during decoding is defined for tova and h2o only"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
     func testBadLabOptionsFailInOneLine() throws {
         let dir = try CLI.tempDir()
         let text = dir.appendingPathComponent("text.txt")
         try "Some text to read.".write(to: text, atomically: true, encoding: .utf8)
         for args in [["--policy", "h2o"], ["--policy", "h2o", "--budget", "8", "--ratio", "0.5"], ["--budget", "8"],
                      ["--policy", "h2o", "--ratio", "2"], ["--policy", "h2o", "--budget", "4", "--sink", "4", "--recent", "4"],
-                     ["--policy", "snapkv", "--budget", "8", "--capacity", "64"], ["--policy", "nonesuch", "--budget", "8"]] {
+                     ["--policy", "snapkv", "--budget", "8", "--capacity", "64"], ["--policy", "nonesuch", "--budget", "8"],
+                     ["--policy", "streaming", "--budget", "8", "--decode-eviction"], ["--decode-eviction"]] {
             let r = try CLI.run(["run", "--context", text.path, "--question", "q"] + args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             let said = r.stderr.lowercased()

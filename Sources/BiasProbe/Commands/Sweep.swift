@@ -9,8 +9,11 @@ struct Sweep: ParsableCommand {
         Each --vary adds an axis; the grid is every combination (the first axis varies slowest). \
         Parameters: keep-chunks, chunk-tokens, capacity (a number or 'off'), window, kernel, \
         lambda, calibration (rule lists separated by ';', e.g. 'none;sink:22-29;paper'), \
-        band-width, calibration-rows, and the eviction lab's policy (a name or 'off'), budget and \
-        ratio (give the base policy's budget or ratio with --policy NAME --budget N). Settings not varied come from the usual pipeline options \
+        band-width, calibration-rows, and the eviction lab's policy (a name; tova+decode or \
+        h2o+decode with --decode-eviction; 'off' for none; 'calibration' for none plus the paper's \
+        calibration), budget and ratio (give the base policy's budget or ratio with --policy NAME \
+        --budget N). Points whose settings are identical (policy=off at every budget) run once \
+        and are copied. Settings not varied come from the usual pipeline options \
         (defaults as in eval: 1 kept chunk, 12 answer tokens).
 
         Every point runs the same examples (tasks x seeds x depths) and records, per example: \
@@ -159,8 +162,23 @@ struct Sweep: ParsableCommand {
         let todo = points.indices.filter { !finished.contains(points[$0].label(axes: axes)) }
         let bar = ProgressBar("sweep", total: todo.count * examples.count, quiet: quiet)
         var done = 0
+        var copied: [String] = []
         for pi in todo {
             let point = points[pi], label = point.label(axes: axes)
+            // A point whose settings equal a finished one's (a value the others ignore, such as a
+            // budget with policy=off) would measure the same: its results are copied, not re-run.
+            if let twin = points.indices.first(where: { $0 != pi && configs[$0] == configs[pi] }).map({ points[$0].label(axes: axes) }),
+               var r = results.points.first(where: { $0.label == twin }) {
+                r.label = label
+                r.values = axes.map { point.values[$0.parameter]!.text }
+                results.points.append(r)
+                try results.write(path: out)
+                copied.append("\(label) = \(twin)")
+                done += examples.count
+                bar.update(done, note: "\(label) (as \(twin))")
+                if json { try JSONOut.emit(SweepPointReport(results, r)) }
+                continue
+            }
             ProcessStats.resetPeak()
             var r = SweepPointResult(label: label, values: axes.map { point.values[$0.parameter]!.text }, correct: [], answerNLL: [],
                                      needleMass: [], needleKept: [], seconds: [], peakRSSBytes: 0, chunksPrefilled: 0, chunksReused: 0)
@@ -192,6 +210,9 @@ struct Sweep: ParsableCommand {
             try JSONOut.emit(SweepReport(points: ordered.count, scoresReused: memo != nil, file: out, recommended: best?.label, rule: Self.rule, config: base))
         } else {
             print(Self.table(results, ordered))
+            if !copied.isEmpty {
+                print("Points with the same settings as another ran once; copied: \(copied.joined(separator: "; ")).\n")
+            }
             if memo != nil {
                 print("Times count only the work each point did: chunk scores are shared between points (--no-reuse-scores times every point from scratch).\n")
             }

@@ -147,6 +147,8 @@ struct PipelineOptions: ParsableArguments {
     var recent: Int?
     @Option(help: "--policy random: seed of the draw.")
     var policySeed: UInt64?
+    @Flag(help: "Variant for --policy tova or h2o: keep evicting during decoding as the paper does (one key per head and generated token; TOVA drops the key the newest token attends to least, H2O the lowest accumulated attention outside the --recent window). Off by default.")
+    var decodeEviction = false
     @Flag(help: "Variant: plain causal attention within the trained context (the whole context is one chunk); with --policy, the lab's eviction runs on it.")
     var causal = false
     @Option(help: ArgumentHelp("Calibration rules: 'paper' (per chunk, appendix C; 'paper@query' at the question), BAND:FIRST-LAST[@chunk|@query],... with BAND sink|middle|recent|all and 0-based layers, or the official strings such as prefill_2_calibration_head_sink_23_29.", valueName: "rules"))
@@ -184,8 +186,8 @@ struct PipelineOptions: ParsableArguments {
         if let k = keepChunks, k < 1 { throw ValidationError("--keep-chunks must be at least 1") }
         if let c = chunkTokens, c < 32 { throw ValidationError("--chunk-tokens must be at least 32") }
         if let c = capacity, c < 1 { throw ValidationError("--capacity must be at least 1") }
-        if policy == nil && (budget != nil || ratio != nil || sink != nil || recent != nil || policySeed != nil) {
-            throw ValidationError("--budget, --ratio, --sink, --recent and --policy-seed need --policy NAME")
+        if policy == nil && (budget != nil || ratio != nil || sink != nil || recent != nil || policySeed != nil || decodeEviction) {
+            throw ValidationError("--budget, --ratio, --sink, --recent, --policy-seed and --decode-eviction need --policy NAME")
         }
         if policy != nil && capacity != nil { throw ValidationError("--policy cannot be combined with --capacity: use --policy snapkv --budget N") }
         if let lab = labSettings { do { try lab.check() } catch { throw ValidationError("\(error)") } }
@@ -202,7 +204,7 @@ struct PipelineOptions: ParsableArguments {
     /// The eviction lab's settings from --policy and its options (nil without --policy).
     var labSettings: EvictionLabSettings? {
         policy.map { EvictionLabSettings(kind: $0, budget: budget, ratio: ratio, sink: sink ?? 4, recent: recent ?? 0,
-                                         window: window ?? 8, kernel: kernel ?? 7, seed: policySeed ?? 0) }
+                                         window: window ?? 8, kernel: kernel ?? 7, seed: policySeed ?? 0, decodeEviction: decodeEviction) }
     }
 
     /// The pipeline configuration: defaults, then the JSON file, then flags.

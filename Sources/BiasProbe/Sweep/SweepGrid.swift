@@ -6,7 +6,9 @@ import PCInference
 enum SweepParameter: String, CaseIterable, Codable {
     case keepChunks = "keep-chunks", chunkTokens = "chunk-tokens", capacity, window, kernel, lambda
     case calibration, bandWidth = "band-width", calibrationRows = "calibration-rows"
-    /// The eviction lab (docs/eviction-lab.md): a policy name or "off", its budget or ratio.
+    /// The eviction lab (docs/eviction-lab.md): a policy name ("tova+decode", "h2o+decode": with
+    /// `--decode-eviction`), "off" (no lab policy) or "calibration" (no lab policy, the paper's
+    /// calibration recipe: `--calibration paper`), its budget or ratio.
     case policy, budget, ratio
 
     /// Values are separated by commas, except calibration rules, which contain commas: ';'.
@@ -75,12 +77,18 @@ struct SweepPoint: Equatable {
             case .window, .kernel, .budget, .ratio: break   // applied after capacity and policy, below
             case .policy:
                 if v.text == "off" { c.evictionLab = nil }
+                else if v.text == "calibration" { c.evictionLab = nil; c.calibration = try CalibrationRule.parseList("paper", layerCount: layerCount) }
                 else {
-                    guard let k = EvictionLabSettings.Kind(rawValue: v.text) else {
-                        throw ValidationError("--vary policy: '\(v.text)' is not off or one of \(EvictionLabSettings.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                    let decode = v.text.hasSuffix("+decode"), name = decode ? String(v.text.dropLast("+decode".count)) : v.text
+                    guard let k = EvictionLabSettings.Kind(rawValue: name) else {
+                        throw ValidationError("--vary policy: '\(v.text)' is not off, calibration, one of \(EvictionLabSettings.Kind.allCases.map(\.rawValue).joined(separator: ", ")), tova+decode or h2o+decode")
                     }
                     var lab = c.evictionLab ?? EvictionLabSettings(kind: k)
                     lab.kind = k
+                    lab.decodeEviction = decode
+                    if decode && lab.decodePolicy(keep: 0) == nil {
+                        throw ValidationError("--vary policy: '\(v.text)': eviction during decoding is defined for tova and h2o only")
+                    }
                     c.evictionLab = lab
                 }
             case .lambda:

@@ -17,11 +17,30 @@ public struct EvictionLabSettings: Codable, Sendable, Equatable {
     /// PyramidKV's top-to-mean ratio (the paper's beta).
     public var beta = 20.0
     public var seed: UInt64 = 0
+    /// Variant (`--decode-eviction`, TOVA and H2O only): keep evicting during decoding as the
+    /// policy's paper does, one key per head and generated token, so the cache keeps the size the
+    /// question prefill left. Off by default: the lab evicts in the chunk passes only.
+    public var decodeEviction = false
 
     public init(kind: Kind, budget: Int? = nil, ratio: Double? = nil, sink: Int = 4, recent: Int = 0, window: Int = 8, kernel: Int = 7,
-                beta: Double = 20, seed: UInt64 = 0) {
+                beta: Double = 20, seed: UInt64 = 0, decodeEviction: Bool = false) {
         self.kind = kind; self.budget = budget; self.ratio = ratio; self.sink = sink; self.recent = recent
-        self.window = window; self.kernel = kernel; self.beta = beta; self.seed = seed
+        self.window = window; self.kernel = kernel; self.beta = beta; self.seed = seed; self.decodeEviction = decodeEviction
+    }
+
+    /// Missing keys take their defaults, so settings stored before a field existed still load.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(Kind.self, forKey: .kind)
+        budget = try c.decodeIfPresent(Int.self, forKey: .budget)
+        ratio = try c.decodeIfPresent(Double.self, forKey: .ratio)
+        sink = try c.decodeIfPresent(Int.self, forKey: .sink) ?? 4
+        recent = try c.decodeIfPresent(Int.self, forKey: .recent) ?? 0
+        window = try c.decodeIfPresent(Int.self, forKey: .window) ?? 8
+        kernel = try c.decodeIfPresent(Int.self, forKey: .kernel) ?? 7
+        beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? 20
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
+        decodeEviction = try c.decodeIfPresent(Bool.self, forKey: .decodeEviction) ?? false
     }
 
     /// One line per setting that cannot work.
@@ -33,6 +52,9 @@ public struct EvictionLabSettings: Codable, Sendable, Equatable {
         if let b = budget, sink + recent > b { throw ConfigError("--sink \(sink) + --recent \(recent) exceed --budget \(b)") }
         guard window >= 1, kernel >= 1, kernel % 2 == 1 else { throw ConfigError("the policy's window must be >= 1 and its kernel odd") }
         guard beta >= 1 else { throw ConfigError("PyramidKV's beta must be at least 1") }
+        if decodeEviction && decodePolicy(keep: 0) == nil {
+            throw ConfigError("--decode-eviction is defined for --policy tova and h2o only (not \(kind.rawValue))")
+        }
     }
 
     /// The budget for `n` candidates: the token count, or the ratio of n (rounded, at least 1).
@@ -67,6 +89,16 @@ public struct EvictionLabSettings: Codable, Sendable, Equatable {
         case .pyramidkv: return PyramidKVPolicy(keep: keep, window: window, kernel: kernel)
         case .knorm: return KNormPolicy(keep: keep)
         case .random: return RandomPolicy(keep: keep, seed: seed &+ salt &* 0xD1B5_4A32_D192_ED03)
+        }
+    }
+
+    /// The policy's decode-time form (TOVA, H2O with the lab's `recent` window), or nil for the
+    /// policies whose papers define none.
+    public func decodePolicy(keep: Int) -> (any DecodeStepPolicy)? {
+        switch kind {
+        case .tova: return TOVADecodeEviction(keep: keep)
+        case .h2o: return H2ODecodeEviction(keep: keep, recent: recent)
+        default: return nil
         }
     }
 

@@ -3,6 +3,7 @@
 /// Oracle for Efficient Generative Inference of Large Language Models", NeurIPS 2023.
 /// The recent keys are the lab's protected `recent` keys; at prefill the accumulation runs over
 /// every row of the pass (context and question rows), so earlier keys, seen by more rows, gain.
+/// Its step-by-step form while decoding is `H2ODecodeEviction` (`--decode-eviction`).
 public struct H2OPolicy: BudgetedPolicy {
     public let keep: Int
     public var name: String { "h2o(keep \(keep))" }

@@ -2,7 +2,7 @@
 /// the score averaged over the layer's heads, so every head of a layer keeps the same keys.
 /// Oren et al., "Transformers are Multi-State RNNs", 2024 (arXiv:2401.06104). Applied once at
 /// the end of a pass here (the last question row is the current query); TOVA's step-by-step
-/// eviction during decoding is not implemented (docs/eviction-lab.md).
+/// eviction while decoding is `TOVADecodeEviction` (`--decode-eviction`).
 public struct TOVAPolicy: BudgetedPolicy {
     public let keep: Int
     public var name: String { "tova(keep \(keep))" }

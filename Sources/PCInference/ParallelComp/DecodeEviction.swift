@@ -42,6 +42,12 @@ public final class DecodeEvictionState {
     }
 }
 
+extension DecodeEvictionState: DecodeStepEvicting {
+    public func step(layer: Int, newKey: Int, row: (Int) -> ArraySlice<Float>) -> [[Int]] {
+        (0..<heads).map { h in row(h).withUnsafeBufferPointer { step(layer: layer, head: h, newKey: newKey, p: $0.baseAddress!) } }
+    }
+}
+
 /// The last row of a decoding step, per layer and head, over the cache's keys.
 final class DecodeRowObserver: AttentionObserver, @unchecked Sendable {
     let layers: Int, heads: Int
@@ -63,8 +69,9 @@ final class DecodeRowObserver: AttentionObserver, @unchecked Sendable {
             for k in 0..<n { dst[o + k] = p[k] }
         }
     }
-    func withRow<R>(layer: Int, head: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
-        probs.withUnsafeBufferPointer { body($0.baseAddress! + (layer * heads + head) * keys) }
+    func row(layer: Int, head: Int) -> ArraySlice<Float> {
+        let o = (layer * heads + head) * keys
+        return probs[o..<(o + keys)]
     }
 }
 

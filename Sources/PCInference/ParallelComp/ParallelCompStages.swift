@@ -41,8 +41,11 @@ extension ParallelCompPipeline {
         var logits: [Float] = []
         var evictedQuery: [[[Int]]]?
         var evictedStage: [[[Int]]]?
-        /// Decode-time eviction's rows and columns, set by the question prefill.
-        var decodeEviction: DecodeEvictionState?
+        /// Decode-time eviction's state, set by the question prefill.
+        var decodeEviction: (any DecodeStepEvicting)?
+        /// The lab's decode-time eviction as the question prefill left it (a fresh state per use:
+        /// answer scoring steps through one, decoding through another).
+        var labDecodeEviction: (() -> LabDecodeEvictionState)?
         var evictedDecode: [[[Int]]]?
         var top20: [Int] = [], top20Logits: [Float] = []
         var answerNLL: Double?
@@ -388,14 +391,19 @@ extension ParallelCompPipeline {
         let stageObs = stageSnap.map { KeyScoreObserver(stage: .global, lastRows: min($0.window, m), layers: c.layerCount, heads: H) }
         let dynSnap = config.compression.flatMap { $0.decodeEviction ? $0 : nil }
         let dynHook = dynSnap.map { DecodeEvictionHook(window: $0.window, passEndKey: S + m, config: c) }
+        let labDecode = config.evictionLab.flatMap { $0.decodeEviction ? $0 : nil }
+        // H2O's accumulation starts from every question row's attention.
+        let labObs = labDecode.flatMap { $0.decodePolicy(keep: 0)?.accumulates == true ? $0 : nil }
+            .map { _ in KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: H) }
         st.logits = try model.forward(tokens: st.question, positions: Array(P..<(P + m)), cache: st.combined, layout: .causal(rows: m),
-                                      logitRows: [m - 1], observers: observers + (stageObs.map { [$0] } ?? []), scope: scope,
-                                      hook: hook ?? dynHook, stageName: "question prefill")
+                                      logitRows: [m - 1], observers: observers + (stageObs.map { [$0] } ?? []) + (labObs.map { [$0] } ?? []),
+                                      scope: scope, hook: hook ?? dynHook, stageName: "question prefill")
         if let dynSnap, let dynHook {
             st.decodeEviction = DecodeEvictionState(window: min(dynSnap.window, m), kernel: dynSnap.kernel, layers: c.layerCount,
                                                     heads: H, columns: dynHook.columns, rows: dynHook.rows)
         }
         st.combined.settleEvictions()
+        if let labDecode { startLabDecodeEviction(labDecode, accumulated: labObs, st) }
         if let stageSnap, let stageObs { compressAfterQuestion(st, stageSnap, scores: stageObs) }
         if let hook { st.log.calibrationQuery = hook.evicted; st.log.outliersQuery = hook.outliers; st.evictedQuery = hook.evictedKeys }
         let logits = st.logits
@@ -427,12 +435,45 @@ extension ParallelCompPipeline {
         st.evictedStage = evicted
     }
 
+    /// The lab's decode-time eviction (`--decode-eviction`) starts from the keys each head sees
+    /// once the question has attended; that count is its budget.
+    private func startLabDecodeEviction(_ lab: EvictionLabSettings, accumulated obs: KeyScoreObserver?, _ st: RunState) {
+        let c = model.config, H = c.headCount, end = st.combined.count, cache = st.combined
+        let present = (0..<(c.layerCount * H)).map { x in cache.candidates(layer: x / H, head: x % H, in: 0..<end).map(\.key) }
+        let acc = obs.map { o in (0..<(c.layerCount * H)).map { x in Array(o.scores(layer: x / H, head: x % H)) } }
+        st.labDecodeEviction = {
+            LabDecodeEvictionState(layers: c.layerCount, heads: H, present: present, accumulated: acc) { lab.decodePolicy(keep: $0)! }
+        }
+        st.decodeEviction = st.labDecodeEviction!()
+    }
+
     /// The expected answer's mean NLL, teacher-forced after the question; the cache is rolled
-    /// back so decoding is unchanged.
+    /// back so decoding is unchanged. With the lab's decode-time eviction the answer is fed one
+    /// token at a time, evicting after each as decoding would (TOVA's paper measures perplexity
+    /// so); the cache's keys and masks are restored afterwards.
     func scoreExpectedAnswer(_ a: [Int], _ st: RunState) throws {
         let V = model.config.vocabSize, end = st.combined.count, pos = st.queryPosition + st.m
         var total = Perplexity.logSoftmax(st.logits[0..<V], a[0])
-        if a.count > 1 {
+        if a.count > 1, let fresh = st.labDecodeEviction {
+            let dyn = fresh(), saved = st.combined.keepMasks, S = st.spans.last?.upperBound ?? 0
+            for t in 1..<a.count {
+                let key = st.combined.count
+                let scope = ObservationScope(stage: .decode, chunkSpans: st.spans, chunkIDs: st.kept, queryKeyStart: S,
+                                             queryRowStart: key, queryRowCount: 1, firstRowKey: key)
+                let rowObs = DecodeRowObserver(layers: dyn.layers, heads: dyn.heads)
+                let l = try model.forward(tokens: [a[t - 1]], positions: [pos + t - 1], cache: st.combined, logitRows: [0],
+                                          observers: [rowObs], scope: scope, stageName: "answer scoring")
+                for layer in 0..<dyn.layers {
+                    let gone = dyn.step(layer: layer, newKey: key) { rowObs.row(layer: layer, head: $0) }
+                    st.combined.evict(layer: layer, selection: EvictionSelection(evicted: gone, outliers: Array(repeating: 0, count: dyn.heads)))
+                }
+                total += Perplexity.logSoftmax(l[0..<V], a[t])
+            }
+            st.combined.truncate(to: end)
+            for (l, perHead) in saved.enumerated() { for (h, m) in perHead.enumerated() {
+                st.combined.setKeepMask(layer: l, head: h, m.map { Array($0.prefix(end)) } ?? Array(repeating: 1, count: end))
+            } }
+        } else if a.count > 1 {
             let fed = Array(a.dropLast())
             let l2 = try model.forward(tokens: fed, positions: Array(pos..<(pos + fed.count)), cache: st.combined,
                                        layout: .causal(rows: fed.count), logitRows: Array(0..<fed.count), stageName: "answer scoring")
@@ -444,13 +485,14 @@ extension ParallelCompPipeline {
 
     // MARK: stage 2
 
-    /// `kv_cache_dynamic` (section 3.3): once a generated token has attended, every head drops one
-    /// key, so the cache keeps the size the question prefill left.
-    private func evictAfterStep(_ dyn: DecodeEvictionState, rows: DecodeRowObserver, newKey: Int, _ st: RunState) {
+    /// `kv_cache_dynamic` (section 3.3), or the lab's TOVA / H2O with `--decode-eviction`: once a
+    /// generated token has attended, every head drops one key, so the cache keeps the size the
+    /// question prefill left.
+    private func evictAfterStep(_ dyn: any DecodeStepEvicting, rows: DecodeRowObserver, newKey: Int, _ st: RunState) {
         let H = dyn.heads
         if st.evictedDecode == nil { st.evictedDecode = Array(repeating: Array(repeating: [], count: H), count: dyn.layers) }
         for l in 0..<dyn.layers {
-            let gone = (0..<H).map { h in rows.withRow(layer: l, head: h) { dyn.step(layer: l, head: h, newKey: newKey, p: $0) } }
+            let gone = dyn.step(layer: l, newKey: newKey) { rows.row(layer: l, head: $0) }
             st.combined.evict(layer: l, selection: EvictionSelection(evicted: gone.map { $0.sorted() }, outliers: Array(repeating: 0, count: H)))
             for h in 0..<H {
                 st.log.decode[l * H + h] += gone[h].count
