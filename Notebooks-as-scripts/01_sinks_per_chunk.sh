@@ -11,7 +11,7 @@ OUT=$(out_dir 01_sinks_per_chunk)
 mkdir -p "$OUT"
 # Layers to draw: 12 on the default model; on a model with sliding-window layers, its first global
 # layer and the local layer before it.
-PLOT_LAYERS="${PLOT_LAYERS:-$("$BP" info --json | python3 -c '
+PLOT_LAYERS="${PLOT_LAYERS:-$(printf '%s' "$MODEL_INFO" | python3 -c '
 import json, sys
 k = json.load(sys.stdin).get("layer_kind") or []
 g = [i for i, x in enumerate(k) if x == "global"]

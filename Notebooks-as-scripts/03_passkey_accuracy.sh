@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 # Per model: the lengths, ParallelComp's chunk size, the trained context (what truncation keeps)
 # and the lengths full attention runs at (a full pass costs n^2; past a few times the trained
 # context it takes hours on two cores).
-TRAINED="$("$BP" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["context_length"])')"
+TRAINED="$(model_fact context_length)"
 if [ "$MODEL" = smollm2 ]; then
     LENGTHS=${LENGTHS:-8k,32k,128k}; CHUNK=${CHUNK:-384}; FULL_LENGTHS=${FULL_LENGTHS:-8k,16k}; TRUNC_LENGTHS=${TRUNC_LENGTHS:-$LENGTHS}
 else

@@ -16,7 +16,10 @@ out_dir() { if [ "$MODEL" = smollm2 ]; then echo "outputs/$1"; else echo "output
 # Layer count and the layer quarters of the paper's band rules (0-based, inclusive): layer l is in
 # quarter l*4/L, as the claims count them; the default model keeps the quarters its committed
 # outputs used (0-6 7-14 15-22 23-29).
-N_LAYERS="$("$BP" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"])')"
+# The model's facts, read once (`info --json`); model_fact KEY prints one of them.
+MODEL_INFO="$("$BP" info --json)"
+model_fact() { python3 -c 'import json,sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$MODEL_INFO" "$1"; }
+N_LAYERS="$(model_fact layers)"
 if [ "$MODEL" = smollm2 ]; then QUARTERS="0-6 7-14 15-22 23-29"; else
 QUARTERS="$(python3 -c "
 L = $N_LAYERS; q = [[l for l in range(L) if l * 4 // L == k] for k in range(4)]
