@@ -18,7 +18,7 @@ SAN=(-sanitize=fuzzer,address)
 SWIFTC=(swiftc -O -g -swift-version 6 -parse-as-library "${SAN[@]}" -module-cache-path "$OUT/module-cache")
 BLAS=(-Xcc -fmodule-map-file="$ROOT/Sources/CBLAS/module.modulemap" $(pkg-config --cflags-only-I openblas))
 HDF5=(-Xcc -fmodule-map-file="$ROOT/Sources/CHDF5/module.modulemap" $(pkg-config --cflags-only-I hdf5-serial))
-QUANT=(-Xcc -fmodule-map-file="$ROOT/Sources/CQuant/include/module.modulemap")
+QUANT=(-Xcc -fmodule-map-file="$ROOT/Sources/CQuant/include/module.modulemap" -Xcc -fmodule-map-file="$ROOT/Sources/CSpinPool/include/module.modulemap")
 LIBS=($(pkg-config --libs openblas hdf5-serial) -lhdf5_hl)
 
 say() { echo "fuzz build: $*" >&2; }
@@ -36,12 +36,19 @@ module() { # name flags... -- sources...
         -emit-module -emit-module-path "$OUT/modules/$name.swiftmodule" -I "$OUT/modules" "${flags[@]}" "$@"
 }
 
-# The quantized dot kernels (C, function-level target attributes): built with the same sanitizers.
+# PCInference's C targets (the quantized kernels with function-level target attributes, and the
+# worker pool), built with the same sanitizers into one relocatable object, CQuant.o.
 cquant() {
     local obj="$OUT/obj/CQuant.o"
-    if [ -f "$obj" ] && [ -z "$(find Sources/CQuant -newer "$obj" -print -quit)" ]; then return; fi
-    say "compiling CQuant"
-    clang -O2 -g -fsanitize=fuzzer-no-link,address -ISources/CQuant/include -c Sources/CQuant/dispatch.c -o "$obj"
+    if [ -f "$obj" ] && [ -z "$(find Sources/CQuant Sources/CSpinPool -newer "$obj" -print -quit)" ]; then return; fi
+    say "compiling CQuant and CSpinPool"
+    local parts=()
+    for c in Sources/CQuant/*.c Sources/CSpinPool/*.c; do
+        local o="$OUT/obj/c-$(basename "$(dirname "$c")")-$(basename "$c" .c).o"
+        clang -O2 -g -fsanitize=fuzzer-no-link,address -ISources/CQuant/include -ISources/CSpinPool/include -c "$c" -o "$o"
+        parts+=("$o")
+    done
+    ld -r -o "$obj" "${parts[@]}"
 }
 pcinference() { cquant; module PCInference "${BLAS[@]}" "${QUANT[@]}" -- $(find Sources/PCInference -name '*.swift' | sort); }
 hdf5bridge() { module HDF5Bridge "${HDF5[@]}" -- $(find Sources/HDF5Bridge -name '*.swift' | sort); }
