@@ -148,8 +148,7 @@ extension ClaimsRun {
         let out = dir + "/examples.jsonl"
         let parts = (1...n).map { Shard(index: $0, count: n).partPath(for: out) }
         try ClaimsMerge.mergeFiles(out: out, parts: parts, json: json, seconds: Date().timeIntervalSince(t0), quiet: quiet)
-        for p in parts { try? FileManager.default.removeItem(atPath: p) }
-        if outDir == nil { try ClaimComparison.write(root: (dir as NSString).deletingLastPathComponent) }
+        for p in parts { try? FileManager.default.removeItem(atPath: p) }   // mergeFiles rewrote comparison.md
     }
 }
 
