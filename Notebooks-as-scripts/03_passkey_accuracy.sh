@@ -75,6 +75,12 @@ if pc:
     print(f"At {k(max(lengths))}: the needle's chunk was kept in {kept}/{len(pc)} examples; "
           f"mean attention mass of the question on the needle {sum(r['needle_mass'] for r in pc)/len(pc):.4f}, "
           f"mean answer NLL {sum(r['answer_nll'] for r in pc)/len(pc):.3f} nats per token.")
+tr = [r for r in ex if r["label"] == f"truncate to {T}" and r["length"] == max(lengths)]
+if tr:
+    right = sorted(r["depth"] for r in tr if r["correct"])
+    print(f"Truncation to {T} at {k(max(lengths))} found the key at depth(s) {', '.join(map(str, right)) or 'none'}: "
+          f"only a needle inside the last {trained:,} tokens survives the cut "
+          f"(mean {sum(r['seconds'] for r in tr)/len(tr):.0f} s per example).")
 t = f"{d}/parallelcomp.time"
 if os.path.exists(t):
     s = open(t).read()

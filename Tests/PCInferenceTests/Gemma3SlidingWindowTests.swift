@@ -17,7 +17,25 @@ final class Gemma3SlidingWindowTests: XCTestCase {
         }
     }
 
-    func check(chunkLens: [Int], queryLen: Int, window: Int, kvHeads Hkv: Int, rng: inout SplitMix64, trial: Int) throws {
+    /// Calibration during a pass on a local layer: keys evicted while the pass runs, under both
+    /// alignments, with the window binding. Under the official (bottom-right) alignment a row sees
+    /// the first (present keys of its segment up to its own) − e survivors, counted from the
+    /// segment's first key, and then only those inside its window; so a key that fell out of the
+    /// window still counts, and the answer cannot depend on how rows are blocked.
+    func testWindowWithPassEvictionsAgreesWithNaiveReference() throws {
+        var rng = SplitMix64(seed: 23)
+        for trial in 0..<48 {
+            let causal = trial % 2 == 0
+            let chunkLens = causal ? [Int.random(in: 70...220, using: &rng)]
+                : (0..<Int.random(in: 1...3, using: &rng)).map { _ in [7, 33, 70, 131].randomElement(using: &rng)! }
+            try check(chunkLens: chunkLens, queryLen: causal ? 0 : Int.random(in: 1...9, using: &rng),
+                      window: [3, 9, 17, 40].randomElement(using: &rng)!, kvHeads: [1, 2].randomElement(using: &rng)!,
+                      rng: &rng, trial: trial, evictions: trial % 4 < 2 ? .bottomRight : .masked)
+        }
+    }
+
+    func check(chunkLens: [Int], queryLen: Int, window: Int, kvHeads Hkv: Int, rng: inout SplitMix64, trial: Int,
+               evictions: EvictionAlignment? = nil) throws {
         let d = 8, H = Hkv * 2, G = 2
         var config = ModelConfig(layerCount: 1, embeddingLength: H * d, headCount: H, kvHeadCount: Hkv, headDim: d, feedForwardLength: 8, vocabSize: 8)
         config.gemma3 = Gemma3Config(slidingWindow: window, headDim: d, embeddingLength: H * d)   // layer 0 is local
@@ -49,6 +67,26 @@ final class Gemma3SlidingWindowTests: XCTestCase {
         }
         var segs = spans.map { AttentionLayout.Segment(rows: $0, keyStart: $0.lowerBound) }
         if queryLen > 0 { segs.append(.init(rows: off..<N, keyStart: 0)) }
+        // Evictions (one random set per head): sink-band keys, a few middle keys and recent keys.
+        // In a combined cache only the query rows are the pass (maskRowStart), as in question-stage
+        // calibration; a single chunk is a chunk pass whose every row is masked.
+        var masks: [[UInt8]] = Array(repeating: Array(repeating: 1, count: N), count: H)
+        if let evictions {
+            cache.alignment = evictions
+            cache.maskRowStart = queryLen > 0 ? off : 0
+            let pool = queryLen > 0 ? off : N
+            for h in 0..<H {
+                var keys = Set((0..<Int.random(in: 0...4, using: &rng)).map { $0 })
+                for _ in 0..<Int.random(in: 0...6, using: &rng) { keys.insert(Int.random(in: 0..<pool, using: &rng)) }
+                if Bool.random(using: &rng) { keys.formUnion((max(0, pool - 5))..<pool) }
+                var settled: [Int] = []
+                if Bool.random(using: &rng) { settled = [Int.random(in: 0..<pool, using: &rng)]; keys.subtract(settled) }
+                cache.evict(layer: 0, head: h, keys: settled, covering: N)
+                cache.evict(layer: 0, head: h, keys: keys.sorted(), covering: N, duringPass: evictions == .bottomRight)
+                for k in settled { masks[h][k] = 0 }
+                for k in keys { masks[h][k] = evictions == .bottomRight ? 2 : 0 }
+            }
+        }
         let scope = ObservationScope(stage: .global, chunkSpans: spans, chunkIDs: Array(0..<spans.count), queryKeyStart: off,
                                      queryRowStart: off, queryRowCount: queryLen, firstRowKey: 0)
         let ctxStats = RowStatsObserver(stage: .global, rows: .context, layers: 1, heads: H, chunks: spans.count)
@@ -67,12 +105,28 @@ final class Gemma3SlidingWindowTests: XCTestCase {
             let g = h / G
             for r in 0..<N {
                 let lo = r < off ? spans.first { $0.contains(r) }!.lowerBound : 0
+                // Which keys the row sees after evictions (all of lo...r when none apply).
+                var sees = [Bool](repeating: true, count: r + 1)
+                if evictions != nil && r >= cache.maskRowStart {
+                    let m = masks[h]
+                    if evictions == .bottomRight {
+                        let e = m.filter { $0 == 2 }.count
+                        let present = (lo...r).filter { m[$0] != 0 }.count
+                        var allowed = present - e
+                        for k in lo...r {
+                            if m[k] == 1 && allowed > 0 { allowed -= 1 } else { sees[k] = false }
+                        }
+                    } else {
+                        for k in lo...r where m[k] != 1 { sees[k] = false }
+                    }
+                }
                 var s: [(Int, Double)] = []
-                for k in lo...r where pos[r] - pos[k] < window {
+                for k in lo...r where pos[r] - pos[k] < window && sees[k] {
                     var dot = 0.0
                     for i in 0..<d { dot += Double(Q[r * H * d + h * d + i]) * Double(K[k * Hkv * d + g * d + i]) }
                     s.append((k, dot / Double(d).squareRoot()))
                 }
+                if s.isEmpty { continue }   // nothing left to see: the row is 0
                 let m = s.map(\.1).max()!
                 let z = s.reduce(0.0) { $0 + exp($1.1 - m) }
                 for (k, v) in s {
@@ -82,6 +136,6 @@ final class Gemma3SlidingWindowTests: XCTestCase {
         }
         var worst = 0.0
         for i in 0..<out.count { worst = max(worst, abs(Double(out[i]) - refOut[i])) }
-        XCTAssertLessThan(worst, 1e-5, "trial \(trial): chunks \(chunkLens), query \(queryLen), window \(window)")
+        XCTAssertLessThan(worst, 1e-5, "trial \(trial): chunks \(chunkLens), query \(queryLen), window \(window), evictions \(String(describing: evictions))")
     }
 }

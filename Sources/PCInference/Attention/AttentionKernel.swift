@@ -41,8 +41,9 @@ public final class AttentionKernel: @unchecked Sendable {
         scratch = (0..<self.workers).map { _ in Scratch() }
     }
 
-    /// Work item: rows of the heads `heads` (indices within group g) against the keys from keyStart.
-    struct Item { let g: Int; let rows: Range<Int>; let keyStart: Int; var heads: Range<Int> }
+    /// Work item: rows of the heads `heads` (indices within group g) against the keys from keyStart
+    /// (later than the segment's own first key, segmentKeyStart, when a window hides the keys between).
+    struct Item { let g: Int; let rows: Range<Int>; let keyStart: Int; let segmentKeyStart: Int; var heads: Range<Int> }
 
     /// Attention for the T new rows of one layer.
     /// - q: [T, H*d] post-RoPE queries; out: [T, H*d].
@@ -68,7 +69,7 @@ public final class AttentionKernel: @unchecked Sendable {
                         let e = min(r + blockRows, cuts[p + 1])
                         let ks = window?.firstVisibleKey(keyStart: seg.keyStart, lastKey: firstRowKey + e - 1,
                                                          rowKeys: (firstRowKey + r)..<(firstRowKey + e)) ?? seg.keyStart
-                        items.append(Item(g: g, rows: r..<e, keyStart: ks, heads: 0..<G))
+                        items.append(Item(g: g, rows: r..<e, keyStart: ks, segmentKeyStart: seg.keyStart, heads: 0..<G))
                         r = e
                     }
                 }
@@ -77,7 +78,7 @@ public final class AttentionKernel: @unchecked Sendable {
         // A decode row of few groups leaves workers idle (SmolLM2: 3 groups on 2 workers; Gemma 3
         // 270M: 1): give each head its own item. Every head's row is computed the same either way.
         if T == 1 && items.count < 2 * workers && G > 1 {
-            items = items.flatMap { it in (0..<G).map { hh in Item(g: it.g, rows: it.rows, keyStart: it.keyStart, heads: hh..<(hh + 1)) } }
+            items = items.flatMap { it in (0..<G).map { hh in Item(g: it.g, rows: it.rows, keyStart: it.keyStart, segmentKeyStart: it.segmentKeyStart, heads: hh..<(hh + 1)) } }
         }
         let needEntropy = observers.contains { $0.needsEntropy }
         let masks = cache.keepMasks[layer]
@@ -157,12 +158,15 @@ public final class AttentionKernel: @unchecked Sendable {
                                     }
                                 }
                             } else {
-                                // The row sees the first (present keys up to its own) - e survivors.
+                                // The row sees the first (present keys up to its own) - e survivors,
+                                // counted from the segment's first key: keys a window put before
+                                // it.keyStart still count (present, and survivors used up).
                                 let last = it.keyStart + valid
                                 m.withUnsafeBufferPointer { mb in
                                     var present = 0
-                                    for k in it.keyStart..<last where k >= mb.count || mb[k] != 0 { present += 1 }
+                                    for k in it.segmentKeyStart..<last where k >= mb.count || mb[k] != 0 { present += 1 }
                                     var allowed = present - e
+                                    for k in it.segmentKeyStart..<min(it.keyStart, last) where k >= mb.count || mb[k] == 1 { allowed -= 1 }
                                     for k in it.keyStart..<last {
                                         let v: UInt8 = k < mb.count ? mb[k] : 1
                                         if v == 1 && allowed > 0 { allowed -= 1 } else { row[k - it.keyStart] = -.infinity }
