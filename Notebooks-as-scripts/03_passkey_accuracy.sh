@@ -9,8 +9,8 @@
 # in development runs: a cut inside the needle left the pass key's first half in one chunk, and
 # the question's first token scored much better after a chunk that happened to end a sentence,
 # so a filler chunk ending in "again." beat the needle's chunk (8/20 correct at 128K).
-# Five depths x 4 seeds for ParallelComp; one seed for the baselines (full attention at 16K
-# already takes minutes per example).
+# Five depths x 4 seeds for ParallelComp; for the baselines one seed on the default model (full
+# attention at 16K already takes minutes per example) and 4 on Gemma 3 (BASELINE_SEEDS).
 #   REPORT_ONLY=1 rebuilds the report from the results already in the folder.
 source "$(dirname "$0")/_common.sh"
 OUT=$(out_dir 03_passkey_accuracy)
@@ -21,11 +21,13 @@ mkdir -p "$OUT"
 TRAINED="$(model_fact context_length)"
 if [ "$MODEL" = smollm2 ]; then
     LENGTHS=${LENGTHS:-8k,32k,128k}; CHUNK=${CHUNK:-384}; FULL_LENGTHS=${FULL_LENGTHS:-8k,16k}; TRUNC_LENGTHS=${TRUNC_LENGTHS:-$LENGTHS}
+    BASELINE_SEEDS=${BASELINE_SEEDS:-1}
 else
     # Gemma 3 270M (trained on 32K): 512-token chunks, full attention at 32K only (at 128K its three
     # global layers alone would cost about 100 TFLOP per example). Truncation runs at 128K only:
     # at 32K it keeps (nearly) everything, which is the full-attention row.
     LENGTHS=${LENGTHS:-32k,128k}; CHUNK=${CHUNK:-512}; FULL_LENGTHS=${FULL_LENGTHS:-32k}; TRUNC_LENGTHS=${TRUNC_LENGTHS-128k}
+    BASELINE_SEEDS=${BASELINE_SEEDS:-4}
 fi
 if [ "${REPORT_ONLY:-0}" != 1 ]; then
     # Step 1: ParallelComp at each length (minutes: the filler chunks repeat, so most chunk scores
@@ -35,10 +37,10 @@ if [ "${REPORT_ONLY:-0}" != 1 ]; then
     # Step 2: the last trained-context tokens only (at lengths past the trained context), and plain
     # causal attention (positions past the trained context beyond it).
     # (TRUNC_LENGTHS= or FULL_LENGTHS= empty skips a baseline.)
-    [ -z "$TRUNC_LENGTHS" ] || "$BP" eval passkey --lengths "$TRUNC_LENGTHS" --method truncate --chunk-tokens "$TRAINED" --json > "$OUT/truncate.jsonl"
+    [ -z "$TRUNC_LENGTHS" ] || "$BP" eval passkey --lengths "$TRUNC_LENGTHS" --method truncate --chunk-tokens "$TRAINED" --seeds "$BASELINE_SEEDS" --json > "$OUT/truncate.jsonl"
     # The last CHUNK tokens: the same amount of text ParallelComp's one kept chunk holds.
     "$BP" eval passkey --lengths "$LENGTHS" --seeds 4 --method truncate --chunk-tokens "$CHUNK" --json > "$OUT/truncate$CHUNK.jsonl"
-    [ -z "$FULL_LENGTHS" ] || "$BP" eval passkey --lengths "$FULL_LENGTHS" --method full --json > "$OUT/full.jsonl"
+    [ -z "$FULL_LENGTHS" ] || "$BP" eval passkey --lengths "$FULL_LENGTHS" --method full --seeds "$BASELINE_SEEDS" --json > "$OUT/full.jsonl"
 fi
 
 # Step 3: the table.
@@ -66,8 +68,11 @@ for label, _ in runs:
         cells.append(f"{sum(r['correct'] for r in e)}/{len(e)}" if e else "-")
     print(f"| {label} | " + " | ".join(cells) + " |")
 print(f"\nParallelComp: {chunk}-token chunks cut at sentence ends, 1 kept; 5 depths x 4 seeds.")
-print(f"truncate to {T}: the last {trained:,} tokens, 5 depths x 1 seed; truncate to {chunk}: the last {chunk} tokens (what one "
-      "kept chunk holds), 5 depths x 4 seeds; full: causal attention over everything, 5 depths x 1 seed; "
+def seeds(label):
+    n = len({r["seed"] for r in ex if r["label"] == label})
+    return f"5 depths x {n} seed{'s' if n != 1 else ''}"
+print(f"truncate to {T}: the last {trained:,} tokens, {seeds(f'truncate to {T}')}; truncate to {chunk}: the last {chunk} tokens (what one "
+      f"kept chunk holds), {seeds(f'truncate to {chunk}')}; full: causal attention over everything, {seeds('full')}; "
       "- : not run (see the notebook for why).\n")
 pc = [r for r in ex if r["label"] == "parallelcomp" and r["length"] == max(lengths)]
 if pc:

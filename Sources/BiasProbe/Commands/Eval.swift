@@ -36,6 +36,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Context lengths, comma separated (4096, 8k, 128k, 1m).", transform: ContextLengthList.argument) var lengths = ContextLengthList(argument: "8k,32k")!
     @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (length, depth).") var seeds = 1
+    @Option(help: "The first seed (seeds run first-seed ..< first-seed + seeds): extends an earlier run without repeating it.") var firstSeed = 0
     @Option(help: "Methods, comma separated: parallelcomp, truncate, full, causal.") var method = "parallelcomp"
     @Flag(help: "Also measure the answer's teacher-forced NLL and the attention mass on the needle (parallelcomp).") var measure = false
     @Flag(help: "Hide progress.") var quiet = false
@@ -55,6 +56,7 @@ struct Eval: ParsableCommand {
             return m
         }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
+        guard firstSeed >= 0 else { throw ValidationError("--first-seed must be at least 0") }
         for d in depths.values where !(0...1).contains(d) { throw ValidationError("depth \(d) is outside 0...1") }
         let shard = try self.shard ?? Shard.fromEnvironment()
         let (model, tok, _) = try modelOptions.load()
@@ -66,7 +68,7 @@ struct Eval: ParsableCommand {
         let essays = task.needsEssays ? try DefaultCorpus.essays() : ""
         // Seeds outermost within a length, so an interrupted run still covers every depth evenly.
         var items: [Item] = []
-        for L in lengths.values { for seed in 0..<seeds { for depth in depths.values { for m in methods { items.append(Item(length: L, seed: seed, depth: depth, method: m)) } } } }
+        for L in lengths.values { for seed in firstSeed..<(firstSeed + seeds) { for depth in depths.values { for m in methods { items.append(Item(length: L, seed: seed, depth: depth, method: m)) } } } }
         let t0 = Date()
         // One memo for the whole evaluation: the passkey's filler chunks recur across examples.
         let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()

@@ -1,0 +1,30 @@
+import XCTest
+import Foundation
+
+/// `--first-seed` extends an earlier run: its examples are the very ones a longer run holds.
+final class EvalSeedsTests: XCTestCase {
+    func lines(_ args: [String]) throws -> [[String: Any]] {
+        let r = try CLI.run(["eval", "passkey", "--model", CLI.modelPath, "--lengths", "512", "--chunk-tokens", "160",
+                             "--depths", "0.5", "--quiet", "--json"] + args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["summary"] == nil }
+    }
+
+    func testFirstSeedRepeatsTheLongerRunsExample() throws {
+        let both = try lines(["--seeds", "2"])
+        let second = try lines(["--seeds", "1", "--first-seed", "1"])
+        XCTAssertEqual(both.map { $0["seed"] as? Int }, [0, 1])
+        XCTAssertEqual(second.map { $0["seed"] as? Int }, [1])
+        XCTAssertNotEqual(both[0]["expected"] as? String, both[1]["expected"] as? String, "seeds draw different keys")
+        for key in ["expected", "answer", "correct"] {
+            XCTAssertEqual("\(both[1][key] ?? "nil")", "\(second[0][key] ?? "nil")", key)
+        }
+    }
+
+    func testNegativeFirstSeedIsRefused() throws {
+        let r = try CLI.run(["eval", "passkey", "--first-seed", "-1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("first-seed"), r.stderr)
+    }
+}
