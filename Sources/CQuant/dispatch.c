@@ -150,3 +150,44 @@ int cq_matvec(uint32_t type, int mode, int n, const void *w, size_t row_bytes, i
     return -1;
 #endif
 }
+
+// Decode-row attention (kernels.inc), with a scalar fallback for CPUs without AVX2 or odd d.
+static void scores_scalar(const float *q, int g, int d, const float *k, int n, float scale, float *s, int lds) {
+    for (int h = 0; h < g; h++)
+        for (int j = 0; j < n; j++) {
+            float a = 0;
+            for (int e = 0; e < d; e++) a += q[h * d + e] * k[(size_t)j * d + e];
+            s[(size_t)h * lds + j] = scale * a;
+        }
+}
+
+static void pv_scalar(const float *p, int ldp, int g, int n, const float *v, int d, float *o, int accumulate) {
+    for (int h = 0; h < g; h++)
+        for (int e = 0; e < d; e++) {
+            float a = accumulate ? o[h * d + e] : 0;
+            for (int j = 0; j < n; j++) a += p[(size_t)h * ldp + j] * v[(size_t)j * d + e];
+            o[h * d + e] = a;
+        }
+}
+
+void cq_attn_scores(const float *q, int g, int d, const float *k, int n, float scale, float *s, int lds) {
+#if CQ_X86
+    if (d % 8 == 0) switch (cq_kernel()) {
+        case CQ_KERNEL_AVX512VNNI: attn_scores_vnni(q, g, d, k, n, scale, s, lds); return;
+        case CQ_KERNEL_AVX2: attn_scores_avx2(q, g, d, k, n, scale, s, lds); return;
+        default: break;
+    }
+#endif
+    scores_scalar(q, g, d, k, n, scale, s, lds);
+}
+
+void cq_attn_pv(const float *p, int ldp, int g, int n, const float *v, int d, float *o, int accumulate) {
+#if CQ_X86
+    if (d % 8 == 0) switch (cq_kernel()) {
+        case CQ_KERNEL_AVX512VNNI: attn_pv_vnni(p, ldp, g, n, v, d, o, accumulate); return;
+        case CQ_KERNEL_AVX2: attn_pv_avx2(p, ldp, g, n, v, d, o, accumulate); return;
+        default: break;
+    }
+#endif
+    pv_scalar(p, ldp, g, n, v, d, o, accumulate);
+}

@@ -88,7 +88,7 @@ struct ClaimsRun: ParsableCommand {
             let mine = WorkPartition.items(costs: costs, shards: shard.count, index: shard.index - 1)
             let path = shard.partPath(for: out)
             let h = EvalPart.Header(shard: shard.description, settings: settingsText, modelSHA256: try sha256(of: modelOptions.modelPath),
-                                    workList: sha256(text: settingsText + "\n" + costs.map { String($0) }.joined(separator: ",")),
+                                    workList: SHA256Hasher.hex(settingsText + "\n" + costs.map { String($0) }.joined(separator: ",")),
                                     totalItems: items.count, items: mine, host: hostName)
             var part = EvalPart(header: h)
             if FileManager.default.fileExists(atPath: path) && !restart {

@@ -102,7 +102,7 @@ struct Eval: ParsableCommand {
                 }
             }
             let mine = WorkPartition.items(costs: costs, shards: shard.count, index: shard.index - 1)
-            let workList = sha256(text: settings + "\n" + costs.map { String($0) }.joined(separator: ","))
+            let workList = SHA256Hasher.hex(settings + "\n" + costs.map { String($0) }.joined(separator: ","))
             let path = shard.partPath(for: out ?? "eval.jsonl")
             let header = EvalPart.Header(shard: shard.description, settings: settings, modelSHA256: try sha256(of: modelOptions.modelPath),
                                          workList: workList, totalItems: items.count, items: mine, host: hostName)

@@ -167,7 +167,8 @@ struct PlotTrace {
     /// The trace's pipeline configuration (config_json), decoded as the pipeline's own type
     /// (missing keys take their defaults, so older traces load); nil if it cannot be read.
     var config: ParallelCompConfig? {
-        guard let text = try? reader.string("config_json") else { return nil }
+        let text = reader.string("config_json")
+        guard !text.isEmpty else { return nil }
         return try? JSONDecoder().decode(ParallelCompConfig.self, from: Data(text.utf8))
     }
 }

@@ -60,11 +60,6 @@ struct Shard: Equatable, CustomStringConvertible, ExpressibleByArgument {
     }
 }
 
-/// Hex SHA-256 of a string: the identity of a work list.
-func sha256(text: String) -> String {
-    SHA256Hasher.hex(text)
-}
-
 /// This machine's name, recorded in parts (it differs between shards, so merge ignores it).
 var hostName: String { ProcessInfo.processInfo.hostName }
 

@@ -43,13 +43,16 @@ public final class SHA256Hasher {
     }
     deinit { EVP_MD_CTX_free(ctx) }
 
+    // The EVP calls fail only when libcrypto itself is broken (no input of ours can make an
+    // in-memory SHA-256 fail), so a failure stops the program rather than yield a wrong hash.
     public func update(_ data: Data) {
-        data.withUnsafeBytes { b in _ = EVP_DigestUpdate(ctx, b.baseAddress, b.count) }
+        let ok = data.withUnsafeBytes { b in EVP_DigestUpdate(ctx, b.baseAddress, b.count) }
+        guard ok == 1 else { fatalError("libcrypto failed to hash \(data.count) bytes") }
     }
 
     public func hexDigest() -> String {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE)), n: UInt32 = 0
-        EVP_DigestFinal_ex(ctx, &out, &n)
+        guard EVP_DigestFinal_ex(ctx, &out, &n) == 1, n == 32 else { fatalError("libcrypto failed to finish a SHA-256 digest") }
         return out.prefix(Int(n)).map { String(format: "%02x", $0) }.joined()
     }
 

@@ -31,7 +31,7 @@ struct SweepShardJob {
     var labels: [String] { points.map { $0.label(axes: axes) } }
     /// Identity of the work list: the settings (axes, examples, base config, model path) and the
     /// points in order. Parts of one sweep must agree on it.
-    var workList: String { sha256(text: settings + "\n" + labels.joined(separator: "\n")) }
+    var workList: String { SHA256Hasher.hex(settings + "\n" + labels.joined(separator: "\n")) }
     var path: String { shard.partPath(for: command.out) }
 
     func printPlan() throws {

@@ -134,8 +134,8 @@ public final class AttentionKernel: @unchecked Sendable {
                         if Bc == 1 {   // decode: one row per head; sgemm would mostly pack K
                             cq_attn_scores(s.q, Int32(M), Int32(d), kp, Int32(hi - lo), scale, s.scores + (lo - it.keyStart), Int32(nK))
                         } else {
-                        BLAS.gemm(m: M, n: hi - lo, k: d, a: s.q, lda: d, b: kp, ldb: d, bTransposed: true,
-                                  c: s.scores + (lo - it.keyStart), ldc: nK, alpha: scale)
+                            BLAS.gemm(m: M, n: hi - lo, k: d, a: s.q, lda: d, b: kp, ldb: d, bTransposed: true,
+                                      c: s.scores + (lo - it.keyStart), ldc: nK, alpha: scale)
                         }
                     }
                     off += sl.count
@@ -220,8 +220,8 @@ public final class AttentionKernel: @unchecked Sendable {
                         if Bc == 1 {
                             cq_attn_pv(s.scores + (lo - it.keyStart), Int32(nK), Int32(M), Int32(hi - lo), vp, Int32(d), s.o, first ? 0 : 1)
                         } else {
-                        BLAS.gemm(m: M, n: d, k: hi - lo, a: s.scores + (lo - it.keyStart), lda: nK,
-                                  b: vp, ldb: d, bTransposed: false, c: s.o, ldc: d, beta: first ? 0 : 1)
+                            BLAS.gemm(m: M, n: d, k: hi - lo, a: s.scores + (lo - it.keyStart), lda: nK,
+                                      b: vp, ldb: d, bTransposed: false, c: s.o, ldc: d, beta: first ? 0 : 1)
                         }
                         first = false
                     }
@@ -241,7 +241,7 @@ public final class AttentionKernel: @unchecked Sendable {
         if nWorkers <= 1 {
             work(0)
         } else {
-            parallelWorkers(nWorkers, work)   // OpenBLAS stays single-threaded inside each worker
+            WorkerPool.run(nWorkers, work)   // OpenBLAS stays single-threaded inside each worker
         }
     }
 }

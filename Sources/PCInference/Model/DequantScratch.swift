@@ -38,7 +38,7 @@ final class DequantScratch: @unchecked Sendable {
         slots[w.raw] = off
         let out = SharedPointer(buffer + off)
         let n = max(1, min(workers, w.rows / 64))
-        parallelWorkers(n) { i in
+        WorkerPool.run(n) { i in
             let r0 = w.rows * i / n, r1 = w.rows * (i + 1) / n
             w.dequantize(rows: r0, r1, into: out.p + r0 * w.cols)
         }

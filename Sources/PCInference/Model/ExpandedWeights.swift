@@ -17,7 +17,7 @@ public final class ExpandedWeights: @unchecked Sendable {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: w.elementCount)
             let out = SharedPointer(p)
             let n = max(1, min(workers, w.rows / 64))
-            parallelWorkers(n) { i in
+            WorkerPool.run(n) { i in
                 let r0 = w.rows * i / n, r1 = w.rows * (i + 1) / n
                 w.dequantize(rows: r0, r1, into: out.p + r0 * w.cols)
             }

@@ -211,7 +211,7 @@ public final class LlamaModel: @unchecked Sendable {
             let hp = SharedPointer(hidden), op = SharedPointer(ob.baseAddress!)
             let slab = 4096, workers = threads
             let kept = (w.floats ?? expanded?.floats(w)).map { SharedPointer(UnsafeMutablePointer(mutating: $0)) }
-            parallelWorkers(workers) { i in
+            WorkerPool.run(workers) { i in
                 let v0 = V * i / workers, v1 = V * (i + 1) / workers
                 guard v1 > v0 else { return }
                 // The same slab calls either way, so the logits do not depend on where the floats come from.

@@ -78,7 +78,7 @@ public enum QuantMatVec {
         let total = items.reduce(0) { $0 + $1.0.rows }
         let nw = total < 256 ? 1 : workers
         withExtendedLifetime(act) {
-            parallelWorkers(nw) { i in
+            WorkerPool.run(nw) { i in
                 for it in work {
                     // Split on multiples of 4 rows: the kernels work on 4 rows at a time.
                     let r0 = it.w.rows * i / nw / 4 * 4, r1 = i == nw - 1 ? it.w.rows : it.w.rows * (i + 1) / nw / 4 * 4

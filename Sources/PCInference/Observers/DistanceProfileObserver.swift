@@ -68,7 +68,6 @@ public final class ConcentrationObserver: AttentionObserver, @unchecked Sendable
 
     public func observe(_ b: AttentionBlock) {
         let acc = sums.slot(b.worker)
-        let stride = multiples.count + 2
         let o = sums.shape(b.layer, b.head, 0)
         for i in 0..<b.rowCount {
             for span in b.scope.chunkSpans {

@@ -43,13 +43,13 @@ public enum BLAS {
         }
         let xp = SharedPointer(x), wp = SharedPointer(w), yp = SharedPointer(y)
         if rows >= 16 * workers {
-            parallelWorkers(workers) { i in
+            WorkerPool.run(workers) { i in
                 let r0 = rows * i / workers, r1 = rows * (i + 1) / workers
                 gemm(m: r1 - r0, n: outDim, k: inDim, a: xp.p + r0 * inDim, lda: inDim, b: wp.p, ldb: inDim,
                      bTransposed: true, c: yp.p + r0 * outDim, ldc: outDim, beta: beta)
             }
         } else {
-            parallelWorkers(workers) { i in
+            WorkerPool.run(workers) { i in
                 let n0 = outDim * i / workers / 16 * 16, n1 = i == workers - 1 ? outDim : outDim * (i + 1) / workers / 16 * 16
                 gemm(m: rows, n: n1 - n0, k: inDim, a: xp.p, lda: inDim, b: wp.p + n0 * inDim, ldb: inDim,
                      bTransposed: true, c: yp.p + n0, ldc: outDim, beta: beta)

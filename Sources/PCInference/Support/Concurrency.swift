@@ -9,26 +9,23 @@ struct SharedPointer<T>: @unchecked Sendable {
     init(_ p: UnsafePointer<T>) { self.p = UnsafeMutablePointer(mutating: p) }
 }
 
-/// The worker pool all parallel regions use (public for tests and tools).
+/// The worker pool every parallel region uses.
 public enum WorkerPool {
     /// Runs `body(i)` for every i in 0..<workers, each exactly once, and returns when all are done.
-    public static func run(_ workers: Int, _ body: @Sendable (Int) -> Void) { parallelWorkers(workers, body) }
-}
-
-/// Runs `body(worker)` on `workers` threads and waits for all of them.
-///
-/// The spinning pool of `CSpinPool` runs it when free; a nested or concurrent call (the pool is
-/// busy) goes to Dispatch instead. Which one ran never changes a number: each worker gets the
-/// same index and slice either way.
-func parallelWorkers(_ workers: Int, _ body: @Sendable (Int) -> Void) {
-    if workers <= 1 { body(0); return }
-    withoutActuallyEscaping(body) { escapable in
-        var job = escapable
-        let ran = withUnsafeMutablePointer(to: &job) { jp in
-            sp_run(Int32(workers), { ctx, w in
-                ctx!.assumingMemoryBound(to: (@Sendable (Int) -> Void).self).pointee(Int(w))
-            }, jp)
+    ///
+    /// The spinning pool of `CSpinPool` runs it when free; a nested or concurrent call (the pool is
+    /// busy) goes to Dispatch instead. Which one ran never changes a number: each index gets the
+    /// same slice either way.
+    public static func run(_ workers: Int, _ body: @Sendable (Int) -> Void) {
+        if workers <= 1 { body(0); return }
+        withoutActuallyEscaping(body) { escapable in
+            var job = escapable
+            let ran = withUnsafeMutablePointer(to: &job) { jp in
+                sp_run(Int32(workers), { ctx, w in
+                    ctx!.assumingMemoryBound(to: (@Sendable (Int) -> Void).self).pointee(Int(w))
+                }, jp)
+            }
+            if ran != 0 { DispatchQueue.concurrentPerform(iterations: workers, execute: escapable) }
         }
-        if ran != 0 { DispatchQueue.concurrentPerform(iterations: workers, execute: escapable) }
     }
 }
