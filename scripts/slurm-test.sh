@@ -26,6 +26,8 @@ LENGTH=${SLURM_TEST_LENGTH:-16k}
 SHARDS=4
 PORT=${SLURM_TEST_PORT:-6917}
 say() { printf '\n== %s\n' "$*"; }
+now() { date +%s.%N; }
+since() { awk "BEGIN { print $(now) - $1 }"; }   # seconds since a `now` stamp
 
 [ "$(id -u)" = 0 ] || { echo "slurm-test.sh: run as root: it starts munged, slurmctld and slurmd" >&2; exit 1; }
 
@@ -68,18 +70,16 @@ ARGS=(--length "$LENGTH" --chunk-tokens 384 --split-by sentences --tasks passkey
 # The reference runs with one thread, as each array task does (--cpus-per-task 1): the kernels
 # split sums by thread count, so a 2-thread run differs in the 6th-7th significant digit.
 say "unsharded sweep: $LENGTH, 2 x 2 grid, 4 examples, one process, 1 thread"
-t0=$(date +%s.%N)
+t0=$(now)
 "$B" sweep "${ARGS[@]}" --threads 1 -o "$D/unsharded/sweep.h5" > "$D/unsharded.txt"
-t1=$(date +%s.%N)
-UNSHARDED=$(awk "BEGIN { print $t1 - $t0 }")
+UNSHARDED=$(since "$t0")
 cat "$D/unsharded.txt"
 
 CLAIMS_ARGS=(--quick --examples 4 --quiet)
 say "unsharded claims: claims ${CLAIMS_ARGS[*]}, one process, 1 thread"
-t0=$(date +%s.%N)
+t0=$(now)
 "$B" claims "${CLAIMS_ARGS[@]}" --threads 1 --out-dir "$D/claims-unsharded" > /dev/null
-t1=$(date +%s.%N)
-CLAIMS_UNSHARDED=$(awk "BEGIN { print $t1 - $t0 }")
+CLAIMS_UNSHARDED=$(since "$t0")
 ls "$D/claims-unsharded"
 
 say "one-node Slurm cluster in $D/cluster"
@@ -139,14 +139,14 @@ JOBS_STARTED=1
 wait_jobs() { while [ -n "$(squeue -h -j "$1" 2>/dev/null)" ]; do sleep 2; done; }
 # Array and merge job ids of the last submission recorded in a manifest.
 job_ids() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["arrayJobs"][-1], m["mergeJobs"][-1])' "$1"; }
+# Waits for the array and merge jobs of a manifest's last submission.
+wait_submission() { local a m; read -r a m < <(job_ids "$1"); wait_jobs "$a,$m"; }
 
 say "sharded sweep: biasprobe slurm sweep --shards $SHARDS --cpus-per-task 1"
-t0=$(date +%s.%N)
+t0=$(now)
 "$B" slurm sweep --shards "$SHARDS" --cpus-per-task 1 "${ARGS[@]}" -o "$D/sharded/sweep.h5"
-read -r A M < <(job_ids "$D/sharded/sweep.slurm.json")
-wait_jobs "$A,$M"
-t1=$(date +%s.%N)
-SHARDED=$(awk "BEGIN { print $t1 - $t0 }")
+wait_submission "$D/sharded/sweep.slurm.json"
+SHARDED=$(since "$t0")
 "$B" slurm status "$D/sharded"
 [ -f "$D/sharded/sweep.h5" ] || { echo "no merged file:"; cat "$D/sharded/logs/"*; exit 1; }
 cat "$D/sharded/logs/sweep.merge.out"
@@ -158,7 +158,7 @@ say "killed shard: shard 2 again, killed (SIGKILL) after its first item, then re
 # `slurm resubmit` queues just the shards that are neither done nor queued, then the merge.
 "$B" slurm sweep --shards "$SHARDS" --cpus-per-task 1 --dry-run "${ARGS[@]}" -o "$D/killed/sweep.h5" > /dev/null
 for i in $(seq "$SHARDS"); do [ "$i" = 2 ] || cp "$D/sharded/sweep.part-$i-of-$SHARDS.h5" "$D/killed/"; done
-t0=$(date +%s.%N)
+t0=$(now)
 "$B" slurm resubmit "$D/killed"
 read -r A M < <(job_ids "$D/killed/sweep.slurm.json")
 killed=0
@@ -184,21 +184,17 @@ echo "merging now is refused:"
 if "$B" sweep merge "$D/killed/sweep.h5" --quiet; then echo "merge of an incomplete sweep succeeded"; exit 1; fi
 say "resubmit the unfinished shard"
 "$B" slurm resubmit "$D/killed"
-read -r A M < <(job_ids "$D/killed/sweep.slurm.json")
-wait_jobs "$A,$M"
-t1=$(date +%s.%N)
+wait_submission "$D/killed/sweep.slurm.json"
+KILLED=$(since "$t0")
 "$B" slurm status "$D/killed"
 [ -f "$D/killed/sweep.h5" ] || { echo "no merged file after resubmitting:"; cat "$D/killed/logs/"*; exit 1; }
 python3 scripts/compare-sweeps.py "$D/unsharded/sweep.h5" "$D/killed/sweep.h5"
-KILLED=$(awk "BEGIN { print $t1 - $t0 }")
 
 say "sharded claims: biasprobe slurm claims --shards 2 --cpus-per-task 1 ${CLAIMS_ARGS[*]}"
-t0=$(date +%s.%N)
+t0=$(now)
 "$B" slurm claims --shards 2 --cpus-per-task 1 "${CLAIMS_ARGS[@]}" --out-dir "$D/claims-sharded"
-read -r A M < <(job_ids "$D/claims-sharded/examples.slurm.json")
-wait_jobs "$A,$M"
-t1=$(date +%s.%N)
-CLAIMS_SHARDED=$(awk "BEGIN { print $t1 - $t0 }")
+wait_submission "$D/claims-sharded/examples.slurm.json"
+CLAIMS_SHARDED=$(since "$t0")
 "$B" slurm status "$D/claims-sharded"
 [ -f "$D/claims-sharded/claims.json" ] || { echo "no merged claims:"; cat "$D/claims-sharded/logs/"*; exit 1; }
 cmp "$D/claims-unsharded/claims.json" "$D/claims-sharded/claims.json" || { echo "claims.json differs between the sharded and unsharded claims runs"; exit 1; }
