@@ -69,8 +69,9 @@ for label, _ in runs:
     print(f"| {label} | " + " | ".join(cells) + " |")
 print(f"\nParallelComp: {chunk}-token chunks cut at sentence ends, 1 kept; 5 depths x 4 seeds.")
 def seeds(label):
-    n = len({r["seed"] for r in ex if r["label"] == label})
-    return f"5 depths x {n} seed{'s' if n != 1 else ''}"
+    e = [r for r in ex if r["label"] == label]
+    n, nd = len({r["seed"] for r in e}), len({r["depth"] for r in e})
+    return f"{nd} depths x {n} seed{'s' if n != 1 else ''}" if e else "not run"
 print(f"truncate to {T}: the last {trained:,} tokens, {seeds(f'truncate to {T}')}; truncate to {chunk}: the last {chunk} tokens (what one "
       f"kept chunk holds), {seeds(f'truncate to {chunk}')}; full: causal attention over everything, {seeds('full')}; "
       "- : not run (see the notebook for why).\n")

@@ -22,9 +22,22 @@ final class EvalSeedsTests: XCTestCase {
         }
     }
 
+    /// A shard part records its seed range: a part of seeds 0..<1 is not resumed as seeds 1..<2.
+    func testShardPartRemembersTheFirstSeed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("firstseed-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("e.jsonl").path
+        let common = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "512", "--chunk-tokens", "160", "--depths", "0.5",
+                      "--quiet", "--shard", "1/1", "--out", out]
+        XCTAssertEqual(try CLI.run(common).status, 0)
+        let again = try CLI.run(common + ["--first-seed", "1"])
+        XCTAssertNotEqual(again.status, 0, "a part of seed 0 was resumed as seed 1")
+        XCTAssertTrue(again.stderr.contains("settings"), again.stderr)
+    }
+
     func testNegativeFirstSeedIsRefused() throws {
-        let r = try CLI.run(["eval", "passkey", "--first-seed", "-1"])
+        let r = try CLI.run(["eval", "passkey", "--first-seed=-1"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("first-seed"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("--first-seed must be at least 0"), r.stderr)
     }
 }

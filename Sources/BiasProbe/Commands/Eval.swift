@@ -36,7 +36,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Context lengths, comma separated (4096, 8k, 128k, 1m).", transform: ContextLengthList.argument) var lengths = ContextLengthList(argument: "8k,32k")!
     @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (length, depth).") var seeds = 1
-    @Option(help: "The first seed (seeds run first-seed ..< first-seed + seeds): extends an earlier run without repeating it.") var firstSeed = 0
+    @Option(help: "The first seed: seeds run first-seed ..< first-seed + seeds, so a second run (to another --out) adds seeds to an earlier one without repeating any.") var firstSeed = 0
     @Option(help: "Methods, comma separated: parallelcomp, truncate, full, causal.") var method = "parallelcomp"
     @Flag(help: "Also measure the answer's teacher-forced NLL and the attention mass on the needle (parallelcomp).") var measure = false
     @Flag(help: "Hide progress.") var quiet = false
@@ -92,7 +92,8 @@ struct Eval: ParsableCommand {
 
         if let shard {
             let settings = try ReportJSON.line(EvalSettings(task: task.rawValue, lengths: lengths.values.map(\.tokens), depths: depths.values, seeds: seeds,
-                                                            methods: methods.map(\.rawValue), measure: measure, config: config, model: modelOptions.modelPath))
+                                                            methods: methods.map(\.rawValue), measure: measure,
+                                                            firstSeed: firstSeed == 0 ? nil : firstSeed, config: config, model: modelOptions.modelPath))
             let costs = items.map { it -> Double in
                 let ct = config.chunkTokens ?? model.config.contextLength
                 switch it.method {

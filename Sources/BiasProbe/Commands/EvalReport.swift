@@ -47,6 +47,8 @@ struct EvalSummary: Codable {
 /// The settings that define an eval's work list, recorded in every shard part's header.
 struct EvalSettings: Codable {
     var task: String, lengths: [Int], depths: [Double], seeds: Int, methods: [String], measure: Bool
+    /// `--first-seed` when not 0 (absent otherwise, so parts written before it existed still match).
+    var firstSeed: Int? = nil
     var config: ParallelCompConfig
     var model: String
 }

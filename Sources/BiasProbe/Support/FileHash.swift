@@ -43,8 +43,9 @@ public final class SHA256Hasher {
     }
     deinit { EVP_MD_CTX_free(ctx) }
 
-    // The EVP calls fail only when libcrypto itself is broken (no input of ours can make an
-    // in-memory SHA-256 fail), so a failure stops the program rather than yield a wrong hash.
+    // The EVP calls fail only when libcrypto itself is broken or the hasher is misused (update or
+    // hexDigest after hexDigest: one digest per hasher); a failure stops the program rather than
+    // yield a wrong hash.
     public func update(_ data: Data) {
         let ok = data.withUnsafeBytes { b in EVP_DigestUpdate(ctx, b.baseAddress, b.count) }
         guard ok == 1 else { fatalError("libcrypto failed to hash \(data.count) bytes") }

@@ -144,6 +144,13 @@ public final class AttentionKernel: @unchecked Sendable {
                 // Exact softmax per row over its visible keys; evicted keys get probability 0.
                 for (slot, hh) in it.heads.enumerated() {
                     let mask = masks[it.g * G + hh]
+                    // Keys evicted in the pass that a window put before the item's first scored key:
+                    // present there but not survivors, so each gives the rows one survivor back
+                    // (the same for every row of the item; counted once).
+                    var evictedBefore = 0
+                    if let m = mask, shift[it.g * G + hh] > 0, it.segmentKeyStart < it.keyStart {
+                        for k in it.segmentKeyStart..<min(it.keyStart, m.count) where m[k] == 2 { evictedBefore += 1 }
+                    }
                     for i in 0..<Bc {
                         let r = slot * Bc + i
                         let row = s.scores + r * nK
@@ -158,15 +165,14 @@ public final class AttentionKernel: @unchecked Sendable {
                                     }
                                 }
                             } else {
-                                // The row sees the first (present keys up to its own) - e survivors,
-                                // counted from the segment's first key: keys a window put before
-                                // it.keyStart still count (present, and survivors used up).
+                                // The row sees the first (present keys of its segment up to its own)
+                                // - e survivors, counted from the segment's first key; before
+                                // it.keyStart that count is (present - survivors) = evictedBefore.
                                 let last = it.keyStart + valid
                                 m.withUnsafeBufferPointer { mb in
                                     var present = 0
-                                    for k in it.segmentKeyStart..<last where k >= mb.count || mb[k] != 0 { present += 1 }
-                                    var allowed = present - e
-                                    for k in it.segmentKeyStart..<min(it.keyStart, last) where k >= mb.count || mb[k] == 1 { allowed -= 1 }
+                                    for k in it.keyStart..<last where k >= mb.count || mb[k] != 0 { present += 1 }
+                                    var allowed = present + evictedBefore - e
                                     for k in it.keyStart..<last {
                                         let v: UInt8 = k < mb.count ? mb[k] : 1
                                         if v == 1 && allowed > 0 { allowed -= 1 } else { row[k - it.keyStart] = -.infinity }

@@ -226,8 +226,10 @@ public final class KVCache: @unchecked Sendable {
 public enum EvictionAlignment: String, Codable, Sendable, CaseIterable {
     /// The official code: the shortened K/V goes to flash-attention's causal kernel, whose mask is
     /// aligned to the bottom-right corner. A row whose own key is x sees only the first
-    /// (keys present up to x) - e surviving keys, e = keys evicted in the pass; rows with none
-    /// left output 0. The last row is unaffected; earlier rows lose their most recent keys.
+    /// (keys of its segment present up to x) - e surviving keys, counted from the segment's first
+    /// key (also on sliding-window layers, where the window then hides the older ones), e = keys
+    /// evicted in the pass; rows with none left output 0. The last row is unaffected; earlier rows
+    /// lose their most recent keys.
     case bottomRight = "official"
     /// Clean variant: evicted keys are hidden; every other key stays visible where it is.
     case masked
