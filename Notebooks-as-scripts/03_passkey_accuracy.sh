@@ -83,9 +83,11 @@ if pc:
           f"mean answer NLL {sum(r['answer_nll'] for r in pc)/len(pc):.3f} nats per token.")
 tr = [r for r in ex if r["label"] == f"truncate to {T}" and r["length"] == max(lengths)]
 if tr:
-    right = sorted(r["depth"] for r in tr if r["correct"])
-    print(f"Truncation to {T} at {k(max(lengths))} found the key at depth(s) {', '.join(map(str, right)) or 'none'}: "
-          f"only a needle inside the last {trained:,} tokens survives the cut "
+    by = {}
+    for r in tr: by.setdefault(r["depth"], []).append(r["correct"])
+    found = [f"depth {dp:g} in {sum(v)}/{len(v)}" for dp, v in sorted(by.items()) if any(v)]
+    print(f"Truncation to {T} at {k(max(lengths))} found the key at {', '.join(found) or 'no depth'}: only a needle inside "
+          f"the last {trained:,} tokens survives the cut, which begins at depth {1 - trained / max(lengths):g} "
           f"(mean {sum(r['seconds'] for r in tr)/len(tr):.0f} s per example).")
 t = f"{d}/parallelcomp.time"
 if os.path.exists(t):
