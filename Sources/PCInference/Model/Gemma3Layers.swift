@@ -16,12 +16,14 @@ enum Gemma3Layers {
         }
     }
 
-    /// g = gelu_tanh(g) * u (GeGLU). Double inside tanh: the FFN is a small share of the time.
-    static func geglu(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int) {
-        for i in 0..<n {
-            let z = Double(g[i])
-            let gelu = 0.5 * z * (1 + tanh(0.7978845608028654 * (z + 0.044715 * z * z * z)))
-            g[i] = Float(gelu) * u[i]
+    /// g = gelu_tanh(g) * u (GeGLU), split over the workers: row blocks are large (n x 2,048).
+    static func geglu(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int, workers: Int) {
+        let parts = n >= 1 << 15 ? max(1, workers) : 1
+        let per = (n + parts - 1) / parts
+        let gp = SharedPointer(g), up = SharedPointer(u)
+        WorkerPool.run(parts) { w in
+            let lo = w * per, hi = min(n, lo + per)
+            if lo < hi { VectorMath.geglu(gp.p + lo, up.p + lo, hi - lo) }
         }
     }
 

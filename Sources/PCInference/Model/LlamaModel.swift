@@ -173,7 +173,7 @@ public final class LlamaModel: @unchecked Sendable {
                 for i in 0..<n { VectorMath.rmsNorm(xb + i * D, w.ffn_norm, h + i * D, n: D, eps: c.rmsEps) }
                 lin.run(h, rows: n, [(w.ffn_gate, gate), (w.ffn_up, up)])
                 if let pn = w.post_ffw_norm {   // Gemma 3: GeGLU (tanh GELU), then post-norm before the add
-                    Gemma3Layers.geglu(gate, up, n * F)
+                    Gemma3Layers.geglu(gate, up, n * F, workers: threads)
                     lin.run(gate, rows: n, [(w.ffn_down, h)])
                     Gemma3Layers.postNormAdd(h, rows: n, n: D, weight: pn, eps: c.rmsEps, into: xb)
                 } else {
