@@ -1,3 +1,4 @@
+@preconcurrency import Glibc
 import ArgumentParser
 import Foundation
 import PCInference
@@ -22,6 +23,9 @@ struct BiasProbe: ParsableCommand {
         // Must happen before anything else: OpenBLAS picks its kernel when the library loads.
         BLASKernelSelection.ensureBestKernel()
         Signals.install()
+        // One --json line per finished example: line-buffer stdout even into a file or pipe, so a
+        // run that is interrupted or killed keeps every line it printed (and tail -f shows them).
+        setvbuf(stdout, nil, _IOLBF, 0)
         do {
             // `eval merge` cannot be a subcommand of eval, whose first argument is the task, and
             // under `sweep` ArgumentParser gives a repeated flag (--quiet) to the parent: both are

@@ -40,4 +40,34 @@ final class EvalSeedsTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("--first-seed must be at least 0"), r.stderr)
     }
+
+    /// `--json` lines reach a file as each example ends (stdout is line-buffered; stdio would
+    /// otherwise hold them until exit), so a killed run keeps what it printed: the first line must
+    /// be in the file while the process still has work left.
+    func testJSONLinesReachAFileWhileRunning() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString).jsonl").path
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "1024", "--chunk-tokens", "256",
+                       "--seeds", "2", "--quiet", "--json"]   // 10 examples, under 4 KB of output in all
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(120)
+        while p.isRunning && Date() < deadline {
+            text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            if text.contains("\n") { break }
+            usleep(20_000)
+        }
+        let stillRunning = p.isRunning
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertTrue(stillRunning && text.contains("\n"), "no --json line reached the file before the process ended")
+        let first = try XCTUnwrap(text.split(separator: "\n").first)
+        let row = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        XCTAssertNotNil(row["correct"], String(first))
+    }
 }
