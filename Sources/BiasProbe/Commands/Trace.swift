@@ -51,6 +51,7 @@ struct Trace: ParsableCommand {
         // The input: the user's text, or the essays with a pass key.
         var text: String, q: String, expected = "", instruction = "", answerPrefix = ""
         var needleChar: Int?
+        var task: RetrievalExample?
         if let input {
             guard let t = try? String(contentsOfFile: input, encoding: .utf8) else { throw CLIError("cannot read \(input) as UTF-8 text") }
             text = RetrievalTaskBuilder.prefix(of: t, tokens: context.tokens, tokenizer: tok)
@@ -60,8 +61,9 @@ struct Trace: ParsableCommand {
             text = ex.context; q = question ?? ex.question; expected = question == nil ? ex.answer : ""
             instruction = ex.instruction; answerPrefix = question == nil ? ex.answerPrefix : ""
             needleChar = ex.needle.lowerBound
+            if question == nil { task = ex }
         }
-        let format = PromptFormat.forTokenizer(tok, instruction: instruction, answerPrefix: answerPrefix)
+        let format = task.map { pipeline.format(tok, example: $0) } ?? pipeline.format(tok, instruction: instruction, answerPrefix: answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         let prep: ParallelCompPipeline.Prepared
         if let tokenLayout {
