@@ -79,8 +79,9 @@ struct Trace: ParsableCommand {
         let result = try runWithProgress(pc, prep, observers: recorder.observers, quiet: quiet)
         var needleChunk = -1
         if let nc = needleChar {
-            let nt = tok.encode(String(text.prefix(nc)), parseSpecial: false, addBOS: false).count
-            needleChunk = prep.chunks.firstIndex { $0.documentTokens?.contains(nt) ?? false } ?? -1
+            needleChunk = prep.chunkIndex(context: text, characterOffset: nc) {
+                tok.encode(String(text.prefix(nc)), parseSpecial: false, addBOS: false).count
+            } ?? -1
         }
         if Signals.isInterrupted { throw InterruptedError() }
 

@@ -64,6 +64,18 @@ public final class ParallelCompPipeline {
             chunkTokens = chunkTokenIDs.map(\.count).max()! + prefixLength
         }
 
+        /// The chunk holding a character of the document (`characterOffset` counts Swift
+        /// Characters of the context), by token offsets (token splits) or Unicode-scalar offsets
+        /// (the character split); `tokenOffset` is the character's token index in the document.
+        public func chunkIndex(context: String, characterOffset: Int, tokenOffset: () -> Int) -> Int? {
+            if chunks.contains(where: { $0.documentCharacters != nil }) {
+                let scalar = context.prefix(characterOffset).unicodeScalars.count
+                return chunks.firstIndex { $0.documentCharacters?.contains(scalar) ?? false }
+            }
+            let t = tokenOffset()
+            return chunks.firstIndex { $0.documentTokens?.contains(t) ?? false }
+        }
+
         init(chunks: [Chunk], questionIDs: [Int], prefixLength: Int, documentTokenCount: Int, chunkTokens: Int) {
             self.chunks = chunks; self.questionIDs = questionIDs; self.prefixLength = prefixLength
             self.documentTokenCount = documentTokenCount; self.chunkTokens = chunkTokens
