@@ -124,6 +124,7 @@ final class EvictionLabTests: XCTestCase {
         let L = model.config.layerCount, H = model.config.headCount
         var base = ParallelCompConfig()
         base.chunkTokens = 64; base.keepChunks = 2; base.maxNewTokens = 1; base.bandWidth = 8
+        base.splitBy = .tokens   // chunks of exactly the size asked for, however short the text
         let budgets: [(Int?, Double?)] = [(10, nil), (nil, 0.5), (6, nil), (16, nil)]
         for (i, kind) in EvictionLabSettings.Kind.allCases.enumerated() {
             do {

@@ -531,7 +531,7 @@ final class TokenizerTests: XCTestCase {
         let tok = try Tokenizer(gguf: f)
         XCTAssertEqual(tok.chatTemplate, .llama3)
         XCTAssertEqual(tok.encode("<|begin_of_text|>ab", parseSpecial: true, addBOS: nil).prefix(2), [258, 258], "the trap: two BOS")
-        let format = PromptFormat.forTokenizer(tok, instruction: "Read.")
+        let format = PromptFormat.forTokenizer(tok, layout: .chat, instruction: "Read.")
         let prefix = format.prefixIDs(tok)
         XCTAssertEqual(prefix.first, 258)
         XCTAssertEqual(prefix.filter { $0 == 258 }.count, 1, "one BOS per chunk: \(prefix.prefix(4))")
@@ -539,6 +539,9 @@ final class TokenizerTests: XCTestCase {
         let chunk = prefix + tok.encode("ab ab", parseSpecial: false, addBOS: false)
         let combined = chunk + Array(chunk.dropFirst()) + Array(chunk.dropFirst())
         XCTAssertEqual(combined.filter { $0 == 258 }.count, 1)
+        // The official layout writes no BOS in its template; the pipeline puts the one BOS first.
+        XCTAssertFalse(PromptFormat.forTokenizer(tok).prefixIDs(tok).contains(258))
+        XCTAssertEqual(PromptFormat.bosID(tok), 258)
     }
 
     func testTokenizerFromSyntheticGGUF() throws {

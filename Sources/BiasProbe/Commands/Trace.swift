@@ -118,10 +118,10 @@ struct Trace: ParsableCommand {
                                       "peak_rss_bytes": ProcessStats.peakRSS, "file_bytes": size]
         if !expected.isEmpty, !result.answer.contains(expected), !quiet {
             // The paper's chunk size (the trained context) is too long for a small model to find
-            // the key in; short sentence-cut chunks retrieve it (outputs/03_passkey_accuracy).
+            // the key in; short chunks retrieve it (outputs/03_passkey_accuracy).
             Log.info("note: the answer misses the pass key \(expected)" + (needleChunk >= 0 && !result.keptChunkIDs.contains(needleChunk)
                 ? " (its chunk \(needleChunk) was not kept)" : needleChunk >= 0 ? " (its chunk \(needleChunk) was kept)" : "")
-                + "; \(c.name) reads a pass key reliably only from short chunks: try --chunk-tokens 384 --split-by sentences --keep-chunks 1")
+                + "; \(c.name) reads a pass key reliably only from short chunks: try --chunk-tokens 384 --keep-chunks 1")
         }
         if json { try JSONOut.emit(dictionary: summary) }
         else if !quiet {

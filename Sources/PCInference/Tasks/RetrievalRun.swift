@@ -47,6 +47,32 @@ public enum RetrievalRunner {
         return a..<max(a + 1, agreeing(ex.needle.upperBound))
     }
 
+    /// The chunk-local key indices of the needle's tokens in one chunk: by token offsets (token
+    /// splits), or (character split) where the tokens of the chunk's text up to the needle's first
+    /// and last character stop agreeing with the chunk's tokens. A chunk the F cap middle-cut has
+    /// no reliable map and gives none.
+    static func needleKeys(_ ex: RetrievalExample, chunk ch: ParallelCompPipeline.Chunk, prep: ParallelCompPipeline.Prepared,
+                           tokenSpan span: Range<Int>, pipeline pc: ParallelCompPipeline) -> [Int] {
+        if let d = ch.documentTokens {
+            return span.filter { d.contains($0) }.map { prep.prefixLength + ($0 - d.lowerBound) }
+        }
+        guard let d = ch.documentCharacters, ch.uncappedLength == nil else { return [] }
+        let a = ex.context.prefix(ex.needle.lowerBound).unicodeScalars.count
+        let b = ex.context.prefix(ex.needle.upperBound).unicodeScalars.count
+        let lo = max(a, d.lowerBound), hi = min(b, d.upperBound)
+        guard lo < hi else { return [] }
+        let scalars = Array(ex.context.unicodeScalars)
+        func agreeing(_ end: Int) -> Int {
+            var u = String.UnicodeScalarView(); u.append(contentsOf: scalars[d.lowerBound..<end])
+            let ids = pc.chunkTokens(text: String(u), prefix: pc.format.prefixIDs(pc.tokenizer))
+            var i = 0
+            while i < ids.count && i < ch.tokens.count && ids[i] == ch.tokens[i] { i += 1 }
+            return i
+        }
+        let start = agreeing(lo)
+        return Array(start..<max(start + 1, agreeing(hi)))
+    }
+
     public static func run(_ ex: RetrievalExample, pipeline pc: ParallelCompPipeline, measure: Bool = false,
                            cancelled: () -> Bool = { false }) throws -> RetrievalOutcome {
         let t0 = Date()
@@ -71,16 +97,14 @@ public enum RetrievalRunner {
                 out.needleSplit = ex.context.prefix(ex.needle.upperBound).unicodeScalars.count > d.upperBound
             }
         }
-        if let massObs, prep.chunks.contains(where: { $0.documentTokens != nil }) {
+        if let massObs {
             // Keys of the needle's tokens in the combined cache, over every kept chunk that holds some.
             var keys: [Int] = []
             for (j, id) in r.keptChunkIDs.enumerated() {
-                guard let d = prep.chunks[id].documentTokens else { continue }
                 let sp = r.combinedSpans[j]
                 let drop = prep.chunks[id].contextLength - sp.count
-                for t in span where d.contains(t) {
-                    let k = sp.lowerBound + prep.prefixLength + (t - d.lowerBound) - drop
-                    if sp.contains(k) { keys.append(k) }
+                for k in needleKeys(ex, chunk: prep.chunks[id], prep: prep, tokenSpan: span, pipeline: pc) {
+                    if sp.contains(sp.lowerBound + k - drop) { keys.append(sp.lowerBound + k - drop) }
                 }
             }
             var total = 0.0
