@@ -64,6 +64,8 @@ struct Trace: ParsableCommand {
             if question == nil { task = ex }
         }
         let format = task.map { pipeline.format(tok, example: $0) } ?? pipeline.format(tok, instruction: instruction, answerPrefix: answerPrefix)
+        // The answer as the model continues it: an answer prefix is shown only when the prompt has it.
+        if !format.questionTemplate.hasSuffix(answerPrefix) { answerPrefix = "" }
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         let prep: ParallelCompPipeline.Prepared
         if let tokenLayout {
