@@ -13,7 +13,7 @@ public struct ClaimSession {
         let t0 = Date()
         let essay = try EssayRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
         let t1 = Date()
-        let passkey = try PasskeyRunner(model: model, tok: tok, settings: settings).run(ex)
+        let passkey = try PasskeyRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
         let t2 = Date()
         let cont = try ContinuationRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
         let t3 = Date()

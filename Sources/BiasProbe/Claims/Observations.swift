@@ -26,12 +26,12 @@ public struct KeptBOSObservation: Claim {
     public let id = "O2", kind = ClaimKind.observation
     public init() {}
     public let sentence = "Not the paper's claim: keeping every chunk's first token in the combined cache changes the sink statistics."
-    public let statistic = "change of the share of heads whose recent mass beats their template-and-sink mass (T3's second form) when every chunk keeps its first token"
+    public let statistic = "change of the share of heads whose recent mass beats their template-and-sink mass (T3's appendix-C form) when every chunk keeps its first token"
     public let threshold = Threshold(value: 0, direction: .below)
     public let confounds = ["near-tautological: keeping C - 1 more sink tokens adds sink mass"]
 
     public func measure(_ x: ExampleRuns) -> [String: Double]? {
-        guard let t3 = RecencyOverSinkClaim().measure(x), let kept = t3["share_bos_kept"], let dropped = t3["share_recent_gt_template_and_sink"] else { return nil }
+        guard let t3 = RecencyOverSinkClaim().measure(x), let kept = t3["share_bos_kept"], let dropped = t3["value"] else { return nil }
         return ["value": kept - dropped]
     }
 }

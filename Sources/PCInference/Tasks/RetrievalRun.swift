@@ -21,6 +21,8 @@ public struct RetrievalOutcome: Codable, Sendable {
     public var seconds: Double
     public var chunkCount: Int
     public var chunksReused: Int
+    /// What the run evicted (not written to JSON; the claims' manipulation checks read it).
+    public var evictions: EvictionLog?
 
     enum CodingKeys: String, CodingKey {
         case answer, correct, keptChunks = "kept_chunks", keptNLL = "kept_chunk_nll", needleChunk = "needle_chunk"
@@ -60,6 +62,7 @@ public enum RetrievalRunner {
         var out = RetrievalOutcome(answer: r.answer, correct: ex.isCorrect(r.answer), keptChunks: r.keptChunkIDs,
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
                                    seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
+        out.evictions = r.evictions
         let span = needleTokens(ex, tokenizer: tok)
         if let n = prep.chunks.firstIndex(where: { $0.documentTokens?.contains(span.lowerBound) ?? false }),
            let d = prep.chunks[n].documentTokens {
