@@ -89,7 +89,7 @@ public enum ClaimAggregate {
         }
         // Holm across the verdict-bearing claims; a claim without a verdict to give (not
         // measured, no manipulation) is outside the family.
-        let family = out.indices.filter { out[$0].kind != .observation && (out[$0].verdict == .holds || out[$0].verdict == .fails || out[$0].verdict == .inconclusive) }
+        let family = out.indices.filter { out[$0].kind.inFamily && (out[$0].verdict == .holds || out[$0].verdict == .fails || out[$0].verdict == .inconclusive) }
         let h = Stats.holm(family.map { out[$0].pHold }), f = Stats.holm(family.map { out[$0].pFail })
         for (j, i) in family.enumerated() { out[i].pHoldAdjusted = h[j]; out[i].pFailAdjusted = f[j] }
         for i in out.indices {
@@ -98,7 +98,7 @@ public enum ClaimAggregate {
             case .fails: out[i].adjustedVerdict = out[i].pFailAdjusted < ClaimTest.alpha ? .fails : .inconclusive
             default: out[i].adjustedVerdict = out[i].verdict
             }
-            if out[i].kind == .observation { out[i].adjustedVerdict = out[i].verdict }
+            if !out[i].kind.inFamily { out[i].adjustedVerdict = out[i].verdict }
         }
         return out
     }

@@ -23,6 +23,12 @@ public enum ClaimKind: String, Codable, Sendable {
     case paper, reformulation, observation
     /// An assumption the paper's theorem rests on (T12), not an empirical claim of the paper.
     case assumption
+    /// A claim's test re-run with another setting (lambda scaled to the chunk): read beside the
+    /// claim, outside the counts and Holm's family.
+    case sensitivity
+
+    /// Tested as a family (counted, Holm-corrected): paper claims, the reformulation, the assumption.
+    public var inFamily: Bool { self == .paper || self == .reformulation || self == .assumption }
 }
 
 /// A pre-registered threshold: fixed before any run, never tuned to the data.

@@ -103,7 +103,7 @@ public struct ClaimSettings: Codable, Sendable, Equatable {
 
     /// Estimated cost of an example for sharding: tokens prefilled, all runs together.
     public func cost(_ e: ClaimExample) -> Double {
-        Double(10 * e.chunks * width + 9 * passkeyTokens + continuationCounts.reduce(0, +) * continuationWidth
+        Double(10 * e.chunks * width + 15 * passkeyTokens + continuationCounts.reduce(0, +) * continuationWidth
                + 6 * e.chunks * fewShotRoundsPerChunk * 56 + (rankingCounts.max() ?? 0) * rankingWidth)
     }
 }

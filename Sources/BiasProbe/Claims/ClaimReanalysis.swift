@@ -33,7 +33,8 @@ public enum ClaimReanalysis {
         return r
     }
 
-    public static func markdown(rows: [ExampleRow], seed: UInt64, model: String, settings: ClaimSettings, dataFile: String, dataSHA256: String, command: String) -> String {
+    public static func markdown(rows: [ExampleRow], seed: UInt64, model: String, settings: ClaimSettings, dataFile: String, dataSHA256: String,
+                                dataCommit: String?, command: String) -> String {
         let upgraded = rows.map(upgrade)
         let outcomes = ClaimAggregate.outcomes(ClaimCatalog.all, rows: upgraded, seed: seed)
         let report = ClaimReport(model: model, settings: settings, outcomes: outcomes, rows: upgraded, layers: 0, heads: 0)
@@ -41,21 +42,23 @@ public enum ClaimReanalysis {
         # Re-analysis of a v1 claims run under \(ClaimProtocol.line)
 
         - data: `\(dataFile)` (sha256 \(dataSHA256)), \(rows.count) examples, written under protocol v1 \
-        (\(settings.promptLayout.rawValue) layout, \(settings.passkeyHaystacks ? "own haystacks" : "one pass-key filler, 5 depths"))
+        (\(settings.promptLayout.rawValue) layout, \(settings.passkeyHaystacks ? "own haystacks" : "one pass-key filler, 5 depths"))\
+        \(dataCommit.map { ", committed in \($0)" } ?? "")
         - command: `\(command)`
         - nothing was re-run: v2's intervals, tests, minimum effects, clusters and Holm on the stored per-example numbers. \
         Where v2's statistic was never stored, the row says which number stands in (last column). No manipulation \
         check is possible (v1 rows do not record evictions per head).
 
+
         """
         md += report.table.split(separator: "\n").enumerated().map { i, line -> String in
             if i == 0 { return line + " source |" }
             if i == 1 { return line + "---|" }
-            let id = line.split(separator: "*").dropFirst(2).first.map(String.init) ?? ""
+            let id = line.split(separator: "*").dropFirst().first.map(String.init) ?? ""
             return line + " \(source(id).rawValue) |"
         }.joined(separator: "\n") + "\n"
         md += "\n## Per claim\n\n"
-        for o in outcomes where o.kind != .observation {
+        for o in outcomes where o.kind.inFamily {
             let nums = o.numbers.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value.isNaN ? "not measured" : ClaimReport.num($0.value))" }.joined(separator: "; ")
             md += "- **\(o.id)** (\(source(o.id).rawValue)); p holds/fails raw \(ClaimReport.num(o.pHold))/\(ClaimReport.num(o.pFail)), Holm \(ClaimReport.num(o.pHoldAdjusted))/\(ClaimReport.num(o.pFailAdjusted)); \(nums)\n"
         }

@@ -50,7 +50,12 @@ public struct PasskeyRunner {
         return b.passkeyInEssays(haystack: text, tokens: settings.passkeyTokens, depth: ex.passkeyDepth, seed: ex.passkeySeed)
     }
 
-    public func run(_ ex: ClaimExample) throws -> PasskeyRuns {
+    /// The paper's lambda per chunk: 0.1 on its ~3,600-token chunks.
+    public static let paperChunk = 3600.0
+
+    /// `scaledLambda`: only T13's and T15's eviction runs, with lambda 0.1 x chunk / 3,600, and
+    /// `base` as their baseline (the sensitivity rows).
+    public func run(_ ex: ClaimExample, scaledLambda: Bool = false, base baseline: PasskeyRuns.Outcome? = nil) throws -> PasskeyRuns {
         let L = model.config.layerCount
         let task = self.task(ex)
         var base = ParallelCompConfig()
@@ -70,6 +75,14 @@ public struct PasskeyRunner {
         }
         var r = PasskeyRuns()
         r.layers = L; r.heads = model.config.headCount
+        if scaledLambda {
+            base.lambda = Float(0.1 * Double(settings.passkeyChunk) / Self.paperChunk)
+            r.base = baseline
+            r.sinkEarly = try outcome(evicting(.sink, 0...(L / 4 - 1)))
+            r.sinkLate = try outcome(evicting(.sink, (L / 2)...(L - 1)))
+            r.allByQuarter = try (0..<4).map { q in try outcome(evicting(.all, (q * L / 4)...((q + 1) * L / 4 - 1))) }
+            return r
+        }
         r.base = try outcome(base)
         r.sinkEarly = try outcome(evicting(.sink, 0...(L / 4 - 1)))
         r.sinkLate = try outcome(evicting(.sink, (L / 2)...(L - 1)))
@@ -124,7 +137,11 @@ public struct ExampleRuns: Sendable {
     public var continuation: ContinuationRuns
     public var fewShot: FewShotRuns
     public var ranking: ChunkRankingRuns
-    public init(essay: EssayRuns, passkey: PasskeyRuns, continuation: ContinuationRuns, fewShot: FewShotRuns = .init(), ranking: ChunkRankingRuns = .init()) {
+    /// The pass key's eviction runs (T13, T15) with lambda scaled to the chunk; nil in v1.
+    public var passkeyScaled: PasskeyRuns?
+    public init(essay: EssayRuns, passkey: PasskeyRuns, continuation: ContinuationRuns, fewShot: FewShotRuns = .init(), ranking: ChunkRankingRuns = .init(),
+                passkeyScaled: PasskeyRuns? = nil) {
         self.essay = essay; self.passkey = passkey; self.continuation = continuation; self.fewShot = fewShot; self.ranking = ranking
+        self.passkeyScaled = passkeyScaled
     }
 }

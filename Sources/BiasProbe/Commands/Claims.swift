@@ -247,6 +247,7 @@ struct ClaimsReanalyse: ParsableCommand {
         discussion: "Writes DIR/reanalysis-v\(ClaimProtocol.version).md next to the examples file, naming the data file, its sha256 and this command.")
     @Argument(help: "A claims run's examples.jsonl (its claims.json next to it gives the model and settings).") var examples: String
     @Option(help: "Where to write (default: reanalysis-vN.md next to the examples file).") var out: String?
+    @Option(help: "The commit that holds the examples file, for the provenance line (e.g. git log -1 --format=%h -- FILE).") var dataCommit: String?
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: examples) else { throw CLIError("no file \(examples)") }
@@ -262,7 +263,7 @@ struct ClaimsReanalyse: ParsableCommand {
         let doc = FileManager.default.contents(atPath: (dir.isEmpty ? "." : dir) + "/claims.json").flatMap { try? dec.decode(Doc.self, from: $0) }
         let settings = doc?.settings ?? ClaimSettings()
         let md = ClaimReanalysis.markdown(rows: rows, seed: settings.seed, model: doc?.model ?? "?", settings: settings, dataFile: examples,
-                                          dataSHA256: try sha256(of: examples), command: "biasprobe " + CommandLine.arguments.dropFirst().joined(separator: " "))
+                                          dataSHA256: try sha256(of: examples), dataCommit: dataCommit, command: "biasprobe " + CommandLine.arguments.dropFirst().joined(separator: " "))
         let path = out ?? ((dir.isEmpty ? "." : dir) + "/reanalysis-v\(ClaimProtocol.version).md")
         try md.write(toFile: path, atomically: true, encoding: .utf8)
         print("wrote \(path)")
