@@ -143,6 +143,22 @@ final class ProtocolStatisticsTests: XCTestCase {
         XCTAssertEqual(ClaimAggregate.outcomes([ShallowSinksClaim()], rows: rows(early: 0.5, late: 0.4), seed: 1)[0].verdict, .fails)
     }
 
+    /// T20 is the signed NLL change without the question's BOS: changes of both signs and no
+    /// effect average to about 0 and fail the "a change beyond +/- 0.1" test (v1 averaged |change|,
+    /// which noise alone pushed past 0.1).
+    func testQuestionBOSIsSigned() {
+        func x(_ d: Double) -> ExampleRuns {
+            var p = PasskeyRuns(); p.base = .init(nll: 2, needleMass: 0); p.noQuestionBOS = .init(nll: 2 + d, needleMass: 0)
+            return ExampleRuns(essay: EssayRuns(), passkey: p, continuation: ContinuationRuns())
+        }
+        XCTAssertEqual(QuestionBOSClaim().measure(x(-0.3))!["value"]!, -0.3, accuracy: 1e-12)
+        let rows = (0..<20).map { i in
+            ExampleRow(example: ClaimExample(index: i, offset: 0, chunks: 2, question: "", passkeyDepth: 0, passkeySeed: 0, passkeyHaystack: i),
+                       claims: ["T20": QuestionBOSClaim().measure(x(i % 2 == 0 ? 0.3 : -0.3 + Double(i) * 1e-3))!], arrays: [:], seconds: 0)
+        }
+        XCTAssertNotEqual(ClaimAggregate.outcomes([QuestionBOSClaim()], rows: rows, seed: 1)[0].verdict, .holds)
+    }
+
     /// Holm turns a marginal raw verdict into an inconclusive one when many claims are tested.
     func testHolmColumn() {
         let claims: [any Claim] = [SinkEvictionDepthClaim(), MidDepthEvictionClaim(), RecencyInContextClaim()]

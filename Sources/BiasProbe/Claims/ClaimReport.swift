@@ -21,12 +21,14 @@ public struct ClaimReport {
         return s
     }
     /// Interval text of one part.
-    static func interval(_ i: MeanInterval) -> String { "\(num(i.mean)) [\(num(i.low)), \(num(i.high))]" }
+    static func interval(_ i: MeanInterval) -> String {
+        i.low.isFinite || i.low.isNaN ? "\(num(i.mean)) [\(num(i.low)), \(num(i.high))]" : "\(num(i.mean)) (no interval: \(i.n) < \(MeanInterval.minimumUnits) units)"
+    }
 
     public func line(_ o: ClaimOutcome) -> String {
         let tag = o.kind == .reformulation ? " (reformulation)" : o.kind == .assumption ? " (assumption of Thm A.1)" : ""
         let effects = o.parts.map { ($0.key == "value" ? "" : $0.key + ": ") + Self.interval($0.interval) }.joined(separator: "; ")
-        let bca = o.parts.map { "[\(Self.num($0.interval.bcaLow)), \(Self.num($0.interval.bcaHigh))]" }.joined(separator: "; ")
+        let bca = o.parts.map { $0.interval.bcaLow.isInfinite ? "—" : "[\(Self.num($0.interval.bcaLow)), \(Self.num($0.interval.bcaHigh))]" }.joined(separator: "; ")
         let tests = o.parts.map { ($0.key == "value" ? "" : $0.key + " ") + $0.test.text }.joined(separator: " and ")
         let ev = o.evictedPerHead.map { Self.num($0) } ?? "—"
         return "| **\(o.id)**\(tag) | \(effects) | \(bca) | \(Self.cell(tests)) | \(o.units) (\(o.examples)) | \(ev) | **\(o.verdict.rawValue)** | **\(o.adjustedVerdict.rawValue)** |\n"
