@@ -8,7 +8,7 @@ public enum ClaimProtocol {
     public static let version = "2"
     public static let date = "2026-12-07"
     /// sha256 of docs/claims-protocol.md as committed for this version.
-    public static let sha256 = "aa43525fc1e6a371f437f770ed9cd91ef983674b3327fe2865ce930e3aed3137"
+    public static let sha256 = "cc7b5f278153b64ba2d14785c1a6786d3b8c8b6ed17587e6292afba878fab2ea"
     /// Below this mean number of keys evicted per intervened (layer, head) and chunk pass, an
     /// intervention claim has no manipulation to test.
     public static let minimumEvictedPerHead = 1.0
