@@ -34,7 +34,7 @@ public enum ClaimReanalysis {
     }
 
     public static func markdown(rows: [ExampleRow], seed: UInt64, model: String, settings: ClaimSettings, dataFile: String, dataSHA256: String,
-                                dataCommit: String?, command: String) -> String {
+                                dataCommit: String?, command: String, v1Verdicts: [String: String] = [:]) -> String {
         let upgraded = rows.map(upgrade)
         let outcomes = ClaimAggregate.outcomes(ClaimCatalog.all, rows: upgraded, seed: seed)
         let report = ClaimReport(model: model, settings: settings, outcomes: outcomes, rows: upgraded, layers: 0, heads: 0)
@@ -52,10 +52,10 @@ public enum ClaimReanalysis {
 
         """
         md += report.table.split(separator: "\n").enumerated().map { i, line -> String in
-            if i == 0 { return line + " source |" }
-            if i == 1 { return line + "---|" }
+            if i == 0 { return line + " v1 verdict | source |" }
+            if i == 1 { return line + "---|---|" }
             let id = line.split(separator: "*").dropFirst().first.map(String.init) ?? ""
-            return line + " \(source(id).rawValue) |"
+            return line + " \(v1Verdicts[id] ?? "—") | \(source(id).rawValue) |"
         }.joined(separator: "\n") + "\n"
         md += "\n## Per claim\n\n"
         for o in outcomes where o.kind.inFamily {

@@ -257,13 +257,14 @@ struct ClaimsReanalyse: ParsableCommand {
         }
         guard !rows.isEmpty else { throw CLIError("\(examples) holds no example rows") }
         let dir = (examples as NSString).deletingLastPathComponent
-        struct Doc: Decodable { var model: String; var settings: ClaimSettings? }
+        struct Doc: Decodable { var model: String; var settings: ClaimSettings?; var claims: [ClaimOutcome]? }
         let dec = JSONDecoder()
         dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let doc = FileManager.default.contents(atPath: (dir.isEmpty ? "." : dir) + "/claims.json").flatMap { try? dec.decode(Doc.self, from: $0) }
         let settings = doc?.settings ?? ClaimSettings()
         let md = ClaimReanalysis.markdown(rows: rows, seed: settings.seed, model: doc?.model ?? "?", settings: settings, dataFile: examples,
-                                          dataSHA256: try sha256(of: examples), dataCommit: dataCommit, command: "biasprobe " + CommandLine.arguments.dropFirst().joined(separator: " "))
+                                          dataSHA256: try sha256(of: examples), dataCommit: dataCommit, command: "biasprobe " + CommandLine.arguments.dropFirst().joined(separator: " "),
+                                          v1Verdicts: Dictionary((doc?.claims ?? []).map { ($0.id, $0.verdict.rawValue) }, uniquingKeysWith: { a, _ in a }))
         let path = out ?? ((dir.isEmpty ? "." : dir) + "/reanalysis-v\(ClaimProtocol.version).md")
         try md.write(toFile: path, atomically: true, encoding: .utf8)
         print("wrote \(path)")
