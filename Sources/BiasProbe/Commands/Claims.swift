@@ -14,17 +14,18 @@ struct ClaimsRun: ParsableCommand {
         abstract: "Test the paper's attention-bias claims (T1-T20 as far as they run here) over many examples.",
         discussion: """
         Every example is a document cut from the default essays at a seeded offset (2-4 chunks), \
-        a question, a pass-key document and a continuation. Each claim's statistic is computed \
-        per example; its mean over examples gets a 95 % bootstrap interval, and the claim holds \
-        (or fails) only when the interval lies wholly on one side of its pre-registered \
-        threshold. Writes claims.md, claims.json, examples.jsonl and figures to --out-dir \
+        a question, a pass-key document with its own haystack and a continuation. Each claim's \
+        statistic is computed per example; docs/claims-protocol.md fixes the rest: a 95 % \
+        Student-t interval of the mean (BCa beside it), one-sided tests with a minimum effect per \
+        claim, equivalence tests for "no change" claims, Holm's correction (raw and adjusted \
+        verdicts), manipulation checks, and the protocol's sha256 in every output. Writes claims.md, claims.json, examples.jsonl and figures to --out-dir \
         (default outputs/claims/MODEL). With --shard I/N (or inside a Slurm job array) only part \
         I of N of the examples runs, into examples.part-I-of-N.jsonl; 'biasprobe claims merge \
         DIR/examples.jsonl' then writes what an unsharded run writes.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Examples (default 20; --quick: 2).") var examples: Int?
+    @Option(help: "Examples (default 40, the protocol's n; --quick: 2).") var examples: Int?
     @Flag(help: "CI-sized: 2 small examples (128-token chunks); every claim still measured.") var quick = false
     @Option(help: "Seed of the examples and the bootstrap.") var seed: UInt64 = 2025
     @Option(help: "Folder for claims.md, claims.json, examples.jsonl and figures (default outputs/claims/MODEL).") var outDir: String?
