@@ -11,15 +11,25 @@ public struct ClaimExample: Codable, Sendable, Equatable {
     public var question: String
     public var passkeyDepth: Double
     public var passkeySeed: UInt64
-    public init(index: Int, offset: Int, chunks: Int, question: String, passkeyDepth: Double, passkeySeed: UInt64) {
-        self.index = index; self.offset = offset; self.chunks = chunks; self.question = question; self.passkeyDepth = passkeyDepth; self.passkeySeed = passkeySeed
+    /// Essay token at which the example's own pass-key haystack starts (protocol v2). nil: the
+    /// fixed noise filler of v1 runs, where examples at one depth repeat a configuration.
+    public var passkeyHaystack: Int?
+    public init(index: Int, offset: Int, chunks: Int, question: String, passkeyDepth: Double, passkeySeed: UInt64, passkeyHaystack: Int? = nil) {
+        self.index = index; self.offset = offset; self.chunks = chunks; self.question = question; self.passkeyDepth = passkeyDepth
+        self.passkeySeed = passkeySeed; self.passkeyHaystack = passkeyHaystack
+    }
+
+    /// The configuration an example's pass-key runs share with others: its own when it has its
+    /// own haystack, else its depth (the v1 filler and placement repeat every five examples).
+    public var clusterKey: String {
+        passkeyHaystack.map { "haystack \($0) depth \(passkeyDepth)" } ?? "filler depth \(passkeyDepth)"
     }
 }
 
 /// Everything that fixes the work list and the runs; a part's header stores it, so parts of
 /// different settings are never merged.
 public struct ClaimSettings: Codable, Sendable, Equatable {
-    public var examples = 20
+    public var examples = 40
     /// Content tokens per chunk (the template prefix comes on top).
     public var width = 256
     /// Chunk counts, cycled over the examples.
@@ -36,6 +46,13 @@ public struct ClaimSettings: Codable, Sendable, Equatable {
     /// Seeds the examples' offsets, questions and pass keys, and the bootstrap.
     public var seed: UInt64 = 2025
     public var model = ""
+    /// Chunk and question layout (docs/claims-protocol.md): official (no chat markup) by default.
+    public var promptLayout = ClaimPromptLayout.official
+    /// Every pass-key example gets its own essay haystack and a placement from the grid of
+    /// chunk x within-chunk position (protocol v2); false: v1's one noise filler.
+    public var passkeyHaystacks = true
+    /// Protocol the run follows (ClaimProtocol.version); parts of another protocol never merge.
+    public var protocolVersion = ClaimProtocol.version
 
     /// A CI-sized run: two small examples, every claim still measured (too few for a verdict).
     public static var quick: ClaimSettings {
@@ -59,21 +76,34 @@ public struct ClaimSettings: Codable, Sendable, Equatable {
         max((chunkCounts.max() ?? 1) * width, (continuationCounts.max() ?? 1) * continuationWidth + 16 + continuationTokens)
     }
 
+    /// Where a pass key goes in its document: which of its chunks (by depth) and where in it.
+    public static let passkeyWithinChunk = [0.1, 0.5, 0.9]
+
     /// The examples: offsets drawn uniformly over the essays from the seed, chunk counts and
-    /// questions cycled, pass keys at evenly spread depths.
+    /// questions cycled. Pass keys (v2): each its own haystack offset (a second seeded stream,
+    /// so the essay offsets stay v1's) and a placement cycling over chunk x within-chunk
+    /// position; v1: evenly spread depths on one filler.
     public func workList(essayTokens: Int) -> [ClaimExample] {
-        var rng = SplitMix64(seed: seed)
+        var rng = SplitMix64(seed: seed), hay = SplitMix64(seed: seed ^ 0x5EED_4A57)
         let room = max(1, essayTokens - tokensNeeded)
+        let chunksPerKey = max(1, Int((Double(passkeyTokens) / Double(passkeyChunk)).rounded()))
+        let within = Self.passkeyWithinChunk
         return (0..<examples).map { i in
-            ClaimExample(index: i, offset: Int(rng.next() % UInt64(room)), chunks: chunkCounts[i % chunkCounts.count],
-                         question: Self.questions[i % Self.questions.count],
-                         passkeyDepth: Double(i % 5) / 4, passkeySeed: seed &+ UInt64(i))
+            var e = ClaimExample(index: i, offset: Int(rng.next() % UInt64(room)), chunks: chunkCounts[i % chunkCounts.count],
+                                 question: Self.questions[i % Self.questions.count],
+                                 passkeyDepth: Double(i % 5) / 4, passkeySeed: seed &+ UInt64(i))
+            if passkeyHaystacks {
+                let cell = i % (chunksPerKey * within.count)
+                e.passkeyDepth = (Double(cell / within.count) + within[cell % within.count]) / Double(chunksPerKey)
+                e.passkeyHaystack = Int(hay.next() % UInt64(max(1, essayTokens - passkeyTokens - 64)))
+            }
+            return e
         }
     }
 
     /// Estimated cost of an example for sharding: tokens prefilled, all runs together.
     public func cost(_ e: ClaimExample) -> Double {
-        Double(10 * e.chunks * width + 9 * passkeyTokens + continuationCounts.reduce(0, +) * continuationWidth
+        Double(10 * e.chunks * width + 15 * passkeyTokens + continuationCounts.reduce(0, +) * continuationWidth
                + 6 * e.chunks * fewShotRoundsPerChunk * 56 + (rankingCounts.max() ?? 0) * rankingWidth)
     }
 }
@@ -91,6 +121,9 @@ extension ClaimSettings {
         fewShotRoundsPerChunk = try v(.fewShotRoundsPerChunk, fewShotRoundsPerChunk)
         rankingWidth = try v(.rankingWidth, rankingWidth); rankingCounts = try v(.rankingCounts, rankingCounts)
         seed = try v(.seed, seed); model = try v(.model, model)
+        // Parts written before protocol v2 ran the chat layout on the one filler.
+        promptLayout = try v(.promptLayout, .chat); passkeyHaystacks = try v(.passkeyHaystacks, false)
+        protocolVersion = try v(.protocolVersion, "1")
     }
 }
 
@@ -100,7 +133,10 @@ public struct ExampleRow: Codable, Sendable {
     public var claims: [String: [String: Double]]
     public var arrays: [String: [Double]]
     public var seconds: Double
-    public init(example: ClaimExample, claims: [String: [String: Double]], arrays: [String: [Double]], seconds: Double) {
-        self.example = example; self.claims = claims; self.arrays = arrays; self.seconds = seconds
+    /// sha256 of the protocol the row was measured under (nil: written before protocol v2).
+    public var protocolSHA256: String?
+    public init(example: ClaimExample, claims: [String: [String: Double]], arrays: [String: [Double]], seconds: Double,
+                protocolSHA256: String? = ClaimProtocol.sha256) {
+        self.example = example; self.claims = claims; self.arrays = arrays; self.seconds = seconds; self.protocolSHA256 = protocolSHA256
     }
 }

@@ -11,60 +11,90 @@ public struct ClaimReport {
 
     /// The table `claims` prints and writes: one line per claim, nothing that changes between runs.
     public var table: String {
-        var s = "| claim | paper's sentence | statistic (per example) | estimate [95 % CI] | threshold | verdict | n |\n|---|---|---|---|---|---|---|\n"
-        for o in outcomes where o.kind != .observation { s += line(o) }
+        var s = "| claim | effect [95 % Student-t] | BCa 95 % | test | units (examples) | evicted / head | raw | Holm |\n|---|---|---|---|---|---|---|---|\n"
+        for o in outcomes where o.kind.inFamily { s += line(o) }
         return s
     }
     public var observationTable: String {
-        var s = "| observation | statement | statistic (per example) | estimate [95 % CI] | threshold | verdict | n |\n|---|---|---|---|---|---|---|\n"
-        for o in outcomes where o.kind == .observation { s += line(o) }
+        var s = "| observation / sensitivity row | effect [95 % Student-t] | BCa 95 % | test | units (examples) | evicted / head | raw | Holm |\n|---|---|---|---|---|---|---|---|\n"
+        for o in outcomes where !o.kind.inFamily { s += line(o) }
         return s
     }
-    public func line(_ o: ClaimOutcome) -> String {
-        let tag = o.kind == .reformulation ? " (reformulation)" : ""
-        // A "|" inside a cell (<|begin_of_text|>) would end it.
-        func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
-        return "| **\(o.id)**\(tag) | \(cell(o.sentence)) | \(cell(o.statistic)) | \(Self.num(o.estimate)) [\(Self.num(o.low)), \(Self.num(o.high))] | \(o.threshold.text) | **\(o.verdict.rawValue)** | \(o.examples) |\n"
+    /// Interval text of one part.
+    static func interval(_ i: MeanInterval) -> String {
+        i.low.isFinite || i.low.isNaN ? "\(num(i.mean)) [\(num(i.low)), \(num(i.high))]" : "\(num(i.mean)) (no interval: \(i.n) < \(MeanInterval.minimumUnits) units)"
     }
+
+    public func line(_ o: ClaimOutcome) -> String {
+        let tag = o.kind == .reformulation ? " (reformulation)" : o.kind == .assumption ? " (assumption of Thm A.1)" : ""
+        let effects = o.parts.map { ($0.key == "value" ? "" : $0.key + ": ") + Self.interval($0.interval) }.joined(separator: "; ")
+        let bca = o.parts.map { $0.interval.bcaLow.isInfinite ? "—" : "[\(Self.num($0.interval.bcaLow)), \(Self.num($0.interval.bcaHigh))]" }.joined(separator: "; ")
+        let tests = o.parts.map { ($0.key == "value" ? "" : $0.key + " ") + $0.test.text }.joined(separator: " and ")
+        let ev = o.evictedPerHead.map { Self.num($0) } ?? "—"
+        return "| **\(o.id)**\(tag) | \(effects) | \(bca) | \(Self.cell(tests)) | \(o.units) (\(o.examples)) | \(ev) | **\(o.verdict.rawValue)** | **\(o.adjustedVerdict.rawValue)** |\n"
+    }
+    /// A "|" inside a cell (<|begin_of_text|>) would end it.
+    static func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
     public static func num(_ v: Double) -> String { v.isFinite ? String(format: "%.3g", v) : (v.isNaN ? "n/a" : (v > 0 ? "inf" : "-inf")) }
 
     /// A one-line-per-claim summary for the terminal.
     public var terminalSummary: String {
         outcomes.map { o in
-            "\(o.id.padding(toLength: 4, withPad: " ", startingAt: 0)) \(o.verdict.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(Self.num(o.estimate)) [\(Self.num(o.low)), \(Self.num(o.high))] \(o.threshold.text)  n=\(o.examples)"
+            "\(o.id.padding(toLength: 4, withPad: " ", startingAt: 0)) \(o.verdict.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) Holm \(o.adjustedVerdict.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(Self.num(o.estimate)) [\(Self.num(o.low)), \(Self.num(o.high))] \(o.parts.first?.test.text ?? o.threshold.text)  units=\(o.units)"
         }.joined(separator: "\n")
     }
 
     public func markdown(seconds: Double, peakRSS: Int) -> String {
-        let counts = Dictionary(grouping: outcomes.filter { $0.kind != .observation }, by: \.verdict).mapValues(\.count)
+        let counted = outcomes.filter { $0.kind == .paper || $0.kind == .reformulation }
+        func count(_ v: [Verdict]) -> String {
+            let c = Dictionary(grouping: v, by: { $0 }).mapValues(\.count)
+            return [Verdict.holds, .fails, .inconclusive, .noManipulation, .notMeasured].map { "\(c[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+        }
         var md = """
-        # Attention-bias claims on \(model)
+        # Attention-bias claims on \(model), at these sizes
 
-        Written by `biasprobe claims`. \(rows.count) examples, each a document of C x \(settings.width) tokens cut from the default \
-        essays at a seeded offset (C cycling over \(settings.chunkCounts.map(String.init).joined(separator: ", "))), one of \
+        Written by `biasprobe claims` under \(ClaimProtocol.line). Every verdict below is about \
+        this model at these sizes (chunks of \(settings.width) tokens, far below the paper's 3.6-7.6K; lambda 0.1 unscaled), \
+        not about the paper's 7-8B models. \(rows.count) examples, each a document of C x \(settings.width) tokens cut from the \
+        default essays at a seeded offset (C cycling over \(settings.chunkCounts.map(String.init).joined(separator: ", "))), one of \
         \(ClaimSettings.questions.count) questions, plus a \(settings.passkeyTokens)-token pass-key document (\(settings.passkeyChunk)-token \
-        chunks, one kept) and a continuation of \(settings.continuationCounts.map(String.init).joined(separator: "/")) chunks x \
-        \(settings.continuationWidth) tokens. Official ParallelComp defaults (docs/parallelcomp.md) unless a claim says otherwise; \
-        sink and recent bands S = R = \(settings.bandWidth) tokens (2.5 % of a chunk); "elevated" = 3x the uniform share.
+        chunks, one kept; \(settings.passkeyHaystacks ? "each example its own essay haystack and placement" : "one noise filler, five depths")) \
+        and a continuation of \(settings.continuationCounts.map(String.init).joined(separator: "/")) chunks x \
+        \(settings.continuationWidth) tokens. Prompt layout: **\(settings.promptLayout.rawValue)**. Official ParallelComp defaults \
+        (docs/parallelcomp.md) unless a claim says otherwise; bands S = R = \(settings.bandWidth) keys (2.5 % of a chunk), \
+        appendix C's: a chunk's first S keys as cached (template keys included) and its last S.
 
-        Each statistic is computed per example; the table gives its mean and a 95 % percentile bootstrap interval over \
-        examples (2,000 resamples, seed \(settings.seed) mixed with the claim id). A claim **holds** only when the whole \
-        interval is on its side of the pre-registered threshold, **fails** only when it is wholly on the other side, and is \
-        **inconclusive** otherwise. Same settings, same table: the examples, the runs and the bootstrap are all seeded.
+        Effects first: each claim's per-example statistic, its mean over the units (examples, or configurations where \
+        examples repeat one) with a 95 % Student-t interval (the headline) and a BCa bootstrap interval beside it \
+        (2,000 resamples, seeded). Tests are one-sided at 2.5 % (what the interval shows): a claim **holds** when \
+        the effect is significantly beyond its threshold and its estimate reaches the minimum effect, **fails** when the \
+        interval lies wholly short of threshold + minimum effect (or, for "no change" and "a change" claims, outside or \
+        inside the equivalence margin), and is **inconclusive** otherwise. An intervention that evicted fewer than \
+        \(ClaimReport.num(ClaimProtocol.minimumEvictedPerHead)) key per intervened head and pass is **no manipulation**; \
+        a statistic with no finite value is **not measured**. Holm's correction runs across the claims (observations \
+        excluded); a raw verdict that does not survive it is inconclusive in the Holm column.
 
-        Verdicts: \(counts[.holds] ?? 0) hold, \(counts[.fails] ?? 0) fail, \(counts[.inconclusive] ?? 0) inconclusive.
+        Paper claims and reformulations: raw \(count(counted.map(\.verdict))); after Holm \(count(counted.map(\.adjustedVerdict))). \
+        T12 tests an assumption of the paper's theorem, not a claim of the paper; O1 and O2 are observations; neither is counted. \
+        Not tested here: matched random-eviction controls (no pipeline press evicts a given count per head at random yet).
 
         \(table)
-        ## Observations (not claims of the paper)
+        ## Observations and sensitivity rows (outside the counts and Holm)
+
+        O1 and O2 are not claims of the paper. T13L and T15L re-run T13 and T15 with lambda scaled to the chunk \
+        (lambda x \(settings.passkeyChunk) / 3,600, the paper's 0.1 against its ~3.6K-token chunks), where lambda = 0.1 \
+        selects almost nothing at these chunk sizes.
 
         \(observationTable)
-        ## Per claim: known confounds and secondary numbers (means over examples)
+        ## Per claim: the paper's sentence, the statistic, confounds, secondary numbers (means over examples)
 
 
         """
         for o in outcomes {
-            md += "### \(o.id)\n\n" + o.confounds.map { "- confound: \($0)\n" }.joined()
-            let nums = o.numbers.sorted { $0.key < $1.key }.map { "\($0.key) = \(Self.num($0.value))" }.joined(separator: "; ")
+            md += "### \(o.id)\n\n- paper: \(Self.cell(o.sentence))\n- statistic: \(o.statistic)\n"
+            md += o.confounds.map { "- confound: \($0)\n" }.joined()
+            md += String(format: "- p (holds / fails): raw %@ / %@, Holm %@ / %@\n", Self.num(o.pHold), Self.num(o.pFail), Self.num(o.pHoldAdjusted), Self.num(o.pFailAdjusted))
+            let nums = o.numbers.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value.isNaN ? "not measured" : Self.num($0.value))" }.joined(separator: "; ")
             if !nums.isEmpty { md += "- numbers: \(nums)\n" }
             md += "\n"
         }
@@ -89,8 +119,8 @@ public struct ClaimReport {
         try markdown(seconds: seconds, peakRSS: peakRSS).write(toFile: dir + "/claims.md", atomically: true, encoding: .utf8)
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        struct Doc: Encodable { var model: String; var settings: ClaimSettings; var claims: [ClaimOutcome] }
-        try enc.encode(Doc(model: model, settings: settings, claims: outcomes)).write(to: URL(fileURLWithPath: dir + "/claims.json"))
+        struct Doc: Encodable { var model: String; var protocolVersion: String; var protocolSHA256: String; var settings: ClaimSettings; var claims: [ClaimOutcome] }
+        try enc.encode(Doc(model: model, protocolVersion: ClaimProtocol.version, protocolSHA256: ClaimProtocol.sha256, settings: settings, claims: outcomes)).write(to: URL(fileURLWithPath: dir + "/claims.json"))
         try figures(dir)
     }
 

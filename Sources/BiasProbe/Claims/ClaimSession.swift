@@ -13,7 +13,9 @@ public struct ClaimSession {
         let t0 = Date()
         let essay = try EssayRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
         let t1 = Date()
-        let passkey = try PasskeyRunner(model: model, tok: tok, settings: settings).run(ex)
+        let pk = PasskeyRunner(model: model, tok: tok, settings: settings, doc: doc)
+        let passkey = try pk.run(ex)
+        let passkeyScaled = try pk.run(ex, scaledLambda: true, base: passkey.base)
         let t2 = Date()
         let cont = try ContinuationRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
         let t3 = Date()
@@ -24,7 +26,7 @@ public struct ClaimSession {
             Log.info(String(format: "claims timing: essay %.1f s, passkey %.1f s, continuation %.1f s, few-shot %.1f s, ranking %.1f s",
                             t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), t3.timeIntervalSince(t2), t4.timeIntervalSince(t3), Date().timeIntervalSince(t4)))
         }
-        let runs = ExampleRuns(essay: essay, passkey: passkey, continuation: cont, fewShot: fewShot, ranking: ranking)
+        let runs = ExampleRuns(essay: essay, passkey: passkey, continuation: cont, fewShot: fewShot, ranking: ranking, passkeyScaled: passkeyScaled)
         var numbers: [String: [String: Double]] = [:]
         for c in claims { if let m = c.measure(runs) { numbers[c.id] = m } }
         var arrays = OutlierMapClaim.maps(essay)

@@ -14,6 +14,11 @@ public struct ChunkBands: Sendable {
     public var contentSink: Range<Int> { content.lowerBound..<min(content.upperBound, content.lowerBound + sink) }
     public var tail: Range<Int> { max(contentSink.upperBound, content.upperBound - recent)..<content.upperBound }
     public var middle: Range<Int> { contentSink.upperBound..<tail.lowerBound }
+    /// Appendix C's sink band: the chunk's first `sink` keys as cached, template keys included
+    /// (under the chat layout they are template copies; under the official layout, content).
+    public var cachedHead: Range<Int> { span.lowerBound..<min(span.upperBound, span.lowerBound + sink) }
+    /// Appendix C's middle: everything between the cached head and the tail.
+    public var cachedMiddle: Range<Int> { cachedHead.upperBound..<max(cachedHead.upperBound, tail.lowerBound) }
 
     /// Bands of every span holding `width` content tokens after whatever prefix it kept.
     public static func of(_ spans: [Range<Int>], width: Int, sink: Int, recent: Int) -> [ChunkBands] {
@@ -46,8 +51,11 @@ public struct EssayRuns: Sendable {
     public var smallAbove: [Double] = [], smallTop1: [Double] = []
     /// T6: decode-row entropy with global (after the question) and per-chunk SnapKV eviction.
     public var decodeEntropyGlobalEviction: [Double] = [], decodeEntropyChunkEviction: [Double] = []
-    /// T7-T9: question-stage calibration runs.
+    /// T7-T9: question-stage calibration runs. T7 evicts in the first quarter (early) and in
+    /// the third (deep: the paper's layers 17-24), so the quarter after each is downstream of it.
     public var entropySinkEarly: [Double] = [], entropySinkDeep: [Double] = []
+    /// Keys each run's calibration evicted, per (layer, head): the manipulation checks.
+    public var evictedSinkEarly: [Double] = [], evictedSinkDeep: [Double] = [], evictedRecentDeep: [Double] = [], evictedBothMid: [Double] = []
     public var globalRecentDeep = KeyTable(keys: 0, values: [])
     public var entropyBothMid: [Double] = [], maxBothMid: [Double] = []
     public var midLayer = 0
@@ -55,6 +63,9 @@ public struct EssayRuns: Sendable {
     public var lhCount: Int { layers * heads }
     public func quarter(_ l: Int) -> Int { min(3, l * 4 / layers) }
     public func layersOf(quarter q: Int) -> ClosedRange<Int> { (q * layers / 4)...((q + 1) * layers / 4 - 1) }
+    /// Flat (layer, head) indices of the layers given.
+    public func heads(of ls: ClosedRange<Int>) -> [Int] { ls.flatMap { l in (0..<heads).map { l * heads + $0 } } }
+    public func headsOf(quarter q: Int) -> [Int] { heads(of: layersOf(quarter: q)) }
 }
 
 /// Runs the pipeline variants of one essay example.
@@ -64,7 +75,7 @@ public struct EssayRunner {
     public let settings: ClaimSettings
     public let doc: [Int]
 
-    public var format: PromptFormat { PromptFormat.forTokenizer(tok) }
+    public var format: PromptFormat { ClaimPrompt.format(tok, settings.promptLayout) }
 
     public func run(_ ex: ClaimExample) throws -> EssayRuns {
         let L = model.config.layerCount, H = model.config.headCount, C = ex.chunks, w = settings.width, S = settings.bandWidth
@@ -133,26 +144,26 @@ public struct EssayRunner {
             if stage == .question { r.decodeEntropyGlobalEviction = e } else { r.decodeEntropyChunkEviction = e }
         }
         // T7-T9: the official question-stage calibration (prefill_2, lambda 0.1, bands of 100).
-        func calibrated(_ rules: [CalibrationRule], _ obs: [AttentionObserver]) throws {
+        func calibrated(_ rules: [CalibrationRule], _ obs: [AttentionObserver]) throws -> [Double] {
             var cfg = base; cfg.calibration = rules
-            _ = try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: obs)
+            return try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: obs).evictions.calibrationQuery.map(Double.init)
         }
-        let early = r.layersOf(quarter: 0), deep = r.layersOf(quarter: 3)
-        for (rule, deepRun) in [(CalibrationRule(band: .sink, layers: early, stage: .query), false), (CalibrationRule(band: .sink, layers: deep, stage: .query), true)] {
+        for deepRun in [false, true] {
+            let rule = CalibrationRule(band: .sink, layers: r.layersOf(quarter: deepRun ? 2 : 0), stage: .query)
             let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
-            try calibrated([rule], [stats])
+            let ev = try calibrated([rule], [stats])
             let e = stats.means().entropy.map(Double.init)
-            if deepRun { r.entropySinkDeep = e } else { r.entropySinkEarly = e }
+            if deepRun { r.entropySinkDeep = e; r.evictedSinkDeep = ev } else { r.entropySinkEarly = e; r.evictedSinkEarly = ev }
         }
         do {
             let g = QueryKeyMass(stage: .global, layers: L, heads: H)
-            try calibrated([CalibrationRule(band: .recent, layers: deep, stage: .query)], [g])
+            r.evictedRecentDeep = try calibrated([CalibrationRule(band: .recent, layers: r.layersOf(quarter: 3), stage: .query)], [g])
             r.globalRecentDeep = g.tables[0]!
         }
         do {
             let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
             let mid = r.midLayer...r.midLayer
-            try calibrated([CalibrationRule(band: .sink, layers: mid, stage: .query), CalibrationRule(band: .recent, layers: mid, stage: .query)], [stats])
+            r.evictedBothMid = try calibrated([CalibrationRule(band: .sink, layers: mid, stage: .query), CalibrationRule(band: .recent, layers: mid, stage: .query)], [stats])
             let m = stats.means(); r.entropyBothMid = m.entropy.map(Double.init); r.maxBothMid = m.maxProb.map(Double.init)
         }
         return r

@@ -10,7 +10,11 @@ public struct FewShotRuns: Sendable {
         public var correct: Double
         /// Keys the run's calibration evicted, over all chunks, layers and heads.
         public var evicted: Double = 0
-        public init(nll: Double, correct: Double, evicted: Double = 0) { self.nll = nll; self.correct = correct; self.evicted = evicted }
+        /// ... per (evicted layer, head) and chunk pass: the manipulation check.
+        public var evictedPerHead: Double = .nan
+        public init(nll: Double, correct: Double, evicted: Double = 0, evictedPerHead: Double = .nan) {
+            self.nll = nll; self.correct = correct; self.evicted = evicted; self.evictedPerHead = evictedPerHead
+        }
     }
     public var base: Outcome?
     /// T14: the recent band evicted (chunk stage, lambda 0.1) in one depth quarter each.
@@ -32,10 +36,10 @@ public struct FewShotRunner {
     public func run(_ ex: ClaimExample) throws -> FewShotRuns {
         let L = model.config.layerCount, C = ex.chunks
         let task = FewShotTask.make(rounds: settings.fewShotRoundsPerChunk * C, seed: ex.passkeySeed)
-        let format = PromptFormat.forTokenizer(tok)
+        let format = ClaimPrompt.format(tok, settings.promptLayout)
         let prefix = format.prefixIDs(tok)
         let content = task.chunks(C).map { tok.encode($0, parseSpecial: false, addBOS: false) }
-        let q = task.questionIDs(tok)
+        let q = task.questionIDs(tok, layout: settings.promptLayout)
         let answer = FewShotTask.labelIDs(task.answer, tok)
         let firsts = task.labels.map { FewShotTask.labelIDs($0, tok)[0] }
         guard Set(firsts).count == firsts.count else { throw CLIError("few-shot labels \(task.labels) share a first token with this tokenizer") }
@@ -43,11 +47,14 @@ public struct FewShotRunner {
         base.keepChunks = C; base.maxNewTokens = 1
         base.bandWidth = max(1, Int((0.025 * Double(content.map(\.count).min() ?? 0)).rounded()))
         func outcome(_ cfg: ParallelCompConfig) throws -> FewShotRuns.Outcome {
+            let evictedLayers = Set(cfg.calibration.flatMap { Array($0.layers) }).count
             let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
             let r = try pc.run(try .init(chunkTokenIDs: content.map { prefix + $0 }, questionIDs: q), generate: false, scoreAnswer: answer,
                                cancelled: { Signals.isInterrupted })
             return .init(nll: r.answerNLL ?? .nan, correct: Self.correct(top20: r.top20IDs, labelFirstTokens: firsts, right: task.query.type),
-                         evicted: Double(r.evictions.calibrationChunk.reduce(0, +)))
+                         evicted: Double(r.evictions.calibrationChunk.reduce(0, +)),
+                         evictedPerHead: evictedLayers == 0 ? .nan
+                            : Double(r.evictions.calibrationChunk.reduce(0, +)) / Double(evictedLayers * model.config.headCount * C))
         }
         var r = FewShotRuns()
         r.labels = firsts.count

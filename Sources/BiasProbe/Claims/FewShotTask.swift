@@ -91,8 +91,8 @@ public struct FewShotTask: Sendable, Equatable {
     /// The query as prefilled, ending in "Type:" so that the label comes next: for a chat model
     /// the question in the user's turn and "Type:" opening the assistant's, for a model without a
     /// template plain text as in the demonstrations.
-    public func questionIDs(_ tok: Tokenizer) -> [Int] {
-        if tok.chatTemplate == nil { return tok.encode("\n\nQuestion: \(query.text)\nType:", parseSpecial: false, addBOS: false) }
+    public func questionIDs(_ tok: Tokenizer, layout: ClaimPromptLayout = .chat) -> [Int] {
+        if tok.chatTemplate == nil || layout == .official { return tok.encode("\n\nQuestion: \(query.text)\nType:", parseSpecial: false, addBOS: false) }
         return PromptFormat.forTokenizer(tok, answerPrefix: "Type:").questionIDs(tok, question: "Question: \(query.text)")
     }
 

@@ -5,7 +5,12 @@ import PCInference
 public struct PasskeyRuns: Sendable {
     public struct Outcome: Sendable {
         public var nll: Double, needleMass: Double
-        public init(nll: Double, needleMass: Double) { self.nll = nll; self.needleMass = needleMass }
+        /// Keys calibration evicted per (layer, head), averaged over the chunk passes.
+        public var evicted: [Double] = []
+        public var correct = false
+        public init(nll: Double, needleMass: Double, evicted: [Double] = [], correct: Bool = false) {
+            self.nll = nll; self.needleMass = needleMass; self.evicted = evicted; self.correct = correct
+        }
     }
     public var base: Outcome?
     /// T13: sink-band calibration in the first quarter, and in the second half of the layers.
@@ -16,34 +21,68 @@ public struct PasskeyRuns: Sendable {
     public var noQuestionBOS: Outcome?
     /// T16: the paper's layer-banded recipe (`--calibration paper`).
     public var recipe: Outcome?
+    public var layers = 0, heads = 0
     public init() {}
+
+    /// Mean keys evicted per (layer, head) and chunk pass over the layers of the given depth
+    /// quarters; nil when the run recorded no evictions (v1 rows).
+    public func evictedPerHead(_ o: Outcome, quarters: ClosedRange<Int>) -> Double? {
+        guard heads > 0, o.evicted.count == layers * heads else { return nil }
+        let ls = (quarters.lowerBound * layers / 4)..<((quarters.upperBound + 1) * layers / 4)
+        return ClaimMath.mean(Array(o.evicted[(ls.lowerBound * heads)..<(ls.upperBound * heads)]))
+    }
 }
 
 /// Runs the pass-key variants: one kept chunk (the paper's retrieval setting), chunks cut at
 /// sentence ends, chunk-stage calibration (appendix C's per-chunk bands) with bands of ~2.5 %
-/// of a chunk and lambda 0.1.
+/// of a chunk and lambda 0.1. From protocol v2 every example has its own haystack (essay text
+/// from its own offset) and placement; v1 examples (no haystack) use the fixed noise filler.
 public struct PasskeyRunner {
     public let model: LlamaModel
     public let tok: Tokenizer
     public let settings: ClaimSettings
+    public var doc: [Int] = []
 
-    public func run(_ ex: ClaimExample) throws -> PasskeyRuns {
+    public func task(_ ex: ClaimExample) -> RetrievalExample {
+        let b = RetrievalTaskBuilder(tokenizer: tok)
+        guard let h = ex.passkeyHaystack, !doc.isEmpty else { return b.passkey(tokens: settings.passkeyTokens, depth: ex.passkeyDepth, seed: ex.passkeySeed) }
+        let text = tok.decode(Array(doc[h..<min(doc.count, h + settings.passkeyTokens + 64)]), skipSpecial: true)
+        return b.passkeyInEssays(haystack: text, tokens: settings.passkeyTokens, depth: ex.passkeyDepth, seed: ex.passkeySeed)
+    }
+
+    /// The paper's lambda per chunk: 0.1 on its ~3,600-token chunks.
+    public static let paperChunk = 3600.0
+
+    /// `scaledLambda`: only T13's and T15's eviction runs, with lambda 0.1 x chunk / 3,600, and
+    /// `base` as their baseline (the sensitivity rows).
+    public func run(_ ex: ClaimExample, scaledLambda: Bool = false, base baseline: PasskeyRuns.Outcome? = nil) throws -> PasskeyRuns {
         let L = model.config.layerCount
-        let task = RetrievalTaskBuilder(tokenizer: tok).passkey(tokens: settings.passkeyTokens, depth: ex.passkeyDepth, seed: ex.passkeySeed)
+        let task = self.task(ex)
         var base = ParallelCompConfig()
         base.keepChunks = 1
         base.maxNewTokens = 1   // the claims read the answer's teacher-forced NLL; generating it is time they do not use
         base.chunkTokens = settings.passkeyChunk; base.splitBy = .sentences
         base.bandWidth = max(1, Int((0.025 * Double(settings.passkeyChunk)).rounded()))
         func outcome(_ cfg: ParallelCompConfig) throws -> PasskeyRuns.Outcome {
-            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: PromptFormat.forTokenizer(tok))
+            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: ClaimPrompt.format(tok, settings.promptLayout))
             let o = try RetrievalRunner.run(task, pipeline: pc, measure: true, cancelled: { Signals.isInterrupted })
-            return .init(nll: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan)
+            let passes = Double(max(1, o.chunkCount))
+            return .init(nll: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
+                         evicted: (o.evictions?.calibrationChunk ?? []).map { Double($0) / passes }, correct: o.correct)
         }
         func evicting(_ band: CalibrationRule.Band, _ layers: ClosedRange<Int>) -> ParallelCompConfig {
             var c = base; c.calibration = [CalibrationRule(band: band, layers: layers, stage: .chunk)]; return c
         }
         var r = PasskeyRuns()
+        r.layers = L; r.heads = model.config.headCount
+        if scaledLambda {
+            base.lambda = Float(0.1 * Double(settings.passkeyChunk) / Self.paperChunk)
+            r.base = baseline
+            r.sinkEarly = try outcome(evicting(.sink, 0...(L / 4 - 1)))
+            r.sinkLate = try outcome(evicting(.sink, (L / 2)...(L - 1)))
+            r.allByQuarter = try (0..<4).map { q in try outcome(evicting(.all, (q * L / 4)...((q + 1) * L / 4 - 1))) }
+            return r
+        }
         r.base = try outcome(base)
         r.sinkEarly = try outcome(evicting(.sink, 0...(L / 4 - 1)))
         r.sinkLate = try outcome(evicting(.sink, (L / 2)...(L - 1)))
@@ -77,12 +116,12 @@ public struct ContinuationRunner {
         let split = ex.offset + cmax * w
         let question = Array(doc[split..<(split + 16)])
         let answer = Array(doc[(split + 16)..<(split + 16 + settings.continuationTokens)])
-        let prefix = PromptFormat.forTokenizer(tok).prefixIDs(tok)
+        let format = ClaimPrompt.format(tok, settings.promptLayout), prefix = format.prefixIDs(tok)
         var out = ContinuationRuns()
         for C in settings.continuationCounts {
             let chunks = (0..<C).map { c in prefix + Array(doc[(split - (C - c) * w)..<(split - (C - c - 1) * w)]) }
             var cfg = ParallelCompConfig(); cfg.maxNewTokens = 1
-            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: PromptFormat.forTokenizer(tok))
+            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
             let r = try pc.run(try .init(chunkTokenIDs: chunks, questionIDs: question), generate: false, scoreAnswer: answer,
                                cancelled: { Signals.isInterrupted })
             out.nll[C] = r.answerNLL ?? .nan
@@ -98,7 +137,11 @@ public struct ExampleRuns: Sendable {
     public var continuation: ContinuationRuns
     public var fewShot: FewShotRuns
     public var ranking: ChunkRankingRuns
-    public init(essay: EssayRuns, passkey: PasskeyRuns, continuation: ContinuationRuns, fewShot: FewShotRuns = .init(), ranking: ChunkRankingRuns = .init()) {
+    /// The pass key's eviction runs (T13, T15) with lambda scaled to the chunk; nil in v1.
+    public var passkeyScaled: PasskeyRuns?
+    public init(essay: EssayRuns, passkey: PasskeyRuns, continuation: ContinuationRuns, fewShot: FewShotRuns = .init(), ranking: ChunkRankingRuns = .init(),
+                passkeyScaled: PasskeyRuns? = nil) {
         self.essay = essay; self.passkey = passkey; self.continuation = continuation; self.fewShot = fewShot; self.ranking = ranking
+        self.passkeyScaled = passkeyScaled
     }
 }

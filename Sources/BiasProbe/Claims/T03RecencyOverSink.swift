@@ -5,9 +5,10 @@ public struct RecencyOverSinkClaim: Claim {
     public let id = "T3", kind = ClaimKind.paper
     public init() {}
     public let sentence = "In global attention, recency is stronger than sink: summed over chunks, A_g puts more mass on the recent tails of the chunks than on their heads."
-    public let statistic = "share of heads whose summed mass on the chunks' last S content tokens exceeds that on their first S content tokens (equal widths; official cache)"
+    public let statistic = "share of heads whose summed mass on the chunks' last S keys exceeds that on their first S keys as cached (appendix C's bands, equal widths, template keys included; official cache)"
     public let threshold = Threshold(value: 0.5, direction: .above)
-    public let confounds = ["counting the template prefix as the chunk's head (the paper's first-100-tokens band) turns the comparison into template copies against content: reported as share_recent_gt_template_and_sink",
+    public let minimumEffect = 0.05
+    public let confounds = ["under the chat layout the first S keys as cached are template copies: share_content_only compares content with content, share_recent_gt_template the template on its own, share_recent_gt_template_and_sink template plus content sink (the v1 reviewer's 0.144)",
                      "the BOS convention decides it: with every chunk's BOS kept the sink grows (share_bos_kept)"]
 
     /// Share of heads whose recent mass beats their sink mass.
@@ -22,11 +23,15 @@ public struct RecencyOverSinkClaim: Claim {
     public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         let recent = Self.sums(r.global, r.bands, r.lhCount) { [$0.tail] }
-        let sink = Self.sums(r.global, r.bands, r.lhCount) { [$0.contentSink] }
+        let sink = Self.sums(r.global, r.bands, r.lhCount) { [$0.cachedHead] }
         var out: [String: Double] = ["value": Self.share(recent: recent, sink: sink)]
+        out["share_content_only"] = Self.share(recent: recent, sink: Self.sums(r.global, r.bands, r.lhCount) { [$0.contentSink] })
+        // The template as its own band exists only where chunks carry one.
+        out["share_recent_gt_template"] = r.bands.allSatisfy { $0.template.isEmpty } ? .nan
+            : Self.share(recent: recent, sink: Self.sums(r.global, r.bands, r.lhCount) { [$0.template] })
         out["share_recent_gt_template_and_sink"] = Self.share(recent: recent, sink: Self.sums(r.global, r.bands, r.lhCount) { [$0.template, $0.contentSink] })
         out["share_bos_kept"] = Self.share(recent: Self.sums(r.kept, r.keptBands, r.lhCount) { [$0.tail] },
-                                           sink: Self.sums(r.kept, r.keptBands, r.lhCount) { [$0.template, $0.contentSink] })
+                                           sink: Self.sums(r.kept, r.keptBands, r.lhCount) { [$0.cachedHead] })
         for q in 0..<4 {
             let idx = (0..<r.lhCount).filter { r.quarter($0 / r.heads) == q }
             out["quarter\(q + 1)"] = Self.share(recent: idx.map { recent[$0] }, sink: idx.map { sink[$0] })

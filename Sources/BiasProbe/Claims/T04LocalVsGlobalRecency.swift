@@ -7,6 +7,7 @@ public struct WeakerRecencyClaim: Claim {
     public let sentence = "Parallel (global) attention weakens within-chunk recency compared with local attention."
     public let statistic = "share of (head, chunk) whose recent fraction (mass on the last S content tokens over the mass on the chunk's content tokens) is lower in the question's global attention than in its local attention over that chunk; both denominators are the same content keys (ties count half)"
     public let threshold = Threshold(value: 0.5, direction: .above)
+    public let minimumEffect = 0.05
     public let confounds = ["matched denominators: a chunk's template and BOS are left out of both fractions, since only chunk 1 keeps its BOS in the global cache (the unmatched form, share_unmatched, is the old confounded statistic)",
                      "local rows are the chunk pass's question rows, global rows the question prefill's: the same question tokens, at other positions"]
 

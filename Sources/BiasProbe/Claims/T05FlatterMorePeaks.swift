@@ -7,6 +7,7 @@ public struct FlatterMorePeaksClaim: Claim {
     public let sentence = "Compared with normal causal attention over the same input, parallel attention has higher entropy (it is spread out) and more local maxima."
     public let statistic = "the smaller of two shares of heads: higher question-row entropy, and more peaks (5-key moving average of the last 8 question rows' scores over the context > 3x its median), parallel against normal attention over the same content"
     public let threshold = Threshold(value: 0.5, direction: .above)
+    public let minimumEffect = 0.05
     public let confounds = ["the parallel cache holds C template copies and the normal one a single template: slightly different key sets",
                      "normal attention runs inside the trained context (the paper's Fig. 1 ran it past 4K on a 4K model)"]
 

@@ -7,6 +7,7 @@ public struct GlobalEvictionClaim: Claim {
     public let sentence = "Standard (global) KV eviction concentrates attention more than per-chunk eviction: ordinary KV-cache eviction makes the bias worse; parallel (per-chunk) KV eviction gives a more stable distribution."
     public let statistic = "share of heads whose first decode row has lower entropy after SnapKV-style eviction over the whole cache after the question prefill (stage_eviction) than after the same eviction inside every chunk (half of each chunk's content kept in both)"
     public let threshold = Threshold(value: 0.5, direction: .above)
+    public let minimumEffect = 0.05
     public let confounds = ["per-chunk eviction also changes the question prefill (its cache is already compressed), so the first generated token can differ between the two runs",
                      "one decode row per example: the paper's Fig. 5 shows single heads"]
 

@@ -5,9 +5,14 @@ public struct RecencyToMiddleClaim: Claim {
     public let id = "T8", kind = ClaimKind.paper
     public init() {}
     public let sentence = "In deep layers, the attention released by the recency tokens goes mainly to the middle tokens rather than to the sinks."
-    public let statistic = "in the last quarter's heads, after question-stage recent-band eviction (lambda 0.1): the middle's share of the mass gained by middle and sink keys, minus the middle's share of their mass before (its pro-rata share); sink = each chunk's template and first S content tokens"
+    public let statistic = "in the last quarter's heads, after question-stage recent-band eviction (lambda 0.1): the middle's share of the mass gained by middle and sink keys, minus the middle's share of their mass before (its pro-rata share); sink = each chunk's first S keys as cached (appendix C), middle = the keys between them and the chunk's last S"
     public let threshold = Threshold(value: 0, direction: .above)
-    public let confounds = ["the question-stage recent band is the last 100 keys of [cache ; question], mostly the question's own tokens",
+    public let minimumEffect = 0.05
+    public var manipulationKey: String? { "evicted_per_head" }
+    public let confounds = ["within the evicted layer softmax renormalisation is exactly pro-rata: any signal comes from the layers after it",
+                     "the literal reading (the middle gets most of the gain) is middle_share_of_gain; the v1 sink band (template and first S content tokens) is value_v1_band",
+                     "no matched random-eviction control yet: it needs a press that evicts a given count per head at random, which the pipeline does not offer (TODO after the press rework of issue 25)",
+                     "the question-stage recent band is the last 100 keys of [cache ; question], mostly the question's own tokens",
                      "an example where sink and middle together gain nothing is left out"]
 
     /// Middle's share of the gain minus its share before; nil when nothing was gained.
@@ -17,19 +22,29 @@ public struct RecencyToMiddleClaim: Claim {
         return gm / (gm + gs) - midBefore / (midBefore + sinkBefore)
     }
 
-    public func measure(_ x: ExampleRuns) -> [String: Double]? {
-        let r = x.essay
+    /// Mass before and after on the middle and sink bands of every chunk, over the last quarter's heads.
+    static func masses(_ r: EssayRuns, middle: (ChunkBands) -> [Range<Int>], sink: (ChunkBands) -> [Range<Int>]) -> (mb: Double, sb: Double, ma: Double, sa: Double) {
         var mb = 0.0, sb = 0.0, ma = 0.0, sa = 0.0
         for l in r.layersOf(quarter: 3) { for h in 0..<r.heads {
             let lh = l * r.heads + h
             for b in r.bands {
-                mb += r.global.sum(lh, b.middle); ma += r.globalRecentDeep.sum(lh, b.middle)
-                sb += r.global.sum(lh, b.template) + r.global.sum(lh, b.contentSink)
-                sa += r.globalRecentDeep.sum(lh, b.template) + r.globalRecentDeep.sum(lh, b.contentSink)
+                for m in middle(b) { mb += r.global.sum(lh, m); ma += r.globalRecentDeep.sum(lh, m) }
+                for s in sink(b) { sb += r.global.sum(lh, s); sa += r.globalRecentDeep.sum(lh, s) }
             }
         } }
-        guard let v = Self.statistic(midBefore: mb, sinkBefore: sb, midAfter: ma, sinkAfter: sa) else { return nil }
+        return (mb, sb, ma, sa)
+    }
+
+    public func measure(_ x: ExampleRuns) -> [String: Double]? {
+        let r = x.essay
+        let m = Self.masses(r, middle: { [$0.cachedMiddle] }, sink: { [$0.cachedHead] })
+        guard let v = Self.statistic(midBefore: m.mb, sinkBefore: m.sb, midAfter: m.ma, sinkAfter: m.sa) else { return nil }
         let n = Double(r.heads * r.layersOf(quarter: 3).count)
-        return ["value": v, "middle_gain_per_head": (ma - mb) / n, "sink_gain_per_head": (sa - sb) / n]
+        let gm = m.ma - m.mb, gs = m.sa - m.sb
+        var out = ["value": v, "middle_gain_per_head": gm / n, "sink_gain_per_head": gs / n, "middle_share_of_gain": gm / (gm + gs)]
+        let v1 = Self.masses(r, middle: { [$0.middle] }, sink: { [$0.template, $0.contentSink] })
+        out["value_v1_band"] = Self.statistic(midBefore: v1.mb, sinkBefore: v1.sb, midAfter: v1.ma, sinkAfter: v1.sa) ?? .nan
+        if !r.evictedRecentDeep.isEmpty { out["evicted_per_head"] = ClaimMath.meanOver(r.evictedRecentDeep, r.headsOf(quarter: 3)) }
+        return out
     }
 }

@@ -7,6 +7,7 @@ public struct OutlierMapClaim: Claim {
     public let sentence = "Tokens with scores above λ (the R_H candidates) are concentrated in particular layers and heads."
     public let statistic = "share of all keys scoring above lambda = 0.1 (the last question row's attention over [cache ; question], the official calibration score) that fall in the quarter of heads holding most of them (0.25 if spread evenly)"
     public let threshold = Threshold(value: 0.5, direction: .above)
+    public let minimumEffect = 0.05
     public let confounds = ["the paper gives no numbers for Fig. 6: the 0.5 bar is the protocol's, and the map is reported as is (t10_outliers.png)",
                      "a row's probabilities sum to 1, so at most 9 keys can exceed 0.1 in one head"]
 

@@ -2,11 +2,12 @@ import Foundation
 
 /// T12: the decay Theorem A.1 assumes.
 public struct ExponentialDecayClaim: Claim {
-    public let id = "T12", kind = ClaimKind.paper
+    public let id = "T12", kind = ClaimKind.assumption
     public init() {}
     public let sentence = "Apart from sink positions, local attention decays like exp(−c·distance)."
     public let statistic = "share of heads whose mean local attention against distance (1..D, rows that reach D without entering the template and content sink) is fit better in log space by a line in distance (exponential) than in log distance (power law); R^2 within 0.02 counts half"
     public let threshold = Threshold(value: 0.5, direction: .above)
+    public let minimumEffect = 0.05
     public let confounds = ["only context rows far enough into the chunk are used, so every distance averages the same rows (averaging all rows biases toward a power law)",
                      "D = min(w/2, 256): the fit covers short to medium range only"]
 

@@ -5,7 +5,7 @@ import PCInference
 struct Claims: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Test the paper's attention-bias claims over many examples, with bootstrap intervals.",
-        subcommands: [ClaimsRun.self, ClaimsMerge.self, ClaimsCompare.self], defaultSubcommand: ClaimsRun.self)
+        subcommands: [ClaimsRun.self, ClaimsMerge.self, ClaimsCompare.self, ClaimsReanalyse.self], defaultSubcommand: ClaimsRun.self)
 }
 
 struct ClaimsRun: ParsableCommand {
@@ -14,17 +14,18 @@ struct ClaimsRun: ParsableCommand {
         abstract: "Test the paper's attention-bias claims (T1-T20 as far as they run here) over many examples.",
         discussion: """
         Every example is a document cut from the default essays at a seeded offset (2-4 chunks), \
-        a question, a pass-key document and a continuation. Each claim's statistic is computed \
-        per example; its mean over examples gets a 95 % bootstrap interval, and the claim holds \
-        (or fails) only when the interval lies wholly on one side of its pre-registered \
-        threshold. Writes claims.md, claims.json, examples.jsonl and figures to --out-dir \
+        a question, a pass-key document with its own haystack and a continuation. Each claim's \
+        statistic is computed per example; docs/claims-protocol.md fixes the rest: a 95 % \
+        Student-t interval of the mean (BCa beside it), one-sided tests with a minimum effect per \
+        claim, equivalence tests for "no change" claims, Holm's correction (raw and adjusted \
+        verdicts), manipulation checks, and the protocol's sha256 in every output. Writes claims.md, claims.json, examples.jsonl and figures to --out-dir \
         (default outputs/claims/MODEL). With --shard I/N (or inside a Slurm job array) only part \
         I of N of the examples runs, into examples.part-I-of-N.jsonl; 'biasprobe claims merge \
         DIR/examples.jsonl' then writes what an unsharded run writes.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Examples (default 20; --quick: 2).") var examples: Int?
+    @Option(help: "Examples (default 40, the protocol's n; --quick: 2).") var examples: Int?
     @Flag(help: "CI-sized: 2 small examples (128-token chunks); every claim still measured.") var quick = false
     @Option(help: "Seed of the examples and the bootstrap.") var seed: UInt64 = 2025
     @Option(help: "Folder for claims.md, claims.json, examples.jsonl and figures (default outputs/claims/MODEL).") var outDir: String?
@@ -35,6 +36,8 @@ struct ClaimsRun: ParsableCommand {
     @Flag(help: "With --shard: start the part over instead of resuming it.") var restart = false
     @Option(help: ArgumentHelp("Run the examples in N processes on this machine (parts of N shards, one thread each unless --threads says otherwise), then merge them: on 2 cores about a quarter faster than one 2-thread process. The parts resume after an interruption.", valueName: "N"))
     var processes: Int = 1
+    @Option(help: ArgumentHelp("Chunk and question layout: official (raw text, no chat markup, as the official code feeds LLaMA models) or chat (the model's chat template copied into every chunk). Run both to see the template's effect.", valueName: "official|chat"))
+    var promptLayout: ClaimPromptLayout = .official
 
     func validate() throws {
         if let e = examples, e < 1 { throw ValidationError("--examples must be at least 1") }
@@ -63,6 +66,7 @@ struct ClaimsRun: ParsableCommand {
         if let examples { settings.examples = examples }
         settings.seed = seed
         settings.model = modelOptions.modelPath
+        settings.promptLayout = promptLayout
         let (model, tok, _) = try modelOptions.load()
         // Hundreds of short passes: expanding the weights once instead of in every pass saves
         // about a fifth of the run and changes no number (docs/claims.md, "Timing").
@@ -74,6 +78,7 @@ struct ClaimsRun: ParsableCommand {
         let session = ClaimSession(model: model, tok: tok, settings: settings, doc: doc, claims: ClaimCatalog.all)
         let header = ClaimsHeader(settings: settings, modelName: model.config.name, layers: model.config.layerCount, heads: model.config.headCount)
         func say(_ s: String) { if !quiet { Log.info(s) } }
+        say("claims: \(items.count) examples, \(promptLayout.rawValue) layout, \(ClaimProtocol.line)")
         func runOne(_ i: Int, _ n: Int, of total: Int) throws -> String {
             if Signals.isInterrupted { throw InterruptedError() }
             let row = try session.row(items[i])
@@ -125,7 +130,8 @@ extension ClaimsRun {
         let n = processes
         let threadsEach = modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / n)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var common = ["claims", "run", "--model", modelOptions.modelPath, "--threads", String(threadsEach), "--seed", String(seed), "--out-dir", dir]
+        var common = ["claims", "run", "--model", modelOptions.modelPath, "--threads", String(threadsEach), "--seed", String(seed), "--out-dir", dir,
+                      "--prompt-layout", promptLayout.rawValue]
         if let examples { common += ["--examples", String(examples)] }
         if quick { common.append("--quick") }
         if quiet { common.append("--quiet") }
@@ -155,6 +161,8 @@ extension ClaimsRun {
 /// What a claims part records about its run besides the shared part header fields.
 struct ClaimsHeader: Codable, Equatable {
     var command = "claims"
+    /// The protocol's hash: parts of runs under different protocols never merge.
+    var protocolSHA256: String? = ClaimProtocol.sha256
     var settings: ClaimSettings
     var modelName: String
     var layers: Int, heads: Int
@@ -229,5 +237,37 @@ struct ClaimsCompare: ParsableCommand {
         guard FileManager.default.fileExists(atPath: root) else { throw CLIError("no folder \(root)") }
         try ClaimComparison.write(root: root)
         print("wrote \(root)/comparison.md")
+    }
+}
+
+/// `biasprobe claims reanalyse DIR/examples.jsonl`: protocol v2's statistics on a v1 run's rows.
+struct ClaimsReanalyse: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reanalyse",
+        abstract: "Apply the current protocol's statistics to the per-example numbers of an earlier claims run (nothing is re-run).",
+        discussion: "Writes DIR/reanalysis-v\(ClaimProtocol.version).md next to the examples file, naming the data file, its sha256 and this command.")
+    @Argument(help: "A claims run's examples.jsonl (its claims.json next to it gives the model and settings).") var examples: String
+    @Option(help: "Where to write (default: reanalysis-vN.md next to the examples file).") var out: String?
+    @Option(help: "The commit that holds the examples file, for the provenance line (e.g. git log -1 --format=%h -- FILE).") var dataCommit: String?
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: examples) else { throw CLIError("no file \(examples)") }
+        let text = try String(contentsOfFile: examples, encoding: .utf8)
+        let rows = try text.split(separator: "\n").filter { !$0.isEmpty }.enumerated().map { i, l in
+            do { return try ClaimSession.parse(String(l)) } catch { throw CLIError("\(examples) line \(i + 1) is not a claims example row") }
+        }
+        guard !rows.isEmpty else { throw CLIError("\(examples) holds no example rows") }
+        let dir = (examples as NSString).deletingLastPathComponent
+        struct Doc: Decodable { var model: String; var settings: ClaimSettings?; var claims: [ClaimOutcome]? }
+        let dec = JSONDecoder()
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let doc = FileManager.default.contents(atPath: (dir.isEmpty ? "." : dir) + "/claims.json").flatMap { try? dec.decode(Doc.self, from: $0) }
+        let settings = doc?.settings ?? ClaimSettings()
+        let md = ClaimReanalysis.markdown(rows: rows, seed: settings.seed, model: doc?.model ?? "?", settings: settings, dataFile: examples,
+                                          dataSHA256: try sha256(of: examples), dataCommit: dataCommit, command: "biasprobe " + CommandLine.arguments.dropFirst().joined(separator: " "),
+                                          v1Verdicts: Dictionary((doc?.claims ?? []).map { ($0.id, $0.verdict.rawValue) }, uniquingKeysWith: { a, _ in a }))
+        let path = out ?? ((dir.isEmpty ? "." : dir) + "/reanalysis-v\(ClaimProtocol.version).md")
+        try md.write(toFile: path, atomically: true, encoding: .utf8)
+        print("wrote \(path)")
     }
 }

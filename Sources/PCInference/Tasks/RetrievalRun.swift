@@ -21,6 +21,8 @@ public struct RetrievalOutcome: Codable, Sendable {
     public var seconds: Double
     public var chunkCount: Int
     public var chunksReused: Int
+    /// What the run evicted (not written to JSON; the claims' manipulation checks read it).
+    public var evictions: EvictionLog?
 
     enum CodingKeys: String, CodingKey {
         case answer, correct, keptChunks = "kept_chunks", keptNLL = "kept_chunk_nll", needleChunk = "needle_chunk"
@@ -86,6 +88,7 @@ public enum RetrievalRunner {
         var out = RetrievalOutcome(answer: r.answer, correct: ex.isCorrect(r.answer), keptChunks: r.keptChunkIDs,
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
                                    seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
+        out.evictions = r.evictions
         let span = needleTokens(ex, tokenizer: tok)
         if let n = prep.chunkIndex(context: ex.context, characterOffset: ex.needle.lowerBound, tokenOffset: { span.lowerBound }) {
             out.needleChunk = n; out.needleChunkNLL = r.chunks[n].nll
