@@ -29,7 +29,7 @@ for model in ["smollm2", "gemma3"]:
         name = f"{model}-{split}"
         p = os.path.join(here, name + ".jsonl")
         if not os.path.exists(p): continue
-        rows = [json.loads(l) for l in open(p) if l.strip().startswith("{") and '"correct"' in l]
+        rows = [r for r in (json.loads(l) for l in open(p) if l.strip().startswith("{")) if "correct" in r]
         if not rows: continue
         ok = sum(r["correct"] for r in rows)
         kept = sum(1 for r in rows if r.get("needle_chunk") is not None and r["needle_chunk"] in r["kept_chunks"])
@@ -37,6 +37,15 @@ for model in ["smollm2", "gemma3"]:
         wall, rss, cmd = timing(name)
         label = "official (characters)" if split == "characters" else "sentences (biasprobe's)"
         out.append(f"| {model} | {label} | official | {ok}/{len(rows)} | {kept}/{len(rows)} | {sum(nll)/max(1,len(nll)):.3f} | {wall} | {rss:.2f} GB | {h}… |")
+out += ["", "\"needle chunk kept\": the chunk holding the needle sentence's first character was the kept one.", "",
+        "What this shows and does not: under the official split and prompts SmolLM2 misses 4 of 20, all at depth 0.75 "
+        "and all with the needle's chunk kept (it answers \"123456\": the model, not the selection, fails there); at "
+        "depth 0.25 the character cut splits the needle sentence and the kept chunk is the next one, which holds the key "
+        "(4/4 correct). The sentence split (biasprobe's own, never the official code's) cuts only at sentence ends and gets "
+        "20/20. Gemma 3 gets 20/20 with either split under the official prompts, against 11/20 at 128K under the chat "
+        "layout with the sentence split (`../gemma3/report.md`): the chat markup, not the split, cost it those. SmolLM2 "
+        "under the chat layout with the sentence split: 20/20 (`../report.md`). One filler text and one needle sentence "
+        "throughout (5 depths x 4 key draws), so the 20 examples are not independent: read these as 5 configurations.", ""]
 out += ["", "Commands (`/usr/bin/time -v`):", ""]
 for model in ["smollm2", "gemma3"]:
     for split in ["characters", "sentences"]:
