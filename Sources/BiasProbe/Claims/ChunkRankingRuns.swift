@@ -25,7 +25,7 @@ public struct ChunkRankingRunner {
         let key = String(10000 + Int(rng.next() % 90000))
         let needle = tok.encode(" The pass key is \(key). Remember it. \(key) is the pass key.", parseSpecial: false, addBOS: false)
         guard needle.count < w else { throw CLIError("the T17 chunk width \(w) cannot hold the \(needle.count)-token needle") }
-        let format = ClaimPrompt.format(tok, settings.promptLayout), prefix = format.prefixIDs(tok)
+        let format = ClaimPrompt.format(tok, settings.promptLayout), prefix = format.leadIDs(tok)
         // Essay tokens from the example's offset, wrapping at the end (the other runs' tokens are untouched).
         func essay(_ i: Int) -> Int { doc[(ex.offset + i) % doc.count] }
         let target = Int(rng.next() % UInt64(N))

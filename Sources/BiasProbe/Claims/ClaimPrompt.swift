@@ -10,16 +10,15 @@ public enum ClaimPromptLayout: String, Codable, Sendable, CaseIterable, Expressi
 }
 
 public enum ClaimPrompt {
-    /// The format every claims run uses for `layout`.
-    ///
-    /// TODO(issue 25): the pipeline is gaining the official layout as its default and a config
-    /// field selecting the layout; once merged, take the format from that field here (the only
-    /// place the claims choose a layout) instead of building the official one locally.
+    /// The format every claims run uses for `layout`: the pipeline's official layout with no
+    /// words around the text (a chunk is `BOS` and its content, as cached) and a plain question,
+    /// or its chat layout. Chunks are built as `format.leadIDs(tok) + content`.
     public static func format(_ tok: Tokenizer, _ layout: ClaimPromptLayout, answerPrefix: String = "") -> PromptFormat {
         switch layout {
-        case .chat: return PromptFormat.forTokenizer(tok, answerPrefix: answerPrefix)
+        case .chat: return PromptFormat.forTokenizer(tok, layout: .chat, answerPrefix: answerPrefix)
         case .official:
-            return PromptFormat(contextPrefix: "", questionTemplate: "\n\nQuestion: {question}\nAnswer:" + (answerPrefix.isEmpty ? "" : " " + answerPrefix))
+            return PromptFormat(layout: .official, contextPrefix: "{context}",
+                                questionTemplate: "\n\nQuestion: {input}\nAnswer:" + (answerPrefix.isEmpty ? "" : " " + answerPrefix))
         }
     }
 }

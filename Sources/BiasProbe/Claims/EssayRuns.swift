@@ -79,7 +79,7 @@ public struct EssayRunner {
 
     public func run(_ ex: ClaimExample) throws -> EssayRuns {
         let L = model.config.layerCount, H = model.config.headCount, C = ex.chunks, w = settings.width, S = settings.bandWidth
-        let prefix = format.prefixIDs(tok)
+        let prefix = format.leadIDs(tok)
         let q = format.questionIDs(tok, question: ex.question)
         let content = (0..<C).map { c in Array(doc[(ex.offset + c * w)..<(ex.offset + (c + 1) * w)]) }
         var r = EssayRuns()

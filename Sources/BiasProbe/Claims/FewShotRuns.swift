@@ -37,7 +37,7 @@ public struct FewShotRunner {
         let L = model.config.layerCount, C = ex.chunks
         let task = FewShotTask.make(rounds: settings.fewShotRoundsPerChunk * C, seed: ex.passkeySeed)
         let format = ClaimPrompt.format(tok, settings.promptLayout)
-        let prefix = format.prefixIDs(tok)
+        let prefix = format.leadIDs(tok)
         let content = task.chunks(C).map { tok.encode($0, parseSpecial: false, addBOS: false) }
         let q = task.questionIDs(tok, layout: settings.promptLayout)
         let answer = FewShotTask.labelIDs(task.answer, tok)

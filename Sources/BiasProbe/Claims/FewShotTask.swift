@@ -93,7 +93,7 @@ public struct FewShotTask: Sendable, Equatable {
     /// template plain text as in the demonstrations.
     public func questionIDs(_ tok: Tokenizer, layout: ClaimPromptLayout = .chat) -> [Int] {
         if tok.chatTemplate == nil || layout == .official { return tok.encode("\n\nQuestion: \(query.text)\nType:", parseSpecial: false, addBOS: false) }
-        return PromptFormat.forTokenizer(tok, answerPrefix: "Type:").questionIDs(tok, question: "Question: \(query.text)")
+        return PromptFormat.forTokenizer(tok, layout: .chat, answerPrefix: "Type:").questionIDs(tok, question: "Question: \(query.text)")
     }
 
     /// Token ids of a label as the answer after "Type:".

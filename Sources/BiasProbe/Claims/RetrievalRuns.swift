@@ -116,7 +116,7 @@ public struct ContinuationRunner {
         let split = ex.offset + cmax * w
         let question = Array(doc[split..<(split + 16)])
         let answer = Array(doc[(split + 16)..<(split + 16 + settings.continuationTokens)])
-        let format = ClaimPrompt.format(tok, settings.promptLayout), prefix = format.prefixIDs(tok)
+        let format = ClaimPrompt.format(tok, settings.promptLayout), prefix = format.leadIDs(tok)
         var out = ContinuationRuns()
         for C in settings.continuationCounts {
             let chunks = (0..<C).map { c in prefix + Array(doc[(split - (C - c) * w)..<(split - (C - c - 1) * w)]) }

@@ -207,13 +207,15 @@ struct Eval: ParsableCommand {
             return (o.answer, o.keptChunks, o)
         case .truncate, .full:
             let q = format.questionIDs(tok, question: ex.question)
-            let prefix = format.prefixIDs(tok)
+            // One causal prompt: the chunk's lead (BOS and template, or the chat prefix), the
+            // context, the template's end, the question.
+            let lead = format.leadIDs(tok), tail = format.suffixIDs(tok)
             var ctx = tok.encode(ex.context, parseSpecial: false, addBOS: false)
             if method == .truncate {
-                let budget = (config.chunkTokens ?? pc.defaultChunkTokens(questionLength: q.count)) - prefix.count
+                let budget = (config.chunkTokens ?? pc.defaultChunkTokens(questionLength: q.count)) - lead.count - tail.count
                 if ctx.count > budget { ctx = Array(ctx.suffix(budget)) }
             }
-            let prompt = prefix + ctx + q
+            let prompt = lead + ctx + tail + q
             let out = try Generator(model: model).generate(prompt: prompt, maxTokens: config.maxNewTokens, sampling: config.sampling,
                                                            stopTokens: tok.stopTokenIDs) { _ in !Signals.isInterrupted }
             return (tok.decode(out.filter { !tok.stopTokenIDs.contains($0) }, skipSpecial: true), [], nil)

@@ -128,6 +128,12 @@ public struct PromptFormat: Codable, Sendable, Equatable {
         return ids
     }
 
+    /// Every token a chunk starts with before its content, as prefilled: BOS and the template's
+    /// words (official layout), or the chat prefix (which starts with the model's leading token).
+    public func leadIDs(_ tok: Tokenizer) -> [Int] {
+        (layout == .official ? (Self.bosID(tok).map { [$0] } ?? []) : []) + prefixIDs(tok)
+    }
+
     /// Official layout: token ids after a chunk's content (the template's text after `{context}`),
     /// for the token and sentence splits, which cut the document's tokens and cannot tokenise each
     /// chunk's string once.
