@@ -37,6 +37,9 @@ struct BiasProbe: ParsableCommand {
         } catch let e as InterruptedError {
             Log.info("biasprobe: \(e)")
             Foundation.exit(130)
+        } catch is CancellationError {
+            Log.info("biasprobe: \(InterruptedError())")
+            Foundation.exit(130)
         } catch let e as SweepInterrupted {
             Log.info("biasprobe: \(e)")
             Foundation.exit(130)
