@@ -131,9 +131,9 @@ final class HostileCorpusTests: XCTestCase {
             Case(name: "mistyped row in a part", args: ["eval", "merge", path("merged2.jsonl"), badRowPart], expect: ["not a valid eval row", "seed"]),
         ]
 
-        let before = Hostile.fingerprint(dir)
         let t0 = Date()
         for c in cases {
+            let before = Hostile.fingerprint(dir)
             let r = try Hostile.run(c.args, limit: 60)
             XCTAssertNotEqual(r.status, -1, "\(c.name): hung")
             XCTAssertTrue(r.status == 1 || r.status == 64, "\(c.name): exit status \(r.status): \(r.stderr)")

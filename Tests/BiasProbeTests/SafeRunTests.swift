@@ -101,7 +101,7 @@ final class SafeRunTests: XCTestCase {
         let out = dir.appendingPathComponent("long.h5").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["trace", "--context", "16k", "--chunk-tokens", "8192", "-o", out]
+        p.arguments = ["trace", "--context", "16k", "--chunk-tokens", "8192", "--split-by", "tokens", "-o", out]
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice

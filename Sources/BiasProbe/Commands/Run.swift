@@ -36,6 +36,8 @@ struct Run: ParsableCommand {
             prep = try layout.prepared(bos: pc.bosID)
         } else {
             let text = try InputFile.text(context ?? "", option: "--context")
+            // Tokenised once where Ctrl-C can stop it; prepare() then finds every word cached.
+            _ = try tok.encode(text, parseSpecial: false, addBOS: false, cancelled: { Signals.isInterrupted })
             prep = try pc.prepare(context: text, question: question ?? "")
         }
         let result = try runWithProgress(pc, prep, quiet: quiet || json)
