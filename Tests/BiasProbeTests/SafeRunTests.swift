@@ -22,26 +22,29 @@ final class SafeRunTests: XCTestCase {
         let r = try CLI.run(["trace", "--input", input, "--max-tokens", "1", "-o", out])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("as it is"), r.stderr)
-        let a = try attributes(out, ["document_tokens", "input_tokens", "input_repeats", "prefix_tokens"])
+        let a = try attributes(out, ["document_tokens", "input_tokens", "input_repeats"])
         XCTAssertEqual(a["document_tokens"], a["input_tokens"], "the trace holds exactly the file")
         XCTAssertLessThan(a["document_tokens"]!, 60)
         XCTAssertEqual(a["input_repeats"], 1)
 
-        // Word -> character offset -> document token -> key -> `inspect --key` -> word.
-        let starts = try JSONDecoder().decode(Selected.self, from: Data(try CLI.run(["inspect", out, "--select", "input/token_char_start", "--json"]).stdout.utf8)).values
+        // Word -> character offset -> the chunk token starting there -> key -> `inspect --key` -> word.
+        let chars = try JSONDecoder().decode(Selected.self, from: Data(try CLI.run(["inspect", out, "--select", "input/chunk_token_char", "--json"]).stdout.utf8)).values
         let scalars = Array(text.unicodeScalars)
         let target = Array("zebracorn".unicodeScalars)
         let charIndex = (0...(scalars.count - target.count)).first { Array(scalars[$0..<($0 + target.count)]) == target }!
-        let token = starts.lastIndex { Int($0) <= charIndex }!
-        let key = Int(a["prefix_tokens"]!) + token   // one chunk, kept: keys are its prefilled tokens in order
+        // One chunk, kept whole: key k is its k-th prefilled token.
+        let key = chars.lastIndex { $0 >= 0 && Int($0) <= charIndex }!
         let k = try CLI.run(["inspect", out, "--key", String(key), "--json"])
         XCTAssertEqual(k.status, 0, k.stderr)
         let origin = try JSONDecoder().decode(KeyText.self, from: Data(k.stdout.utf8))
         XCTAssertEqual(origin.kind, "document")
-        XCTAssertEqual(origin.document_token, token)
+        XCTAssertEqual(origin.chunk_token, key)
         XCTAssertFalse(origin.token.trimmingCharacters(in: .whitespaces).isEmpty)
         XCTAssertTrue("zebracorn".hasPrefix(origin.token.trimmingCharacters(in: .whitespaces)), origin.token)
         XCTAssertTrue((origin.before + origin.token + origin.after).contains("secret word is zebracorn"))
+        // The first key is the BOS, not text.
+        let bos = try CLI.run(["inspect", out, "--key", "0", "--json"])
+        XCTAssertTrue(bos.stdout.contains("\"kind\":\"prompt\""), bos.stdout + bos.stderr)
         let plain = try CLI.run(["inspect", out, "--key", String(key)])
         XCTAssertTrue(plain.stdout.contains("[[" + origin.token + "]]"), plain.stdout)
 
@@ -58,7 +61,7 @@ final class SafeRunTests: XCTestCase {
     }
 
     struct Selected: Decodable { let values: [Double] }
-    struct KeyText: Decodable { let kind: String; let document_token: Int; let token: String; let before: String; let after: String }
+    struct KeyText: Decodable { let kind: String; let chunk_token: Int; let token: String; let before: String; let after: String }
 
     func testExistingTraceIsReplacedOnlyWithForce() throws {
         try CLI.requireModel()

@@ -1,5 +1,5 @@
 import XCTest
-@testable import PCInference
+import PCInference
 
 /// Ctrl-C reaches the long loops: the tokenizer between words and inside one long word's merges,
 /// the model between layers and row blocks.

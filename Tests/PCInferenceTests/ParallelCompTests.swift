@@ -123,7 +123,11 @@ final class ParallelCompTests: XCTestCase {
         XCTAssertLessThanOrEqual(r.map(\.count).max()! - r.map(\.count).min()!, 1)
         // 10 characters, 3 tokens-worth -> n = ceil(7/3) = 3 pieces of floor(10/3) = 3 chars, remainder 1 merged.
         let p = Chunker.byCharacters(text: "abcdefghij", tokenCount: 7, maxTokens: 3)
-        XCTAssertEqual(p, ["abc", "def", "ghij"])
+        XCTAssertEqual(p.map(\.text), ["abc", "def", "ghij"])
+        XCTAssertEqual(p.map(\.scalars), [0..<3, 3..<6, 6..<10])
+        // Python counts code points: an e + combining accent is two of them, one Swift Character.
+        let q = Chunker.byCharacters(text: "ae\u{301}bcd", tokenCount: 2, maxTokens: 1)
+        XCTAssertEqual(q.map(\.text), ["ae\u{301}", "bcd"])
     }
 
     /// The NLL formula: mean over the scored tokens, or the official sum / (n - 1); scoring the

@@ -200,7 +200,7 @@ struct Eval: ParsableCommand {
 
     /// The model's answer to one example with one method; also the kept chunks and the needle's chunk.
     func answerOne(_ ex: RetrievalExample, method: Method, model: LlamaModel, tok: Tokenizer, config: ParallelCompConfig, memo: ChunkScoreMemo?) throws -> (String, [Int], RetrievalOutcome?) {
-        let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
+        let format = pipeline.format(tok, example: ex)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         pc.memo = memo
         switch method {

@@ -66,50 +66,51 @@ struct Inspect: ParsableCommand {
 }
 
 extension Inspect {
-    /// `--key N`: which chunk and document token the key holds, and the text around it.
+    /// `--key N`: which chunk and prefilled token the key holds, and the document text around it.
     func printKey(_ key: Int, _ t: TraceReader) throws {
         guard around >= 0 else { throw CLIError("--around must be at least 0, got \(around)") }
-        guard (try? t.file.exists("input/document_ids")) == true else {
-            throw CLIError("\(trace) has no input/document_ids (written before traces stored the document): re-run biasprobe trace to map keys to text")
+        guard (try? t.file.exists("input/chunk_token_char")) == true else {
+            throw CLIError("\(trace) has no input/chunk_token_char (written before traces stored the document): re-run biasprobe trace to map keys to text")
         }
         let spanValues = try t.ints("input/combined_span")
-        let spans = stride(from: 0, to: spanValues.count - 1, by: 2).map { Int(spanValues[$0])..<Int(spanValues[$0 + 1]) }
+        let spans = stride(from: 0, to: spanValues.count - 1, by: 2).map { Int(spanValues[$0])..<Int(max(spanValues[$0], spanValues[$0 + 1])) }
         let kept = try t.bytes("input/chunk_kept").enumerated().filter { $0.element != 0 }.map(\.offset)
-        let lengths = try t.ints("input/chunk_length").map(Int.init)
-        let tokenSpan = try t.ints("input/chunk_token_span").map(Int.init)
-        let starts = stride(from: 0, to: tokenSpan.count, by: 2).map { tokenSpan[$0] }
-        let prefix = try t.int("prefix_tokens")
+        let lengths = try t.ints("input/chunk_length").map { max(0, Int($0)) }
         let keys = (spans.last?.upperBound ?? 0) + (try t.ints("input/question_ids")).count
         guard (0..<keys).contains(key) else { throw CLIError("--key \(key) is out of range: \(trace) has keys 0...\(keys - 1)") }
-        guard let origin = KeyOrigin.of(key: key, spans: spans, keptIDs: kept, chunkLength: lengths, chunkTokenStart: starts, prefixLength: prefix) else {
-            throw CLIError("key \(key) of \(trace) does not map to document text (a character-split chunk)")
+        guard let origin = KeyOrigin.of(key: key, spans: spans, keptIDs: kept, chunkLength: lengths) else {
+            throw CLIError("\(trace): key \(key) is in no kept chunk's span (input/combined_span)")
         }
-        switch origin {
-        case .question(let i):
-            let q = t.string("question")
-            if json { try JSONOut.emit(dictionary: ["key": key, "kind": "question", "question_token": i, "question": q]) }
-            else { print("key \(key): question token \(i) (the question: \(q))") }
-        case .prefix(let c, let i):
-            if json { try JSONOut.emit(dictionary: ["key": key, "kind": "prefix", "chunk": c, "index": i]) }
-            else { print("key \(key): chunk \(c), prompt prefix token \(i) (BOS or template, not document text)") }
-        case .document(let c, let tokenIndex):
-            let ids = try t.ints("input/document_ids")
-            let charStart = try t.ints("input/token_char_start").map(Int.init)
-            let text = Array(t.string("document_text").unicodeScalars)
-            guard tokenIndex >= 0, tokenIndex < ids.count, charStart.count == ids.count else {
-                throw CLIError("\(trace): key \(key) maps to document token \(tokenIndex), outside input/document_ids (\(ids.count) tokens)")
+        guard case .chunk(let c, let i) = origin else {
+            if case .question(let i) = origin {
+                if json { try JSONOut.emit(dictionary: ["key": key, "kind": "question", "question_token": i, "question": t.string("question")]) }
+                else { print("key \(key): question token \(i) (the question: \(t.string("question")))") }
             }
-            let lo = min(charStart[tokenIndex], text.count)
-            let hi = max(lo, min(tokenIndex + 1 < ids.count ? charStart[tokenIndex + 1] : text.count, text.count))
-            func str(_ r: Range<Int>) -> String { var s = String.UnicodeScalarView(); s.append(contentsOf: text[r]); return String(s) }
-            let token = str(lo..<hi), before = str(max(0, lo - around)..<lo), after = str(hi..<min(text.count, hi + around))
-            if json {
-                try JSONOut.emit(dictionary: ["key": key, "kind": "document", "chunk": c, "document_token": tokenIndex, "token_id": ids[tokenIndex],
-                                              "char_start": lo, "char_end": hi, "token": token, "before": before, "after": after])
-            } else {
-                print("key \(key): chunk \(c), document token \(tokenIndex) (id \(ids[tokenIndex])), characters \(lo)..<\(hi)")
-                print((before + "[[" + token + "]]" + after).replacingOccurrences(of: "\n", with: " "))
-            }
+            return
+        }
+        let chars = try t.ints("input/chunk_token_char").map(Int.init)
+        let offset = lengths.prefix(c).reduce(0, +)
+        guard i >= 0, i < lengths[c], offset + lengths[c] <= chars.count else {
+            throw CLIError("\(trace): input/chunk_token_char holds \(chars.count) tokens, fewer than input/chunk_length adds up to")
+        }
+        let lo = chars[offset + i]
+        guard lo >= 0 else {
+            if json { try JSONOut.emit(dictionary: ["key": key, "kind": "prompt", "chunk": c, "chunk_token": i]) }
+            else { print("key \(key): chunk \(c), token \(i) of its pass: BOS or prompt template, not document text") }
+            return
+        }
+        let text = Array(t.string("document_text").unicodeScalars)
+        // The token ends where the next document token of the chunk starts.
+        let next = chars[(offset + i + 1)..<(offset + lengths[c])].first { $0 > lo } ?? min(text.count, lo + 1)
+        let a = min(lo, text.count), b = max(a, min(next, text.count))
+        func str(_ r: Range<Int>) -> String { var s = String.UnicodeScalarView(); s.append(contentsOf: text[r]); return String(s) }
+        let token = str(a..<b), before = str(max(0, a - around)..<a), after = str(b..<min(text.count, b + around))
+        if json {
+            try JSONOut.emit(dictionary: ["key": key, "kind": "document", "chunk": c, "chunk_token": i,
+                                          "char_start": a, "char_end": b, "token": token, "before": before, "after": after])
+        } else {
+            print("key \(key): chunk \(c), token \(i) of its pass, document characters \(a)..<\(b)")
+            print((before + "[[" + token + "]]" + after).replacingOccurrences(of: "\n", with: " "))
         }
     }
 }

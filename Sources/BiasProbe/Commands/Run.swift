@@ -12,8 +12,8 @@ struct Run: ParsableCommand {
     @Option(help: "The question.") var question: String?
     @Option(help: ArgumentHelp("Exact token ids instead of text: JSON {\"chunks\": [[ids...], ...], \"question\": [ids...]}, context and question without BOS (the pipeline adds it, as the official code does; add \"exact\": true to take the chunk ids as they are).", valueName: "file"))
     var tokenLayout: String?
-    @Option(help: "Instruction placed before every chunk.") var instruction = ""
-    @Option(help: "Start of the answer, placed after the assistant header (e.g. 'The answer is').") var answerPrefix = ""
+    @Option(help: "Instruction placed before every chunk (official layout: replaces the template's words before the text).") var instruction = ""
+    @Option(help: "Start of the answer, placed after the question (chat layout: after the assistant header), e.g. 'The answer is'.") var answerPrefix = ""
     @Flag(help: "Hide the progress bar.") var quiet = false
     @Flag(help: "Print one JSON object (config, chunks, answer) on stdout.") var json = false
 
@@ -26,7 +26,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let (model, tok, _) = try modelOptions.load()
         let config = try pipeline.resolve(layerCount: model.config.layerCount)
-        let format = PromptFormat.forTokenizer(tok, instruction: instruction, answerPrefix: answerPrefix)
+        let format = pipeline.format(tok, instruction: instruction, answerPrefix: answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         if pipeline.noReuseScores { pc.memo = nil }
         let prep: ParallelCompPipeline.Prepared
@@ -64,12 +64,18 @@ struct RunReport: Encodable {
     let chunkTokens: Int
     let peakRSSBytes: Int
 
-    struct Evicted: Encodable { let query: [[[Int]]]?; let chunk: [String: [[[Int]]]]; let stage: [[[Int]]]?; let decode: [[[Int]]]? }
+    /// What each eviction removed. `decode` is per step, [step][layer][head]; `decode_union` the
+    /// same keys over all steps, [layer][head].
+    struct Evicted: Encodable {
+        let query: [[[Int]]]?; let chunk: [String: [[[Int]]]]; let stage: [[[Int]]]?; let decode: [[[[Int]]]]; let decodeUnion: [[[Int]]]?
+        enum CodingKeys: String, CodingKey { case query, chunk, stage, decode, decodeUnion = "decode_union" }
+    }
 
     enum CodingKeys: String, CodingKey {
         case config, format, result, documentTokens = "document_tokens", chunkTokens = "chunk_tokens", peakRSSBytes = "peak_rss_bytes"
         case chunkNLL = "chunk_nll", kept, P, S, sPerLayer = "S_per_layer", evicted, snapkvKept = "snapkv_kept"
         case top20IDs = "top20_ids", top20Logits = "top20_logits", answerIDs = "answer_ids", questionIDs = "question_ids"
+        case chunkQuestionIDs = "chunk_question_ids", decodeTop20 = "decode_top20"
     }
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -81,7 +87,10 @@ struct RunReport: Encodable {
         try c.encode(result.queryPosition, forKey: .P)
         try c.encode(result.nominalCacheLength, forKey: .S)
         try c.encode(result.cachePerLayer, forKey: .sPerLayer)
-        try c.encode(Evicted(query: result.evictedQuery, chunk: result.evictedChunk, stage: result.evictedStage, decode: result.evictedDecode), forKey: .evicted)
+        try c.encode(Evicted(query: result.evictedQuery, chunk: result.evictedChunk, stage: result.evictedStage,
+                             decode: result.evictedDecodeSteps, decodeUnion: result.evictedDecode), forKey: .evicted)
+        try c.encode(result.chunks.map { $0.questionTokens ?? result.chunkPassQuestion }, forKey: .chunkQuestionIDs)
+        try c.encode(result.decodeTop20, forKey: .decodeTop20)
         try c.encode(result.snapKVKept, forKey: .snapkvKept)
         try c.encode(result.top20IDs, forKey: .top20IDs)
         try c.encode(result.top20Logits, forKey: .top20Logits)

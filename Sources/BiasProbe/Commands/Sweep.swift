@@ -95,7 +95,7 @@ struct Sweep: ParsableCommand {
             RetrievalTask(rawValue: e.task)!.example(builder, essays: essays, tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
         }
         func makePipeline(_ ex: RetrievalExample, _ config: ParallelCompConfig) -> ParallelCompPipeline {
-            let format = PromptFormat.forTokenizer(tok, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
+            let format = pipeline.format(tok, example: ex)
             return ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         }
         // What the pipeline itself refuses (chunk size against the prefix and question, batching

@@ -75,6 +75,7 @@ struct Trace: ParsableCommand {
         // the essays with a pass key.
         var text: String, q: String, expected = "", instruction = "", answerPrefix = ""
         var needleChar: Int?
+        var task: RetrievalExample?
         var inputTokens = -1, inputRepeats = -1.0, inputNote = ""
         let stop = { Signals.isInterrupted }
         if let inputText, let input {
@@ -100,9 +101,10 @@ struct Trace: ParsableCommand {
             text = ex.context; q = question ?? ex.question; expected = question == nil ? ex.answer : ""
             instruction = ex.instruction; answerPrefix = question == nil ? ex.answerPrefix : ""
             needleChar = ex.needle.lowerBound
+            if question == nil { task = ex }
         }
         if question?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { throw CLIError("--question is empty") }
-        let format = PromptFormat.forTokenizer(tok, instruction: instruction, answerPrefix: answerPrefix)
+        let format = task.map { pipeline.format(tok, example: $0) } ?? pipeline.format(tok, instruction: instruction, answerPrefix: answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         let prep: ParallelCompPipeline.Prepared
         let document: DocumentMap
@@ -125,8 +127,9 @@ struct Trace: ParsableCommand {
         let result = try runWithProgress(pc, prep, observers: recorder.observers, quiet: quiet)
         var needleChunk = -1
         if let nc = needleChar {
-            let nt = tok.encode(String(text.prefix(nc)), parseSpecial: false, addBOS: false).count
-            needleChunk = prep.chunks.firstIndex { $0.documentTokens?.contains(nt) ?? false } ?? -1
+            needleChunk = prep.chunkIndex(context: text, characterOffset: nc) {
+                tok.encode(String(text.prefix(nc)), parseSpecial: false, addBOS: false).count
+            } ?? -1
         }
         if Signals.isInterrupted { throw InterruptedError() }
 

@@ -124,10 +124,16 @@ enum WorkList {
 
 /// Every ParallelComp option, shared by run, eval, trace and sweep.
 struct PipelineOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Longest chunk in tokens, prefix included (default: trained context - question - answer budget).", valueName: "n"))
+    @Option(help: ArgumentHelp("Longest chunk in tokens, BOS and template included: the official context_max_len Cw (default: R - 2 (question + 1)).", valueName: "n"))
     var chunkTokens: Int?
-    @Option(help: "Split the context by tokens (even token counts), sentences (tokens, cut at a sentence end) or characters (as the official code does).")
+    @Option(help: ArgumentHelp("The official raw_model_max_len R bounding a chunk pass and the final question on the character split (default: trained context - --max-tokens).", valueName: "n"))
+    var rawModelMaxLen: Int?
+    @Option(help: "Split the context by characters (the official code's split, the default), tokens (even token counts) or sentences (tokens, cut at a sentence end).")
     var splitBy: ParallelCompConfig.SplitBy?
+    @Option(help: "Prompt layout: official (raw dataset templates, no chat markup; the default) or chat (the model's chat turn around every chunk and the question).")
+    var promptLayout: PromptFormat.Layout?
+    @Option(help: "Official layout: the dataset template around chunks and question: qa (LongBench multifieldqa_en, the default for run and trace), passkey (InfiniteBench) or raw. Tasks use their own.")
+    var template: PromptFormat.Template?
     @Option(help: "Chunks kept for the question, chosen by lowest question NLL (default 3; eval and sweep: 1).")
     var keepChunks: Int?
     @Option(help: "Which chunks to keep: lowest (the paper) or highest NLL (the official code's positive topk quirk).")
@@ -200,6 +206,8 @@ struct PipelineOptions: ParsableArguments {
     var evictionAlignment: EvictionAlignment?
     @Option(help: "Most tokens to generate (default: run 32, trace 16, eval the task's answer length, sweep 12).")
     var maxTokens: Int?
+    @Option(help: "Tokens that end decoding: eos (the official code, the default) or all (EOS, EOT and the chat end-of-turn markers).")
+    var stopTokens: ParallelCompConfig.StopTokens?
     @Option(help: "Sampling temperature, finite and >= 0 (default 0 = greedy).")
     var temperature: Float?
     @Option(help: "Nucleus sampling mass, in (0, 1] (default 1).")
@@ -229,6 +237,21 @@ struct PipelineOptions: ParsableArguments {
         if let b = bandWidth, b < 1 { throw ValidationError("--band-width must be at least 1") }
         if let b = batchChunks, b < 1 { throw ValidationError("--batch-chunks must be at least 1") }
         if let m = maxTokens, m < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if let r = rawModelMaxLen, r < 64 { throw ValidationError("--raw-model-max-len must be at least 64") }
+        if let r = calibrationRows, r < 0 { throw ValidationError("--calibration-rows must be 0 (every row) or more") }
+        if template != nil && promptLayout == .chat { throw ValidationError("--template applies to the official prompt layout, not --prompt-layout chat") }
+    }
+
+    /// The prompt format for a command's own text (run, trace): the layout and template asked
+    /// for, with the command's instruction and answer prefix.
+    func format(_ tok: Tokenizer, instruction: String, answerPrefix: String, template def: PromptFormat.Template = .qa) -> PromptFormat {
+        PromptFormat.forTokenizer(tok, layout: promptLayout ?? .official, template: template ?? def, instruction: instruction, answerPrefix: answerPrefix)
+    }
+
+    /// The prompt format of a task's example (eval, sweep): its dataset template unless one is named.
+    func format(_ tok: Tokenizer, example ex: RetrievalExample) -> PromptFormat {
+        PromptFormat.forExample(tok, layout: promptLayout ?? .official, template: template ?? ex.template,
+                                instruction: ex.instruction, answerPrefix: ex.answerPrefix)
     }
 
     /// The eviction lab's settings from --policy and its options (nil without --policy).
@@ -242,6 +265,8 @@ struct PipelineOptions: ParsableArguments {
         var c = defaults
         if let path = config { c = try ConfigFile.read(path) }
         if let v = chunkTokens { c.chunkTokens = v }
+        if let v = rawModelMaxLen { c.rawModelMaxLen = v }
+        if let v = stopTokens { c.stopTokens = v }
         if let v = splitBy { c.splitBy = v }
         if let v = keepChunks { c.keepChunks = v }
         if let v = select { c.selection = v }
@@ -278,6 +303,9 @@ struct PipelineOptions: ParsableArguments {
 }
 
 extension ParallelCompConfig.SplitBy: ExpressibleByArgument {}
+extension ParallelCompConfig.StopTokens: ExpressibleByArgument {}
+extension PromptFormat.Layout: ExpressibleByArgument {}
+extension PromptFormat.Template: ExpressibleByArgument {}
 extension ParallelCompConfig.Selection: ExpressibleByArgument {}
 extension ParallelCompConfig.NLLFormula: ExpressibleByArgument {}
 extension ParallelCompConfig.TieBreak: ExpressibleByArgument {}

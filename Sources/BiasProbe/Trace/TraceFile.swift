@@ -65,9 +65,13 @@ enum TraceWriter {
                 try put("input/document_ids", d.ids.map(Int64.init), [d.ids.count])
                 try put("input/token_char_start", d.tokenCharStart.map(Int64.init), [d.ids.count])
                 try file.setAttribute("document_text", .string(d.text))
-                let spans = r.chunks.map { $0.documentTokens }
-                try put("input/chunk_token_span", spans.flatMap { s in s.map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1] }, [C, 2])
-                try put("input/chunk_char_span", spans.flatMap { s in s.map { d.charSpan($0) }.map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1] }, [C, 2])
+                try put("input/chunk_token_span", r.chunks.flatMap { ch in ch.documentTokens.map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1] }, [C, 2])
+                try put("input/chunk_char_span", r.chunks.flatMap { ch in
+                    (ch.documentCharacters ?? ch.documentTokens.map { d.charSpan($0) }).map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1]
+                }, [C, 2])
+                let chars = d.chunkTokenChars(r.chunks, tokenizer: d.tokenizer)
+                scales["chunk_token"] = try file.writeDimensionScale("chunk_token", (0..<chars.count).map(Int64.init))
+                try put("input/chunk_token_char", chars.map(Int64.init), [chars.count])
             }
             for (name, values, shape) in arrays {
                 try put(name, name == "global/key_scores" ? compactKeyScores(values) : values, shape)

@@ -30,8 +30,9 @@ enum TraceSchema {
         .init(name: "input/answer_ids", dims: ["answer_token"], type: "int64", meaning: "generated token ids"),
         .init(name: "input/document_ids", dims: ["document_token"], type: "int64", meaning: "token ids of the whole document as the model read it, before chunking (traces written before it existed lack these document datasets)"),
         .init(name: "input/token_char_start", dims: ["document_token"], type: "int64", meaning: "offset in the document text (Unicode scalars, i.e. Python string indices) where each document token starts"),
-        .init(name: "input/chunk_token_span", dims: ["chunk", "edge"], type: "int64", meaning: "[start, end) document tokens of each chunk's content (-1 for a character split); a key's document token is chunk_token_span[c, 0] + its position in the chunk - prefix_tokens"),
-        .init(name: "input/chunk_char_span", dims: ["chunk", "edge"], type: "int64", meaning: "[start, end) characters (Unicode scalars) of the document text each chunk holds (-1 for a character split)"),
+        .init(name: "input/chunk_token_span", dims: ["chunk", "edge"], type: "int64", meaning: "[start, end) document tokens of each chunk's content (token and sentence splits; -1 for the character split, whose chunks are re-tokenised)"),
+        .init(name: "input/chunk_char_span", dims: ["chunk", "edge"], type: "int64", meaning: "[start, end) characters (Unicode scalars) of `document_text` each chunk holds"),
+        .init(name: "input/chunk_token_char", dims: ["chunk_token"], type: "int64", meaning: "for every prefilled token of every chunk (chunk after chunk, input/chunk_length each), the character of `document_text` where it starts; -1 for BOS and prompt template. Key k of kept chunk c (input/combined_span) is that chunk's token k - start + (chunk_length - span length): `biasprobe inspect TRACE --key K` does this"),
         // local attention: each chunk's own prefill
         .init(name: "local/band_mass", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "local attention: mean mass of the chunk's question rows on its sink/middle/recent bands"),
         .init(name: "local/band_mass_last", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "as local/band_mass, last r question rows only"),
@@ -153,6 +154,7 @@ enum TraceSchema {
         | `question_token` | 0 ..< question tokens |
         | `answer_token` | 0 ..< answer tokens |
         | `document_token` | 0 ..< document tokens |
+        | `chunk_token` | 0 ..< the sum of input/chunk_length |
 
         """
         return s

@@ -70,9 +70,9 @@ public final class LlamaModel: @unchecked Sendable {
     @discardableResult
     public func forward(tokens: [Int], positions: [Int], cache: KVCache, layout: AttentionLayout? = nil,
                         logitRows: [Int] = [], observers: [AttentionObserver] = [], scope: ObservationScope? = nil,
-                        hook: AttentionHook? = nil, stageName: String = "forward") throws -> [Float] {
+                        hooks: [AttentionHook] = [], stageName: String = "forward") throws -> [Float] {
         let hidden = try forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: layout, hiddenRows: logitRows,
-                                       observers: observers, scope: scope, hook: hook, stageName: stageName)
+                                       observers: observers, scope: scope, hooks: hooks, stageName: stageName)
         let rowPath = tokens.count == 1 ? decodePath : nil
         return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: logitRows.count, rowPath: rowPath) }
     }
@@ -81,7 +81,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// instead of logits, so callers can project them in batches (see `logits(hidden:rows:)`).
     public func forwardHidden(tokens: [Int], positions: [Int], cache: KVCache, layout: AttentionLayout? = nil,
                               hiddenRows logitRows: [Int] = [], observers: [AttentionObserver] = [], scope: ObservationScope? = nil,
-                              hook: AttentionHook? = nil, stageName: String = "forward") throws -> [Float] {
+                              hooks: [AttentionHook] = [], stageName: String = "forward") throws -> [Float] {
         let c = config, T = tokens.count, D = c.embeddingLength, F = c.feedForwardLength
         guard T > 0 else { return [] }
         guard positions.count == T else { throw ModelError("\(T) tokens but \(positions.count) positions") }
@@ -163,7 +163,9 @@ public final class LlamaModel: @unchecked Sendable {
                 rope.apply(k, rows: n, heads: c.kvHeadCount, cos: cosT, sin: sinT)
                 block.write(layer: l, at: blockStart + b.lowerBound, k: k, v: v, rows: n)
             }
-            try hook?.beforeAttention(layer: l, q: q, rows: T, cache: cache, layout: layout, firstRowKey: firstKey)
+            // Hooks act in order, each seeing what the earlier ones evicted (calibration, then the
+            // decode-time eviction's window over the reduced keys, as in the official code).
+            for hook in hooks { try hook.beforeAttention(layer: l, q: q, rows: T, cache: cache, layout: layout, firstRowKey: firstKey) }
             for b in blocks {
                 if let stop, stop() { throw CancellationError() }
                 let n = b.count, xb = x + b.lowerBound * D

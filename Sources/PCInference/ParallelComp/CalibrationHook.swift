@@ -1,11 +1,14 @@
 /// Runs attention calibration inside a forward pass (spec sections 4.2 and 4.5): before a covered
-/// layer's attention, the last r rows of the pass score every key they see; each rule's band,
+/// layer's attention, the last r rows of the pass (every row when r = 0, `RECENT_TOKENS=0`) score
+/// every key of the pass, each row over all of them with no causal mask (the official code
+/// computes these weights apart from flash-attention, with no mask); each rule's band,
 /// counted over the candidate keys still present, gives the keys above lambda; heads are then
 /// equalised. The keys are evicted during the pass (how its rows then see them is the cache's
 /// `alignment`) and stay evicted after it.
 final class CalibrationHook: AttentionHook {
     let rules: [CalibrationRule]
     let settings: ParallelCompConfig
+    /// Scoring rows: the last `rows` of the pass, or all of them when 0.
     let rows: Int
     let kernel: AttentionKernel
     /// Keys that may be evicted: the chunk's context from its first candidate (chunk stage), or
@@ -24,7 +27,7 @@ final class CalibrationHook: AttentionHook {
 
     init(rules: [CalibrationRule], settings: ParallelCompConfig, kernel: AttentionKernel,
          candidates: Range<Int>, passEndKey: Int, duringPass: Bool, layers: Int, heads: Int) {
-        self.rules = rules; self.settings = settings; self.rows = max(1, settings.calibrationRows); self.kernel = kernel
+        self.rules = rules; self.settings = settings; self.rows = max(0, settings.calibrationRows); self.kernel = kernel
         self.candidates = candidates; self.passEndKey = passEndKey; self.duringPass = duringPass; self.heads = heads
         outliers = Array(repeating: 0, count: layers * heads)
         evictedKeys = Array(repeating: Array(repeating: [], count: heads), count: layers)
@@ -33,18 +36,22 @@ final class CalibrationHook: AttentionHook {
     func beforeAttention(layer: Int, q: UnsafePointer<Float>, rows T: Int, cache: KVCache, layout: AttentionLayout, firstRowKey: Int) throws {
         let active = rules.filter { $0.layers.contains(layer) }
         guard !active.isEmpty, firstRowKey + T == passEndKey, !candidates.isEmpty else { return }
-        let r = min(rows, T)
+        let r = rows == 0 ? T : min(rows, T)
         let H = heads, d = kernel.config.headDim
         let keyStart = layout.segments.last?.keyStart ?? 0
         let obs = LayerKeyScores(heads: H, keys: passEndKey)
-        let scope = ObservationScope(stage: .global, chunkSpans: [], chunkIDs: [], queryKeyStart: passEndKey - r,
-                                     queryRowStart: passEndKey - r, queryRowCount: r, firstRowKey: passEndKey - r)
+        // Every scoring row is run as if it were the pass's last row, so it sees every key of
+        // the pass (no causal mask); for r = 1 that is the plain causal row.
+        let scope = ObservationScope(stage: .global, chunkSpans: [], chunkIDs: [], queryKeyStart: passEndKey - 1,
+                                     queryRowStart: passEndKey - 1, queryRowCount: 1, firstRowKey: passEndKey - 1)
         _ = obs.begin(scope: scope, workers: kernel.workers)
-        var scratch = [Float](repeating: 0, count: r * H * d)
+        var scratch = [Float](repeating: 0, count: H * d)
         scratch.withUnsafeMutableBufferPointer { sp in
-            kernel.run(layer: layer, q: q + (T - r) * H * d, rows: r, cache: cache,
-                       layout: AttentionLayout(segments: [.init(rows: 0..<r, keyStart: keyStart)]),
-                       firstRowKey: passEndKey - r, out: sp.baseAddress!, observers: [obs], scope: scope)
+            for i in (T - r)..<T {
+                kernel.run(layer: layer, q: q + i * H * d, rows: 1, cache: cache,
+                           layout: AttentionLayout(segments: [.init(rows: 0..<1, keyStart: keyStart)]),
+                           firstRowKey: passEndKey - 1, out: sp.baseAddress!, observers: [obs], scope: scope)
+            }
         }
         obs.end()
         let scores: [[Float]] = (0..<H).map { h in obs.scores(head: h, count: passEndKey).map { $0 / Float(r) } }

@@ -37,7 +37,7 @@ public final class ChunkScoreMemo: @unchecked Sendable {
 
     static func settings(_ c: ParallelCompConfig) -> String {
         let s = ScoreSettings(scoreTokens: c.scoreTokens, nllFormula: c.nllFormula, ranking: c.ranking,
-                              chunkCalibration: c.calibration.filter { $0.stage == .chunk }, lambda: c.lambda,
+                              chunkCalibration: c.calibrationRules(at: .chunk), lambda: c.lambda,
                               calibrationRows: c.calibrationRows, bandWidth: c.bandWidth, equalizeHeads: c.equalizeHeads,
                               bandEdges: c.bandEdges, chunkCalibrationRows: c.chunkCalibrationRows,
                               evictionAlignment: c.evictionAlignment, evictChunkFirstToken: c.evictChunkFirstToken,

@@ -29,22 +29,24 @@ public enum Chunker {
         return out
     }
 
-    /// The official code's character split: n = ceil(T / maxTokens) from the token count, then
-    /// the decoded text is cut every floor(N / n) characters, and the remainder is appended to
-    /// the n-th piece (so cuts can fall mid-word).
-    public static func byCharacters(text: String, tokenCount T: Int, maxTokens: Int) -> [String] {
+    /// One piece of the character split: its text and its offsets in Unicode scalars.
+    public struct Piece: Sendable, Equatable { public var text: String; public var scalars: Range<Int> }
+
+    /// The official code's character split: n = ceil(T / maxTokens) from the token count T (BOS
+    /// counted), then the text is cut every w = floor(N / n) Unicode scalars (Python's string
+    /// indexing counts code points, not grapheme clusters), the remainder going to the n-th piece;
+    /// cuts can fall mid-word.
+    public static func byCharacters(text: String, tokenCount T: Int, maxTokens: Int) -> [Piece] {
+        precondition(maxTokens > 0)
         guard T > 0 else { return [] }
-        let n = (T + maxTokens - 1) / maxTokens
-        let chars = Array(text)
-        let N = chars.count
-        let w = max(1, N / n)
-        var pieces: [String] = []
-        var i = 0
-        while i < N { pieces.append(String(chars[i..<min(i + w, N)])); i += w }
-        if N - w * n > 0, pieces.count >= 2 {
-            pieces[pieces.count - 2] += String(chars[(N - (N - w * n))...])
-            pieces.removeLast()
+        let scalars = Array(text.unicodeScalars), N = scalars.count
+        let n = min((T + maxTokens - 1) / maxTokens, max(1, N))
+        let w = N / n
+        return (0..<n).map { i in
+            let r = (i * w)..<(i == n - 1 ? N : (i + 1) * w)
+            var u = String.UnicodeScalarView()
+            u.append(contentsOf: scalars[r])
+            return Piece(text: String(u), scalars: r)
         }
-        return pieces
     }
 }

@@ -76,18 +76,35 @@ final class DecodeRowObserver: AttentionObserver, @unchecked Sendable {
 }
 
 /// Stores, at the question prefill, what decode-time eviction starts from: the softmax of the
-/// last `window` question rows over every key the head sees, with no causal mask (the official
-/// code computes them apart from flash-attention with no mask; Q11). It changes nothing in the
-/// pass itself.
+/// last `window` question rows over every key the head sees. On the per-chunk SnapKV path the
+/// official code computes them apart from flash-attention with no mask at all (`_update_kv_input`,
+/// Q11); after `stage_eviction` it keeps the window that compression computed, causal inside its
+/// last w x w block (`_update_kv_second_prefill`). It changes nothing in the pass itself.
 final class DecodeEvictionHook: AttentionHook {
     let window: Int
     let passEndKey: Int, headDim: Int, heads: Int, kvHeads: Int
+    /// Row r of the window sees keys up to its own (the stage_eviction path).
+    let causalWindow: Bool
     private(set) var columns: [[Int]] = []
     private(set) var rows: [[Float]] = []
 
-    init(window: Int, passEndKey: Int, config: ModelConfig) {
-        self.window = window; self.passEndKey = passEndKey
+    init(window: Int, passEndKey: Int, causalWindow: Bool, config: ModelConfig) {
+        self.window = window; self.passEndKey = passEndKey; self.causalWindow = causalWindow
         headDim = config.headDim; heads = config.headCount; kvHeads = config.kvHeadCount
+    }
+
+    /// The decode-time state over the keys each head still sees once the question prefill and any
+    /// compression after it are done: the window's probabilities gathered at those keys, not
+    /// renormalised, columns in cache order (the official gather of sorted indices).
+    func state(window w: Int, kernel: Int, layers: Int, isPresent: (Int, Int, Int) -> Bool) -> DecodeEvictionState {
+        var cols: [[Int]] = [], kept: [[Float]] = []
+        for x in columns.indices {
+            let l = x / heads, h = x % heads, n = columns[x].count
+            let keep = columns[x].indices.filter { isPresent(l, h, columns[x][$0]) }
+            cols.append(keep.map { columns[x][$0] })
+            kept.append((0..<w).flatMap { r in keep.map { rows[x][r * n + $0] } })
+        }
+        return DecodeEvictionState(window: w, kernel: kernel, layers: layers, heads: heads, columns: cols, rows: kept)
     }
 
     func beforeAttention(layer: Int, q: UnsafePointer<Float>, rows T: Int, cache: KVCache, layout: AttentionLayout, firstRowKey: Int) throws {
@@ -99,8 +116,10 @@ final class DecodeEvictionHook: AttentionHook {
             let g = h / (heads / kvHeads)
             for r in 0..<w {
                 let qr = q + ((T - w + r) * heads + h) * d
+                // Causal window: row r is key passEndKey - w + r and sees no later key.
+                let last = causalWindow ? passEndKey - w + r : passEndKey - 1
                 var mx = -Float.infinity
-                for (j, k) in keys.enumerated() {
+                for (j, k) in keys.enumerated() where k <= last {
                     let kp = cache.keyRow(layer: layer, kvHead: g, key: k)
                     var s: Float = 0
                     for i in 0..<d { s += qr[i] * kp[i] }
@@ -108,7 +127,10 @@ final class DecodeEvictionHook: AttentionHook {
                     mx = max(mx, s * scale)
                 }
                 var z: Float = 0
-                for j in 0..<keys.count { let e = expf(m[r * keys.count + j] - mx); m[r * keys.count + j] = e; z += e }
+                for (j, k) in keys.enumerated() {
+                    let e = k <= last ? expf(m[r * keys.count + j] - mx) : 0
+                    m[r * keys.count + j] = e; z += e
+                }
                 for j in 0..<keys.count { m[r * keys.count + j] /= z }
             }
             columns.append(keys); rows.append(m)

@@ -2,12 +2,21 @@
 /// its exact settings echoed into outputs and traces.
 public struct ParallelCompConfig: Codable, Sendable, Equatable {
     public enum SplitBy: String, Codable, Sendable, CaseIterable {
-        /// Near-equal token counts (the default).
+        /// Near-equal token counts of the document's tokens.
         case tokens
         /// Tokens, each chunk ending at a sentence end when one is in its second half.
         case sentences
-        /// The official code's character split.
+        /// The official code's character split (the default): n = ceil(T / Cw) with BOS counted,
+        /// the text cut every floor(N / n) characters, the template added after the split, chunks
+        /// longer than F middle-cut (`Chunker.officialSplit`).
         case characters
+    }
+    /// Which tokens end decoding.
+    public enum StopTokens: String, Codable, Sendable, CaseIterable {
+        /// The official code: the tokenizer's EOS only (`eos_token_id`).
+        case eos
+        /// EOS, EOT and the chat formats' end-of-turn markers (`Tokenizer.stopTokenIDs`).
+        case all
     }
     public enum Selection: String, Codable, Sendable, CaseIterable {
         /// Keep the chunks whose question NLL is lowest (the paper's behaviour).
@@ -56,9 +65,15 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         case tiled
     }
 
-    /// Longest chunk in tokens, template included (nil: trained context - question - answer budget).
+    /// Longest chunk in tokens, template and BOS included: the official `context_max_len`, Cw
+    /// (nil: R - 2 (m + 1), so no chunk pass ever cuts the question; m = question tokens).
     public var chunkTokens: Int?
-    public var splitBy: SplitBy = .tokens
+    /// The official `raw_model_max_len`, R: bounds a chunk pass and the final question on the
+    /// character split (nil: the trained context minus the answer budget). Chunks longer than
+    /// F = Cw + (R - Cw) / 2 are middle-cut, a chunk pass keeps the last R - c - 1 question tokens
+    /// at most, and a final question that would pass R is middle-cut.
+    public var rawModelMaxLen: Int?
+    public var splitBy: SplitBy = .characters
     /// Chunks kept for the question (the paper: 3; 1 for retrieval).
     public var keepChunks: Int = 3
     public var selection: Selection = .lowestNLL
@@ -126,6 +141,9 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
     public var calibration: [CalibrationRule] = []
     /// Threshold on a key's mean attention from the last `calibrationRows` question rows.
     public var lambda: Float = 0.1
+    /// Rows of the pass whose softmax scores the keys (`RECENT_TOKENS`): the last r, each over
+    /// every key of the pass with no causal mask (the official code scores apart from
+    /// flash-attention); 0 = every row of the pass.
     public var calibrationRows: Int = 1
     /// Width of the sink and recent bands used by calibration.
     public var bandWidth: Int = 100
@@ -140,7 +158,13 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
     /// bottom-right-aligned causal mask over the shortened cache).
     public var evictionAlignment: EvictionAlignment = .bottomRight
 
+    /// The calibration rules that act at one stage.
+    public func calibrationRules(at stage: CalibrationRule.Stage) -> [CalibrationRule] {
+        calibration.filter { $0.stage == stage && $0.acts }
+    }
+
     public var maxNewTokens: Int = 32
+    public var stopTokens: StopTokens = .eos
     public var sampling = SamplingSettings()
 
     public init() {}
@@ -152,6 +176,7 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         let d = ParallelCompConfig()
         func v<T: Decodable>(_ k: CodingKeys, _ def: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? def }
         chunkTokens = try c.decodeIfPresent(Int.self, forKey: .chunkTokens)
+        rawModelMaxLen = try c.decodeIfPresent(Int.self, forKey: .rawModelMaxLen)
         splitBy = try v(.splitBy, d.splitBy)
         keepChunks = try v(.keepChunks, d.keepChunks)
         selection = try v(.selection, d.selection)
@@ -178,6 +203,7 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         chunkCalibrationRows = try v(.chunkCalibrationRows, d.chunkCalibrationRows)
         evictionAlignment = try v(.evictionAlignment, d.evictionAlignment)
         maxNewTokens = try v(.maxNewTokens, d.maxNewTokens)
+        stopTokens = try v(.stopTokens, d.stopTokens)
         sampling = try v(.sampling, d.sampling)
     }
 }
@@ -211,6 +237,11 @@ public struct CalibrationRule: Codable, Sendable, Equatable, CustomStringConvert
         stage = try c.decode(Stage.self, forKey: .stage)
         perHead = try c.decodeIfPresent(Bool.self, forKey: .perHead) ?? true
     }
+
+    /// Whether the rule evicts anything. The official code has no head-agnostic branch at the
+    /// chunk stage (`prefill_1_calibration_I_J`: its prefill_1 path runs only under "head"), so
+    /// that rule is accepted, echoed, and evicts nothing.
+    public var acts: Bool { perHead || stage == .query }
 
     public var description: String {
         "\(perHead ? band.rawValue : "heads"):\(layers.lowerBound)-\(layers.upperBound)@\(stage.rawValue)"

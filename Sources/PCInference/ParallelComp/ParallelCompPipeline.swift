@@ -17,10 +17,20 @@ public final class ParallelCompPipeline {
         public var id: Int
         /// Offsets of its content tokens in the tokenised document (token split), else nil.
         public var documentTokens: Range<Int>?
-        /// Token ids: the prefix followed by the content.
+        /// Offsets of its text in the document, in Unicode scalars (character split), else nil.
+        public var documentCharacters: Range<Int>?
+        /// Token ids as prefilled: BOS (official layout) or the chat prefix, then the content.
         public var tokens: [Int]
+        /// The question part of this chunk's pass when it differs from the run's `BOS q`: the
+        /// official code keeps only its last R - c - 1 tokens when the pass would pass R.
+        public var questionTokens: [Int]?
+        /// c_i before the official F cap middle-cut the chunk (nil: not cut). SnapKV's budget C'
+        /// counts this length, as the official code does.
+        public var uncappedLength: Int?
         /// Context length c_i (prefix + content), i.e. the tokens kept in the combined cache.
         public var contextLength: Int { tokens.count }
+        /// c_i before any cap: what the official budgets count.
+        public var originalLength: Int { uncappedLength ?? tokens.count }
         public var nll: Double?
         public var kept = false
         public init(id: Int, documentTokens: Range<Int>?, tokens: [Int]) { self.id = id; self.documentTokens = documentTokens; self.tokens = tokens }
@@ -33,6 +43,10 @@ public final class ParallelCompPipeline {
         public var prefixLength: Int
         public var documentTokenCount: Int
         public var chunkTokens: Int
+        /// The official length budget R when the final question may need its middle cut (the
+        /// character split), with the question's text to re-tokenise; nil otherwise.
+        public var lengthBudget: Int?
+        public var questionText: String?
 
         /// Chunks given as token ids directly (e.g. the golden fixtures). With `bos`, every chunk
         /// is prefixed with it (the official `BOS ctx`); without, the ids are taken as they are.
@@ -48,6 +62,18 @@ public final class ParallelCompPipeline {
             prefixLength = bos == nil ? 0 : 1
             documentTokenCount = start
             chunkTokens = chunkTokenIDs.map(\.count).max()! + prefixLength
+        }
+
+        /// The chunk holding a character of the document (`characterOffset` counts Swift
+        /// Characters of the context), by token offsets (token splits) or Unicode-scalar offsets
+        /// (the character split); `tokenOffset` is the character's token index in the document.
+        public func chunkIndex(context: String, characterOffset: Int, tokenOffset: () -> Int) -> Int? {
+            if chunks.contains(where: { $0.documentCharacters != nil }) {
+                let scalar = context.prefix(characterOffset).unicodeScalars.count
+                return chunks.firstIndex { $0.documentCharacters?.contains(scalar) ?? false }
+            }
+            let t = tokenOffset()
+            return chunks.firstIndex { $0.documentTokens?.contains(t) ?? false }
         }
 
         init(chunks: [Chunk], questionIDs: [Int], prefixLength: Int, documentTokenCount: Int, chunkTokens: Int) {
@@ -86,8 +112,17 @@ public final class ParallelCompPipeline {
         public var evictedQuery: [[[Int]]]?
         /// Keys the compression after the question prefill removed (`stage_eviction`), [layer][head].
         public var evictedStage: [[[Int]]]?
-        /// Keys decode-time eviction removed (`kv_cache_dynamic`), [layer][head], over all steps.
-        public var evictedDecode: [[[Int]]]?
+        /// Keys decode-time eviction removed after each step (`kv_cache_dynamic`), [step][layer][head].
+        public var evictedDecodeSteps: [[[[Int]]]] = []
+        /// The same keys over all steps, [layer][head], sorted (nil without decode-time eviction).
+        public var evictedDecode: [[[Int]]]? {
+            guard let first = evictedDecodeSteps.first else { return nil }
+            return first.indices.map { l in first[l].indices.map { h in evictedDecodeSteps.flatMap { $0[l][h] }.sorted() } }
+        }
+        /// The question part of every chunk pass that did not cut it (`BOS q`).
+        public var chunkPassQuestion: [Int] = []
+        /// Every decode forward's 20 largest logits (they choose the next token).
+        public var decodeTop20: [TopLogits] = []
         public var evictedChunk: [String: [[[Int]]]] = [:]
         public var snapKVKept: [String: [[[Int]]]] = [:]
         /// The eviction lab's kept keys per kept chunk id -> [layer][head] -> chunk-local indices.
@@ -108,8 +143,8 @@ public final class ParallelCompPipeline {
     }
 
     /// The token the official code writes as BOS: the tokenizer's, or for a model without one
-    /// (SmolLM2) the leading special token of the chunk prefix (`<|im_start|>`).
-    public var bosID: Int? { tokenizer.bosID ?? format.prefixIDs(tokenizer).first }
+    /// (SmolLM2) the leading special token of its chat turn (`<|im_start|>`).
+    public var bosID: Int? { PromptFormat.bosID(tokenizer) }
 
     /// The question as prefilled: `BOS q` (official) or `q` (--no-question-bos).
     public func questionTokens(_ q: [Int]) -> [Int] {
@@ -117,77 +152,140 @@ public final class ParallelCompPipeline {
         return [b] + q
     }
 
-    /// Default chunk size: the trained context minus the question and the answer budget.
+    /// The official R (`raw_model_max_len`): given, or the trained context less the answer budget.
+    public var lengthBudget: Int { config.rawModelMaxLen ?? (model.config.contextLength - config.maxNewTokens) }
+
+    /// Default chunk size Cw: R - 2 (m + 1), so that F - Cw >= m + 1 and no chunk pass cuts the
+    /// question (m = question tokens without BOS).
     public func defaultChunkTokens(questionLength m: Int) -> Int {
-        model.config.contextLength - m - config.maxNewTokens
+        lengthBudget - 2 * (m + 1)
+    }
+
+    /// A chunk's tokens from its content tokens (token and sentence splits): BOS and the template's
+    /// words around the content (official layout), or the chat prefix and the content.
+    func chunkTokens(content: ArraySlice<Int>, prefix: [Int], suffix: [Int]) -> [Int] {
+        (format.layout == .official ? (bosID.map { [$0] } ?? []) : []) + prefix + content + suffix
+    }
+
+    /// A chunk's tokens from its text (character split): official layout, the formatted string
+    /// tokenised once after BOS; chat layout, the prefix and the text tokenised apart.
+    func chunkTokens(text: String, prefix: [Int]) -> [Int] {
+        switch format.layout {
+        case .official: return (bosID.map { [$0] } ?? []) + tokenizer.encode(format.formatContext(text), parseSpecial: true, addBOS: false)
+        case .chat: return prefix + tokenizer.encode(text, parseSpecial: false, addBOS: false)
+        }
     }
 
     /// Split the context and tokenise the question. Throws on unusable input.
     public func prepare(context: String, question: String) throws -> Prepared {
         guard !context.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ConfigError("the context is empty") }
         let q = format.questionIDs(tokenizer, question: question)
-        let prefix = format.prefixIDs(tokenizer)
+        let prefix = format.prefixIDs(tokenizer), suffix = format.suffixIDs(tokenizer)
+        let lead = format.layout == .official && bosID != nil ? 1 : 0   // the official BOS before every chunk
         let ids = tokenizer.encode(context, parseSpecial: false, addBOS: false)
         var cw = config.chunkTokens ?? defaultChunkTokens(questionLength: q.count)
+        let frame = lead + prefix.count + suffix.count
         if config.causal {
             // One chunk holding everything: plain causal attention, within the trained context only.
-            cw = prefix.count + ids.count
+            cw = frame + ids.count
             let need = cw + questionTokens(q).count + config.maxNewTokens
             guard need <= model.config.contextLength else {
-                throw ConfigError("--causal: context (\(ids.count) tokens), question and answer need \(need) positions, beyond the trained context \(model.config.contextLength)")
+                throw ConfigError("causal: context (\(ids.count) tokens), question and answer need \(need) positions, beyond the trained context \(model.config.contextLength)")
             }
         }
-        guard cw > prefix.count + 16 else {
-            throw ConfigError("chunk size \(cw) tokens leaves no room for text after the \(prefix.count)-token prefix (question is \(q.count) tokens)")
+        guard cw > frame + 16 else {
+            throw ConfigError("chunk size \(cw) tokens leaves no room for text after the \(frame)-token template (question is \(q.count) tokens)")
         }
         guard q.count + cw <= model.config.contextLength * 4 else { throw ConfigError("chunk size \(cw) is far beyond the model's trained context \(model.config.contextLength)") }
         guard q.count < cw else {
             throw ConfigError("the question (\(q.count) tokens) is longer than the chunk size (\(cw) tokens)")
         }
-        guard config.keepChunks >= 1 else { throw ConfigError("--keep-chunks must be at least 1") }
+        guard config.keepChunks >= 1 else { throw ConfigError("keep-chunks must be at least 1") }
         if let lab = config.evictionLab {
             try lab.check()
-            guard config.compression == nil else { throw ConfigError("--policy cannot be combined with --capacity (SnapKV compression): use --policy snapkv") }
-            guard config.batchChunks <= 1 else { throw ConfigError("--policy needs one pass per chunk (not --batch-chunks > 1)") }
+            guard config.compression == nil else { throw ConfigError("an eviction-lab policy cannot be combined with SnapKV compression (capacity): use the snapkv policy") }
+            guard config.batchChunks <= 1 else { throw ConfigError("an eviction-lab policy needs one pass per chunk (not batch-chunks > 1)") }
         }
-        if config.batchChunks > 1 && (config.compression != nil || config.calibration.contains { $0.stage == .chunk }) {
-            throw ConfigError("--batch-chunks > 1 cannot be combined with compression or chunk-stage calibration (they need one pass per chunk)")
+        if config.batchChunks > 1 && (config.compression != nil || !config.calibrationRules(at: .chunk).isEmpty) {
+            throw ConfigError("batch-chunks > 1 cannot be combined with compression or chunk-stage calibration (they need one pass per chunk)")
         }
         for r in config.calibration where r.layers.upperBound >= model.config.layerCount {
             throw ConfigError("calibration rule \(r) names layer \(r.layers.upperBound), but the model has layers 0-\(model.config.layerCount - 1)")
         }
-        let content = cw - prefix.count
-        var chunks: [Chunk] = []
+        if config.splitBy == .characters && !config.causal {
+            return try prepareOfficialSplit(context: context, question: question, q: q, ids: ids, cw: cw, prefix: prefix)
+        }
+        let content = cw - frame
+        let ranges: [Range<Int>]
         switch config.splitBy {
-        case .tokens, .sentences:
-            let ranges: [Range<Int>]
-            if config.splitBy == .tokens {
-                ranges = Chunker.byTokens(count: ids.count, maxTokens: content)
-            } else {
-                // A token ends a sentence when its text ends with . ! ? or a line break (spaces aside).
-                var cache: [Int: Bool] = [:]
-                ranges = Chunker.bySentences(count: ids.count, maxTokens: content) { t in
-                    let id = ids[t]
-                    if let v = cache[id] { return v }
-                    let text = self.tokenizer.decode([id], skipSpecial: true).trimmingCharacters(in: .whitespaces)
-                    let v = text.last.map { ".!?\n".contains($0) } ?? false
-                    cache[id] = v
-                    return v
-                }
-            }
-            for (i, r) in ranges.enumerated() { chunks.append(Chunk(id: i, documentTokens: r, tokens: prefix + ids[r])) }
-        case .characters:
-            let text = tokenizer.decode(ids, skipSpecial: true)
-            for (i, piece) in Chunker.byCharacters(text: text, tokenCount: ids.count, maxTokens: content).enumerated() {
-                var t = tokenizer.encode(piece, parseSpecial: false, addBOS: false)
-                if t.count > content {   // re-tokenising can grow a piece: cut its middle as the official code does
-                    let h = content / 2
-                    t = Array(t.prefix(h)) + Array(t.suffix(content - h))
-                }
-                chunks.append(Chunk(id: i, documentTokens: nil, tokens: prefix + t))
+        case .tokens, .characters:
+            ranges = Chunker.byTokens(count: ids.count, maxTokens: content)
+        case .sentences:
+            // A token ends a sentence when its text ends with . ! ? or a line break (spaces aside).
+            var cache: [Int: Bool] = [:]
+            ranges = Chunker.bySentences(count: ids.count, maxTokens: content) { t in
+                let id = ids[t]
+                if let v = cache[id] { return v }
+                let text = self.tokenizer.decode([id], skipSpecial: true).trimmingCharacters(in: .whitespaces)
+                let v = text.last.map { ".!?\n".contains($0) } ?? false
+                cache[id] = v
+                return v
             }
         }
-        return Prepared(chunks: chunks, questionIDs: q, prefixLength: prefix.count, documentTokenCount: ids.count, chunkTokens: cw)
+        let chunks = ranges.enumerated().map { i, r in Chunk(id: i, documentTokens: r, tokens: chunkTokens(content: ids[r], prefix: prefix, suffix: suffix)) }
+        return Prepared(chunks: chunks, questionIDs: q, prefixLength: lead + prefix.count, documentTokenCount: ids.count, chunkTokens: cw)
+    }
+
+    /// The official text path (docs/parallelcomp.md, "Chunking"): n = ceil(T / Cw) with T counting
+    /// BOS, the decoded text cut every floor(N / n) characters, each piece formatted and
+    /// tokenised; a chunk longer than F = Cw + (R - Cw) / 2 keeps its first and last F / 2 tokens
+    /// (official layout: decoded with special tokens and re-tokenised after BOS, so it starts
+    /// `BOS BOS`), and a pass whose chunk and question would pass the budget keeps only the
+    /// question's last tokens.
+    private func prepareOfficialSplit(context: String, question: String, q: [Int], ids: [Int], cw: Int, prefix: [Int]) throws -> Prepared {
+        let R = lengthBudget
+        guard cw < R else {
+            throw ConfigError("chunk size \(cw) is not below the length budget R = \(R) (raw-model-max-len) that the character split needs")
+        }
+        let F = cw + (R - cw) / 2
+        let T = ids.count + (bosID == nil ? 0 : 1)
+        let text = tokenizer.decode(ids, skipSpecial: true)
+        let fullQuestion = questionTokens(q), m = fullQuestion.count
+        var chunks: [Chunk] = []
+        for (i, piece) in Chunker.byCharacters(text: text, tokenCount: T, maxTokens: cw).enumerated() {
+            var ch = Chunk(id: i, documentTokens: nil, tokens: chunkTokens(text: piece.text, prefix: prefix))
+            ch.documentCharacters = piece.scalars
+            let c = ch.tokens.count
+            var keepQuestion = m
+            if c > F {
+                let h = F / 2, cut = Array(ch.tokens.prefix(h) + ch.tokens.suffix(h))
+                ch.tokens = format.layout == .official
+                    ? (bosID.map { [$0] } ?? []) + tokenizer.encode(tokenizer.decode(cut, skipSpecial: false), parseSpecial: true, addBOS: false)
+                    : cut
+                ch.uncappedLength = c
+                keepQuestion = min(R - F - 1, m)
+            } else if c + m > F {
+                keepQuestion = min(R - c - 1, m)
+            }
+            guard keepQuestion > 0 else { throw ConfigError("chunk \(i) (\(c) tokens) leaves no room for the question within R = \(R)") }
+            if keepQuestion < m { ch.questionTokens = Array(fullQuestion.suffix(keepQuestion)) }
+            chunks.append(ch)
+        }
+        var prep = Prepared(chunks: chunks, questionIDs: q, prefixLength: (bosID == nil ? 0 : 1) + prefix.count,
+                            documentTokenCount: ids.count, chunkTokens: cw)
+        prep.lengthBudget = R
+        prep.questionText = question
+        return prep
+    }
+
+    /// The final question as the official code prefills it: `BOS q`, or when P + m' would pass R,
+    /// the decoded text of its first and last (R - P) / 2 tokens (special tokens skipped)
+    /// re-tokenised after BOS.
+    func finalQuestion(_ question: [Int], queryPosition P: Int, budget R: Int?) -> [Int] {
+        guard let R, P + question.count > R, format.layout == .official else { return question }
+        let h = max(0, (R - P) / 2)
+        let text = tokenizer.decode(Array(question.prefix(h)), skipSpecial: true) + tokenizer.decode(Array(question.suffix(h)), skipSpecial: true)
+        return questionTokens(tokenizer.encode(text, parseSpecial: true, addBOS: false))
     }
 
     /// Run the whole pipeline. Observers receive every pass (they pick stages themselves).
@@ -196,13 +294,6 @@ public final class ParallelCompPipeline {
         let V = model.config.vocabSize
         for ch in prep.chunks { for t in ch.tokens where t < 0 || t >= V { throw ConfigError("token id \(t) in chunk \(ch.id) is outside the vocabulary (0..<\(V))") } }
         for t in prep.questionIDs where t < 0 || t >= V { throw ConfigError("question token id \(t) is outside the vocabulary (0..<\(V))") }
-        if let snap = config.compression, snap.decodeEviction {
-            // The official code stores the question rows' weights only on the per-chunk path.
-            guard snap.stage == .chunk else { throw ConfigError("--kv-cache-dynamic is implemented with per-chunk compression only (not --compression-stage question)") }
-            guard !config.calibration.contains(where: { $0.stage == .query }) else {
-                throw ConfigError("--kv-cache-dynamic cannot be combined with question-stage calibration")
-            }
-        }
     }
 
     /// Run the pipeline, stage by stage as the paper describes it. `scoreAnswer`: token ids of an
@@ -265,5 +356,22 @@ public final class ParallelCompPipeline {
         out.positions.update(from: b.positions + start, count: count)
         out.count = count
         return out
+    }
+}
+
+/// The largest logits of one row, largest first (ties: the lower id first).
+public struct TopLogits: Codable, Sendable, Equatable {
+    public var ids: [Int]
+    public var logits: [Float]
+    public init(_ row: [Float], count k: Int) {
+        var best: [(Float, Int)] = []
+        best.reserveCapacity(k + 1)
+        for (i, v) in row.enumerated() where best.count < k || v > best[best.count - 1].0 {
+            var j = best.count
+            while j > 0 && best[j - 1].0 < v { j -= 1 }
+            best.insert((v, i), at: j)
+            if best.count > k { best.removeLast() }
+        }
+        ids = best.map(\.1); logits = best.map(\.0)
     }
 }

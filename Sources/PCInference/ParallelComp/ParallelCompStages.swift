@@ -23,8 +23,13 @@ extension ParallelCompPipeline {
     final class RunState {
         let config: ParallelCompConfig
         var chunks: [Chunk]
-        /// The question as prefilled (`BOS q` by default).
-        let question: [Int]
+        /// The question as prefilled (`BOS q` by default; middle-cut under the official budget R
+        /// once P is known).
+        var question: [Int]
+        /// The official length budget R of the final question (character split), else nil.
+        let lengthBudget: Int?
+        /// The question part of a chunk pass (`BOS q`) unless the chunk's own cut replaces it.
+        let passQuestion: [Int]
         var log: EvictionLog
         var timings: [String: Double] = [:]
         var evictedChunk: [String: [[[Int]]]] = [:], snapKept: [String: [[[Int]]]] = [:], labKept: [String: [[[Int]]]] = [:]
@@ -46,7 +51,10 @@ extension ParallelCompPipeline {
         /// The lab's decode-time eviction as the question prefill left it (a fresh state per use:
         /// answer scoring steps through one, decoding through another).
         var labDecodeEviction: (() -> LabDecodeEvictionState)?
-        var evictedDecode: [[[Int]]]?
+        /// Keys decode-time eviction removed after each step, [step][layer][head].
+        var evictedDecodeSteps: [[[[Int]]]] = []
+        /// The 20 largest logits of every decode forward (the ones choosing the next token).
+        var decodeTop20: [TopLogits] = []
         var top20: [Int] = [], top20Logits: [Float] = []
         var answerNLL: Double?
         var answer: [Int] = []
@@ -55,6 +63,8 @@ extension ParallelCompPipeline {
             config = p.config
             chunks = prep.chunks
             question = p.questionTokens(prep.questionIDs)
+            passQuestion = question
+            lengthBudget = prep.lengthBudget
             log = EvictionLog(layers: p.model.config.layerCount, heads: p.model.config.headCount)
             bands = p.config.evictionLab.map { _ in
                 PolicyBandLog(chunks: prep.chunks.count, layers: p.model.config.layerCount, heads: p.model.config.headCount, width: p.config.bandWidth)
@@ -71,10 +81,13 @@ extension ParallelCompPipeline {
         }
 
         /// SnapKV's budget C' (section 3.1): the capacity, but never more than the shortest chunk's
-        /// context without its BOS.
+        /// context without its BOS, counted before the official F cap.
         func snapKVBudget(_ snap: ParallelCompConfig.Compression) -> Int {
-            min(snap.capacity, chunks.map { $0.contextLength - 1 }.min() ?? 0)
+            min(snap.capacity, chunks.map { $0.originalLength - 1 }.min() ?? 0)
         }
+
+        /// The question part of chunk i's pass: the run's, or its official cut.
+        func question(ofChunk i: Int) -> [Int] { chunks[i].questionTokens ?? passQuestion }
 
         /// Add one chunk pass's chunk-stage calibration to the run's log.
         func record(_ cal: ChunkCalibration, chunk id: Int) {
@@ -94,7 +107,9 @@ extension ParallelCompPipeline {
                            answerNLL: answerNLL)
             r.evictedQuery = evictedQuery
             r.evictedStage = evictedStage
-            r.evictedDecode = evictedDecode
+            r.evictedDecodeSteps = evictedDecodeSteps
+            r.chunkPassQuestion = passQuestion
+            r.decodeTop20 = decodeTop20
             r.evictedChunk = evictedChunk
             r.snapKVKept = snapKept
             r.policyKept = labKept
@@ -149,8 +164,8 @@ extension ParallelCompPipeline {
     }
 
     private func memoKey(_ st: RunState, _ i: Int, _ settings: String) -> ChunkScoreMemo.Key {
-        let calibrated = config.calibration.contains { $0.stage == .chunk }
-        return .init(chunk: st.chunks[i].tokens, question: st.question, settings: settings,
+        let calibrated = !config.calibrationRules(at: .chunk).isEmpty
+        return .init(chunk: st.chunks[i].tokens, question: st.question(ofChunk: i), settings: settings,
                      firstCandidate: calibrated ? st.firstCandidate(st.chunks[i]) : 0)
     }
 
@@ -162,7 +177,7 @@ extension ParallelCompPipeline {
         let w = st.held[st.held.count - 1]
         if score > w.score || (score == w.score && config.tieBreak == .keepEarlier) { return true }
         guard score == w.score, st.chunks[w.id].tokens == st.chunks[i].tokens,
-              (config.compression == nil && !config.calibration.contains { $0.stage == .chunk })
+              (config.compression == nil && config.calibrationRules(at: .chunk).isEmpty)
                 || st.firstCandidate(st.chunks[w.id]) == st.firstCandidate(st.chunks[i]) else { return false }
         st.held[st.held.count - 1] = w.relabelled(i)
         st.held.sort(by: st.before)
@@ -180,12 +195,12 @@ extension ParallelCompPipeline {
     /// runs without observers or hooks), with chunk-stage calibration inside the pass, then score
     /// each chunk and apply SnapKV to what it stores.
     private func prefillChunks(_ group: [Int], _ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?) throws -> [ScoredChunk] {
-        let c = model.config, H = c.headCount, m = st.m, q = st.question
+        let c = model.config, H = c.headCount
         let batched = group.count > 1
         var tokens: [Int] = [], positions: [Int] = [], segs: [AttentionLayout.Segment] = [], logitRows: [Int] = []
         var starts: [Int] = [], hiddenStarts: [Int] = []
         for j in group {
-            let ctx = st.chunks[j].tokens
+            let ctx = st.chunks[j].tokens, q = st.question(ofChunk: j), m = q.count
             let start = tokens.count
             starts.append(start)
             hiddenStarts.append(logitRows.count)
@@ -203,7 +218,7 @@ extension ParallelCompPipeline {
         var scope: ObservationScope?
         let first = group[0]
         if !batched {
-            let cLen = st.chunks[first].contextLength
+            let cLen = st.chunks[first].contextLength, m = st.question(ofChunk: first).count
             scope = ObservationScope(stage: .local, chunkSpans: [0..<cLen], chunkIDs: [st.chunks[first].id], queryKeyStart: cLen,
                                      queryRowStart: cLen, queryRowCount: m, firstRowKey: 0)
             if let snap = config.compression, snap.stage == .chunk {
@@ -215,7 +230,7 @@ extension ParallelCompPipeline {
                 }
                 massObs = KeyScoreObserver(stage: .local, lastRows: m, layers: c.layerCount, heads: H)
             }
-            let rules = config.calibration.filter { $0.stage == .chunk }
+            let rules = config.calibrationRules(at: .chunk)
             if !rules.isEmpty {
                 hook = CalibrationHook(rules: rules, settings: config, kernel: model.kernel,
                                        candidates: st.firstCandidate(st.chunks[first])..<cLen, passEndKey: cLen + m,
@@ -226,10 +241,10 @@ extension ParallelCompPipeline {
         }
         let hidden = try model.forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: AttentionLayout(segments: segs),
                                              hiddenRows: logitRows, observers: batched ? [] : observers + [scoreObs, massObs].compactMap { $0 },
-                                             scope: scope, hook: hook, stageName: "chunk \(first) prefill")
+                                             scope: scope, hooks: hook.map { [$0] } ?? [], stageName: "chunk \(first) prefill")
         cache.settleEvictions()
         return group.enumerated().map { gi, j in
-            let cLen = st.chunks[j].contextLength
+            let cLen = st.chunks[j].contextLength, q = st.question(ofChunk: j), m = q.count
             // The chunk's score: the question's NLL given the chunk, from the question rows' logits,
             // or the whole input's NLL (ranking `chunk`).
             let labels = config.ranking == .chunk ? Array((st.chunks[j].tokens + q).dropFirst()) : q
@@ -368,6 +383,7 @@ extension ParallelCompPipeline {
         st.held = []
         st.kept = kept.map(\.id)
         st.queryPosition = kept.map { st.chunks[$0.id].contextLength }.max() ?? 0
+        st.question = finalQuestion(st.question, queryPosition: st.queryPosition, budget: st.lengthBudget)
         st.cachePerLayer = (0..<c.layerCount).map { combined.keptCount(layer: $0, head: 0) }
     }
 
@@ -382,7 +398,7 @@ extension ParallelCompPipeline {
         let t1 = Date()
         let scope = ObservationScope(stage: .global, chunkSpans: st.spans, chunkIDs: st.kept, queryKeyStart: S,
                                      queryRowStart: S, queryRowCount: m, firstRowKey: S)
-        let rules = config.calibration.filter { $0.stage == .query }
+        let rules = config.calibrationRules(at: .query)
         let hook = rules.isEmpty ? nil : CalibrationHook(rules: rules, settings: config, kernel: model.kernel, candidates: 0..<(config.protectQuestionKeys ? S : S + m),
                                                          passEndKey: S + m, duringPass: config.evictionAlignment == .bottomRight,
                                                          layers: c.layerCount, heads: H)
@@ -390,25 +406,28 @@ extension ParallelCompPipeline {
         let stageSnap = config.compression.flatMap { $0.stage == .question ? $0 : nil }
         let stageObs = stageSnap.map { KeyScoreObserver(stage: .global, lastRows: min($0.window, m), layers: c.layerCount, heads: H) }
         let dynSnap = config.compression.flatMap { $0.decodeEviction ? $0 : nil }
-        let dynHook = dynSnap.map { DecodeEvictionHook(window: $0.window, passEndKey: S + m, config: c) }
+        let dynHook = dynSnap.map { DecodeEvictionHook(window: $0.window, passEndKey: S + m, causalWindow: $0.stage == .question, config: c) }
         let labDecode = config.evictionLab.flatMap { $0.decodeEviction ? $0 : nil }
         // H2O's accumulation starts from every question row's attention.
         let labObs = labDecode.flatMap { $0.decodePolicy(keep: 0)?.accumulates == true ? $0 : nil }
             .map { _ in KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: H) }
         st.logits = try model.forward(tokens: st.question, positions: Array(P..<(P + m)), cache: st.combined, layout: .causal(rows: m),
                                       logitRows: [m - 1], observers: observers + (stageObs.map { [$0] } ?? []) + (labObs.map { [$0] } ?? []),
-                                      scope: scope, hook: hook ?? dynHook, stageName: "question prefill")
-        if let dynSnap, let dynHook {
-            st.decodeEviction = DecodeEvictionState(window: min(dynSnap.window, m), kernel: dynSnap.kernel, layers: c.layerCount,
-                                                    heads: H, columns: dynHook.columns, rows: dynHook.rows)
-        }
+                                      scope: scope, hooks: [hook as AttentionHook?, dynHook].compactMap { $0 }, stageName: "question prefill")
         st.combined.settleEvictions()
         if let labDecode { startLabDecodeEviction(labDecode, accumulated: labObs, st) }
         if let stageSnap, let stageObs { compressAfterQuestion(st, stageSnap, scores: stageObs) }
+        if let dynSnap, let dynHook {
+            // Decoding starts from the keys the question prefill (and stage_eviction) left.
+            let cache = st.combined
+            st.decodeEviction = dynHook.state(window: min(dynSnap.window, m), kernel: dynSnap.kernel, layers: c.layerCount) {
+                cache.isPresent(layer: $0, head: $1, key: $2)
+            }
+        }
         if let hook { st.log.calibrationQuery = hook.evicted; st.log.outliersQuery = hook.outliers; st.evictedQuery = hook.evictedKeys }
-        let logits = st.logits
-        st.top20 = Array((0..<c.vocabSize).sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }.prefix(20))
-        st.top20Logits = st.top20.map { logits[$0] }
+        let top = TopLogits(st.logits, count: 20)
+        st.top20 = top.ids
+        st.top20Logits = top.logits
         st.timings["query_prefill_s"] = Date().timeIntervalSince(t1)
     }
 
@@ -421,7 +440,7 @@ extension ParallelCompPipeline {
         let c = model.config, H = c.headCount, total = st.combined.count
         let w = min(snap.window, st.m)
         let cPrime = st.snapKVBudget(snap)
-        let budget = max(0, min(cPrime, st.chunks.last?.contextLength ?? 0) * min(st.chunks.count, config.keepChunks) - w)
+        let budget = max(0, min(cPrime, st.chunks.last?.originalLength ?? 0) * min(st.chunks.count, config.keepChunks) - w)
         let policy = StageCompression(snap, budget: budget)
         var evicted: [[[Int]]] = []
         for l in 0..<c.layerCount {
@@ -490,15 +509,14 @@ extension ParallelCompPipeline {
     /// question prefill left.
     private func evictAfterStep(_ dyn: any DecodeStepEvicting, rows: DecodeRowObserver, newKey: Int, _ st: RunState) {
         let H = dyn.heads
-        if st.evictedDecode == nil { st.evictedDecode = Array(repeating: Array(repeating: [], count: H), count: dyn.layers) }
+        var step: [[[Int]]] = []
         for l in 0..<dyn.layers {
-            let gone = dyn.step(layer: l, newKey: newKey) { rows.row(layer: l, head: $0) }
-            st.combined.evict(layer: l, selection: EvictionSelection(evicted: gone.map { $0.sorted() }, outliers: Array(repeating: 0, count: H)))
-            for h in 0..<H {
-                st.log.decode[l * H + h] += gone[h].count
-                st.evictedDecode![l][h] = (st.evictedDecode![l][h] + gone[h]).sorted()
-            }
+            let gone = dyn.step(layer: l, newKey: newKey) { rows.row(layer: l, head: $0) }.map { $0.sorted() }
+            st.combined.evict(layer: l, selection: EvictionSelection(evicted: gone, outliers: Array(repeating: 0, count: H)))
+            for h in 0..<H { st.log.decode[l * H + h] += gone[h].count }
+            step.append(gone)
         }
+        st.evictedDecodeSteps.append(step)
     }
 
     /// Greedy (or sampled) decoding over the whole cache; the model's stop tokens are banned at
@@ -508,7 +526,7 @@ extension ParallelCompPipeline {
         defer { st.timings["decode_s"] = Date().timeIntervalSince(t2) }
         guard generate else { return }
         var sampler = Sampler(config.sampling)
-        let stops = tokenizer.stopTokenIDs
+        let stops: Set<Int> = config.stopTokens == .all ? tokenizer.stopTokenIDs : Set([tokenizer.eosID].compactMap { $0 })
         let S = st.spans.last?.upperBound ?? 0
         var pos = st.queryPosition + st.m
         var logits = st.logits
@@ -524,6 +542,7 @@ extension ParallelCompPipeline {
             let rowObs = st.decodeEviction.map { DecodeRowObserver(layers: $0.layers, heads: $0.heads) }
             logits = try model.forward(tokens: [t], positions: [pos], cache: st.combined, logitRows: [0],
                                        observers: observers + (rowObs.map { [$0] } ?? []), scope: scope, stageName: "decode")
+            st.decodeTop20.append(TopLogits(logits, count: 20))
             if let dyn = st.decodeEviction, let rowObs { evictAfterStep(dyn, rows: rowObs, newKey: key, st) }
             pos += 1
         }

@@ -61,11 +61,15 @@ public enum RetrievalRunner {
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
                                    seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
         let span = needleTokens(ex, tokenizer: tok)
-        if let n = prep.chunks.firstIndex(where: { $0.documentTokens?.contains(span.lowerBound) ?? false }),
-           let d = prep.chunks[n].documentTokens {
+        if let n = prep.chunkIndex(context: ex.context, characterOffset: ex.needle.lowerBound, tokenOffset: { span.lowerBound }) {
             out.needleChunk = n; out.needleChunkNLL = r.chunks[n].nll
-            out.needleOffset = span.lowerBound - d.lowerBound; out.needleChunkTokens = d.count
-            out.needleSplit = span.upperBound > d.upperBound
+            if let d = prep.chunks[n].documentTokens {
+                out.needleOffset = span.lowerBound - d.lowerBound; out.needleChunkTokens = d.count
+                out.needleSplit = span.upperBound > d.upperBound
+            } else if let d = prep.chunks[n].documentCharacters {
+                // Character split: whether the needle's last character lies past the chunk's end.
+                out.needleSplit = ex.context.prefix(ex.needle.upperBound).unicodeScalars.count > d.upperBound
+            }
         }
         if let massObs, prep.chunks.contains(where: { $0.documentTokens != nil }) {
             // Keys of the needle's tokens in the combined cache, over every kept chunk that holds some.

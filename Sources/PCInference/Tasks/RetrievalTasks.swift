@@ -17,6 +17,8 @@ public struct RetrievalExample: Codable, Sendable {
     public var allOf: [String]? = nil
     /// Measured by the answer's NLL only (perplexity): never correct.
     public var scoredOnly = false
+    /// The official dataset template of the task, when it has one (the pass key: InfiniteBench's).
+    public var template: PromptFormat.Template? = nil
 
     /// Whether generated text contains the answer (every value of `allOf`).
     public func isCorrect(_ output: String) -> Bool {
@@ -46,7 +48,7 @@ public struct RetrievalTaskBuilder {
             context: context, question: "What is the pass key?", answer: key,
             instruction: "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. I will quiz you about the important information there.",
             answerPrefix: "The pass key is", depth: depth,
-            needle: head.count..<(head.count + needle.count))
+            needle: head.count..<(head.count + needle.count), template: .passkey)
     }
 
     /// Needle in a haystack over the given essays: a sentence with a number inserted at a depth,
