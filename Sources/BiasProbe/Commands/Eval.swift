@@ -63,7 +63,7 @@ struct Eval: ParsableCommand {
         let shard = try self.shard ?? Shard.fromEnvironment()
         if let out {
             try OutputFile.check(shard.map { $0.partPath(for: out) } ?? out, option: "--out",
-                                 inputs: [("--config", pipeline.config), ("--model", modelOptions.modelPath)])
+                                 inputs: [("--config", pipeline.config), ("--model", modelOptions.modelPath)], createsFolder: shard != nil)
         }
         let (model, tok, _) = try modelOptions.load()
         var defaults = ParallelCompConfig()
