@@ -33,7 +33,7 @@ struct Eval: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pipeline: PipelineOptions
     @Argument(help: "passkey, niah, mk-niah, mv-niah, kv, vt or ppl.") var task: Task
-    @Option(help: "Context lengths, comma separated (4096, 8k, 128k, 1m).", transform: ContextLengthList.argument) var lengths = ContextLengthList(argument: "8k,32k")!
+    @Option(help: "Context lengths, comma separated: 4096, 8k, 128k, 1m (default 8k,32k).", transform: ContextLengthList.argument) var lengths = ContextLengthList(argument: "8k,32k")!
     @Option(help: ArgumentHelp("Needle depths, comma separated (0 = start, 1 = end).", valueName: "list")) var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (length, depth).") var seeds = 1
     @Option(help: "The first seed: seeds run first-seed ..< first-seed + seeds, so a second run (to another --out) adds seeds to an earlier one without repeating any.") var firstSeed = 0

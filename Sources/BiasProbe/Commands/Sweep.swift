@@ -38,7 +38,7 @@ struct Sweep: ParsableCommand {
     @Option(name: .customLong("vary"), help: ArgumentHelp("An axis: NAME=V1,V2,... (repeatable).", valueName: "name=values"))
     var vary: [String] = []
     @Option(help: "Tasks, comma separated: passkey, niah, mk-niah, mv-niah, kv, vt, ppl (see eval --help).") var tasks = "passkey,niah"
-    @Option(help: "Context length of every example (4096, 8k, 32k...).", transform: ContextLength.argument) var length = ContextLength(argument: "8k")!
+    @Option(help: "Context length of every example: 4096, 8k, 32k... (default 8k).", transform: ContextLength.argument) var length = ContextLength(argument: "8k")!
     @Option(help: ArgumentHelp("Needle depths, comma separated (0 = start, 1 = end).", valueName: "list")) var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (task, depth).") var seeds = 1
     @Option(name: [.short, .long], help: ArgumentHelp("The sweep's HDF5 file (resumed when it exists).", valueName: "file")) var out = "sweep.h5"

@@ -15,22 +15,28 @@ struct DocumentMap {
     let tokenizer: Tokenizer
 
     init(ids: [Int], tokenizer: Tokenizer) {
-        var bytes: [UInt8] = []
-        var starts: [Int] = []
-        starts.reserveCapacity(ids.count)
-        var scalars = 0
-        for id in ids {
-            let b = tokenizer.bytes(of: id)
-            // A byte that is not a UTF-8 continuation byte starts a scalar.
-            starts.append(b.first.map { $0 & 0xC0 == 0x80 } ?? false ? max(0, scalars - 1) : scalars)
-            for x in b where x & 0xC0 != 0x80 { scalars += 1 }
-            bytes.append(contentsOf: b)
-        }
+        let (bytes, starts) = Self.decode(ids, tokenizer)
         self.ids = ids
         self.tokenizer = tokenizer
         text = String(decoding: bytes, as: UTF8.self)
         tokenCharStart = starts
         charCount = text.unicodeScalars.count
+    }
+
+    /// The tokens' bytes in order, and where each token starts in them, in Unicode scalars (a
+    /// byte that is not a UTF-8 continuation byte starts one; a token starting mid-character gets
+    /// that character's index).
+    static func decode(_ ids: [Int], _ tokenizer: Tokenizer) -> (bytes: [UInt8], starts: [Int]) {
+        var bytes: [UInt8] = [], starts: [Int] = []
+        starts.reserveCapacity(ids.count)
+        var scalars = 0
+        for id in ids {
+            let b = tokenizer.bytes(of: id)
+            starts.append(b.first.map { $0 & 0xC0 == 0x80 } ?? false ? max(0, scalars - 1) : scalars)
+            for x in b where x & 0xC0 != 0x80 { scalars += 1 }
+            bytes.append(contentsOf: b)
+        }
+        return (bytes, starts)
     }
 
     /// [start, end) in characters of document tokens `tokens`.
@@ -50,14 +56,7 @@ extension DocumentMap {
         let doc = Array(text.unicodeScalars)
         var out: [Int] = []
         for ch in chunks {
-            var bytes: [UInt8] = [], starts: [Int] = []
-            var scalars = 0
-            for id in ch.tokens {
-                let b = tokenizer.bytes(of: id)
-                starts.append(b.first.map { $0 & 0xC0 == 0x80 } ?? false ? max(0, scalars - 1) : scalars)
-                for x in b where x & 0xC0 != 0x80 { scalars += 1 }
-                bytes.append(contentsOf: b)
-            }
+            let (bytes, starts) = Self.decode(ch.tokens, tokenizer)
             let decoded = Array(String(decoding: bytes, as: UTF8.self).unicodeScalars)
             let span = ch.documentCharacters ?? ch.documentTokens.map { charSpan($0) }
             guard let span, span.upperBound <= doc.count, let at = Self.find(doc[span], in: decoded) else {
