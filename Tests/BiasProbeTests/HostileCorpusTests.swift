@@ -119,6 +119,8 @@ final class HostileCorpusTests: XCTestCase {
             Case(name: "empty question", args: ["run", "--context", ctx, "--question", " "], expect: ["--question is empty"]),
             Case(name: "lambda NaN", args: run + ["--lambda", "nan"], expect: ["--lambda"]),
             Case(name: "depth NaN", args: ["eval", "passkey", "--depths", "0.5,nan"], expect: ["--depths"]),
+            Case(name: "negative layer", args: ["plot", "layer", "-1", "--trace", trace], expect: ["'-1' was read as an option"]),
+            Case(name: "negative lambda", args: run + ["--lambda", "-1"], expect: ["--lambda", "--option=-1"]),
             // Token layouts.
             Case(name: "20,000-token chunk", args: ["trace", "--token-layout", bigChunk, "-o", path("big.h5")], expect: ["chunk 0 has 20000 tokens", "trained context"]),
             Case(name: "token id outside the vocabulary", args: ["trace", "--token-layout", badID, "-o", path("bad.h5")], expect: ["-7", "vocabulary"]),
