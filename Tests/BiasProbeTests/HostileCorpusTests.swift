@@ -130,6 +130,7 @@ final class HostileCorpusTests: XCTestCase {
             Case(name: "first seed overflow", args: ["eval", "passkey", "--first-seed", "9223372036854775807", "--seeds", "2"], expect: ["--first-seed", "largest seed"]),
             // Eval parts.
             Case(name: "junk line in a part", args: ["eval", "merge", path("merged.jsonl"), junkPart], expect: ["line 2 is not a result line"]),
+            Case(name: "a part that is not a part", args: ["eval", "merge", path("merged3.jsonl"), ctx], expect: ["not a part of a sharded eval"]),
             Case(name: "mistyped row in a part", args: ["eval", "merge", path("merged2.jsonl"), badRowPart], expect: ["not a valid eval row", "seed"]),
         ]
 

@@ -19,7 +19,9 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         let list = try MergeInputs.resolve(out: out, parts: parts)
-        if EvalPart.looksLikePart(list[0]) {
+        // A .jsonl output or part is an eval (or claims) merge even when the part is damaged, so
+        // its error speaks of eval parts, not of sweeps.
+        if EvalPart.looksLikePart(list[0]) || out.hasSuffix(".jsonl") || list[0].hasSuffix(".jsonl") {
             // Claims parts share the eval part format; their settings say which they are.
             if let p = try? EvalPart.read(path: list[0]), ClaimsHeader.parse(p.header.settings) != nil {
                 return try ClaimsMerge.mergeFiles(out: out, parts: list, json: false)

@@ -51,7 +51,7 @@ struct Trace: ParsableCommand {
         // input, a device or a folder; an existing file only with --force) and the inputs.
         try OutputFile.check(out, option: "--out", inputs: [("--input", input), ("--config", pipeline.config),
                                                             ("--token-layout", tokenLayout), ("--model", modelOptions.modelPath)],
-                             existing: .refuseUnless(force: force, what: "pass --force to replace it"))
+                             existing: .refuseUnless(force: force, what: "it may hold an earlier run"))
         let inputText = try input.map { try InputFile.text($0, option: "--input") }
         if let inputText, let input, inputText.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw CLIError("--input \(input) is empty") }
         let layout = try tokenLayout.map { try TokenLayout.read($0) }
