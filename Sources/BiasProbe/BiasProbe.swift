@@ -26,16 +26,19 @@ struct BiasProbe: ParsableCommand {
         // One --json line per finished example: line-buffer stdout even into a file or pipe, so a
         // run that is interrupted or killed keeps every line it printed (and tail -f shows them).
         setvbuf(stdout, nil, _IOLBF, 0)
+        // `eval merge` cannot be a subcommand of eval, whose first argument is the task, and
+        // under `sweep` ArgumentParser gives a repeated flag (--quiet) to the parent: both are
+        // the top-level merge, which recognises sweep and eval parts.
+        var args = Array(CommandLine.arguments.dropFirst())
+        if args.prefix(2) == ["eval", "merge"] || args.prefix(2) == ["sweep", "merge"] { args = ["merge"] + args.dropFirst(2) }
         do {
-            // `eval merge` cannot be a subcommand of eval, whose first argument is the task, and
-            // under `sweep` ArgumentParser gives a repeated flag (--quiet) to the parent: both are
-            // the top-level merge, which recognises sweep and eval parts.
-            var args = Array(CommandLine.arguments.dropFirst())
-            if args.prefix(2) == ["eval", "merge"] || args.prefix(2) == ["sweep", "merge"] { args = ["merge"] + args.dropFirst(2) }
             var command = try parseAsRoot(args)
             try command.run()
         } catch let e as InterruptedError {
             Log.info("biasprobe: \(e)")
+            Foundation.exit(130)
+        } catch is CancellationError {
+            Log.info("biasprobe: \(InterruptedError())")
             Foundation.exit(130)
         } catch let e as SweepInterrupted {
             Log.info("biasprobe: \(e)")
@@ -43,9 +46,13 @@ struct BiasProbe: ParsableCommand {
         } catch {
             // Help and version requests print as usual; every error is one line, no usage dump.
             guard exitCode(for: error) != .success else { exit(withError: error) }
-            let message = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            var text = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }.joined(separator: " ")
-            FileHandle.standardError.write("Error: \(message)\n".data(using: .utf8)!)
+            // ArgumentParser reads "-1" as an option, so a negative value looks like a missing one.
+            if text.hasPrefix("Missing"), let negative = args.first(where: { $0.count > 1 && $0.hasPrefix("-") && Double($0) != nil }) {
+                text += " ('\(negative)' was read as an option: write a negative value as --option=\(negative); layers, heads and counts start at 0)"
+            }
+            FileHandle.standardError.write("Error: \(text)\n".data(using: .utf8)!)
             Foundation.exit(exitCode(for: error).rawValue)
         }
     }

@@ -58,6 +58,7 @@ public final class H5File: H5Group {
         let base = "\(folder)/.\(name).tmp-\(getpid())"
         // Several atomic writers in one process may target the same path: pick a free name.
         // EXCL below still refuses a name that appears in between.
+        try refuseNonRegularTarget(path, "create '\(path)'")
         var temp = base
         var n = 0
         while access(temp, F_OK) == 0 {
@@ -69,6 +70,18 @@ public final class H5File: H5Group {
             H5Fcreate(temp, bp_H5F_ACC_EXCL(), bp_H5P_DEFAULT(), fapl.id)
         }
         return H5File(handle: h, filePath: path, temporaryPath: temp, readOnly: false)
+    }
+
+    /// rename() replaces whatever node is at the target: a device, FIFO or socket would be
+    /// swapped for a regular file (a folder fails later, after all the work). Only a regular file
+    /// or a symbolic link (the link is replaced, its target untouched) may be there.
+    static func refuseNonRegularTarget(_ path: String, _ operation: String) throws(H5Error) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG || type == S_IFLNK else {
+            throw H5Error(operation: operation, message: "'\(path)' exists and is not a regular file")
+        }
     }
 
     /// Deletes the temporary files that atomic writers of `path` left behind when they were killed
@@ -146,6 +159,7 @@ public final class H5File: H5Group {
         do throws(H5Error) {
             try closeEverything(operation)
             try syncToDisk(temp, operation)
+            try Self.refuseNonRegularTarget(filePath, operation)
             guard rename(temp, filePath) == 0 else {
                 throw H5Error(operation: operation, message: "rename from '\(temp)': \(lastOSError())")
             }

@@ -93,6 +93,15 @@ public enum PNG {
         let dir = slash.map { String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
         guard !base.isEmpty else { throw PNGError("cannot write PNG '\(path)': empty file name") }
+        // rename() would replace a device, FIFO or socket node with the PNG: refuse anything at
+        // `path` but a regular file or a symbolic link (whose target rename leaves alone).
+        var st = stat()
+        func refuseNonRegular() throws {
+            if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFLNK {
+                throw PNGError("cannot write PNG '\(path)': it exists and is not a regular file")
+            }
+        }
+        try refuseNonRegular()
         let tmp = (dir.isEmpty ? "" : dir + "/") + ".\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         func fail(_ what: String, _ code: Int32) -> PNGError {
             PNGError("cannot write PNG '\(path)': \(what) failed: \(String(cString: strerror(code)))")
@@ -120,6 +129,7 @@ public enum PNG {
         guard fsync(fd) == 0 else { throw fail("fsync", errno) }
         closed = true
         guard close(fd) == 0 else { throw fail("close", errno) }
+        try refuseNonRegular()
         guard rename(tmp, path) == 0 else { throw fail("rename", errno) }
         done = true
     }

@@ -3,6 +3,27 @@ import HDF5Bridge
 
 final class AtomicFileTests: XCTestCase {
 
+    /// rename() replaces whatever node is at the target: a FIFO or folder there is refused (at
+    /// creation and again at commit), never swapped for the file.
+    func testNonRegularTargetIsRefusedAndKept() throws {
+        let folder = try TempFolder()
+        let fifo = folder.file("pipe.h5")
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        let refused = expectH5Error("create over a FIFO") { _ = try H5File.createAtomic(path: fifo) }
+        XCTAssertTrue(refused?.message.contains("not a regular file") ?? false, refused?.description ?? "")
+        // A FIFO that appears while the file is written is refused at commit.
+        let path = folder.file("late.h5")
+        let file = try H5File.createAtomic(path: path)
+        try file.setAttribute("x", 1)
+        XCTAssertEqual(mkfifo(path, 0o644), 0)
+        let late = expectH5Error("commit over a FIFO") { try file.commit() }
+        XCTAssertTrue(late?.message.contains("not a regular file") ?? false, late?.description ?? "")
+        var st = stat()
+        XCTAssertEqual(lstat(path, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO, "the FIFO must still be there")
+        XCTAssertEqual(try folder.listing(), ["late.h5", "pipe.h5"], "no temporary file left")
+    }
+
     func testOnlyTemporaryBeforeCommitOnlyFinalAfter() throws {
         let folder = try TempFolder()
         let path = folder.file("trace.h5")

@@ -34,6 +34,19 @@ final class PNGIOTests: XCTestCase {
         XCTAssertEqual(Array(a.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
     }
 
+    func testWriteOntoAFIFOIsRefusedAndTheFIFOKept() throws {
+        let dir = try makeTempDir("fifo")
+        let target = dir + "/p.png"
+        XCTAssertEqual(mkfifo(target, 0o644), 0)
+        XCTAssertThrowsError(try PNG.write(Canvas(width: 4, height: 4), to: target)) { error in
+            XCTAssertTrue("\(error)".contains("not a regular file"), "\(error)")
+        }
+        var st = stat()
+        XCTAssertEqual(lstat(target, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["p.png"])
+    }
+
     func testWriteIntoMissingFolderThrowsAndLeavesNothing() throws {
         let dir = try makeTempDir("missing")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -53,7 +53,7 @@ struct BenchPrefill: ParsableCommand {
         abstract: "Prefill throughput at several lengths, as a share of the sgemm rate measured in the same run.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Prompt lengths to time.", transform: ContextLengthList.argument) var tokens = ContextLengthList(argument: "512,2048,8192")!
+    @Option(help: "Prompt lengths to time (default 512,2048,8192).", transform: ContextLengthList.argument) var tokens = ContextLengthList(argument: "512,2048,8192")!
     @Option(help: "Repetitions per size (best is reported).") var repeats = 3
     @Flag(help: "One JSON object per size on stdout.") var json = false
 
@@ -106,7 +106,7 @@ struct BenchAttention: ParsableCommand {
         abstract: "Prefill time with no observer and with every observer attached, side by side.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Prompt length.", transform: ContextLength.argument) var tokens = ContextLength(argument: "8192")!
+    @Option(help: "Prompt length (default 8192).", transform: ContextLength.argument) var tokens = ContextLength(argument: "8192")!
     @Option(help: "Alternating repetitions (best of each is reported).") var repeats = 2
     @Flag(help: "JSON on stdout.") var json = false
 

@@ -9,7 +9,7 @@ struct BenchDecode: ParsableCommand {
         abstract: "Decode throughput (tokens/s) after a prompt, per decode path (float, int8, sgemm).")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Prompt length (prefilled, not timed).", transform: ContextLength.argument) var prompt = ContextLength(argument: "512")!
+    @Option(help: "Prompt length, prefilled, not timed (default 512).", transform: ContextLength.argument) var prompt = ContextLength(argument: "512")!
     @Option(help: "Tokens generated (greedy; stop tokens are not honoured, so every run generates this many).") var tokens = 128
     @Option(help: "Decode path: float (the default path), int8, sgemm, or all (side by side).") var path = "float"
     @Option(help: "Repetitions (best is reported).") var repeats = 3

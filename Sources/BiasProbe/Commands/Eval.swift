@@ -33,8 +33,8 @@ struct Eval: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pipeline: PipelineOptions
     @Argument(help: "passkey, niah, mk-niah, mv-niah, kv, vt or ppl.") var task: Task
-    @Option(help: "Context lengths, comma separated (4096, 8k, 128k, 1m).", transform: ContextLengthList.argument) var lengths = ContextLengthList(argument: "8k,32k")!
-    @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
+    @Option(help: "Context lengths, comma separated: 4096, 8k, 128k, 1m (default 8k,32k).", transform: ContextLengthList.argument) var lengths = ContextLengthList(argument: "8k,32k")!
+    @Option(help: ArgumentHelp("Needle depths, comma separated (0 = start, 1 = end).", valueName: "list")) var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (length, depth).") var seeds = 1
     @Option(help: "The first seed: seeds run first-seed ..< first-seed + seeds, so a second run (to another --out) adds seeds to an earlier one without repeating any.") var firstSeed = 0
     @Option(help: "Methods, comma separated: parallelcomp, truncate, full, causal.") var method = "parallelcomp"
@@ -57,8 +57,14 @@ struct Eval: ParsableCommand {
         }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         guard firstSeed >= 0 else { throw ValidationError("--first-seed must be at least 0") }
-        for d in depths.values where !(0...1).contains(d) { throw ValidationError("depth \(d) is outside 0...1") }
+        for d in depths.values where !(0...1).contains(d) { throw ValidationError("--depths: depth \(d) is outside 0...1") }
+        try WorkList.check(counts: [("--lengths", lengths.values.count), ("--seeds", seeds), ("--depths", depths.values.count), ("--method", methods.count)],
+                           firstSeed: firstSeed, seeds: seeds)
         let shard = try self.shard ?? Shard.fromEnvironment()
+        if let out {
+            try OutputFile.check(shard.map { $0.partPath(for: out) } ?? out, option: "--out",
+                                 inputs: [("--config", pipeline.config), ("--model", modelOptions.modelPath)], createsFolder: shard != nil)
+        }
         let (model, tok, _) = try modelOptions.load()
         var defaults = ParallelCompConfig()
         defaults.keepChunks = 1          // the paper keeps one chunk for retrieval tasks

@@ -9,12 +9,16 @@ struct Inspect: ParsableCommand {
     @Argument(help: "The trace file.") var trace: String = "trace.h5"
     @Option(help: ArgumentHelp("Print one dataset by its stable name, e.g. global/band_mass.", valueName: "name")) var select: String?
     @Option(help: "How many heads to list per band.") var top = 5
+    @Option(help: ArgumentHelp("Print the text around this key index of the combined cache (the key axis of global/key_scores) and the document token it holds.", valueName: "index"))
+    var key: Int?
+    @Option(help: "With --key: characters of text shown on each side.") var around = 60
     @Flag(help: "Print the trace format documentation (Markdown) and exit.") var schema = false
     @Flag(help: "Print JSON on stdout.") var json = false
 
     func run() throws {
         if schema { print(TraceSchema.markdown(), terminator: ""); return }
         let t = try TraceReader(path: trace)
+        if let key { return try printKey(key, t) }
         if let name = select {
             guard TraceSchema.entry(name) != nil else {
                 throw CLIError("unknown dataset '\(name)'; names: \(TraceSchema.entries.map(\.name).joined(separator: ", "))")
@@ -58,6 +62,56 @@ struct Inspect: ParsableCommand {
         print("strongest global recent heads (mass on the kept chunks' last \(try t.int("recent_width")) keys):")
         for (l, h, m) in recents { print(String(format: "           layer %2d head %d  %.3f", l, h, m)) }
         print("timings    \(t.string("timings_json")); peak RSS \(String(format: "%.2f", Double(try t.int("peak_rss_bytes")) / 1e9)) GB")
+    }
+}
+
+extension Inspect {
+    /// `--key N`: which chunk and prefilled token the key holds, and the document text around it.
+    func printKey(_ key: Int, _ t: TraceReader) throws {
+        guard around >= 0 else { throw CLIError("--around must be at least 0, got \(around)") }
+        guard (try? t.file.exists("input/chunk_token_char")) == true else {
+            throw CLIError("\(trace) has no input/chunk_token_char (written before traces stored the document): re-run biasprobe trace to map keys to text")
+        }
+        let spanValues = try t.ints("input/combined_span")
+        let spans = stride(from: 0, to: spanValues.count - 1, by: 2).map { Int(spanValues[$0])..<Int(max(spanValues[$0], spanValues[$0 + 1])) }
+        let kept = try t.bytes("input/chunk_kept").enumerated().filter { $0.element != 0 }.map(\.offset)
+        let lengths = try t.ints("input/chunk_length").map { max(0, Int($0)) }
+        let keys = (spans.last?.upperBound ?? 0) + (try t.ints("input/question_ids")).count
+        guard (0..<keys).contains(key) else { throw CLIError("--key \(key) is out of range: \(trace) has keys 0...\(keys - 1)") }
+        guard let origin = KeyOrigin.of(key: key, spans: spans, keptIDs: kept, chunkLength: lengths) else {
+            throw CLIError("\(trace): key \(key) is in no kept chunk's span (input/combined_span)")
+        }
+        guard case .chunk(let c, let i) = origin else {
+            if case .question(let i) = origin {
+                if json { try JSONOut.emit(dictionary: ["key": key, "kind": "question", "question_token": i, "question": t.string("question")]) }
+                else { print("key \(key): question token \(i) (the question: \(t.string("question")))") }
+            }
+            return
+        }
+        let chars = try t.ints("input/chunk_token_char").map(Int.init)
+        let offset = lengths.prefix(c).reduce(0, +)
+        guard i >= 0, i < lengths[c], offset + lengths[c] <= chars.count else {
+            throw CLIError("\(trace): input/chunk_token_char holds \(chars.count) tokens, fewer than input/chunk_length adds up to")
+        }
+        let lo = chars[offset + i]
+        guard lo >= 0 else {
+            if json { try JSONOut.emit(dictionary: ["key": key, "kind": "prompt", "chunk": c, "chunk_token": i]) }
+            else { print("key \(key): chunk \(c), token \(i) of its pass: BOS or prompt template, not document text") }
+            return
+        }
+        let text = Array(t.string("document_text").unicodeScalars)
+        // The token ends where the next document token of the chunk starts.
+        let next = chars[(offset + i + 1)..<(offset + lengths[c])].first { $0 > lo } ?? min(text.count, lo + 1)
+        let a = min(lo, text.count), b = max(a, min(next, text.count))
+        func str(_ r: Range<Int>) -> String { var s = String.UnicodeScalarView(); s.append(contentsOf: text[r]); return String(s) }
+        let token = str(a..<b), before = str(max(0, a - around)..<a), after = str(b..<min(text.count, b + around))
+        if json {
+            try JSONOut.emit(dictionary: ["key": key, "kind": "document", "chunk": c, "chunk_token": i,
+                                          "char_start": a, "char_end": b, "token": token, "before": before, "after": after])
+        } else {
+            print("key \(key): chunk \(c), token \(i) of its pass, document characters \(a)..<\(b)")
+            print((before + "[[" + token + "]]" + after).replacingOccurrences(of: "\n", with: " "))
+        }
     }
 }
 

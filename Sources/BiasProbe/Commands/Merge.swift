@@ -19,7 +19,9 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         let list = try MergeInputs.resolve(out: out, parts: parts)
-        if EvalPart.looksLikePart(list[0]) {
+        // A .jsonl output or part is an eval (or claims) merge even when the part is damaged, so
+        // its error speaks of eval parts, not of sweeps.
+        if EvalPart.looksLikePart(list[0]) || out.hasSuffix(".jsonl") || list[0].hasSuffix(".jsonl") {
             // Claims parts share the eval part format; their settings say which they are.
             if let p = try? EvalPart.read(path: list[0]), ClaimsHeader.parse(p.header.settings) != nil {
                 return try ClaimsMerge.mergeFiles(out: out, parts: list, json: false)
@@ -52,6 +54,11 @@ struct EvalMergeCommand: ParsableCommand {
     static func mergeFiles(out: String, parts: [String], quiet: Bool) throws {
         let loaded = try parts.map { (path: $0, part: try EvalPart.read(path: $0)) }
         let (rows, peak, _) = try EvalMerge.merge(loaded)
+        // Every row must be an eval result with the right types ("seed": "zero" is not one).
+        for (n, row) in rows.enumerated() {
+            do { _ = try JSONDecoder().decode(EvalRow.self, from: Data(row.utf8)) }
+            catch { throw CLIError("cannot merge: item \(n) is not a valid eval row: \(ConfigFile.describe(error))") }
+        }
         guard let settings = try? JSONDecoder().decode(EvalSettings.self, from: Data(loaded[0].part.header.settings.utf8)) else {
             throw CLIError("\(loaded[0].path): its settings are not an eval's")
         }
@@ -108,6 +115,8 @@ enum MergeInputs {
         }
         let std = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         if list.contains(where: { std($0) == std(out) }) { throw CLIError("\(out) is both the output and a part: name another output") }
+        // Also through links (same device and inode), and never onto a device, FIFO or folder.
+        try OutputFile.check(out, option: "OUT", inputs: list.map { ("part", $0) })
         return list
     }
 }

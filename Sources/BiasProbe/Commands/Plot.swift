@@ -34,6 +34,8 @@ struct PlotOptions: ParsableArguments {
     func validate() throws {
         if let w = width, !(200...8000).contains(w) { throw ValidationError("--width must be between 200 and 8000") }
         if let h = height, !(150...8000).contains(h) { throw ValidationError("--height must be between 150 and 8000") }
+        // Before the trace is read: never write over the trace, a device or a folder.
+        if let out { try OutputFile.check(out, option: "--out", inputs: [("--trace", trace)], createsFolder: true) }
     }
 }
 
@@ -185,10 +187,13 @@ enum PlotNames {
 enum PlotOutput {
     static func write(_ figure: Figure, options: PlotOptions, defaultName: String, scale: ColorScale? = nil,
                       panelNames: [String] = []) throws {
-        try write(figure, path: options.out ?? "outputs/\(defaultName).png", json: options.json, scale: scale, panelNames: panelNames)
+        try write(figure, path: options.out ?? "outputs/\(defaultName).png", json: options.json, scale: scale, panelNames: panelNames,
+                  inputs: [("--trace", options.trace)])
     }
 
-    static func write(_ figure: Figure, path: String, json: Bool, scale: ColorScale? = nil, panelNames: [String] = []) throws {
+    static func write(_ figure: Figure, path: String, json: Bool, scale: ColorScale? = nil, panelNames: [String] = [],
+                      inputs: [OutputFile.Input]) throws {
+        try OutputFile.check(path, option: "--out", inputs: inputs, createsFolder: true)
         let (canvas, layout) = figure.renderWithLayout()
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty {

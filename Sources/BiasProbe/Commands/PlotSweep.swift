@@ -23,6 +23,7 @@ struct PlotSweep: ParsableCommand {
     @Flag(help: "Print each figure's layout as JSON on stdout.") var json = false
 
     func run() throws {
+        if let out { try OutputFile.check(out, option: "--out", inputs: [("--sweep", sweep)], createsFolder: true) }
         let res = try SweepResults.read(path: sweep)
         guard !res.points.isEmpty else { throw CLIError("\(sweep) has no finished points yet") }
         let names = res.axes.map(\.parameter.rawValue)
@@ -37,14 +38,14 @@ struct PlotSweep: ParsableCommand {
         if let x, let y {
             let (xi, yi) = (try axis(x), try axis(y))
             guard xi != yi else { throw ValidationError("--x and --y name the same parameter") }
-            try PlotOutput.write(heatmap(res, xi, yi), path: base, json: json)
+            try PlotOutput.write(heatmap(res, xi, yi), path: base, json: json, inputs: [("--sweep", sweep)])
         } else if let x {
-            try PlotOutput.write(lines(res, try axis(x)), path: base, json: json)
+            try PlotOutput.write(lines(res, try axis(x)), path: base, json: json, inputs: [("--sweep", sweep)])
         } else if y != nil {
             throw ValidationError("--y needs --x")
         } else {
             let stem = base.hasSuffix(".png") ? String(base.dropLast(4)) : base
-            for i in res.axes.indices { try PlotOutput.write(lines(res, i), path: "\(stem)-\(names[i]).png", json: json) }
+            for i in res.axes.indices { try PlotOutput.write(lines(res, i), path: "\(stem)-\(names[i]).png", json: json, inputs: [("--sweep", sweep)]) }
         }
     }
 

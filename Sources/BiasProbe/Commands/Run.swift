@@ -20,6 +20,7 @@ struct Run: ParsableCommand {
     func validate() throws {
         if tokenLayout == nil && (context == nil || question == nil) { throw ValidationError("give --context FILE and --question TEXT, or --token-layout FILE") }
         if tokenLayout != nil && (context != nil || question != nil) { throw ValidationError("--token-layout replaces --context and --question; give one or the other") }
+        if let q = question, q.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("--question is empty: give the question to answer") }
     }
 
     func run() throws {
@@ -30,9 +31,13 @@ struct Run: ParsableCommand {
         if pipeline.noReuseScores { pc.memo = nil }
         let prep: ParallelCompPipeline.Prepared
         if let tokenLayout {
-            prep = try TokenLayout.read(tokenLayout).prepared(bos: pc.bosID)
+            let layout = try TokenLayout.read(tokenLayout)
+            try layout.check(contextLength: model.config.contextLength, vocabulary: model.config.vocabSize, path: tokenLayout)
+            prep = try layout.prepared(bos: pc.bosID)
         } else {
-            guard let context, let text = try? String(contentsOfFile: context, encoding: .utf8) else { throw CLIError("cannot read \(context ?? "") as UTF-8 text") }
+            let text = try InputFile.text(context ?? "", option: "--context")
+            // Tokenised once where Ctrl-C can stop it; prepare() then finds every word cached.
+            _ = try tok.encode(text, parseSpecial: false, addBOS: false, cancelled: { Signals.isInterrupted })
             prep = try pc.prepare(context: text, question: question ?? "")
         }
         let result = try runWithProgress(pc, prep, quiet: quiet || json)
@@ -102,11 +107,7 @@ struct TokenLayout: Decodable {
     var exact: Bool? = nil
 
     static func read(_ path: String) throws -> TokenLayout {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
-        guard let l = try? JSONDecoder().decode(TokenLayout.self, from: data) else {
-            throw CLIError("\(path) is not {\"chunks\": [[ids]], \"question\": [ids]}")
-        }
-        return l
+        try decode(InputFile.data(path, option: "--token-layout"), path: path)
     }
 
     func prepared(bos: Int?) throws -> ParallelCompPipeline.Prepared {

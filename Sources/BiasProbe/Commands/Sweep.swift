@@ -38,8 +38,8 @@ struct Sweep: ParsableCommand {
     @Option(name: .customLong("vary"), help: ArgumentHelp("An axis: NAME=V1,V2,... (repeatable).", valueName: "name=values"))
     var vary: [String] = []
     @Option(help: "Tasks, comma separated: passkey, niah, mk-niah, mv-niah, kv, vt, ppl (see eval --help).") var tasks = "passkey,niah"
-    @Option(help: "Context length of every example (4096, 8k, 32k...).", transform: ContextLength.argument) var length = ContextLength(argument: "8k")!
-    @Option(help: "Needle depths (0 = start, 1 = end).") var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
+    @Option(help: "Context length of every example: 4096, 8k, 32k... (default 8k).", transform: ContextLength.argument) var length = ContextLength(argument: "8k")!
+    @Option(help: ArgumentHelp("Needle depths, comma separated (0 = start, 1 = end).", valueName: "list")) var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (task, depth).") var seeds = 1
     @Option(name: [.short, .long], help: ArgumentHelp("The sweep's HDF5 file (resumed when it exists).", valueName: "file")) var out = "sweep.h5"
     @Flag(help: "Start over even if the output file holds finished points.") var restart = false
@@ -59,7 +59,14 @@ struct Sweep: ParsableCommand {
         }
         guard !taskList.isEmpty else { throw ValidationError("--tasks is empty") }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
-        for d in depths.values where !(0...1).contains(d) { throw ValidationError("depth \(d) is outside 0...1") }
+        for d in depths.values where !(0...1).contains(d) { throw ValidationError("--depths: depth \(d) is outside 0...1") }
+        try WorkList.check(counts: [("--tasks", taskList.count), ("--seeds", seeds), ("--depths", depths.values.count),
+                                    ("--vary", axes.reduce(1) { $0.multipliedReportingOverflow(by: max(1, $1.values.count)).partialValue })],
+                           firstSeed: 0, seeds: seeds)
+        if !plan {
+            try OutputFile.check((try shard ?? Shard.fromEnvironment()).map { $0.partPath(for: out) } ?? out, option: "--out",
+                                 inputs: [("--config", pipeline.config), ("--model", modelOptions.modelPath)])
+        }
 
         let (model, tok, _) = try modelOptions.load()
         let modelPath = modelOptions.modelPath
@@ -69,7 +76,11 @@ struct Sweep: ParsableCommand {
         let base = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults)
         let points = SweepPoint.grid(axes)
         // Every point's settings are checked before any work.
-        let configs = try points.map { try $0.apply(to: base, layerCount: model.config.layerCount) }
+        let configs = try points.map { p -> ParallelCompConfig in
+            let c = try p.apply(to: base, layerCount: model.config.layerCount)
+            do { try ConfigCheck.validate(c) } catch { throw CLIError("--vary point \(p.label(axes: axes)): \(error)") }
+            return c
+        }
         for a in axes where a.parameter == .window || a.parameter == .kernel {
             guard configs.contains(where: { $0.compression != nil }) else {
                 throw ValidationError("--vary \(a.parameter.rawValue) needs compression: give --capacity N or vary capacity")

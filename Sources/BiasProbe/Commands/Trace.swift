@@ -15,8 +15,12 @@ struct Trace: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pipeline: PipelineOptions
-    @Option(help: "Context length: 4096, 8k, 128k, 1m.", transform: ContextLength.argument) var context = ContextLength(argument: "128k")!
-    @Option(help: "Use this text file instead of the default essays (cut to --context tokens).") var input: String?
+    @Option(help: ArgumentHelp("Context length in tokens: 4096, 8k, 128k, 1m (default: 128k of the essays; with --input, the file's own length).", valueName: "length"),
+            transform: ContextLength.argument) var context: ContextLength?
+    @Option(help: ArgumentHelp("Trace this UTF-8 text file as it is instead of the default essays (a shorter --context cuts it; a longer one needs --repeat).", valueName: "file"))
+    var input: String?
+    @Flag(name: .customLong("repeat"), help: "With --input and a --context longer than the file: repeat the text until it fills --context (reported in the plan line and the trace's input_repeats).")
+    var repeatInput = false
     @Option(help: "The question (default: ask for the pass key, or to summarise an --input file).") var question: String?
     @Option(help: ArgumentHelp("Token ids instead of text: JSON {\"chunks\": [[ids...], ...], \"question\": [ids...]} without BOS (the pipeline adds it; \"exact\": true takes chunk ids as they are).", valueName: "file"))
     var tokenLayout: String?
@@ -27,7 +31,9 @@ struct Trace: ParsableCommand {
     @Option(help: "Relative-position bins per chunk.") var bins = 32
     @Option(help: "Last question rows behind *_last datasets and key_scores.") var lastRows = 8
     @Flag(help: "Skip the within-chunk (prefill row) statistics, which cost the most.") var noPrefillRows = false
-    @Option(name: .shortAndLong, help: "Output file.") var out = "trace.h5"
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output file (never an input; an existing file is replaced only with --force).", valueName: "file"))
+    var out = "trace.h5"
+    @Flag(help: "Replace an existing --out file.") var force = false
     @Flag(help: "No progress bar.") var quiet = false
     @Flag(help: "Print a JSON summary on stdout.") var json = false
 
@@ -36,48 +42,90 @@ struct Trace: ParsableCommand {
         if sinkWidth < 1 || recentWidth < 1 { throw ValidationError("--sink-width and --recent-width must be at least 1") }
         if bins < 1 || bins > 4096 { throw ValidationError("--bins must be between 1 and 4096") }
         if lastRows < 1 { throw ValidationError("--last-rows must be at least 1") }
+        if repeatInput && (input == nil || context == nil) { throw ValidationError("--repeat needs --input FILE and a --context LENGTH to fill") }
+        if input != nil && tokenLayout != nil { throw ValidationError("--input and --token-layout are two ways to give the context; give one") }
     }
 
     func run() throws {
-        let dir = (out as NSString).deletingLastPathComponent
-        if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir) { throw CLIError("output folder \(dir) does not exist") }
+        // Everything that can be refused is refused before the model loads: the output (never an
+        // input, a device or a folder; an existing file only with --force) and the inputs.
+        try OutputFile.check(out, option: "--out", inputs: [("--input", input), ("--config", pipeline.config),
+                                                            ("--token-layout", tokenLayout), ("--model", modelOptions.modelPath)],
+                             existing: .refuseUnless(force: force, what: "it may hold an earlier run"))
+        let inputText = try input.map { try InputFile.text($0, option: "--input") }
+        if let inputText, let input, inputText.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw CLIError("--input \(input) is empty") }
+        let layout = try tokenLayout.map { try TokenLayout.read($0) }
+        // The temporary output exists from now on: an unwritable place fails before any work, and
+        // Ctrl-C (even a second one) removes it.
+        _ = try? H5File.removeStaleTemporaryFiles(for: out)
+        let file: H5File
+        do { file = try H5File.createAtomic(path: out) } catch { throw CLIError("--out \(out): cannot create it: \(error)") }
+        Signals.removeOnExit(file.temporaryPath)
+        defer { Signals.removeOnExit(nil) }
+
         let t0 = Date()
         let (model, tok, _) = try modelOptions.load()
         let c = model.config
+        if let layout { try layout.check(contextLength: c.contextLength, vocabulary: c.vocabSize, path: tokenLayout!) }
         var defaults = ParallelCompConfig()
         defaults.maxNewTokens = 16
         let config = try pipeline.resolve(layerCount: c.layerCount, defaults: defaults)
 
-        // The input: the user's text, or the essays with a pass key.
+        // The input: the user's text as it is (cut or, with --repeat, repeated to --context), or
+        // the essays with a pass key.
         var text: String, q: String, expected = "", instruction = "", answerPrefix = ""
         var needleChar: Int?
         var task: RetrievalExample?
-        if let input {
-            guard let t = try? String(contentsOfFile: input, encoding: .utf8) else { throw CLIError("cannot read \(input) as UTF-8 text") }
-            text = RetrievalTaskBuilder.prefix(of: t, tokens: context.tokens, tokenizer: tok)
+        var inputTokens = -1, inputRepeats = -1.0, inputNote = ""
+        let stop = { Signals.isInterrupted }
+        if let inputText, let input {
+            let own = try tok.encode(inputText, parseSpecial: false, addBOS: false, cancelled: stop).count
+            inputTokens = own
+            if let context, context.tokens != own {
+                if context.tokens > own && !repeatInput {
+                    throw CLIError("--input \(input) has \(own) tokens, fewer than --context \(context): pass --repeat to fill \(context) by repeating the text, or leave out --context to trace the file as it is")
+                }
+                text = RetrievalTaskBuilder.prefix(of: inputText, tokens: context.tokens, tokenizer: tok)
+                inputRepeats = Double(context.tokens) / Double(max(1, own))
+                inputNote = context.tokens > own ? String(format: "%@ repeated %.2f times to fill %@", input, inputRepeats, context.text)
+                                                 : "the first \(context.tokens) of the \(own) tokens of \(input)"
+            } else {
+                text = inputText
+                inputRepeats = 1
+                inputNote = "\(input) as it is"
+            }
             q = question ?? "Summarize the text in one sentence."
         } else {
-            let ex = RetrievalTaskBuilder(tokenizer: tok).passkeyInEssays(haystack: try DefaultCorpus.essays(), tokens: context.tokens, depth: depth, seed: passkeySeed)
+            let ex = RetrievalTaskBuilder(tokenizer: tok).passkeyInEssays(haystack: try DefaultCorpus.essays(), tokens: (context ?? ContextLength(tokens: 128 * 1024)).tokens,
+                                                                          depth: depth, seed: passkeySeed)
             text = ex.context; q = question ?? ex.question; expected = question == nil ? ex.answer : ""
             instruction = ex.instruction; answerPrefix = question == nil ? ex.answerPrefix : ""
             needleChar = ex.needle.lowerBound
             if question == nil { task = ex }
         }
+        if question?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { throw CLIError("--question is empty") }
         let format = task.map { pipeline.format(tok, example: $0) } ?? pipeline.format(tok, instruction: instruction, answerPrefix: answerPrefix)
         // The answer as the model continues it: an answer prefix is shown only when the prompt has it.
         if !format.questionTemplate.hasSuffix(answerPrefix) { answerPrefix = "" }
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         let prep: ParallelCompPipeline.Prepared
-        if let tokenLayout {
-            let l = try TokenLayout.read(tokenLayout)
-            prep = try l.prepared(bos: pc.bosID)
-            q = tok.decode(l.question); expected = ""; needleChar = nil
+        let document: DocumentMap
+        if let layout {
+            prep = try layout.prepared(bos: pc.bosID)
+            q = tok.decode(layout.question); expected = ""; needleChar = nil
+            document = DocumentMap(ids: layout.chunks.flatMap { $0 }, tokenizer: tok)
         } else {
+            // The same call prepare() makes, cancellable; its words are then cached, so prepare's is quick.
+            let ids = try tok.encode(text, parseSpecial: false, addBOS: false, cancelled: stop)
             prep = try pc.prepare(context: text, question: q)
+            document = DocumentMap(ids: ids, tokenizer: tok)
         }
         let settings = ObservationSettings(sinkWidth: sinkWidth, recentWidth: recentWidth, bins: bins, lastRows: lastRows, prefillRows: !noPrefillRows)
         let recorder = TraceRecorder(settings: settings, layers: c.layerCount, heads: c.headCount, chunks: prep.chunks.count)
-        if !quiet { Log.info("tracing \(prep.documentTokenCount) tokens in \(prep.chunks.count) chunks of up to \(prep.chunkTokens) tokens; BLAS \(BLAS.coreName)") }
+        if !quiet {
+            Log.info("tracing \(prep.documentTokenCount) tokens" + (inputNote.isEmpty ? "" : " (\(inputNote))")
+                     + " in \(prep.chunks.count) chunks of up to \(prep.chunkTokens) tokens; answer up to \(config.maxNewTokens) tokens; BLAS \(BLAS.coreName)")
+        }
         let result = try runWithProgress(pc, prep, observers: recorder.observers, quiet: quiet)
         var needleChunk = -1
         if let nc = needleChar {
@@ -108,10 +156,12 @@ struct Trace: ParsableCommand {
             "passkey_depth": .double(input == nil && tokenLayout == nil ? depth : -1),
             "passkey_seed": .int(input == nil && tokenLayout == nil ? Int64(passkeySeed) : -1), "query_position": .int(Int64(result.queryPosition)),
             "document_tokens": .int(Int64(prep.documentTokenCount)),
+            "prefix_tokens": .int(Int64(prep.prefixLength)),
+            "input_path": .string(input ?? ""), "input_tokens": .int(Int64(inputTokens)), "input_repeats": .double(inputRepeats),
             "timings_json": .string(String(decoding: try enc.encode(timings), as: UTF8.self)),
             "peak_rss_bytes": .int(Int64(ProcessStats.peakRSS)),
         ]
-        try TraceWriter.write(path: out, attributes: attrs, result: result, arrays: recorder.arrays(),
+        try TraceWriter.write(file: file, attributes: attrs, result: result, arrays: recorder.arrays(), document: document,
                               layers: c.layerCount, heads: c.headCount, chunks: prep.chunks.count, bins: bins)
         let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
         let summary: [String: Any] = ["out": out, "tokens": prep.documentTokenCount, "chunks": prep.chunks.count,
@@ -124,6 +174,10 @@ struct Trace: ParsableCommand {
             Log.info("note: the answer misses the pass key \(expected)" + (needleChunk >= 0 && !result.keptChunkIDs.contains(needleChunk)
                 ? " (its chunk \(needleChunk) was not kept)" : needleChunk >= 0 ? " (its chunk \(needleChunk) was kept)" : "")
                 + "; \(c.name) reads a pass key reliably only from short chunks: try --chunk-tokens 384 --keep-chunks 1")
+        }
+        let eos = tok.stopTokenIDs
+        if result.answerIDs.count >= config.maxNewTokens, !(result.answerIDs.last.map(eos.contains) ?? false) {
+            Log.info("note: the answer was cut at the \(config.maxNewTokens)-token cap; pass --max-tokens N for a longer one")
         }
         if json { try JSONOut.emit(dictionary: summary) }
         else if !quiet {

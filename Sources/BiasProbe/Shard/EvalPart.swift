@@ -37,7 +37,7 @@ struct EvalPart {
     }
 
     static func read(path: String) throws -> EvalPart {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
+        let data = try InputFile.data(path, option: "part")
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
         guard let first = lines.first, let header = try? JSONDecoder().decode(Header.self, from: Data(first.utf8)), header.format == format else {
             throw CLIError("\(path) is not a part of a sharded eval (no biasprobe-eval-part header)")
@@ -45,11 +45,16 @@ struct EvalPart {
         guard header.version == 1 else { throw CLIError("\(path) has eval part version \(header.version); this biasprobe reads version 1") }
         var part = EvalPart(header: header)
         let owned = Set(header.items)
-        for line in lines.dropFirst() {
-            // A killed task can leave its last line cut short: such a line is not a result.
+        let endsWithNewline = data.last == UInt8(ascii: "\n")
+        for (n, line) in lines.enumerated().dropFirst() {
             guard line.hasPrefix("{\"item\":"), line.hasSuffix("}"), let r = line.range(of: ",\"row\":"),
                   let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let item = o["item"] as? Int, o["row"] is [String: Any] else { continue }
+                  let item = o["item"] as? Int, o["row"] is [String: Any] else {
+                // A killed task can leave its last line cut short (no newline): not a result.
+                // Any other line that is not a result is damage, never dropped in silence.
+                if n == lines.count - 1 && !endsWithNewline { continue }
+                throw CLIError("\(path) line \(n + 1) is not a result line ({\"item\": N, \"row\": {...}}): \(line.prefix(60))")
+            }
             guard owned.contains(item) else { throw CLIError("\(path) holds item \(item) that is not in its shard \(header.shard)") }
             let text = String(line[r.upperBound..<line.index(before: line.endIndex)])
             part.rows[item] = (text, (o["peak_rss_bytes"] as? Int).map(Int64.init) ?? 0)

@@ -21,12 +21,14 @@ struct ModelOptions: ParsableArguments {
     /// Open the GGUF, then load model and tokenizer.
     func load() throws -> (LlamaModel, Tokenizer, GGUFFile) {
         let path = modelPath
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard InputFile.kind(path) != .missing else {
             throw CLIError("model file not found: \(path) (run scripts/setup.sh, or pass --model PATH)")
         }
+        try InputFile.requireRegular(path, option: "--model")
         let gguf = try GGUFFile(path: path)
         let tok = try Tokenizer(gguf: gguf)
         let model = try LlamaModel(gguf: gguf, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        model.shouldStop = { Signals.isInterrupted }
         return (model, tok, gguf)
     }
 }
@@ -70,8 +72,10 @@ struct ContextLength: ExpressibleByArgument, CustomStringConvertible, Codable, E
 }
 
 /// A comma-separated list of context lengths.
-struct ContextLengthList: ExpressibleByArgument {
+struct ContextLengthList: ExpressibleByArgument, CustomStringConvertible {
     let values: [ContextLength]
+    var description: String { values.map(\.text).joined(separator: ",") }
+    var defaultValueDescription: String { description }
     init?(argument: String) {
         guard let v = try? Self.argument(argument) else { return nil }
         self = v
@@ -85,13 +89,36 @@ struct ContextLengthList: ExpressibleByArgument {
     }
 }
 
-/// A comma-separated list of numbers.
-struct DoubleList: ExpressibleByArgument {
+/// A comma-separated list of numbers (NaN and infinities refused).
+struct DoubleList: ExpressibleByArgument, CustomStringConvertible {
     let values: [Double]
     init?(argument: String) {
         let v = argument.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { return nil }
+        guard !v.isEmpty, v.allSatisfy({ $0?.isFinite ?? false }) else { return nil }
         values = v.map { $0! }
+    }
+    /// How --help shows the default: "0,0.25,0.5" rather than the struct's debug form.
+    var description: String { values.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int($0)) : String($0) }.joined(separator: ",") }
+    var defaultValueDescription: String { description }
+}
+
+/// Bounds on a command's work list, checked before it is built: a huge --seeds would otherwise
+/// allocate for minutes, and first-seed + seeds could wrap past Int.max.
+enum WorkList {
+    static let maxItems = 1_000_000
+
+    static func check(counts: [(option: String, count: Int)], firstSeed: Int, seeds: Int) throws {
+        if firstSeed.addingReportingOverflow(seeds).overflow {
+            throw CLIError("--first-seed \(firstSeed) with --seeds \(seeds) runs past the largest seed \(Int.max)")
+        }
+        var total = 1
+        for (option, n) in counts {
+            let (m, overflow) = total.multipliedReportingOverflow(by: n)
+            guard !overflow, m <= maxItems else {
+                throw CLIError("the work list (\(counts.map { "\($0.option) \($0.count)" }.joined(separator: " x "))) would hold more than \(maxItems) examples; \(option) is too large")
+            }
+            total = m
+        }
     }
 }
 
@@ -107,11 +134,11 @@ struct PipelineOptions: ParsableArguments {
     var promptLayout: PromptFormat.Layout?
     @Option(help: "Official layout: the dataset template around chunks and question: qa (LongBench multifieldqa_en, the default for run and trace), passkey (InfiniteBench) or raw. Tasks use their own.")
     var template: PromptFormat.Template?
-    @Option(help: "Chunks kept for the question, chosen by lowest question NLL (default 3).")
+    @Option(help: "Chunks kept for the question, chosen by lowest question NLL (default 3; eval and sweep: 1).")
     var keepChunks: Int?
     @Option(help: "Which chunks to keep: lowest (the paper) or highest NLL (the official code's positive topk quirk).")
     var select: ParallelCompConfig.Selection?
-    @Option(help: "Question tokens scored for the NLL: 0 = all, else the last n.")
+    @Option(help: "Question tokens scored for the NLL: 0 = all (default), else the last n.")
     var scoreTokens: Int?
     @Option(help: "NLL formula: official (sum over labels that are not EOS / (count - 1), the default) or mean.")
     var nllFormula: ParallelCompConfig.NLLFormula?
@@ -121,7 +148,7 @@ struct PipelineOptions: ParsableArguments {
     var ties: ParallelCompConfig.TieBreak?
     @Option(help: "Rank chunks by the question's NLL (official default), the whole chunk's own NLL (query_rank=false) or a seeded random score (the shuffle ablation).")
     var ranking: ParallelCompConfig.Ranking?
-    @Option(help: "Seed of --ranking random.")
+    @Option(help: "Seed of --ranking random (default 0).")
     var rankingSeed: UInt64?
     @Flag(help: "Keep every kept chunk's first token in the combined cache (ablation; default keeps only the first chunk's).")
     var keepEveryFirstToken = false
@@ -129,15 +156,15 @@ struct PipelineOptions: ParsableArguments {
     var evictChunkFirstToken = false
     @Flag(help: "Variant: with SnapKV keep later chunks' first kept token (official combine drops it, taking it for a BOS).")
     var noSnapkvDropFirstKept = false
-    @Option(help: "Chunks prefilled together in one batched pass (throughput; same results).")
+    @Option(help: "Chunks prefilled together in one batched pass (throughput; same results; default 1).")
     var batchChunks: Int?
     @Flag(help: "Prefill every chunk, even one identical to a chunk already scored (by default such a chunk is skipped when its known score cannot be kept; results are the same).")
     var noReuseScores = false
     @Option(help: ArgumentHelp("SnapKV compression: context tokens kept per chunk and head (default off).", valueName: "n"))
     var capacity: Int?
-    @Option(help: "SnapKV: last question rows that score the keys.")
+    @Option(help: "SnapKV: last question rows that score the keys (default 8).")
     var window: Int?
-    @Option(help: "SnapKV: max-pool kernel over key scores.")
+    @Option(help: "SnapKV: max-pool kernel over key scores, odd (default 7).")
     var kernel: Int?
     @Option(help: "Where SnapKV compresses: in every chunk pass (official kv_cache_eviction, the default) or once after the question prefill (official stage_eviction; changes what decoding sees).")
     var compressionStage: ParallelCompConfig.Compression.Stage?
@@ -147,11 +174,11 @@ struct PipelineOptions: ParsableArguments {
     var budget: Int?
     @Option(help: ArgumentHelp("--policy: fraction of each chunk's context keys kept per head, in (0, 1].", valueName: "r"))
     var ratio: Double?
-    @Option(help: "--policy: first keys of each chunk always kept (attention sinks; StreamingLLM's sink count).")
+    @Option(help: "--policy: first keys of each chunk always kept (attention sinks; StreamingLLM's sink count; default 4).")
     var sink: Int?
-    @Option(help: "--policy: last keys of each chunk always kept.")
+    @Option(help: "--policy: last keys of each chunk always kept (default 0).")
     var recent: Int?
-    @Option(help: "--policy random: seed of the draw.")
+    @Option(help: "--policy random: seed of the draw (default 0).")
     var policySeed: UInt64?
     @Flag(help: "Variant for --policy tova or h2o: keep evicting during decoding as the paper does (one key per head and generated token; TOVA drops the key the newest token attends to least, H2O the lowest accumulated attention outside the --recent window). Off by default.")
     var decodeEviction = false
@@ -159,11 +186,11 @@ struct PipelineOptions: ParsableArguments {
     var causal = false
     @Option(help: ArgumentHelp("Calibration rules: 'paper' (per chunk, appendix C; 'paper@query' at the question), BAND:FIRST-LAST[@chunk|@query],... with BAND sink|middle|recent|all and 0-based layers, or the official strings such as prefill_2_calibration_head_sink_23_29.", valueName: "rules"))
     var calibration: String?
-    @Option(help: "Calibration threshold on a key's mean attention from the last question rows.")
+    @Option(help: "Calibration threshold on a key's mean attention from the last question rows, in (0, 1) (default 0.1).")
     var lambda: Float?
-    @Option(help: "Question rows that score keys for calibration.")
+    @Option(help: "Question rows that score keys for calibration (default 1).")
     var calibrationRows: Int?
-    @Option(help: "Width of the sink and recent bands for calibration.")
+    @Option(help: "Width of the sink and recent bands for calibration (default 100).")
     var bandWidth: Int?
     @Flag(inversion: .prefixedNo, help: "Pad every head's eviction to the same count (official code).")
     var equalizeHeads = true
@@ -177,15 +204,15 @@ struct PipelineOptions: ParsableArguments {
     var chunkCalibrationRows: ParallelCompConfig.ChunkCalibrationRows?
     @Option(help: "How a pass's rows see keys evicted during it: official (bottom-right-aligned shortened cache) or masked.")
     var evictionAlignment: EvictionAlignment?
-    @Option(help: "Most tokens to generate.")
+    @Option(help: "Most tokens to generate (default: run 32, trace 16, eval the task's answer length, sweep 12).")
     var maxTokens: Int?
     @Option(help: "Tokens that end decoding: eos (the official code, the default) or all (EOS, EOT and the chat end-of-turn markers).")
     var stopTokens: ParallelCompConfig.StopTokens?
-    @Option(help: "Sampling temperature (0 = greedy).")
+    @Option(help: "Sampling temperature, finite and >= 0 (default 0 = greedy).")
     var temperature: Float?
-    @Option(help: "Nucleus sampling mass.")
+    @Option(help: "Nucleus sampling mass, in (0, 1] (default 1).")
     var topP: Float?
-    @Option(help: "Seed of temperature / top-p sampling (not of any task's pass key).")
+    @Option(help: "Seed of temperature / top-p sampling, not of any task's pass key (default 0).")
     var samplingSeed: UInt64?
     @Option(help: ArgumentHelp("Read pipeline settings from a JSON file (the `config` object of --json output); flags override it.", valueName: "file"))
     var config: String?
@@ -203,7 +230,10 @@ struct PipelineOptions: ParsableArguments {
         if kvCacheDynamic && capacity == nil { throw ValidationError("--kv-cache-dynamic needs --capacity N (official: it requires kv_cache_eviction)") }
         if let w = window, w < 1 { throw ValidationError("--window must be at least 1") }
         if let k = kernel, k < 1 || k % 2 == 0 { throw ValidationError("--kernel must be a positive odd number") }
-        if let l = lambda, !(l > 0 && l < 1) { throw ValidationError("--lambda must be between 0 and 1") }
+        if let l = lambda, !(l > 0 && l < 1) { throw ValidationError("--lambda must be between 0 and 1, got \(l)") }
+        if let r = ratio, !r.isFinite { throw ValidationError("--ratio must be a number in (0, 1], got \(r)") }
+        do { try ConfigCheck.sampling(SamplingSettings(temperature: temperature ?? 0, topP: topP ?? 1)) }
+        catch { throw ValidationError("\(error)") }
         if let b = bandWidth, b < 1 { throw ValidationError("--band-width must be at least 1") }
         if let b = batchChunks, b < 1 { throw ValidationError("--batch-chunks must be at least 1") }
         if let m = maxTokens, m < 1 { throw ValidationError("--max-tokens must be at least 1") }
@@ -233,11 +263,7 @@ struct PipelineOptions: ParsableArguments {
     /// The pipeline configuration: defaults, then the JSON file, then flags.
     func resolve(layerCount: Int, defaults: ParallelCompConfig = ParallelCompConfig()) throws -> ParallelCompConfig {
         var c = defaults
-        if let path = config {
-            guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read config file \(path)") }
-            do { c = try JSONDecoder().decode(ParallelCompConfig.self, from: data) }
-            catch { throw CLIError("config file \(path) is not a valid pipeline config: \(error.localizedDescription)") }
-        }
+        if let path = config { c = try ConfigFile.read(path) }
         if let v = chunkTokens { c.chunkTokens = v }
         if let v = rawModelMaxLen { c.rawModelMaxLen = v }
         if let v = stopTokens { c.stopTokens = v }
@@ -271,6 +297,7 @@ struct PipelineOptions: ParsableArguments {
         if let v = temperature { c.sampling.temperature = v }
         if let v = topP { c.sampling.topP = v }
         if let v = samplingSeed { c.sampling.seed = v }
+        try ConfigCheck.validate(c)
         return c
     }
 }

@@ -4,11 +4,20 @@ import Foundation
 /// command then removes partial output and exits 130); a second one exits at once.
 enum Signals {
     nonisolated(unsafe) static var interrupted: sig_atomic_t = 0
+    /// The temporary output being written (a C string), deleted by a second Ctrl-C before it
+    /// exits, so even the immediate exit leaves no partial file. Set with `removeOnExit`.
+    nonisolated(unsafe) static var pendingTemporary: UnsafeMutablePointer<CChar>?
 
     static func install() {
         let handler: @convention(c) (Int32) -> Void = { sig in
-            if Signals.interrupted != 0 { _exit(128 + sig) }
+            // Only async-signal-safe calls here: write, unlink, _exit.
+            if Signals.interrupted != 0 {
+                if let p = Signals.pendingTemporary { unlink(p) }
+                _exit(128 + sig)
+            }
             Signals.interrupted = 1
+            let note: StaticString = "\nstopping… (press Ctrl-C again to quit at once)\n"
+            _ = write(2, note.utf8Start, note.utf8CodeUnitCount)
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
@@ -16,6 +25,13 @@ enum Signals {
         // temporary trace behind; ignored, the write fails with EFBIG like a full disk, and the
         // writer removes its partial output and reports one line.
         signal(SIGXFSZ, SIG_IGN)
+    }
+
+    /// Registers (or with nil clears) the temporary file a second Ctrl-C deletes.
+    static func removeOnExit(_ path: String?) {
+        let old = pendingTemporary
+        pendingTemporary = path.map { strdup($0) }
+        free(old)
     }
 
     static var isInterrupted: Bool { interrupted != 0 }

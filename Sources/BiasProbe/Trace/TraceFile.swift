@@ -18,11 +18,11 @@ enum TraceWriter {
         }
     }
 
-    /// Writes a complete trace atomically: a temporary file renamed into place at the end.
-    static func write(path: String, attributes: [String: H5AttributeValue], result: ParallelCompPipeline.Result,
-                      arrays: [(String, [Float], [Int])], layers L: Int, heads H: Int, chunks C: Int, bins B: Int) throws {
-        _ = try? H5File.removeStaleTemporaryFiles(for: path)
-        let file = try H5File.createAtomic(path: path)
+    /// Writes a complete trace into `file` (made by `H5File.createAtomic` when the command
+    /// started) and renames it into place; on any failure the temporary file is removed.
+    static func write(file: H5File, attributes: [String: H5AttributeValue], result: ParallelCompPipeline.Result,
+                      arrays: [(String, [Float], [Int])], document: DocumentMap?, layers L: Int, heads H: Int, chunks C: Int, bins B: Int) throws {
+        let path = file.filePath
         do {
             for (k, v) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(k, v) }
             try file.setAttribute("complete", 0)
@@ -59,6 +59,20 @@ enum TraceWriter {
             try put("input/combined_span", r.combinedSpans.flatMap { [Int64($0.lowerBound), Int64($0.upperBound)] }, [r.combinedSpans.count, 2])
             try put("input/question_ids", r.questionIDs.map(Int64.init), [r.questionIDs.count])
             try put("input/answer_ids", r.answerIDs.map(Int64.init), [r.answerIDs.count])
+            if let d = document {
+                // The document itself, so every key maps back to its text (see DocumentMap).
+                scales["document_token"] = try file.writeDimensionScale("document_token", (0..<d.ids.count).map(Int64.init))
+                try put("input/document_ids", d.ids.map(Int64.init), [d.ids.count])
+                try put("input/token_char_start", d.tokenCharStart.map(Int64.init), [d.ids.count])
+                try file.setAttribute("document_text", .string(d.text))
+                try put("input/chunk_token_span", r.chunks.flatMap { ch in ch.documentTokens.map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1] }, [C, 2])
+                try put("input/chunk_char_span", r.chunks.flatMap { ch in
+                    (ch.documentCharacters ?? ch.documentTokens.map { d.charSpan($0) }).map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1]
+                }, [C, 2])
+                let chars = d.chunkTokenChars(r.chunks, tokenizer: d.tokenizer)
+                scales["chunk_token"] = try file.writeDimensionScale("chunk_token", (0..<chars.count).map(Int64.init))
+                try put("input/chunk_token_char", chars.map(Int64.init), [chars.count])
+            }
             for (name, values, shape) in arrays {
                 try put(name, name == "global/key_scores" ? compactKeyScores(values) : values, shape)
             }
@@ -105,10 +119,14 @@ final class TraceReader {
 
     init(path: String, isolated: Bool = true) throws {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else { throw CLIError("trace not found: \(path) (run biasprobe trace first, or pass --trace FILE)") }
+        switch InputFile.kind(path) {
+        case .regular: break
+        case .missing: throw CLIError("trace not found: \(path) (run biasprobe trace first)")
+        case let k: throw CLIError("\(path) is \(k.phrase), not a trace file")
+        }
         if isolated { try Self.checkInChildProcess(path) }
         do { file = try H5File.open(path: path, readOnly: true) }
-        catch { throw CLIError("\(path) is not a biasprobe trace (not an HDF5 file)") }
+        catch { throw CLIError("\(path) is not a biasprobe trace (\(HDF5Damage.describe(path)))") }
         guard (try? file.hasAttribute("format")) == true, (try? file.attribute("format").stringValue) == TraceSchema.format else {
             throw CLIError("\(path) is an HDF5 file but not a biasprobe trace (no format attribute)")
         }
@@ -120,7 +138,10 @@ final class TraceReader {
     }
 
     func int(_ name: String) throws -> Int {
-        guard let v = try? file.attribute(name).intValue else { throw CLIError("\(path): attribute \(name) is missing") }
+        guard let v = try? file.attribute(name).intValue else {
+            let present = (try? file.hasAttribute(name)) == true
+            throw CLIError("\(path): attribute \(name) " + (present ? "has the wrong type (expected an integer)" : "is missing"))
+        }
         return Int(v)
     }
     /// An integer attribute that sizes datasets, refused outside `range`.
@@ -247,5 +268,26 @@ extension TraceReader {
         @unknown default:
             throw CLIError("\(path) cannot be read")
         }
+    }
+}
+
+/// Why a file that should be HDF5 cannot be opened: not HDF5 at all, or cut short (the
+/// superblock records the file's end address, so a truncated copy is recognised as such).
+enum HDF5Damage {
+    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    static func describe(_ path: String) -> String {
+        guard let h = FileHandle(forReadingAtPath: path) else { return "cannot be read" }
+        defer { try? h.close() }
+        let head = [UInt8]((try? h.read(upToCount: 64)) ?? Data())
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? head.count
+        guard head.count >= 8, Array(head.prefix(8)) == signature else { return "not an HDF5 file" }
+        // End-of-file address: superblock version 0/1 at byte 40, versions 2/3 at byte 28 (8-byte offsets).
+        let version = head.count > 8 ? head[8] : 0
+        let at = version >= 2 ? 28 : 40
+        guard head.count >= at + 8 else { return "truncated: \(size) bytes, shorter than an HDF5 superblock" }
+        let eof = head[at..<(at + 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        if eof > UInt64(size) { return "truncated: \(size) of \(eof) bytes" }
+        return "a damaged HDF5 file"
     }
 }

@@ -28,6 +28,11 @@ enum TraceSchema {
         .init(name: "input/combined_span", dims: ["kept", "edge"], type: "int64", meaning: "[start, end) key indices of each kept chunk in the combined cache"),
         .init(name: "input/question_ids", dims: ["question_token"], type: "int64", meaning: "token ids of the question as prefilled"),
         .init(name: "input/answer_ids", dims: ["answer_token"], type: "int64", meaning: "generated token ids"),
+        .init(name: "input/document_ids", dims: ["document_token"], type: "int64", meaning: "token ids of the whole document as the model read it, before chunking (traces written before it existed lack these document datasets)"),
+        .init(name: "input/token_char_start", dims: ["document_token"], type: "int64", meaning: "offset in the document text (Unicode scalars, i.e. Python string indices) where each document token starts"),
+        .init(name: "input/chunk_token_span", dims: ["chunk", "edge"], type: "int64", meaning: "[start, end) document tokens of each chunk's content (token and sentence splits; -1 for the character split, whose chunks are re-tokenised)"),
+        .init(name: "input/chunk_char_span", dims: ["chunk", "edge"], type: "int64", meaning: "[start, end) characters (Unicode scalars) of `document_text` each chunk holds"),
+        .init(name: "input/chunk_token_char", dims: ["chunk_token"], type: "int64", meaning: "for every prefilled token of every chunk (chunk after chunk, input/chunk_length each), the character of `document_text` where it starts; -1 for BOS and prompt template. Key k of kept chunk c (input/combined_span) is that chunk's token k - start + (chunk_length - span length): `biasprobe inspect TRACE --key K` does this"),
         // local attention: each chunk's own prefill
         .init(name: "local/band_mass", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "local attention: mean mass of the chunk's question rows on its sink/middle/recent bands"),
         .init(name: "local/band_mass_last", dims: ["layer", "head", "chunk", "band"], type: "float32", meaning: "as local/band_mass, last r question rows only"),
@@ -88,6 +93,11 @@ enum TraceSchema {
         ("query_position", "P, position of the first question token"),
         ("key_scores_floor", "global/key_scores below this are stored as 0"),
         ("timings_json", "seconds per stage"), ("peak_rss_bytes", "int"), ("document_tokens", "int"),
+        ("prefix_tokens", "tokens before each chunk's content (BOS, prompt template); a kept chunk after the first loses its first in the combined cache"),
+        ("document_text", "the document as the model read it (the document tokens' bytes in order: for a byte-level vocabulary exactly the input text); `input/token_char_start` indexes it"),
+        ("input_path", "the `--input` file, empty for the essays or `--token-layout`"),
+        ("input_tokens", "the `--input` file's own token count; -1 without `--input`"),
+        ("input_repeats", "copies of the `--input` text the traced document holds: 1 = the file as it is, more = repeated with `--repeat`, less = cut by a shorter `--context`; -1 without `--input`"),
     ]
 
     /// Markdown documentation of the format.
@@ -143,6 +153,8 @@ enum TraceSchema {
         | `edge` | "start", "end" |
         | `question_token` | 0 ..< question tokens |
         | `answer_token` | 0 ..< answer tokens |
+        | `document_token` | 0 ..< document tokens |
+        | `chunk_token` | 0 ..< the sum of input/chunk_length |
 
         """
         return s

@@ -45,7 +45,9 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// Maps the file at `path` and reads its header and tensor table.
     public convenience init(path: String) throws {
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait forever for a writer; the
+        // fstat below then refuses it. (No effect on regular files, which mmap reads.)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw GGUFError("cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()

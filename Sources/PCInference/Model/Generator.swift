@@ -6,6 +6,13 @@ public struct SamplingSettings: Sendable, Codable, Equatable {
     public init(temperature: Float = 0, topP: Float = 1, seed: UInt64 = 0) {
         self.temperature = temperature; self.topP = topP; self.seed = seed
     }
+    /// Missing keys take their defaults, like the rest of a pipeline config file.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? 0
+        topP = try c.decodeIfPresent(Float.self, forKey: .topP) ?? 1
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
+    }
 }
 
 /// A small deterministic generator (SplitMix64) so sampled runs repeat exactly from a seed.

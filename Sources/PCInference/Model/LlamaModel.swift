@@ -27,6 +27,10 @@ public final class LlamaModel: @unchecked Sendable {
     /// Arithmetic of one-row passes (decode); prefill always dequantises and runs sgemm.
     public var decodePath = DecodePath.fromEnvironment
     let scratchPool: ScratchPool
+    /// Asked before every layer of every row block of a pass; true stops the pass with
+    /// CancellationError. A pass over an 8K-token chunk takes many seconds, so this is what lets
+    /// Ctrl-C act within about a second. Nil (the default) costs nothing.
+    public var shouldStop: (() -> Bool)?
     /// Float32 copies of the quantized matrices, when `expandWeights()` made them.
     public internal(set) var expanded: ExpandedWeights?
 
@@ -134,7 +138,9 @@ public final class LlamaModel: @unchecked Sendable {
         for i in 0..<T { weights.token_embd.rows(tokens[i], 1, into: x + i * D) }
         if let g = c.gemma3 { Gemma3Layers.scale(x, T * D, by: g.embeddingScale) }   // Gemma 3: scaled embedding
 
+        let stop = shouldStop
         for l in 0..<c.layerCount {
+            if let stop, stop() { throw CancellationError() }
             let w = weights.blocks[l]
             // attention inputs of every block: h = rmsnorm(x); q,k,v = h W^T (+b); rope(q,k)
             for (bi, b) in blocks.enumerated() {
@@ -161,6 +167,7 @@ public final class LlamaModel: @unchecked Sendable {
             // decode-time eviction's window over the reduced keys, as in the official code).
             for hook in hooks { try hook.beforeAttention(layer: l, q: q, rows: T, cache: cache, layout: layout, firstRowKey: firstKey) }
             for b in blocks {
+                if let stop, stop() { throw CancellationError() }
                 let n = b.count, xb = x + b.lowerBound * D
                 // att [n, H*d] over the cache; x += att Wo^T
                 kernel.run(layer: l, q: q + b.lowerBound * c.qDim, rows: n, cache: cache, layout: subLayout(b),

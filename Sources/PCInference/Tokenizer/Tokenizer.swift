@@ -263,18 +263,27 @@ public final class Tokenizer: Sendable {
 
     /// Tokenise `text`. `addBOS` nil uses the GGUF's `add_bos_token`.
     public func encode(_ text: String, parseSpecial: Bool = true, addBOS: Bool? = nil) -> [Int] {
+        // Never cancelled, so never throws.
+        (try? encode(text, parseSpecial: parseSpecial, addBOS: addBOS, cancelled: { false })) ?? []
+    }
+
+    /// Tokenise `text`, asking `cancelled` between pre-tokens and during long merges: a long
+    /// text (or one huge word, whose merging is quadratic) stops within moments of Ctrl-C,
+    /// throwing CancellationError. Its words land in the shared cache, so encoding the same
+    /// text again is fast.
+    public func encode(_ text: String, parseSpecial: Bool = true, addBOS: Bool? = nil, cancelled: () -> Bool) throws -> [Int] {
         var out: [Int] = []
         if addBOS ?? addBOSByDefault, let bos = bosID { out.append(bos) }
         var text = text
-        text.withUTF8 { buf in
+        try text.withUTF8 { buf in
             out.reserveCapacity(out.count + buf.count / 3 + 4)
             var start = 0
             for (pos, len, id) in partition(buf, parseSpecial: parseSpecial) {
-                if start < pos { encodeOrdinary(UnsafeBufferPointer(rebasing: buf[start..<pos]), into: &out) }
+                if start < pos { try encodeOrdinary(UnsafeBufferPointer(rebasing: buf[start..<pos]), into: &out, cancelled: cancelled) }
                 out.append(Int(id))
                 start = pos + len
             }
-            if start < buf.count { encodeOrdinary(UnsafeBufferPointer(rebasing: buf[start...]), into: &out) }
+            if start < buf.count { try encodeOrdinary(UnsafeBufferPointer(rebasing: buf[start...]), into: &out, cancelled: cancelled) }
         }
         return out
     }
@@ -313,8 +322,9 @@ public final class Tokenizer: Sendable {
     }
 
     /// Pre-tokenise and BPE-encode text that holds no special tokens.
-    private func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int]) {
+    private func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int], cancelled: () -> Bool) throws {
         if let spm = sentencePiece {
+            if cancelled() { throw CancellationError() }
             spm.encode(bytes, lookup: { tokenToID[String(decoding: $0, as: UTF8.self)] }, into: &out)
             return
         }
@@ -346,15 +356,16 @@ public final class Tokenizer: Sendable {
         PreTokenizer.boundaries(scalars, classes, 0, scalars.count, preTokenizer, into: &ends)
         var start = 0
         var local: [[UInt8]: [Int32]] = [:]
-        for e in ends {
-            encodeWord(UnsafeBufferPointer(rebasing: bytes[offsets[start]..<offsets[e]]), local: &local, into: &out)
+        defer { cache.merge(local) }
+        for (n, e) in ends.enumerated() {
+            if n & 1023 == 0, cancelled() { throw CancellationError() }
+            try encodeWord(UnsafeBufferPointer(rebasing: bytes[offsets[start]..<offsets[e]]), local: &local, into: &out, cancelled: cancelled)
             start = e
         }
-        cache.merge(local)
     }
 
     /// BPE of one pre-token, through the caches.
-    private func encodeWord(_ w: UnsafeBufferPointer<UInt8>, local: inout [[UInt8]: [Int32]], into out: inout [Int]) {
+    private func encodeWord(_ w: UnsafeBufferPointer<UInt8>, local: inout [[UInt8]: [Int32]], into out: inout [Int], cancelled: () -> Bool) throws {
         if w.count == 1 {
             let id = byteTokens[Int(w[0])]
             if id >= 0 { out.append(Int(id)) }
@@ -366,7 +377,7 @@ public final class Tokenizer: Sendable {
             for id in hit { out.append(Int(id)) }
             return
         }
-        var ids = bpe(w)
+        var ids = try bpe(w, cancelled: cancelled)
         if !missingByteTokens.isEmpty { ids.removeAll { $0 < 0 } }
         local[key] = ids
         for id in ids { out.append(Int(id)) }
@@ -374,7 +385,7 @@ public final class Tokenizer: Sendable {
 
     /// Merge the bytes of one pre-token: repeatedly apply the lowest-ranked merge among adjacent
     /// pairs, the leftmost one on ties. Bytes without a token stay -1 and never merge.
-    func bpe(_ w: UnsafeBufferPointer<UInt8>) -> [Int32] {
+    func bpe(_ w: UnsafeBufferPointer<UInt8>, cancelled: () -> Bool = { false }) throws -> [Int32] {
         var sym = w.map { byteTokens[Int($0)] }
         let none = UInt64.max
         // ranks[i] is the merge entry of (sym[i], sym[i+1]).
@@ -384,7 +395,11 @@ public final class Tokenizer: Sendable {
             return mergeTable[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] ?? none
         }
         for i in 0..<ranks.count { ranks[i] = entry(sym[i], sym[i + 1]) }
+        var steps = 0
         while !ranks.isEmpty {
+            // Each step scans every pair: a word of n bytes costs n^2, minutes for megabytes.
+            steps += 1
+            if steps & 255 == 0, cancelled() { throw CancellationError() }
             var best = 0
             var bestRank = ranks[0]
             for i in 1..<ranks.count where ranks[i] < bestRank { best = i; bestRank = ranks[i] }
