@@ -18,9 +18,9 @@ g = [i for i, x in enumerate(k) if x == "global"]
 print(f"{g[0] - 1} {g[0]}" if g and "local" in k and g[0] > 0 else 12)')}"
 
 # Step 1: trace 16k tokens of the essays in 2K chunks, keeping 4 chunks, official combination.
-"$BP" trace --context 16k --chunk-tokens 2048 --keep-chunks 4 --quiet --out "$OUT/dropped.h5"
+"$BP" trace --context 16k --chunk-tokens 2048 --keep-chunks 4 --quiet --force --out "$OUT/dropped.h5"
 # Step 2: the same with every kept chunk's first token kept (the T20 ablation).
-"$BP" trace --context 16k --chunk-tokens 2048 --keep-chunks 4 --keep-every-first-token --quiet --out "$OUT/kept.h5"
+"$BP" trace --context 16k --chunk-tokens 2048 --keep-chunks 4 --keep-every-first-token --quiet --force --out "$OUT/kept.h5"
 
 # Step 3: figures: layer 12 bands (local vs global) and the positional profile, both settings.
 for v in dropped kept; do for l in $PLOT_LAYERS; do

@@ -10,7 +10,7 @@ swift build -c release --product biasprobe
 BP=.build/release/biasprobe
 mkdir -p outputs/demo
 $BP info
-$BP trace --context 16k --chunk-tokens 384 --keep-chunks 1 --out outputs/demo/trace.h5
+$BP trace --context 16k --chunk-tokens 384 --keep-chunks 1 --force --out outputs/demo/trace.h5
 $BP inspect outputs/demo/trace.h5
 $BP plot layer 12 --trace outputs/demo/trace.h5 --out outputs/demo/layer12.png
 echo "demo: wrote outputs/demo/trace.h5 and outputs/demo/layer12.png" >&2
