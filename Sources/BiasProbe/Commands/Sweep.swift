@@ -114,7 +114,7 @@ struct Sweep: ParsableCommand {
             pc.memo = memo
             let o = try RetrievalRunner.run(built[ei], pipeline: pc, measure: true, cancelled: { Signals.isInterrupted })
             return SweepItemResult(correct: o.correct ? 1 : 0, answerNLL: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
-                                   needleKept: o.needleChunk.map { o.keptChunks.contains($0) } == true ? 1 : 0, seconds: o.seconds,
+                                   needleKept: o.needleChunk.map { o.keptChunks.contains($0) } == true ? 1 : 0, kvBytes: o.kvBytes ?? .nan, seconds: o.seconds,
                                    chunksPrefilled: Int64(o.chunkCount - o.chunksReused), chunksReused: Int64(o.chunksReused))
         }
         // The work list of a sharded run: every (point, example), point-major, with its estimated cost.
@@ -190,6 +190,7 @@ struct Sweep: ParsableCommand {
                 r.answerNLL.append(o.answerNLL)
                 r.needleMass.append(o.needleMass)
                 r.needleKept.append(o.needleKept)
+                r.kvBytes.append(o.kvBytes)
                 r.seconds.append(o.seconds)
                 r.chunksPrefilled += o.chunksPrefilled
                 r.chunksReused += o.chunksReused

@@ -19,13 +19,16 @@ public struct RetrievalOutcome: Codable, Sendable {
     /// over question rows, layers and heads (0 when the needle's chunk was not kept).
     public var needleMass: Double?
     public var seconds: Double
+    /// Bytes of K and V the context left in the cache the question reads (float32; per layer and
+    /// KV head, the keys any of its query heads still sees).
+    public var kvBytes: Double?
     public var chunkCount: Int
     public var chunksReused: Int
 
     enum CodingKeys: String, CodingKey {
         case answer, correct, keptChunks = "kept_chunks", keptNLL = "kept_chunk_nll", needleChunk = "needle_chunk"
         case needleChunkNLL = "needle_chunk_nll", needleOffset = "needle_offset", needleChunkTokens = "needle_chunk_tokens"
-        case needleSplit = "needle_split", answerNLL = "answer_nll", needleMass = "needle_mass", seconds
+        case needleSplit = "needle_split", answerNLL = "answer_nll", needleMass = "needle_mass", seconds, kvBytes = "kv_bytes"
         case chunkCount = "chunks", chunksReused = "chunks_reused"
     }
 }
@@ -51,8 +54,12 @@ public enum RetrievalRunner {
                            cancelled: () -> Bool = { false }) throws -> RetrievalOutcome {
         let t0 = Date()
         let tok = pc.tokenizer, c = pc.model.config
-        let prep = try pc.prepare(context: ex.context, question: ex.question)
+        var prep = try pc.prepare(context: ex.context, question: ex.question)
         let m = prep.questionIDs.count
+        let span = needleTokens(ex, tokenizer: tok)
+        let needleChunk = prep.chunks.firstIndex { $0.documentTokens?.contains(span.lowerBound) ?? false }
+        // The lab's oracle-chunk mode: the evidence chunk is kept whatever its score.
+        if pc.config.evictionLab?.oracleChunk == true, let n = needleChunk { prep.keepChunkIDs = [prep.chunks[n].id] }
         let massObs = measure ? KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: c.headCount) : nil
         // A continuation (ppl) is scored as it is: its first token carries its own space.
         let answerIDs = measure ? tok.encode((ex.scoredOnly ? "" : " ") + ex.answer, parseSpecial: false, addBOS: false) : nil
@@ -60,9 +67,8 @@ public enum RetrievalRunner {
         var out = RetrievalOutcome(answer: r.answer, correct: ex.isCorrect(r.answer), keptChunks: r.keptChunkIDs,
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
                                    seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
-        let span = needleTokens(ex, tokenizer: tok)
-        if let n = prep.chunks.firstIndex(where: { $0.documentTokens?.contains(span.lowerBound) ?? false }),
-           let d = prep.chunks[n].documentTokens {
+        out.kvBytes = Double(r.storedKVPairs * c.headDim * 2 * MemoryLayout<Float>.size)
+        if let n = needleChunk, let d = prep.chunks[n].documentTokens {
             out.needleChunk = n; out.needleChunkNLL = r.chunks[n].nll
             out.needleOffset = span.lowerBound - d.lowerBound; out.needleChunkTokens = d.count
             out.needleSplit = span.upperBound > d.upperBound
