@@ -35,24 +35,44 @@ extension ParallelCompPipeline {
         })
     }
 
-    /// The kvpress setting: the one chunk (`--causal`) is prefilled alone, the lab policy evicts
-    /// from its cache with what that pass saw (no question yet, as kvpress compresses a context
-    /// before its question), and the cache becomes the combined cache the question reads.
-    func compressContext(_ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?) throws {
-        guard let lab = config.evictionLab, st.chunks.count == 1 else { throw ConfigError("the kvpress setting needs --policy and --causal (one chunk)") }
-        let c = model.config, ch = st.chunks[0], cLen = ch.contextLength
-        let t0 = Date()
-        progress?(.chunkStarted(index: 0, total: 1, tokens: cLen))
+    /// The scoring signals of one context pass, enough for every lab in a list: one observer per
+    /// distinct attention signal (keyed by its row count, nil for every row), and the question
+    /// rows' mass for the band log (empty in the kvpress setting: no question yet).
+    struct ContextSignals {
+        var scores: [Int?: KeyScoreObserver] = [:]
+        let mass: KeyScoreObserver
+        func score(for lab: EvictionLabSettings) -> KeyScoreObserver? {
+            if case .attention(let rows) = lab.signal { return scores[rows] }
+            return nil
+        }
+    }
+
+    /// The kvpress setting's context pass: the one chunk (`--causal`) prefilled alone, observed
+    /// for every signal the `labs` read.
+    func prefillContext(_ ch: Chunk, labs: [EvictionLabSettings], observers: [AttentionObserver]) throws -> (KVCache, ContextSignals) {
+        let cLen = ch.contextLength
         let cache = model.makeCache()
         let scope = ObservationScope(stage: .local, chunkSpans: [0..<cLen], chunkIDs: [ch.id], queryKeyStart: cLen,
                                      queryRowStart: cLen, queryRowCount: 0, firstRowKey: 0)
-        let obs = labObservers(lab, questionRows: 0)
+        var signals = ContextSignals(mass: labObservers(labs[0], questionRows: 0).mass)
+        for lab in labs {
+            if case .attention(let rows) = lab.signal, signals.scores[rows] == nil { signals.scores[rows] = labObservers(lab, questionRows: 0).score }
+        }
+        let watch = signals.scores.keys.sorted { ($0 ?? -1) < ($1 ?? -1) }.compactMap { signals.scores[$0] } + [signals.mass]
         _ = try model.forwardHidden(tokens: ch.tokens, positions: Array(0..<cLen), cache: cache, layout: .causal(rows: cLen),
-                                    observers: observers + [obs.score, obs.mass].compactMap { $0 }, scope: scope, stageName: "context prefill")
+                                    observers: observers + watch, scope: scope, stageName: "context prefill")
         cache.settleEvictions()
+        return (cache, signals)
+    }
+
+    /// The kvpress setting's eviction: the lab policy evicts from the prefilled context cache with
+    /// what that pass saw (no question yet, as kvpress compresses a context before its question),
+    /// and the cache becomes the combined cache the question reads.
+    func compressPrefilled(_ st: RunState, lab: EvictionLabSettings, cache: KVCache, signals: ContextSignals) {
+        let c = model.config, ch = st.chunks[0], cLen = ch.contextLength
         var compressed = Array(repeating: 0, count: c.layerCount * c.headCount)
         let kept = labEvict(lab, cache: cache, chunkID: ch.id, cLen: cLen, m: 0, first: 0, compressed: &compressed,
-                            scores: obs.score, mass: obs.mass, st)
+                            scores: signals.score(for: lab), mass: signals.mass, st)
         st.combined = cache
         st.chunks[0].kept = true
         st.kept = [0]
@@ -62,8 +82,54 @@ extension ParallelCompPipeline {
         st.queryPosition = cLen
         st.nominalS = cLen
         st.cachePerLayer = (0..<c.layerCount).map { cache.keptCount(layer: $0, head: 0) }
-        progress?(.chunkFinished(index: 0, total: 1, tokens: cLen, nll: .nan))
+    }
+
+    /// `run`'s first stage in the kvpress setting: prefill the context, then compress it.
+    func compressContext(_ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?) throws {
+        guard let lab = config.evictionLab, st.chunks.count == 1 else { throw ConfigError("the kvpress setting needs --policy and --causal (one chunk)") }
+        let t0 = Date()
+        progress?(.chunkStarted(index: 0, total: 1, tokens: st.chunks[0].contextLength))
+        let (cache, signals) = try prefillContext(st.chunks[0], labs: [lab], observers: observers)
+        compressPrefilled(st, lab: lab, cache: cache, signals: signals)
+        progress?(.chunkFinished(index: 0, total: 1, tokens: st.chunks[0].contextLength, nll: .nan))
         st.timings["chunk_prefill_s"] = Date().timeIntervalSince(t0)
+    }
+
+    /// Every lab point of the kvpress setting for the price of one context prefill: the context
+    /// is prefilled once with the observers every point's signal needs, and each point then costs
+    /// its selection, the question and the answer over the same cache, reset between points (the
+    /// appended question and answer truncated, every mask cleared). Results equal `run` with each
+    /// lab in turn (`LabOnePrefillTests`). `labs` must all be kvpress-setting labs; the
+    /// pipeline's own lab is ignored.
+    public func runLabPoints(_ prep: Prepared, labs: [EvictionLabSettings], generate: Bool = true, scoreAnswer: [Int]? = nil,
+                             cancelled: () -> Bool = { false }) throws -> [Result] {
+        guard !labs.isEmpty else { return [] }
+        guard config.causal, prep.chunks.count == 1, labs.allSatisfy({ $0.setting == .kvpress && !$0.decodeEviction }) else {
+            throw ConfigError("one prefill for every point needs --causal and kvpress-setting policies without --decode-eviction")
+        }
+        for lab in labs { try lab.check() }
+        let t0 = Date()
+        let (cache, signals) = try prefillContext(prep.chunks[0], labs: labs, observers: [])
+        let prefillSeconds = Date().timeIntervalSince(t0), cLen = prep.chunks[0].contextLength
+        var out: [Result] = []
+        for lab in labs {
+            if cancelled() { throw CancellationError() }
+            cache.truncate(to: cLen)
+            cache.clearMasks()
+            var c = config
+            c.evictionLab = lab
+            let pc = ParallelCompPipeline(model: model, tokenizer: tokenizer, config: c, format: format)
+            try pc.validate(prep)
+            let st = RunState(pipeline: pc, prep: prep)
+            pc.compressPrefilled(st, lab: lab, cache: cache, signals: signals)
+            st.timings["chunk_prefill_s"] = prefillSeconds
+            st.storedKVPairs = st.combined.storedPairs(before: st.combined.count)
+            try pc.prefillQuestion(st, observers: [], progress: nil)
+            if let a = scoreAnswer, !a.isEmpty { try pc.scoreExpectedAnswer(a, st) }
+            try pc.decode(st, generate: generate, observers: [], progress: nil, cancelled: cancelled)
+            out.append(st.result(tokenizer))
+        }
+        return out
     }
 }
 
