@@ -241,14 +241,15 @@ struct Sweep: ParsableCommand {
         let tasks = RetrievalTask.allCases.map(\.rawValue).filter { t in t == "passkey" || t == "niah" || res.examples.contains { $0.task == t } }
         let columns = tasks.map { $0 == RetrievalTask.ppl.rawValue ? "ppl_nll" : "\($0)_accuracy" }
         var s = "| " + res.axes.map(\.parameter.rawValue).joined(separator: " | ") + " | " + tasks.map { $0 == "ppl" ? "ppl NLL" : $0 }.joined(separator: " | ")
-            + " | answer NLL | needle mass | needle kept | time (s) | peak RSS (GB) |\n"
-        s += "|" + String(repeating: "---|", count: res.axes.count + tasks.count + 5) + "\n"
+            + " | answer NLL | needle mass | needle kept | stored KV (MB) | time (s) | peak RSS (GB) |\n"
+        s += "|" + String(repeating: "---|", count: res.axes.count + tasks.count + 6) + "\n"
         func f(_ x: Double, _ fmt: String) -> String { x.isFinite ? String(format: fmt, x) : "-" }
         for p in pts {
             s += "| " + p.values.joined(separator: " | ")
             for c in columns { s += " | " + f(res.metric(c, p), c == "ppl_nll" ? "%.3f" : "%.2f") }
             s += " | " + f(res.metric("answer_nll", p), "%.3f") + " | " + f(res.metric("needle_mass", p), "%.4f")
-            s += " | " + f(res.metric("needle_kept", p), "%.2f") + " | " + f(res.metric("seconds", p), "%.1f") + " | " + f(res.metric("peak_rss_gb", p), "%.2f") + " |\n"
+            s += " | " + f(res.metric("needle_kept", p), "%.2f") + " | " + f(res.metric("kv_bytes", p) / 1e6, "%.2f")
+            s += " | " + f(res.metric("seconds", p), "%.1f") + " | " + f(res.metric("peak_rss_gb", p), "%.2f") + " |\n"
         }
         return s
     }
