@@ -51,6 +51,12 @@ public struct EvictionLabSettings: Codable, Sendable, Equatable {
     /// measured apart from chunk selection.
     public var oracleChunk = false
 
+    /// The overrides keep the names settings were stored under before they were optional.
+    enum CodingKeys: String, CodingKey {
+        case kind, budget, ratio, sinkOverride = "sink", recent, windowOverride = "window", kernelOverride = "kernel", poolOverride = "pool"
+        case beta, seed, perQueryHead, decodeEviction, setting, oracleChunk
+    }
+
     public init(kind: Kind, budget: Int? = nil, ratio: Double? = nil, sink: Int? = nil, recent: Int = 0, window: Int? = nil, kernel: Int? = nil,
                 pool: Pool? = nil, beta: Double = 20, seed: UInt64 = 0, perQueryHead: Bool = false, decodeEviction: Bool = false,
                 setting: Setting = .parallelComp, oracleChunk: Bool = false) {
