@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Notebook 7: the eviction lab. Which keys does each KV-eviction policy keep, and what does it cost?
 #
-# Seven policies (docs/eviction-lab.md) x three budgets (keys kept per 384-token chunk and head)
+# Nine policies (docs/eviction-lab.md) x three budgets (keys kept per 384-token chunk and KV head)
 # over four tasks at 8K tokens: pass key, multi-key needle, JSON key-value retrieval and the
 # perplexity of a held-out continuation, one example each at depth 0.5 (TASKS, DEPTHS, POLICIES,
 # BUDGETS, LENGTH override; add mv-niah,vt to TASKS). Each policy evicts in every chunk pass where
@@ -26,7 +26,12 @@ OUT=outputs/07_eviction_lab
 mkdir -p "$OUT"
 SWEEP="${SWEEP_FILE:-$OUT/sweep.h5}"
 LENGTH="${LENGTH:-8k}"
-POLICIES="${POLICIES:-streaming,h2o,tova,snapkv,pyramidkv,knorm,random}"
+# Policies at their reference settings (docs/eviction-lab.md); pc-snapkv is ParallelComp's own.
+POLICIES="${POLICIES:-streaming,h2o,tova,snapkv,snapkv-kvpress,pc-snapkv,pyramidkv,knorm,random}"
+# LAB_FLAGS picks the setting: "" (ParallelComp, per-chunk eviction), "--oracle-chunk" (the
+# evidence chunk always kept), or "--causal --lab-setting kvpress" (one context inside the
+# trained context, compressed before the question; use LENGTH=4k with SmolLM2 there).
+LAB_FLAGS="${LAB_FLAGS-}"
 REFERENCES="${REFERENCES-off,calibration}"
 DECODE_POLICIES="${DECODE_POLICIES-tova+decode,h2o+decode}"
 GRID="$(echo "$REFERENCES,$POLICIES,$DECODE_POLICIES" | sed 's/^,*//; s/,*$//; s/,,*/,/g')"
@@ -38,7 +43,7 @@ START=$(date +%s)
 # Step 1: the comparison. keep-chunks 2 so that eviction decides what the question reads.
 "$BP" sweep --length "$LENGTH" --chunk-tokens 384 --score-tokens 16 --keep-chunks 2 \
     --tasks "$TASKS" --depths "$DEPTHS" \
-    --policy snapkv --budget 64 --sink 4 --recent 8 \
+    --policy snapkv --budget 64 $LAB_FLAGS \
     --vary "policy=$GRID" --vary "budget=$BUDGETS" \
     -o "$SWEEP" > "$OUT/table.md"
 SWEPT=$(date +%s)
@@ -46,7 +51,7 @@ SWEPT=$(date +%s)
 # Step 2: what each policy keeps, one trace per policy at 2K tokens (same input), and the figure.
 TRACES=""
 for p in $([ "${TRACES_RUN:-1}" = 1 ] && echo "${POLICIES//,/ }" | sed 's/\boff\b//; s/\bcalibration\b//'); do
-    "$BP" trace --context 2k --chunk-tokens 384 --keep-chunks 2 --policy "$p" --budget 64 --sink 4 --recent 8 \
+    "$BP" trace --context 2k --chunk-tokens 384 --keep-chunks 2 --policy "$p" --budget 64 \
         --no-prefill-rows --quiet -o "$OUT/trace-$p.h5"
     TRACES="$TRACES${TRACES:+,}$OUT/trace-$p.h5"
 done

@@ -63,11 +63,13 @@ final class EvictionLabCommandTests: XCTestCase {
         for args in [["--policy", "h2o"], ["--policy", "h2o", "--budget", "8", "--ratio", "0.5"], ["--budget", "8"],
                      ["--policy", "h2o", "--ratio", "2"], ["--policy", "h2o", "--budget", "4", "--sink", "4", "--recent", "4"],
                      ["--policy", "snapkv", "--budget", "8", "--capacity", "64"], ["--policy", "nonesuch", "--budget", "8"],
-                     ["--policy", "streaming", "--budget", "8", "--decode-eviction"], ["--decode-eviction"]] {
+                     ["--policy", "streaming", "--budget", "8", "--decode-eviction"], ["--decode-eviction"],
+                     ["--policy", "h2o", "--ratio", "0.5", "--lab-setting", "kvpress"], ["--oracle-chunk"], ["--per-query-head"],
+                     ["--policy", "h2o", "--ratio", "0.5", "--causal", "--lab-setting", "kvpress", "--oracle-chunk"]] {
             let r = try CLI.run(["run", "--context", text.path, "--question", "q"] + args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             let said = r.stderr.lowercased()
-            XCTAssertTrue(["policy", "budget", "ratio", "sink"].contains { said.contains($0) }, "\(args): \(r.stderr)")
+            XCTAssertTrue(["policy", "budget", "ratio", "sink", "setting"].contains { said.contains($0) }, "\(args): \(r.stderr)")
         }
     }
 }

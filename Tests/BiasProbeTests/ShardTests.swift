@@ -109,8 +109,9 @@ final class ShardTests: XCTestCase {
         XCTAssertTrue(m.stdout.contains("merged 3 parts"), m.stdout)
         let cmp = try CLI.launch("/usr/bin/env", ["python3", CLI.packageRoot.appendingPathComponent("scripts/compare-sweeps.py").path, full, out])
         XCTAssertEqual(cmp.status, 0, cmp.stdout + cmp.stderr)
-        // 27 datasets: 22 before the harder tasks added four task accuracies and ppl_nll (all identical).
-        XCTAssertTrue(cmp.stdout.contains("identical datasets: 21 of 27"), cmp.stdout)
+        // 29 datasets: 22 before the harder tasks added four task accuracies and ppl_nll, and the
+        // stored KV bytes added points/kv_bytes and results/kv_bytes (all identical).
+        XCTAssertTrue(cmp.stdout.contains("identical datasets: 23 of 29"), cmp.stdout)
         // The top-level merge finds the parts next to OUT by itself.
         let auto = try CLI.run(["merge", path("auto.h5"), "--quiet"], cwd: dir)
         XCTAssertNotEqual(auto.status, 0, "no parts next to auto.h5")

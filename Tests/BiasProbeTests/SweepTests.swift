@@ -29,6 +29,9 @@ final class SweepTests: XCTestCase {
             XCTAssertEqual(line["passkey_accuracy"] as? Double, (ex["correct"] as? Bool) == true ? 1 : 0, "keep-chunks=\(k)")
             let kept = (ex["kept_chunks"] as? [Int]) ?? [], needle = ex["needle_chunk"] as? Int
             XCTAssertEqual(line["needle_kept"] as? Double, needle.map { kept.contains($0) } == true ? 1 : 0)
+            let kv = try XCTUnwrap(line["kv_bytes"] as? Double)
+            XCTAssertEqual(kv, ex["kv_bytes"] as? Double, "keep-chunks=\(k)")
+            XCTAssertGreaterThan(kv, 0)
             let mass = try XCTUnwrap(line["needle_mass"] as? Double)
             XCTAssertTrue(mass > 0 && mass < 1, "needle mass \(mass)")
         }
@@ -38,7 +41,7 @@ final class SweepTests: XCTestCase {
             assert f.attrs['format'] == 'biasprobe-sweep' and f.attrs['format_version'] == 2
             assert list(f.attrs['parameters']) == ['keep-chunks']
             assert [x.decode() for x in f['points/keep-chunks'][:]] == ['1', '2']
-            assert f['results/correct'].shape == (2, 1) and f['results/needle_mass'].shape == (2, 1)
+            assert f['results/correct'].shape == (2, 1) and f['results/needle_mass'].shape == (2, 1) and f['results/kv_bytes'].shape == (2, 1)
             assert (f['points/peak_rss_bytes'][:] > 100e6).all()
             import xarray as xr
             for g, dims in [('examples', {'example': 1}), ('points', {'point': 2}), ('results', {'point': 2, 'example': 1})]:

@@ -44,7 +44,9 @@ final class DecodeStepEvictionTests: XCTestCase {
         XCTAssertNoThrow(try EvictionLabSettings(kind: .h2o, budget: 64, recent: 8, decodeEviction: true).check())
         let old = try JSONDecoder().decode(EvictionLabSettings.self, from: Data(#"{"kind":"tova","budget":64,"sink":4,"recent":8}"#.utf8))
         XCTAssertFalse(old.decodeEviction)
-        XCTAssertEqual(old, EvictionLabSettings(kind: .tova, budget: 64, recent: 8))
+        // A stored sink is an explicit one (the lab's default before the per-policy reference).
+        XCTAssertEqual(old, EvictionLabSettings(kind: .tova, budget: 64, sink: 4, recent: 8))
+        XCTAssertEqual(old.window, 1)   // fields stored without a value take the policy's reference
     }
 
     /// Through the real model (one chunk, one fed-back token, for time): every head drops one key

@@ -13,12 +13,14 @@ struct EvalRow: Codable, Equatable {
     var needleChunk: Int?, needleChunkNLL: Double?, needleOffset: Int?, needleChunkTokens: Int?, needleSplit: Bool?
     var answerNLL: Double?, needleMass: Double?
     var chunks: Int?, chunksReused: Int?
+    /// Stored KV bytes of the context in the cache the question read (float32).
+    var kvBytes: Double?
 
     enum CodingKeys: String, CodingKey {
         case task, method, length, depth, seed, answer, expected, correct, keptChunks = "kept_chunks", seconds
         case keptChunkNLL = "kept_chunk_nll", needleChunk = "needle_chunk", needleChunkNLL = "needle_chunk_nll"
         case needleOffset = "needle_offset", needleChunkTokens = "needle_chunk_tokens", needleSplit = "needle_split"
-        case answerNLL = "answer_nll", needleMass = "needle_mass", chunks, chunksReused = "chunks_reused"
+        case answerNLL = "answer_nll", needleMass = "needle_mass", chunks, chunksReused = "chunks_reused", kvBytes = "kv_bytes"
     }
 
     /// Adds what the ParallelComp run measured (the row's own answer, kept chunks and time stay).
@@ -26,6 +28,7 @@ struct EvalRow: Codable, Equatable {
         keptChunkNLL = o.keptNLL; needleChunk = o.needleChunk; needleChunkNLL = o.needleChunkNLL
         needleOffset = o.needleOffset; needleChunkTokens = o.needleChunkTokens; needleSplit = o.needleSplit
         answerNLL = o.answerNLL; needleMass = o.needleMass; chunks = o.chunkCount; chunksReused = o.chunksReused
+        kvBytes = o.kvBytes
     }
 }
 

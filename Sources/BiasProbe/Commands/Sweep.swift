@@ -125,7 +125,7 @@ struct Sweep: ParsableCommand {
             pc.memo = memo
             let o = try RetrievalRunner.run(built[ei], pipeline: pc, measure: true, cancelled: { Signals.isInterrupted })
             return SweepItemResult(correct: o.correct ? 1 : 0, answerNLL: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
-                                   needleKept: o.needleChunk.map { o.keptChunks.contains($0) } == true ? 1 : 0, seconds: o.seconds,
+                                   needleKept: o.needleChunk.map { o.keptChunks.contains($0) } == true ? 1 : 0, kvBytes: o.kvBytes ?? .nan, seconds: o.seconds,
                                    chunksPrefilled: Int64(o.chunkCount - o.chunksReused), chunksReused: Int64(o.chunksReused))
         }
         // The work list of a sharded run: every (point, example), point-major, with its estimated cost.
@@ -201,6 +201,7 @@ struct Sweep: ParsableCommand {
                 r.answerNLL.append(o.answerNLL)
                 r.needleMass.append(o.needleMass)
                 r.needleKept.append(o.needleKept)
+                r.kvBytes.append(o.kvBytes)
                 r.seconds.append(o.seconds)
                 r.chunksPrefilled += o.chunksPrefilled
                 r.chunksReused += o.chunksReused
@@ -251,14 +252,15 @@ struct Sweep: ParsableCommand {
         let tasks = RetrievalTask.allCases.map(\.rawValue).filter { t in t == "passkey" || t == "niah" || res.examples.contains { $0.task == t } }
         let columns = tasks.map { $0 == RetrievalTask.ppl.rawValue ? "ppl_nll" : "\($0)_accuracy" }
         var s = "| " + res.axes.map(\.parameter.rawValue).joined(separator: " | ") + " | " + tasks.map { $0 == "ppl" ? "ppl NLL" : $0 }.joined(separator: " | ")
-            + " | answer NLL | needle mass | needle kept | time (s) | peak RSS (GB) |\n"
-        s += "|" + String(repeating: "---|", count: res.axes.count + tasks.count + 5) + "\n"
+            + " | answer NLL | needle mass | needle kept | stored KV (MB) | time (s) | peak RSS (GB) |\n"
+        s += "|" + String(repeating: "---|", count: res.axes.count + tasks.count + 6) + "\n"
         func f(_ x: Double, _ fmt: String) -> String { x.isFinite ? String(format: fmt, x) : "-" }
         for p in pts {
             s += "| " + p.values.joined(separator: " | ")
             for c in columns { s += " | " + f(res.metric(c, p), c == "ppl_nll" ? "%.3f" : "%.2f") }
             s += " | " + f(res.metric("answer_nll", p), "%.3f") + " | " + f(res.metric("needle_mass", p), "%.4f")
-            s += " | " + f(res.metric("needle_kept", p), "%.2f") + " | " + f(res.metric("seconds", p), "%.1f") + " | " + f(res.metric("peak_rss_gb", p), "%.2f") + " |\n"
+            s += " | " + f(res.metric("needle_kept", p), "%.2f") + " | " + f(res.metric("kv_bytes", p) / 1e6, "%.2f")
+            s += " | " + f(res.metric("seconds", p), "%.1f") + " | " + f(res.metric("peak_rss_gb", p), "%.2f") + " |\n"
         }
         return s
     }

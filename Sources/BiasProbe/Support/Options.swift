@@ -168,18 +168,26 @@ struct PipelineOptions: ParsableArguments {
     var kernel: Int?
     @Option(help: "Where SnapKV compresses: in every chunk pass (official kv_cache_eviction, the default) or once after the question prefill (official stage_eviction; changes what decoding sees).")
     var compressionStage: ParallelCompConfig.Compression.Stage?
-    @Option(help: ArgumentHelp("Eviction-lab policy in every chunk pass (docs/eviction-lab.md): streaming, h2o, tova, snapkv, pyramidkv, knorm or random; needs --budget or --ratio.", valueName: "name"))
+    @Option(help: ArgumentHelp("Eviction-lab policy in every chunk pass (docs/eviction-lab.md), at its reference settings: streaming, h2o, tova, snapkv (32/5/avg), snapkv-kvpress (64/5/avg), pc-snapkv (ParallelComp's 8/7/max), pyramidkv, knorm or random; needs --budget or --ratio.", valueName: "name"))
     var policy: EvictionLabSettings.Kind?
-    @Option(help: ArgumentHelp("--policy: context keys kept per chunk and head.", valueName: "n"))
+    @Option(help: ArgumentHelp("--policy: context keys kept per chunk and KV head.", valueName: "n"))
     var budget: Int?
-    @Option(help: ArgumentHelp("--policy: fraction of each chunk's context keys kept per head, in (0, 1].", valueName: "r"))
+    @Option(help: ArgumentHelp("--policy: fraction of each chunk's context keys kept per KV head, in (0, 1] (kvpress's 1 - compression_ratio; kept = max(1, floor(n r))).", valueName: "r"))
     var ratio: Double?
-    @Option(help: "--policy: first keys of each chunk always kept (attention sinks; StreamingLLM's sink count; default 4).")
+    @Option(help: "--policy: first keys of each chunk always kept (default: 4 for streaming, its n_sink; 0 for the others).")
     var sink: Int?
     @Option(help: "--policy: last keys of each chunk always kept (default 0).")
     var recent: Int?
     @Option(help: "--policy random: seed of the draw (default 0).")
     var policySeed: UInt64?
+    @Option(help: "--policy snapkv family: pooling of the window scores, avg or max (default: the policy's reference).")
+    var pool: EvictionLabSettings.Pool?
+    @Flag(help: "Variant for --policy: every query head selects its own keys (default: one set per KV head from the group's mean score, as kvpress, so budgets are memory).")
+    var perQueryHead = false
+    @Option(help: ArgumentHelp("--policy: parallelcomp (eviction in every chunk pass, question appended; default) or kvpress (with --causal: the context alone is prefilled and compressed, then the question).", valueName: "setting"))
+    var labSetting: EvictionLabSettings.Setting?
+    @Flag(help: "--policy in the ParallelComp setting: always keep the chunk holding the evidence, so eviction is measured apart from chunk selection.")
+    var oracleChunk = false
     @Flag(help: "Variant for --policy tova or h2o: keep evicting during decoding as the paper does (one key per head and generated token; TOVA drops the key the newest token attends to least, H2O the lowest accumulated attention outside the --recent window). Off by default.")
     var decodeEviction = false
     @Flag(help: "Variant: plain causal attention within the trained context (the whole context is one chunk); with --policy, the lab's eviction runs on it.")
@@ -221,9 +229,11 @@ struct PipelineOptions: ParsableArguments {
         if let k = keepChunks, k < 1 { throw ValidationError("--keep-chunks must be at least 1") }
         if let c = chunkTokens, c < 32 { throw ValidationError("--chunk-tokens must be at least 32") }
         if let c = capacity, c < 1 { throw ValidationError("--capacity must be at least 1") }
-        if policy == nil && (budget != nil || ratio != nil || sink != nil || recent != nil || policySeed != nil || decodeEviction) {
-            throw ValidationError("--budget, --ratio, --sink, --recent, --policy-seed and --decode-eviction need --policy NAME")
+        if policy == nil && (budget != nil || ratio != nil || sink != nil || recent != nil || policySeed != nil || decodeEviction
+                             || pool != nil || perQueryHead || labSetting != nil || oracleChunk) {
+            throw ValidationError("--budget, --ratio, --sink, --recent, --policy-seed, --pool, --per-query-head, --lab-setting, --oracle-chunk and --decode-eviction need --policy NAME")
         }
+        if labSetting == .kvpress && !causal { throw ValidationError("--lab-setting kvpress needs --causal (one context inside the trained context)") }
         if policy != nil && capacity != nil { throw ValidationError("--policy cannot be combined with --capacity: use --policy snapkv --budget N") }
         if let lab = labSettings { do { try lab.check() } catch { throw ValidationError("\(error)") } }
         if compressionStage != nil && capacity == nil { throw ValidationError("--compression-stage needs --capacity N") }
@@ -256,8 +266,9 @@ struct PipelineOptions: ParsableArguments {
 
     /// The eviction lab's settings from --policy and its options (nil without --policy).
     var labSettings: EvictionLabSettings? {
-        policy.map { EvictionLabSettings(kind: $0, budget: budget, ratio: ratio, sink: sink ?? 4, recent: recent ?? 0,
-                                         window: window ?? 8, kernel: kernel ?? 7, seed: policySeed ?? 0, decodeEviction: decodeEviction) }
+        policy.map { EvictionLabSettings(kind: $0, budget: budget, ratio: ratio, sink: sink, recent: recent ?? 0, window: window, kernel: kernel,
+                                         pool: pool, seed: policySeed ?? 0, perQueryHead: perQueryHead, decodeEviction: decodeEviction,
+                                         setting: labSetting ?? .parallelComp, oracleChunk: oracleChunk) }
     }
 
     /// The pipeline configuration: defaults, then the JSON file, then flags.
@@ -315,4 +326,6 @@ extension ParallelCompConfig.BandEdges: ExpressibleByArgument {}
 extension ParallelCompConfig.ChunkCalibrationRows: ExpressibleByArgument {}
 extension EvictionAlignment: ExpressibleByArgument {}
 extension EvictionLabSettings.Kind: ExpressibleByArgument {}
+extension EvictionLabSettings.Pool: ExpressibleByArgument {}
+extension EvictionLabSettings.Setting: ExpressibleByArgument {}
 extension RetrievalTask: ExpressibleByArgument {}

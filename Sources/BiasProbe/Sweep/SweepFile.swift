@@ -21,6 +21,9 @@ struct SweepPointResult {
     var peakRSSBytes: Int64
     var chunksPrefilled: Int64
     var chunksReused: Int64
+    /// Stored KV bytes per example (float32, per layer and KV head the keys any query head still
+    /// sees); NaN where unknown (files from before it was recorded).
+    var kvBytes: [Double] = []
 
     /// Accuracy over the examples of one task (NaN when the sweep has none).
     func accuracy(task: String, examples: [SweepExample]) -> Double {
@@ -55,7 +58,7 @@ struct SweepResults {
     var mergedHosts: [String] = []
 
     /// Per-point summaries, by dataset name under points/: what `plot sweep` draws.
-    static let metrics = ["passkey_accuracy", "niah_accuracy", "answer_nll", "needle_mass", "needle_kept", "seconds", "peak_rss_gb"]
+    static let metrics = ["passkey_accuracy", "niah_accuracy", "answer_nll", "needle_mass", "needle_kept", "kv_bytes", "seconds", "peak_rss_gb"]
         + taskAccuracies.dropFirst(2) + ["ppl_nll"]
     /// Accuracy metrics, one per task scored by its answer (ppl is scored by `ppl_nll`).
     static let taskAccuracies = RetrievalTask.allCases.filter { $0 != .ppl }.map { "\($0.rawValue)_accuracy" }
@@ -69,6 +72,7 @@ struct SweepResults {
         case "answer_nll": return SweepPointResult.mean(p.answerNLL)
         case "needle_mass": return SweepPointResult.mean(p.needleMass)
         case "needle_kept": return SweepPointResult.mean(p.needleKept.map(Double.init))
+        case "kv_bytes": return SweepPointResult.mean(p.kvBytes)
         case "seconds": return p.seconds.reduce(0, +)
         case "peak_rss_gb": return Double(p.peakRSSBytes) / 1e9
         default: return .nan
@@ -119,6 +123,8 @@ struct SweepResults {
             try put("results/needle_mass", points.flatMap(\.needleMass), perExample: true, perPoint: true)
             try put("results/needle_kept", points.flatMap(\.needleKept), perExample: true, perPoint: true)
             try put("results/seconds", points.flatMap(\.seconds), perExample: true, perPoint: true)
+            try put("results/kv_bytes", points.flatMap { p in p.kvBytes.count == E ? p.kvBytes : Array(repeating: .nan, count: E) },
+                    perExample: true, perPoint: true)
             if let shard {
                 try file.setAttribute("shard", shard.shard.description)
                 try file.setAttribute("shard_index", Int64(shard.shard.index))
@@ -174,6 +180,7 @@ struct SweepResults {
             let correct = try table("results/correct", UInt8.self), nll = try table("results/answer_nll", Double.self)
             let mass = try table("results/needle_mass", Double.self), kept = try table("results/needle_kept", UInt8.self)
             let secs = try table("results/seconds", Double.self)
+            let kvb = (try? table("results/kv_bytes", Double.self)) ?? Array(repeating: .nan, count: P * E)
             let rss = try file.readDataset("points/peak_rss_bytes", as: Int64.self).values
             let pre = try file.readDataset("points/chunks_prefilled", as: Int64.self).values
             let reu = try file.readDataset("points/chunks_reused", as: Int64.self).values
@@ -197,7 +204,7 @@ struct SweepResults {
                 let r = (p * E)..<((p + 1) * E)
                 out.points.append(SweepPointResult(label: labels[p], values: cols.map { $0[p] }, correct: Array(correct[r]), answerNLL: Array(nll[r]),
                                                    needleMass: Array(mass[r]), needleKept: Array(kept[r]), seconds: Array(secs[r]),
-                                                   peakRSSBytes: rss[p], chunksPrefilled: pre[p], chunksReused: reu[p]))
+                                                   peakRSSBytes: rss[p], chunksPrefilled: pre[p], chunksReused: reu[p], kvBytes: Array(kvb[r])))
             }
             return out
         } catch let e as CLIError { throw e } catch { throw CLIError("cannot read sweep \(path): \(error)") }

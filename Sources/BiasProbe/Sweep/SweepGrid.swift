@@ -76,16 +76,23 @@ struct SweepPoint: Equatable {
                 }
             case .window, .kernel, .budget, .ratio: break   // applied after capacity and policy, below
             case .policy:
-                if v.text == "off" { c.evictionLab = nil }
+                if v.text == "off", let lab = base.evictionLab, lab.oracleChunk {
+                    // No eviction, but the evidence chunk still kept: the oracle setting's reference row.
+                    c.evictionLab = EvictionLabSettings(kind: .streaming, ratio: 1, sink: 0, oracleChunk: true)
+                } else if v.text == "off" { c.evictionLab = nil }
                 else if v.text == "calibration" { c.evictionLab = nil; c.calibration = try CalibrationRule.parseList("paper", layerCount: layerCount) }
                 else {
-                    let decode = v.text.hasSuffix("+decode"), name = decode ? String(v.text.dropLast("+decode".count)) : v.text
+                    // Variants: NAME+decode (eviction during decoding), NAME+qh (selection per query head).
+                    var name = v.text
+                    let decode = name.hasSuffix("+decode"); if decode { name = String(name.dropLast("+decode".count)) }
+                    let perQuery = name.hasSuffix("+qh"); if perQuery { name = String(name.dropLast("+qh".count)) }
                     guard let k = EvictionLabSettings.Kind(rawValue: name) else {
-                        throw ValidationError("--vary policy: '\(v.text)' is not off, calibration, one of \(EvictionLabSettings.Kind.allCases.map(\.rawValue).joined(separator: ", ")), tova+decode or h2o+decode")
+                        throw ValidationError("--vary policy: '\(v.text)' is not off, calibration, one of \(EvictionLabSettings.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (NAME+qh: per query head), tova+decode or h2o+decode")
                     }
                     var lab = c.evictionLab ?? EvictionLabSettings(kind: k)
                     lab.kind = k
                     lab.decodeEviction = decode
+                    lab.perQueryHead = perQuery || (base.evictionLab?.perQueryHead ?? false)
                     if decode && lab.decodePolicy(keep: 0) == nil {
                         throw ValidationError("--vary policy: '\(v.text)': eviction during decoding is defined for tova and h2o only")
                     }
@@ -99,7 +106,7 @@ struct SweepPoint: Equatable {
             case .calibrationRows: c.calibrationRows = try int(p, min: 1)
             }
         }
-        if values[.budget] != nil || values[.ratio] != nil, c.evictionLab != nil {
+        if values[.budget] != nil || values[.ratio] != nil, c.evictionLab != nil, values[.policy]?.text != "off" {
             // A budget axis replaces the base's ratio and the other way round.
             if values[.budget] != nil { c.evictionLab!.budget = try int(.budget, min: 1); c.evictionLab!.ratio = nil }
             if let r = values[.ratio] {

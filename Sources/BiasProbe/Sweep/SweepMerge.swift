@@ -78,6 +78,7 @@ enum SweepMerge {
                 r.answerNLL[ei] = src.answerNLL[ei]
                 r.needleMass[ei] = src.needleMass[ei]
                 r.needleKept[ei] = src.needleKept[ei]
+                r.kvBytes[ei] = src.kvBytes[ei]
                 r.seconds[ei] = src.seconds[ei]
             }
             // Point-level counters: each part counted only its own items of the point.

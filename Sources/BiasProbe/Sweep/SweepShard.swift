@@ -7,6 +7,7 @@ struct SweepItemResult {
     var answerNLL: Double
     var needleMass: Double
     var needleKept: UInt8
+    var kvBytes: Double
     var seconds: Double
     var chunksPrefilled: Int64
     var chunksReused: Int64
@@ -64,7 +65,8 @@ struct SweepShardJob {
                 SweepPointResult(label: p.label(axes: axes), values: axes.map { p.values[$0.parameter]!.text },
                                  correct: .init(repeating: 0, count: E), answerNLL: .init(repeating: .nan, count: E),
                                  needleMass: .init(repeating: .nan, count: E), needleKept: .init(repeating: 0, count: E),
-                                 seconds: .init(repeating: .nan, count: E), peakRSSBytes: 0, chunksPrefilled: 0, chunksReused: 0)
+                                 seconds: .init(repeating: .nan, count: E), peakRSSBytes: 0, chunksPrefilled: 0, chunksReused: 0,
+                                 kvBytes: .init(repeating: .nan, count: E))
             }
             res.shard = SweepShardInfo(shard: shard, workList: workList, items: mine, done: .init(repeating: 0, count: P * E), host: hostName)
         }
@@ -91,6 +93,7 @@ struct SweepShardJob {
                 res.points[pi].answerNLL[ei] = o.answerNLL
                 res.points[pi].needleMass[ei] = o.needleMass
                 res.points[pi].needleKept[ei] = o.needleKept
+                res.points[pi].kvBytes[ei] = o.kvBytes
                 res.points[pi].seconds[ei] = o.seconds
                 res.points[pi].chunksPrefilled += o.chunksPrefilled
                 res.points[pi].chunksReused += o.chunksReused

@@ -16,7 +16,12 @@ public struct EvictionInput {
     public var scores: [[Float]]
     /// Per head, the keys that may go, in cache order.
     public var candidates: [[EvictionCandidate]]
-    public init(scores: [[Float]], candidates: [[EvictionCandidate]]) { self.scores = scores; self.candidates = candidates }
+    /// Keys in the pass that produced the scores (the lab's SnapKV and TOVA keep the pass's last
+    /// keys, their observation window, as their reference code does); nil: unknown.
+    public var passEnd: Int?
+    public init(scores: [[Float]], candidates: [[EvictionCandidate]], passEnd: Int? = nil) {
+        self.scores = scores; self.candidates = candidates; self.passEnd = passEnd
+    }
 }
 
 /// A policy's verdict material: per head, every candidate key with the score the rule compares,

@@ -146,6 +146,12 @@ public final class KVCache: @unchecked Sendable {
         for l in 0..<layers { for h in 0..<queryHeads { if let m = keepMasks[l][h], m.count > n { keepMasks[l][h] = Array(m.prefix(n)) } } }
     }
 
+    /// Every key visible again to every head (the state of a cache no eviction has touched).
+    public func clearMasks() {
+        keepMasks = Array(repeating: Array(repeating: nil, count: queryHeads), count: layers)
+        hasPendingEvictions = false
+    }
+
     /// Set the keep mask of one layer and query head (length = keys covered).
     public func setKeepMask(layer: Int, head: Int, _ mask: [UInt8]) { keepMasks[layer][head] = mask }
 

@@ -47,6 +47,8 @@ public final class ParallelCompPipeline {
         /// character split), with the question's text to re-tokenise; nil otherwise.
         public var lengthBudget: Int?
         public var questionText: String?
+        /// Chunk ids kept whatever their score (the eviction lab's oracle-chunk mode).
+        public var keepChunkIDs: Set<Int> = []
 
         /// Chunks given as token ids directly (e.g. the golden fixtures). With `bos`, every chunk
         /// is prefixed with it (the official `BOS ctx`); without, the ids are taken as they are.
@@ -133,6 +135,9 @@ public final class ParallelCompPipeline {
         public var cachePerLayer: [Int] = []
         /// The official code's S (sum_windows_size): the combined length its slices give.
         public var nominalCacheLength = 0
+        /// KV pairs the context left in the combined cache, summed over layers and KV heads (a KV
+        /// head stores the union of its query heads' keys); x head_dim x 2 x 4 bytes in float32.
+        public var storedKVPairs = 0
         /// The last question row's 20 largest logits, before decoding.
         public var top20IDs: [Int] = []
         public var top20Logits: [Float] = []
@@ -205,6 +210,7 @@ public final class ParallelCompPipeline {
             try lab.check()
             guard config.compression == nil else { throw ConfigError("an eviction-lab policy cannot be combined with SnapKV compression (capacity): use the snapkv policy") }
             guard config.batchChunks <= 1 else { throw ConfigError("an eviction-lab policy needs one pass per chunk (not batch-chunks > 1)") }
+            if lab.setting == .kvpress && !config.causal { throw ConfigError("the kvpress lab setting needs causal attention (one context inside the trained context)") }
         }
         if config.batchChunks > 1 && (config.compression != nil || !config.calibrationRules(at: .chunk).isEmpty) {
             throw ConfigError("batch-chunks > 1 cannot be combined with compression or chunk-stage calibration (they need one pass per chunk)")
@@ -303,8 +309,13 @@ public final class ParallelCompPipeline {
                     progress: ((Event) -> Void)? = nil, cancelled: () -> Bool = { false }) throws -> Result {
         try validate(prep)
         let st = RunState(pipeline: self, prep: prep)
-        try scoreChunks(st, observers: observers, progress: progress, cancelled: cancelled)   // stage 0: prefill, score, compress, keep K
-        combineKept(st)                                                                       // the kept caches, in document order
+        if config.evictionLab?.setting == .kvpress {
+            try compressContext(st, observers: observers, progress: progress)                 // the eviction lab's kvpress setting
+        } else {
+            try scoreChunks(st, observers: observers, progress: progress, cancelled: cancelled)   // stage 0: prefill, score, compress, keep K
+            combineKept(st)                                                                       // the kept caches, in document order
+        }
+        st.storedKVPairs = st.combined.storedPairs(before: st.combined.count)
         if cancelled() { throw CancellationError() }
         try prefillQuestion(st, observers: observers, progress: progress)                     // stage 1: BOS q after the longest chunk
         if let a = scoreAnswer, !a.isEmpty { try scoreExpectedAnswer(a, st) }

@@ -34,6 +34,10 @@ extension ParallelCompPipeline {
         var timings: [String: Double] = [:]
         var evictedChunk: [String: [[[Int]]]] = [:], snapKept: [String: [[[Int]]]] = [:], labKept: [String: [[[Int]]]] = [:]
         var bands: PolicyBandLog?
+        /// Chunks kept whatever their score (the lab's oracle-chunk mode), and the KV pairs the
+        /// context left in the combined cache (per layer and KV head, summed).
+        let forced: Set<Int>
+        var storedKVPairs = 0
         /// The keep-K heap, best first (see `before`).
         var held: [HeldChunk] = []
         // Filled by combineKept.
@@ -70,6 +74,7 @@ extension ParallelCompPipeline {
                 PolicyBandLog(chunks: prep.chunks.count, layers: p.model.config.layerCount, heads: p.model.config.headCount, width: p.config.bandWidth)
             }
             combined = p.model.makeCache()
+            forced = prep.keepChunkIDs
         }
 
         var m: Int { question.count }
@@ -115,6 +120,7 @@ extension ParallelCompPipeline {
             r.policyKept = labKept
             r.policyBands = bands
             r.cachePerLayer = cachePerLayer
+            r.storedKVPairs = storedKVPairs
             r.nominalCacheLength = nominalS
             r.top20IDs = top20
             r.top20Logits = top20Logits
@@ -135,7 +141,7 @@ extension ParallelCompPipeline {
         var skipped = 0, i = 0
         while i < st.chunks.count {
             if cancelled() { throw CancellationError() }
-            if let memo, st.held.count == K,
+            if let memo, st.held.count == K, !st.forced.contains(st.chunks[i].id),
                let known = memo.lookup(memoKey(st, i, memoSettings)),
                reuseKnownScore(known.nll, chunk: i, st) {
                 let nll = known.nll
@@ -224,12 +230,7 @@ extension ParallelCompPipeline {
             if let snap = config.compression, snap.stage == .chunk {
                 scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.window, layers: c.layerCount, heads: H)
             }
-            if let lab = config.evictionLab {
-                if case .attention(let rows) = lab.signal {
-                    scoreObs = KeyScoreObserver(stage: .local, lastRows: rows ?? m, layers: c.layerCount, heads: H, allRows: rows == nil)
-                }
-                massObs = KeyScoreObserver(stage: .local, lastRows: m, layers: c.layerCount, heads: H)
-            }
+            if let lab = config.evictionLab { (scoreObs, massObs) = labObservers(lab, questionRows: m) }
             let rules = config.calibrationRules(at: .chunk)
             if !rules.isEmpty {
                 hook = CalibrationHook(rules: rules, settings: config, kernel: model.kernel,
@@ -264,16 +265,8 @@ extension ParallelCompPipeline {
                                       signal: { l, h in Array(obs.scores(layer: l, head: h)) })
             }
             if let lab = config.evictionLab, let massObs {
-                // The lab policy: protected sink and recent candidates stay, the policy ranks the rest.
-                let n = cLen - first, ranked = lab.ranked(candidates: n), id = st.chunks[j].id
-                let signal = labSignal(lab.signal, cache: cache, scores: scoreObs, keys: cLen + m)
-                labKept = evictChunk(cache, cLen: cLen, m: m, first: first, compressed: &compressed, plan: { l in
-                    let keep = lab.kept(layer: l, layers: c.layerCount, candidates: n) - (n - ranked.count)
-                    return (lab.policy(keep: max(0, keep), salt: UInt64(id * c.layerCount + l)), ranked)
-                }, signal: signal, record: { l, evicted in
-                    st.bands?.record(chunk: id, layer: l, first: first, n: n, m: m,
-                                     scores: (0..<H).map { Array(massObs.scores(layer: l, head: $0)) }, evicted: evicted)
-                })
+                labKept = labEvict(lab, cache: cache, chunkID: st.chunks[j].id, cLen: cLen, m: m, first: first, compressed: &compressed,
+                                   scores: scoreObs, mass: massObs, st)
             }
             let masks = cache.keepMasks
             let calibration = hook.map { ChunkCalibration(evictedKeys: $0.evictedKeys, outliers: $0.outliers) }
@@ -282,7 +275,7 @@ extension ParallelCompPipeline {
             // The random-selection ablation ranks by a seeded uniform score in [0, 3) instead.
             var rng = SplitMix64(seed: config.rankingSeed &+ UInt64(st.chunks[j].id) &* 0x9E37_79B9_7F4A_7C15)
             let rank = config.ranking == .random ? Double(rng.next() >> 11) / Double(1 << 53) * 3 : nll
-            let score = config.selection == .lowestNLL ? rank : -rank
+            let score = st.forced.contains(st.chunks[j].id) ? -Double.infinity : config.selection == .lowestNLL ? rank : -rank
             return ScoredChunk(id: j, nll: nll, held: HeldChunk(id: j, score: score, block: block, masks: masks,
                                                                  compressed: compressed, snapKept: keptKeys, labKept: labKept), calibration: calibration)
         }
@@ -291,14 +284,16 @@ extension ParallelCompPipeline {
     /// Evict from one chunk's stored cache, layer by layer: `plan(l)` gives the policy and the
     /// candidate positions (counted from `first`) it ranks, the others staying; keys before
     /// `first` (a later chunk's BOS) go. Returns the kept candidates, [layer][head] -> keys.
-    private func evictChunk(_ cache: KVCache, cLen: Int, m: Int, first: Int, compressed: inout [Int],
-                            plan: (Int) -> (EvictionPolicy, Range<Int>), signal: (Int, Int) -> [Float],
-                            record: ((Int, [[Int]]) -> Void)? = nil) -> [[[Int]]] {
+    func evictChunk(_ cache: KVCache, cLen: Int, m: Int, first: Int, compressed: inout [Int],
+                    plan: (Int) -> (EvictionPolicy, Range<Int>), signal: (Int, Int) -> [Float],
+                    select: ((EvictionPolicy, Range<Int>, [[Float]]) -> EvictionSelection)? = nil,
+                    record: ((Int, [[Int]]) -> Void)? = nil) -> [[[Int]]] {
         let c = model.config, H = c.headCount
         var kk: [[[Int]]] = []
         for l in 0..<c.layerCount {
             let (policy, ranked) = plan(l)
-            let sel = policy.select(ranked: ranked, first: first, scores: (0..<H).map { signal(l, $0) })
+            let scores = (0..<H).map { signal(l, $0) }
+            let sel = select?(policy, ranked, scores) ?? policy.select(ranked: ranked, first: first, scores: scores)
             var gone = sel
             for h in 0..<H {
                 gone.evicted[h] = Array(0..<first) + sel.evicted[h]
@@ -312,7 +307,7 @@ extension ParallelCompPipeline {
     }
 
     /// A lab policy's per-key signal for (layer, head): attention sums, key norms, or nothing.
-    private func labSignal(_ signal: KeySignal, cache: KVCache, scores: KeyScoreObserver?, keys n: Int) -> (Int, Int) -> [Float] {
+    func labSignal(_ signal: KeySignal, cache: KVCache, scores: KeyScoreObserver?, keys n: Int) -> (Int, Int) -> [Float] {
         let c = model.config
         switch signal {
         case .none: return { _, _ in [] }

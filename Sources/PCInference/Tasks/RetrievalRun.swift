@@ -19,6 +19,9 @@ public struct RetrievalOutcome: Codable, Sendable {
     /// over question rows, layers and heads (0 when the needle's chunk was not kept).
     public var needleMass: Double?
     public var seconds: Double
+    /// Bytes of K and V the context left in the cache the question reads (float32; per layer and
+    /// KV head, the keys any of its query heads still sees).
+    public var kvBytes: Double?
     public var chunkCount: Int
     public var chunksReused: Int
     /// What the run evicted (not written to JSON; the claims' manipulation checks read it).
@@ -27,7 +30,7 @@ public struct RetrievalOutcome: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case answer, correct, keptChunks = "kept_chunks", keptNLL = "kept_chunk_nll", needleChunk = "needle_chunk"
         case needleChunkNLL = "needle_chunk_nll", needleOffset = "needle_offset", needleChunkTokens = "needle_chunk_tokens"
-        case needleSplit = "needle_split", answerNLL = "answer_nll", needleMass = "needle_mass", seconds
+        case needleSplit = "needle_split", answerNLL = "answer_nll", needleMass = "needle_mass", seconds, kvBytes = "kv_bytes"
         case chunkCount = "chunks", chunksReused = "chunks_reused"
     }
 }
@@ -79,8 +82,12 @@ public enum RetrievalRunner {
                            cancelled: () -> Bool = { false }) throws -> RetrievalOutcome {
         let t0 = Date()
         let tok = pc.tokenizer, c = pc.model.config
-        let prep = try pc.prepare(context: ex.context, question: ex.question)
+        var prep = try pc.prepare(context: ex.context, question: ex.question)
         let m = prep.questionIDs.count
+        let span = needleTokens(ex, tokenizer: tok)
+        let needleChunk = prep.chunkIndex(context: ex.context, characterOffset: ex.needle.lowerBound, tokenOffset: { span.lowerBound })
+        // The lab's oracle-chunk mode: the evidence chunk is kept whatever its score.
+        if pc.config.evictionLab?.oracleChunk == true, let n = needleChunk { prep.keepChunkIDs = [prep.chunks[n].id] }
         let massObs = measure ? KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: c.headCount) : nil
         // A continuation (ppl) is scored as it is: its first token carries its own space.
         let answerIDs = measure ? tok.encode((ex.scoredOnly ? "" : " ") + ex.answer, parseSpecial: false, addBOS: false) : nil
@@ -89,8 +96,8 @@ public enum RetrievalRunner {
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
                                    seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
         out.evictions = r.evictions
-        let span = needleTokens(ex, tokenizer: tok)
-        if let n = prep.chunkIndex(context: ex.context, characterOffset: ex.needle.lowerBound, tokenOffset: { span.lowerBound }) {
+        out.kvBytes = Double(r.storedKVPairs * c.headDim * 2 * MemoryLayout<Float>.size)
+        if let n = needleChunk {
             out.needleChunk = n; out.needleChunkNLL = r.chunks[n].nll
             if let d = prep.chunks[n].documentTokens {
                 out.needleOffset = span.lowerBound - d.lowerBound; out.needleChunkTokens = d.count

@@ -1,0 +1,149 @@
+import Foundation
+
+/// The eviction lab inside the pipeline (docs/eviction-lab.md): its observers for one pass, its
+/// selection per KV head, and the kvpress setting (one causal context compressed after its own
+/// prefill, before the question).
+extension ParallelCompPipeline {
+    /// The observers a lab policy needs in a pass of `rows` rows: its scoring signal (the pass's
+    /// last rows, or every row for H2O) and the question rows' attention for the band log.
+    func labObservers(_ lab: EvictionLabSettings, questionRows m: Int) -> (score: KeyScoreObserver?, mass: KeyScoreObserver) {
+        let c = model.config
+        var score: KeyScoreObserver?
+        if case .attention(let rows) = lab.signal {
+            score = KeyScoreObserver(stage: .local, lastRows: rows ?? max(1, m), layers: c.layerCount, heads: c.headCount,
+                                     allRows: rows == nil, tailRows: rows)
+        }
+        return (score, KeyScoreObserver(stage: .local, lastRows: max(1, m), layers: c.layerCount, heads: c.headCount))
+    }
+
+    /// Evict a lab policy's keys from one pass's cache: candidates are keys `first ..< cLen`
+    /// (`m` question keys follow them), the protected sink and recent candidates stay, the policy
+    /// ranks the rest and selects per KV head (per query head with `perQueryHead`).
+    func labEvict(_ lab: EvictionLabSettings, cache: KVCache, chunkID id: Int, cLen: Int, m: Int, first: Int, compressed: inout [Int],
+                  scores: KeyScoreObserver?, mass: KeyScoreObserver, _ st: RunState) -> [[[Int]]] {
+        let c = model.config, H = c.headCount
+        let n = cLen - first, ranked = lab.ranked(candidates: n)
+        let signal = labSignal(lab.signal, cache: cache, scores: scores, keys: cLen + m)
+        return evictChunk(cache, cLen: cLen, m: m, first: first, compressed: &compressed, plan: { l in
+            let keep = lab.kept(layer: l, layers: c.layerCount, candidates: n) - (n - ranked.count)
+            return (lab.policy(keep: max(0, keep), salt: UInt64(id * c.layerCount + l), group: c.groupSize), ranked)
+        }, signal: signal, select: { policy, ranked, scores in
+            lab.select(policy as! BudgetedPolicy, ranked: ranked, first: first, passEnd: cLen + m, scores: scores, group: c.groupSize)
+        }, record: { l, evicted in
+            st.bands?.record(chunk: id, layer: l, first: first, n: n, m: m,
+                             scores: (0..<H).map { Array(mass.scores(layer: l, head: $0)) }, evicted: evicted)
+        })
+    }
+
+    /// The scoring signals of one context pass, enough for every lab in a list: one observer per
+    /// distinct attention signal (keyed by its row count, nil for every row), and the question
+    /// rows' mass for the band log (empty in the kvpress setting: no question yet).
+    struct ContextSignals {
+        var scores: [Int?: KeyScoreObserver] = [:]
+        let mass: KeyScoreObserver
+        func score(for lab: EvictionLabSettings) -> KeyScoreObserver? {
+            if case .attention(let rows) = lab.signal { return scores[rows] }
+            return nil
+        }
+    }
+
+    /// The kvpress setting's context pass: the one chunk (`--causal`) prefilled alone, observed
+    /// for every signal the `labs` read.
+    func prefillContext(_ ch: Chunk, labs: [EvictionLabSettings], observers: [AttentionObserver]) throws -> (KVCache, ContextSignals) {
+        let cLen = ch.contextLength
+        let cache = model.makeCache()
+        let scope = ObservationScope(stage: .local, chunkSpans: [0..<cLen], chunkIDs: [ch.id], queryKeyStart: cLen,
+                                     queryRowStart: cLen, queryRowCount: 0, firstRowKey: 0)
+        var signals = ContextSignals(mass: labObservers(labs[0], questionRows: 0).mass)
+        for lab in labs {
+            if case .attention(let rows) = lab.signal, signals.scores[rows] == nil { signals.scores[rows] = labObservers(lab, questionRows: 0).score }
+        }
+        let watch = signals.scores.keys.sorted { ($0 ?? -1) < ($1 ?? -1) }.compactMap { signals.scores[$0] } + [signals.mass]
+        _ = try model.forwardHidden(tokens: ch.tokens, positions: Array(0..<cLen), cache: cache, layout: .causal(rows: cLen),
+                                    observers: observers + watch, scope: scope, stageName: "context prefill")
+        cache.settleEvictions()
+        return (cache, signals)
+    }
+
+    /// The kvpress setting's eviction: the lab policy evicts from the prefilled context cache with
+    /// what that pass saw (no question yet, as kvpress compresses a context before its question),
+    /// and the cache becomes the combined cache the question reads.
+    func compressPrefilled(_ st: RunState, lab: EvictionLabSettings, cache: KVCache, signals: ContextSignals) {
+        let c = model.config, ch = st.chunks[0], cLen = ch.contextLength
+        var compressed = Array(repeating: 0, count: c.layerCount * c.headCount)
+        let kept = labEvict(lab, cache: cache, chunkID: ch.id, cLen: cLen, m: 0, first: 0, compressed: &compressed,
+                            scores: signals.score(for: lab), mass: signals.mass, st)
+        st.combined = cache
+        st.chunks[0].kept = true
+        st.kept = [0]
+        st.spans = [0..<cLen]
+        st.labKept[String(ch.id)] = kept
+        for x in compressed.indices { st.log.compression[x] += compressed[x] }
+        st.queryPosition = cLen
+        st.nominalS = cLen
+        st.cachePerLayer = (0..<c.layerCount).map { cache.keptCount(layer: $0, head: 0) }
+    }
+
+    /// `run`'s first stage in the kvpress setting: prefill the context, then compress it.
+    func compressContext(_ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?) throws {
+        guard let lab = config.evictionLab, st.chunks.count == 1 else { throw ConfigError("the kvpress setting needs --policy and --causal (one chunk)") }
+        let t0 = Date()
+        progress?(.chunkStarted(index: 0, total: 1, tokens: st.chunks[0].contextLength))
+        let (cache, signals) = try prefillContext(st.chunks[0], labs: [lab], observers: observers)
+        compressPrefilled(st, lab: lab, cache: cache, signals: signals)
+        progress?(.chunkFinished(index: 0, total: 1, tokens: st.chunks[0].contextLength, nll: .nan))
+        st.timings["chunk_prefill_s"] = Date().timeIntervalSince(t0)
+    }
+
+    /// Every lab point of the kvpress setting for the price of one context prefill: the context
+    /// is prefilled once with the observers every point's signal needs, and each point then costs
+    /// its selection, the question and the answer over the same cache, reset between points (the
+    /// appended question and answer truncated, every mask cleared). Results equal `run` with each
+    /// lab in turn (`LabOnePrefillTests`). `labs` must all be kvpress-setting labs; the
+    /// pipeline's own lab is ignored.
+    public func runLabPoints(_ prep: Prepared, labs: [EvictionLabSettings], generate: Bool = true, scoreAnswer: [Int]? = nil,
+                             cancelled: () -> Bool = { false }) throws -> [Result] {
+        guard !labs.isEmpty else { return [] }
+        guard config.causal, prep.chunks.count == 1, labs.allSatisfy({ $0.setting == .kvpress && !$0.decodeEviction }) else {
+            throw ConfigError("one prefill for every point needs --causal and kvpress-setting policies without --decode-eviction")
+        }
+        for lab in labs { try lab.check() }
+        let t0 = Date()
+        let (cache, signals) = try prefillContext(prep.chunks[0], labs: labs, observers: [])
+        let prefillSeconds = Date().timeIntervalSince(t0), cLen = prep.chunks[0].contextLength
+        var out: [Result] = []
+        for lab in labs {
+            if cancelled() { throw CancellationError() }
+            cache.truncate(to: cLen)
+            cache.clearMasks()
+            var c = config
+            c.evictionLab = lab
+            let pc = ParallelCompPipeline(model: model, tokenizer: tokenizer, config: c, format: format)
+            try pc.validate(prep)
+            let st = RunState(pipeline: pc, prep: prep)
+            pc.compressPrefilled(st, lab: lab, cache: cache, signals: signals)
+            st.timings["chunk_prefill_s"] = prefillSeconds
+            st.storedKVPairs = st.combined.storedPairs(before: st.combined.count)
+            try pc.prefillQuestion(st, observers: [], progress: nil)
+            if let a = scoreAnswer, !a.isEmpty { try pc.scoreExpectedAnswer(a, st) }
+            try pc.decode(st, generate: generate, observers: [], progress: nil, cancelled: cancelled)
+            out.append(st.result(tokenizer))
+        }
+        return out
+    }
+}
+
+extension KVCache {
+    /// Key/value pairs stored for keys `0 ..< end`: per layer and KV head, the keys any query head
+    /// of its group still sees (under GQA a KV head stores the union of its query heads' keys).
+    public func storedPairs(before end: Int) -> Int {
+        let G = queryHeads / kvHeads
+        var total = 0
+        for l in 0..<layers {
+            for g in 0..<kvHeads {
+                for k in 0..<min(end, count) where (0..<G).contains(where: { isPresent(layer: l, head: g * G + $0, key: k) }) { total += 1 }
+            }
+        }
+        return total
+    }
+}

@@ -1,0 +1,93 @@
+import XCTest
+import PCInference
+
+/// The eviction lab through SmolLM2 (9 query heads over 3 KV heads): the kvpress setting, the
+/// one-prefill path against running each point alone, stored KV under GQA, and the oracle chunk.
+final class LabOnePrefillTests: XCTestCase {
+    func setup(_ config: ParallelCompConfig, chars: Int) throws -> (ParallelCompPipeline, ParallelCompPipeline.Prepared) {
+        let model = try Fixtures.model(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
+        pc.memo = nil
+        return (pc, try pc.prepare(context: String(text.prefix(chars)), question: "What is the passage about?"))
+    }
+
+    var kvpressBase: ParallelCompConfig {
+        var c = ParallelCompConfig()
+        c.causal = true; c.maxNewTokens = 4
+        return c
+    }
+
+    /// One prefill for every (policy, ratio) gives what each point gives alone, bit for bit: the
+    /// answer, the last question row's top logits, the expected answer's NLL, the kept keys and
+    /// the stored KV.
+    func testOnePrefillEqualsPointByPoint() throws {
+        let (pc, prep) = try setup(kvpressBase, chars: 700)
+        let kinds: [EvictionLabSettings.Kind] = [.streaming, .h2o, .tova, .snapkv, .pyramidkv, .knorm, .random]
+        let labs = kinds.enumerated().map { i, k in
+            EvictionLabSettings(kind: k, ratio: [0.25, 0.5, 0.75, 0.875][i % 4], window: k == .snapkv || k == .pyramidkv ? 16 : nil,
+                                setting: .kvpress)
+        }
+        let answer = pc.tokenizer.encode(" an essay", parseSpecial: false, addBOS: false)
+        let together = try pc.runLabPoints(prep, labs: labs, scoreAnswer: answer)
+        XCTAssertEqual(together.count, labs.count)
+        var distinct = Set<[Int]>()
+        for (lab, t) in zip(labs, together) {
+            var c = kvpressBase; c.evictionLab = lab
+            let (alone, p1) = try setup(c, chars: 700)
+            let a = try alone.run(p1, scoreAnswer: answer)
+            let what = "\(lab.kind.rawValue) ratio \(lab.ratio!)"
+            XCTAssertEqual(t.answerIDs, a.answerIDs, what)
+            XCTAssertEqual(t.top20IDs, a.top20IDs, what)
+            XCTAssertEqual(t.top20Logits.map(\.bitPattern), a.top20Logits.map(\.bitPattern), what)
+            XCTAssertEqual(t.answerNLL?.bitPattern, a.answerNLL?.bitPattern, what)
+            XCTAssertEqual(t.policyKept, a.policyKept, what)
+            XCTAssertEqual(t.storedKVPairs, a.storedKVPairs, what)
+            XCTAssertEqual(t.evictions.compression, a.evictions.compression, what)
+            distinct.insert(t.top20Logits.prefix(3).map { Int($0.bitPattern) })
+        }
+        XCTAssertGreaterThan(distinct.count, 3)   // the points really differ
+    }
+
+    /// The kvpress setting compresses before the question: each KV head keeps floor(n r) context
+    /// keys, the stored KV is that times layers x KV heads, and the per-query-head variant stores
+    /// more for the same budget.
+    func testKVPressSettingStoresTheBudgetPerKVHead() throws {
+        let model = try Fixtures.model(), L = model.config.layerCount, Hkv = model.config.kvHeadCount
+        for (kind, perQuery) in [(EvictionLabSettings.Kind.snapkv, false), (.snapkv, true), (.knorm, false), (.random, true)] {
+            var c = kvpressBase
+            c.evictionLab = EvictionLabSettings(kind: kind, ratio: 0.25, window: 8, perQueryHead: perQuery, setting: .kvpress)
+            let (pc, prep) = try setup(c, chars: 600)
+            let r = try pc.run(prep, generate: false)
+            let n = prep.chunks[0].contextLength, keep = n / 4
+            let kept = try XCTUnwrap(r.policyKept["0"])
+            XCTAssertTrue(kept.allSatisfy { $0.allSatisfy { $0.count == keep } }, "\(kind)")
+            if perQuery {
+                XCTAssertGreaterThan(r.storedKVPairs, keep * L * Hkv, "\(kind) per query head")
+            } else {
+                XCTAssertEqual(r.storedKVPairs, keep * L * Hkv, "\(kind)")
+            }
+            XCTAssertEqual(r.combinedKeys, n)
+        }
+        // No question in the eviction pass: TOVA's last row is the context's, not the question's,
+        // so the kept set differs from the query-aware causal variant.
+        var kv = kvpressBase, qa = kvpressBase
+        kv.evictionLab = EvictionLabSettings(kind: .tova, ratio: 0.25, setting: .kvpress)
+        qa.evictionLab = EvictionLabSettings(kind: .tova, ratio: 0.25)
+        let (p1, prep1) = try setup(kv, chars: 600), (p2, prep2) = try setup(qa, chars: 600)
+        XCTAssertNotEqual(try p1.run(prep1, generate: false).policyKept, try p2.run(prep2, generate: false).policyKept)
+    }
+
+    /// The oracle chunk is kept whatever its score.
+    func testOracleChunkIsAlwaysKept() throws {
+        var c = ParallelCompConfig()
+        c.chunkTokens = 64; c.keepChunks = 1; c.maxNewTokens = 1
+        c.evictionLab = EvictionLabSettings(kind: .knorm, ratio: 0.5, oracleChunk: true)
+        var (pc, prep) = try setup(c, chars: 900)
+        XCTAssertGreaterThanOrEqual(prep.chunks.count, 3)
+        let chosen = try pc.run(prep, generate: false).keptChunkIDs
+        let other = (0..<prep.chunks.count).first { !chosen.contains($0) }!
+        prep.keepChunkIDs = [other]
+        XCTAssertEqual(try pc.run(prep, generate: false).keptChunkIDs, [other])
+    }
+}
