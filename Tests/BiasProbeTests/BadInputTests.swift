@@ -42,15 +42,15 @@ final class BadInputTests: XCTestCase {
         let dir = try CLI.tempDir()
         let ctx = dir.appendingPathComponent("ctx.txt").path
         try String(repeating: "The sky is blue. ", count: 200).write(toFile: ctx, atomically: true, encoding: .utf8)
-        try assertOneLineError(["run", "--context", ctx, "--question", "Why?", "--calibration", "sink:20-40"], contains: "outside")
-        try assertOneLineError(["run", "--context", ctx, "--question", "Why?", "--calibration", "sideways:1-2"], contains: "BAND")
-        try assertOneLineError(["run", "--context", ctx, "--question", "Why?", "--keep-chunks", "0"], contains: "keep-chunks")
+        try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--calibration", "sink:20-40"], contains: "outside")
+        try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--calibration", "sideways:1-2"], contains: "BAND")
+        try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--keep-chunks", "0"], contains: "keep-chunks")
         let empty = dir.appendingPathComponent("empty.txt").path
         try "  \n".write(toFile: empty, atomically: true, encoding: .utf8)
-        try assertOneLineError(["run", "--context", empty, "--question", "Why?"], contains: "empty")
-        try assertOneLineError(["run", "--context", ctx, "--question", String(repeating: "why ", count: 300), "--chunk-tokens", "256"], contains: "longer than the chunk")
+        try assertOneLineError(["run", "--input", empty, "--question", "Why?"], contains: "empty")
+        try assertOneLineError(["run", "--input", ctx, "--question", String(repeating: "why ", count: 300), "--chunk-tokens", "256"], contains: "longer than the chunk")
         // More chunks asked for than exist: a note, and every chunk is kept.
-        let r = try CLI.run(["run", "--context", ctx, "--question", "Why?", "--keep-chunks", "50", "--chunk-tokens", "256", "--max-tokens", "1"])
+        let r = try CLI.run(["run", "--input", ctx, "--question", "Why?", "--keep-chunks", "50", "--chunk-tokens", "256", "--max-tokens", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("keeping all"), r.stderr)
     }

@@ -66,7 +66,7 @@ final class EvictionLabCommandTests: XCTestCase {
                      ["--policy", "streaming", "--budget", "8", "--decode-eviction"], ["--decode-eviction"],
                      ["--policy", "h2o", "--ratio", "0.5", "--lab-setting", "kvpress"], ["--oracle-chunk"], ["--per-query-head"],
                      ["--policy", "h2o", "--ratio", "0.5", "--causal", "--lab-setting", "kvpress", "--oracle-chunk"]] {
-            let r = try CLI.run(["run", "--context", text.path, "--question", "q"] + args)
+            let r = try CLI.run(["run", "--input", text.path, "--question", "q"] + args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             let said = r.stderr.lowercased()
             XCTAssertTrue(["policy", "budget", "ratio", "sink", "setting"].contains { said.contains($0) }, "\(args): \(r.stderr)")

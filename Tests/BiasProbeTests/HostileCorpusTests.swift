@@ -68,7 +68,7 @@ final class HostileCorpusTests: XCTestCase {
         let junkPart = try write("junk.part-1-of-1.jsonl", header + "\nnot a row at all\n" + #"{"item":0,"peak_rss_bytes":1,"row":{"seed":0}}"# + "\n")
         let badRowPart = try write("badrow.part-1-of-1.jsonl", header + "\n" + #"{"item":0,"peak_rss_bytes":1,"row":"# + row + "}\n")
 
-        let run = ["run", "--context", ctx, "--question", "What colour is the sky?", "--max-tokens", "1"]
+        let run = ["run", "--input", ctx, "--question", "What colour is the sky?", "--max-tokens", "1"]
         let cases: [Case] = [
             // Outputs that would destroy something.
             Case(name: "plot over its trace", args: ["plot", "layer", "3", "--trace", trace, "-o", trace], expect: ["same file as the input --trace"]),
@@ -86,14 +86,14 @@ final class HostileCorpusTests: XCTestCase {
             Case(name: "trace into /proc", args: ["trace", "-o", "/proc/biasprobe-test.h5"], expect: ["cannot create a file in /proc"]),
             Case(name: "eval lines onto a folder", args: ["eval", "passkey", "--out", folder], expect: ["is a directory"]),
             // Inputs that are not what they claim.
-            Case(name: "missing context", args: ["run", "--context", path("nope.txt"), "--question", "Why?"], expect: ["no such file"]),
-            Case(name: "context is a folder", args: ["run", "--context", folder, "--question", "Why?"], expect: ["is a directory"]),
-            Case(name: "context is a FIFO", args: ["run", "--context", fifo, "--question", "Why?"], expect: ["FIFO"]),
-            Case(name: "context is not UTF-8", args: ["run", "--context", notUTF8, "--question", "Why?"], expect: ["not UTF-8", "offset 3"]),
+            Case(name: "missing context", args: ["run", "--input", path("nope.txt"), "--question", "Why?"], expect: ["no such file"]),
+            Case(name: "context is a folder", args: ["run", "--input", folder, "--question", "Why?"], expect: ["is a directory"]),
+            Case(name: "context is a FIFO", args: ["run", "--input", fifo, "--question", "Why?"], expect: ["FIFO"]),
+            Case(name: "context is not UTF-8", args: ["run", "--input", notUTF8, "--question", "Why?"], expect: ["not UTF-8", "offset 3"]),
             Case(name: "trace input is not UTF-8", args: ["trace", "--input", notUTF8, "-o", path("x.h5")], expect: ["--input", "not UTF-8"]),
             Case(name: "model is a FIFO", args: ["info", "--model", fifo], expect: ["FIFO", "not a regular file"]),
-            Case(name: "run model is a FIFO", args: ["run", "--model", fifo, "--context", ctx, "--question", "Why?"], expect: ["FIFO"]),
-            Case(name: "model is a folder", args: ["run", "--model", folder, "--context", ctx, "--question", "Why?"], expect: ["is a directory"]),
+            Case(name: "run model is a FIFO", args: ["run", "--model", fifo, "--input", ctx, "--question", "Why?"], expect: ["FIFO"]),
+            Case(name: "model is a folder", args: ["run", "--model", folder, "--input", ctx, "--question", "Why?"], expect: ["is a directory"]),
             Case(name: "GGUF bad magic", args: ["info", "--model", badMagic], expect: [badMagic]),
             Case(name: "GGUF bad version", args: ["info", "--model", badVersion], expect: [badVersion]),
             Case(name: "GGUF absurd tensor count", args: ["info", "--model", hugeTensors], expect: [hugeTensors]),
@@ -116,7 +116,7 @@ final class HostileCorpusTests: XCTestCase {
             // Flags.
             Case(name: "temperature NaN", args: run + ["--temperature", "nan"], expect: ["--temperature", "nan"]),
             Case(name: "top-p 2", args: run + ["--top-p", "2"], expect: ["--top-p", "(0, 1]"]),
-            Case(name: "empty question", args: ["run", "--context", ctx, "--question", " "], expect: ["--question is empty"]),
+            Case(name: "empty question", args: ["run", "--input", ctx, "--question", " "], expect: ["--question is empty"]),
             Case(name: "lambda NaN", args: run + ["--lambda", "nan"], expect: ["--lambda"]),
             Case(name: "depth NaN", args: ["eval", "passkey", "--depths", "0.5,nan"], expect: ["--depths"]),
             Case(name: "negative layer", args: ["plot", "layer", "-1", "--trace", trace], expect: ["'-1' was read as an option"]),

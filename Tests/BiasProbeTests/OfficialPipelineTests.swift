@@ -59,7 +59,7 @@ final class OfficialPipelineTests: XCTestCase {
             XCTAssertEqual(input["templates"] as? [String: String],
                            ["context": "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there.\n\n{context}",
                             "question": "\nNow please answer: {input}\nPlease tell me the number: "], "\(name): the pass-key templates changed")
-            args += ["--context", ctx.path, "--question", input["question_text"] as! String,
+            args += ["--input", ctx.path, "--question", input["question_text"] as! String,
                      "--chunk-tokens", "\(input["Cw"]!)", "--raw-model-max-len", "\(input["R"]!)", "--template", "passkey"]
         } else {
             let layout = dir.appendingPathComponent("\(name).json")

@@ -87,7 +87,7 @@ final class SafeRunTests: XCTestCase {
         try String(repeating: "The sky is blue. ", count: 200).write(toFile: ctx, atomically: true, encoding: .utf8)
         let cfg = dir.appendingPathComponent("report.json").path
         try #"{"config": {"keepChunks": 2, "chunkTokens": 256}, "format": {"anything": 1}, "documentTokens": 5}"#.write(toFile: cfg, atomically: true, encoding: .utf8)
-        let r = try CLI.run(["run", "--context", ctx, "--question", "Why?", "--config", cfg, "--max-tokens", "1", "--json"])
+        let r = try CLI.run(["run", "--input", ctx, "--question", "Why?", "--config", cfg, "--max-tokens", "1", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         struct Report: Decodable { struct C: Decodable { let keepChunks: Int; let chunkTokens: Int? }; let config: C }
         let report = try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8))

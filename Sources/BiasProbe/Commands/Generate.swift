@@ -90,6 +90,9 @@ struct Logits: ParsableCommand {
         let ids = tok.encode(prompt, parseSpecial: true)
         guard !ids.isEmpty else { throw CLIError("the prompt is empty") }
         let logits = try model.forward(tokens: ids, positions: Array(0..<ids.count), cache: model.makeCache(), logitRows: [ids.count - 1])
+        guard logits.allSatisfy(\.isFinite) else {
+            throw CLIError("\(modelOptions.modelPath): the model's logits are not finite (NaN or infinity): its weights are damaged or not what the file says")
+        }
         let order = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(top)
         let m = Double(logits.max()!)
         let lse = m + log(logits.reduce(0.0) { $0 + exp(Double($1) - m) })

@@ -8,7 +8,10 @@ struct Run: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pipeline: PipelineOptions
-    @Option(help: "Text file holding the long context.") var context: String?
+    @Option(help: ArgumentHelp("Text file holding the long context (as trace --input).", valueName: "file")) var input: String?
+    /// The old spelling of --input; `--context` is a length in trace and eval.
+    @Option(help: .hidden) var context: String?
+    var document: String? { input ?? context }
     @Option(help: "The question.") var question: String?
     @Option(help: ArgumentHelp("Exact token ids instead of text: JSON {\"chunks\": [[ids...], ...], \"question\": [ids...]}, context and question without BOS (the pipeline adds it, as the official code does; add \"exact\": true to take the chunk ids as they are).", valueName: "file"))
     var tokenLayout: String?
@@ -18,8 +21,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Print one JSON object (config, chunks, answer) on stdout.") var json = false
 
     func validate() throws {
-        if tokenLayout == nil && (context == nil || question == nil) { throw ValidationError("give --context FILE and --question TEXT, or --token-layout FILE") }
-        if tokenLayout != nil && (context != nil || question != nil) { throw ValidationError("--token-layout replaces --context and --question; give one or the other") }
+        if input != nil && context != nil { throw ValidationError("--context is the old name of --input: give one") }
+        if tokenLayout == nil && (document == nil || question == nil) { throw ValidationError("give --input FILE and --question TEXT, or --token-layout FILE") }
+        if tokenLayout != nil && (document != nil || question != nil) { throw ValidationError("--token-layout replaces --input and --question; give one or the other") }
         if let q = question, q.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("--question is empty: give the question to answer") }
     }
 
@@ -35,7 +39,8 @@ struct Run: ParsableCommand {
             try layout.check(contextLength: model.config.contextLength, vocabulary: model.config.vocabSize, path: tokenLayout)
             prep = try layout.prepared(bos: pc.bosID)
         } else {
-            let text = try InputFile.text(context ?? "", option: "--context")
+            if context != nil { Log.info("note: run --context FILE is now --input FILE (--context is a length in trace and eval)") }
+            let text = try InputFile.text(document ?? "", option: input != nil ? "--input" : "--context")
             // Tokenised once where Ctrl-C can stop it; prepare() then finds every word cached.
             _ = try tok.encode(text, parseSpecial: false, addBOS: false, cancelled: { Signals.isInterrupted })
             prep = try pc.prepare(context: text, question: question ?? "")
