@@ -62,6 +62,8 @@ struct BenchPrefill: ParsableCommand {
         let c = model.config
         let gemm = SgemmProbe.measure(m: 1024, n: c.feedForwardLength, k: c.embeddingLength, threads: model.threads)
         if !json { print(String(format: "BLAS %@, %d threads: sgemm [1024x%d]x[%dx%d] %.1f GFLOP/s", BLAS.coreName, model.threads, c.embeddingLength, c.embeddingLength, c.feedForwardLength, gemm)) }
+        let runs = tokens.values.map(\.tokens).flatMap { T in Array(repeating: T, count: T >= 8192 ? min(repeats, 2) : repeats) }
+        Log.info("plan: prefill \(tokens.values.map { String($0.tokens) }.joined(separator: ", ")) tokens, \(repeats) repetitions each (2 at 8,192 and more); about \(Plan.duration(Plan.seconds(c, passes: runs, rate: gemm)))")
         for T in tokens.values.map(\.tokens) {
             let ids = benchTokens(tok, count: T)
             let secs = try bestTime(T >= 8192 ? min(repeats, 2) : repeats) {
@@ -80,7 +82,7 @@ struct BenchPrefill: ParsableCommand {
 
 /// Measures cblas_sgemm on a representative shape.
 enum SgemmProbe {
-    static func measure(m: Int, n: Int, k: Int, threads: Int) -> Double {
+    static func measure(m: Int, n: Int, k: Int, threads: Int, reps: Int = 20, best: Int = 5) -> Double {
         var a = [Float](repeating: 0, count: m * k), b = [Float](repeating: 0, count: n * k), cc = [Float](repeating: 0, count: m * n)
         for i in a.indices { a[i] = Float(i % 13) * 0.01 }
         for i in b.indices { b[i] = Float(i % 7) * 0.01 }
@@ -88,8 +90,7 @@ enum SgemmProbe {
         // OpenBLAS single-threaded inside its own workers, so restore that afterwards.
         BLAS.threads = threads
         defer { BLAS.threads = 1 }
-        let reps = 20
-        let secs = bestTime(5) {
+        let secs = bestTime(best) {
             a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in cc.withUnsafeMutableBufferPointer { cp in
                 for _ in 0..<reps {
                     BLAS.gemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k, bTransposed: true, c: cp.baseAddress!, ldc: n)

@@ -75,6 +75,22 @@ struct Eval: ParsableCommand {
         // Seeds outermost within a length, so an interrupted run still covers every depth evenly.
         var items: [Item] = []
         for L in lengths.values { for seed in firstSeed..<(firstSeed + seeds) { for depth in depths.values { for m in methods { items.append(Item(length: L, seed: seed, depth: depth, method: m)) } } } }
+        // Each item's work in token-equivalents (attention counted as extra tokens), for sharding
+        // and for the plan line.
+        let costs = items.map { it -> Double in
+            let ct = config.chunkTokens ?? model.config.contextLength
+            switch it.method {
+            case .parallelcomp, .causal: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: ct, keepChunks: config.keepChunks)
+            case .truncate: return WorkPartition.retrievalCost(contextTokens: ct, chunkTokens: ct, keepChunks: 0)
+            case .full: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: it.length.tokens, keepChunks: 0)
+            }
+        }
+        if !quiet {
+            let rate = Plan.quickRate(model.config, threads: model.threads)
+            let secs = costs.reduce(0, +) * FlopCount.linearPerToken(model.config) / (0.8 * rate * 1e9)
+            Log.info("plan: \(items.count) examples (\(lengths.values.count) lengths x \(seeds) seeds x \(depths.values.count) depths x \(methods.count) methods), "
+                     + "about \(Plan.duration(secs)) at most (repeated filler chunks are scored once, so usually much less; sgemm \(Int(rate)) GFLOP/s now)")
+        }
         let t0 = Date()
         // One memo for the whole evaluation: the passkey's filler chunks recur across examples.
         let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
@@ -100,14 +116,6 @@ struct Eval: ParsableCommand {
             let settings = try ReportJSON.line(EvalSettings(task: task.rawValue, lengths: lengths.values.map(\.tokens), depths: depths.values, seeds: seeds,
                                                             methods: methods.map(\.rawValue), measure: measure,
                                                             firstSeed: firstSeed == 0 ? nil : firstSeed, config: config, model: modelOptions.modelPath))
-            let costs = items.map { it -> Double in
-                let ct = config.chunkTokens ?? model.config.contextLength
-                switch it.method {
-                case .parallelcomp, .causal: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: ct, keepChunks: config.keepChunks)
-                case .truncate: return WorkPartition.retrievalCost(contextTokens: ct, chunkTokens: ct, keepChunks: 0)
-                case .full: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: it.length.tokens, keepChunks: 0)
-                }
-            }
             let mine = WorkPartition.items(costs: costs, shards: shard.count, index: shard.index - 1)
             let workList = SHA256Hasher.hex(settings + "\n" + costs.map { String($0) }.joined(separator: ","))
             let path = shard.partPath(for: out ?? "eval.jsonl")

@@ -131,7 +131,7 @@ func runWithProgress(_ pc: ParallelCompPipeline, _ prep: ParallelCompPipeline.Pr
     if let limit, est.total > limit {
         throw CLIError("this run needs about \(est.summary), more than the \(String(format: "%.2f", Double(limit) / 1e9)) GB available; use smaller --chunk-tokens or --keep-chunks")
     }
-    if !quiet { Log.info("memory estimate: \(est.summary)") }
+    if !quiet { Log.info(Plan.run(pc, prep)); Log.info("memory estimate: \(est.summary)") }
     if pc.config.keepChunks > prep.chunks.count {
         Log.info("note: --keep-chunks \(pc.config.keepChunks) is more than the \(prep.chunks.count) chunks of this input; keeping all")
     }
