@@ -44,9 +44,8 @@ public final class ParallelCompPipeline {
         public var documentTokenCount: Int
         public var chunkTokens: Int
         /// The official length budget R when the final question may need its middle cut (the
-        /// character split), with the question's text to re-tokenise; nil otherwise.
+        /// character split); nil otherwise.
         public var lengthBudget: Int?
-        public var questionText: String?
         /// Chunk ids kept whatever their score (the eviction lab's oracle-chunk mode).
         public var keepChunkIDs: Set<Int> = []
 
@@ -166,17 +165,14 @@ public final class ParallelCompPipeline {
         lengthBudget - 2 * (m + 1)
     }
 
-    /// A chunk's tokens from its content tokens (token and sentence splits): BOS and the template's
-    /// words around the content (official layout), or the chat prefix and the content.
-    func chunkTokens(content: ArraySlice<Int>, prefix: [Int], suffix: [Int]) -> [Int] {
-        (format.layout == .official ? (bosID.map { [$0] } ?? []) : []) + prefix + content + suffix
-    }
+    /// BOS as a token list (empty for a model without one).
+    private var bosTokens: [Int] { bosID.map { [$0] } ?? [] }
 
     /// A chunk's tokens from its text (character split): official layout, the formatted string
     /// tokenised once after BOS; chat layout, the prefix and the text tokenised apart.
     func chunkTokens(text: String, prefix: [Int]) -> [Int] {
         switch format.layout {
-        case .official: return (bosID.map { [$0] } ?? []) + tokenizer.encode(format.formatContext(text), parseSpecial: true, addBOS: false)
+        case .official: return bosTokens + tokenizer.encode(format.formatContext(text), parseSpecial: true, addBOS: false)
         case .chat: return prefix + tokenizer.encode(text, parseSpecial: false, addBOS: false)
         }
     }
@@ -185,11 +181,12 @@ public final class ParallelCompPipeline {
     public func prepare(context: String, question: String) throws -> Prepared {
         guard !context.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ConfigError("the context is empty") }
         let q = format.questionIDs(tokenizer, question: question)
-        let prefix = format.prefixIDs(tokenizer), suffix = format.suffixIDs(tokenizer)
-        let lead = format.layout == .official && bosID != nil ? 1 : 0   // the official BOS before every chunk
+        // Every chunk is lead + content + suffix: BOS and the template's words around the content
+        // (official layout), or the chat prefix and the content.
+        let lead = format.leadIDs(tokenizer), suffix = format.suffixIDs(tokenizer)
         let ids = tokenizer.encode(context, parseSpecial: false, addBOS: false)
         var cw = config.chunkTokens ?? defaultChunkTokens(questionLength: q.count)
-        let frame = lead + prefix.count + suffix.count
+        let frame = lead.count + suffix.count
         if config.causal {
             // One chunk holding everything: plain causal attention, within the trained context only.
             cw = frame + ids.count
@@ -219,7 +216,7 @@ public final class ParallelCompPipeline {
             throw ConfigError("calibration rule \(r) names layer \(r.layers.upperBound), but the model has layers 0-\(model.config.layerCount - 1)")
         }
         if config.splitBy == .characters && !config.causal {
-            return try prepareOfficialSplit(context: context, question: question, q: q, ids: ids, cw: cw, prefix: prefix)
+            return try prepareOfficialSplit(q: q, ids: ids, cw: cw, lead: lead)
         }
         let content = cw - frame
         let ranges: [Range<Int>]
@@ -238,8 +235,8 @@ public final class ParallelCompPipeline {
                 return v
             }
         }
-        let chunks = ranges.enumerated().map { i, r in Chunk(id: i, documentTokens: r, tokens: chunkTokens(content: ids[r], prefix: prefix, suffix: suffix)) }
-        return Prepared(chunks: chunks, questionIDs: q, prefixLength: lead + prefix.count, documentTokenCount: ids.count, chunkTokens: cw)
+        let chunks = ranges.enumerated().map { i, r in Chunk(id: i, documentTokens: r, tokens: lead + ids[r] + suffix) }
+        return Prepared(chunks: chunks, questionIDs: q, prefixLength: lead.count, documentTokenCount: ids.count, chunkTokens: cw)
     }
 
     /// The official text path (docs/parallelcomp.md, "Chunking"): n = ceil(T / Cw) with T counting
@@ -248,7 +245,7 @@ public final class ParallelCompPipeline {
     /// (official layout: decoded with special tokens and re-tokenised after BOS, so it starts
     /// `BOS BOS`), and a pass whose chunk and question would pass the budget keeps only the
     /// question's last tokens.
-    private func prepareOfficialSplit(context: String, question: String, q: [Int], ids: [Int], cw: Int, prefix: [Int]) throws -> Prepared {
+    private func prepareOfficialSplit(q: [Int], ids: [Int], cw: Int, lead: [Int]) throws -> Prepared {
         let R = lengthBudget
         guard cw < R else {
             throw ConfigError("chunk size \(cw) is not below the length budget R = \(R) (raw-model-max-len) that the character split needs")
@@ -257,6 +254,7 @@ public final class ParallelCompPipeline {
         let T = ids.count + (bosID == nil ? 0 : 1)
         let text = tokenizer.decode(ids, skipSpecial: true)
         let fullQuestion = questionTokens(q), m = fullQuestion.count
+        let prefix = format.prefixIDs(tokenizer)
         var chunks: [Chunk] = []
         for (i, piece) in Chunker.byCharacters(text: text, tokenCount: T, maxTokens: cw).enumerated() {
             var ch = Chunk(id: i, documentTokens: nil, tokens: chunkTokens(text: piece.text, prefix: prefix))
@@ -266,7 +264,7 @@ public final class ParallelCompPipeline {
             if c > F {
                 let h = F / 2, cut = Array(ch.tokens.prefix(h) + ch.tokens.suffix(h))
                 ch.tokens = format.layout == .official
-                    ? (bosID.map { [$0] } ?? []) + tokenizer.encode(tokenizer.decode(cut, skipSpecial: false), parseSpecial: true, addBOS: false)
+                    ? bosTokens + tokenizer.encode(tokenizer.decode(cut, skipSpecial: false), parseSpecial: true, addBOS: false)
                     : cut
                 ch.uncappedLength = c
                 keepQuestion = min(R - F - 1, m)
@@ -277,10 +275,8 @@ public final class ParallelCompPipeline {
             if keepQuestion < m { ch.questionTokens = Array(fullQuestion.suffix(keepQuestion)) }
             chunks.append(ch)
         }
-        var prep = Prepared(chunks: chunks, questionIDs: q, prefixLength: (bosID == nil ? 0 : 1) + prefix.count,
-                            documentTokenCount: ids.count, chunkTokens: cw)
+        var prep = Prepared(chunks: chunks, questionIDs: q, prefixLength: lead.count, documentTokenCount: ids.count, chunkTokens: cw)
         prep.lengthBudget = R
-        prep.questionText = question
         return prep
     }
 

@@ -66,10 +66,10 @@ public enum RetrievalRunner {
         let b = ex.context.prefix(ex.needle.upperBound).unicodeScalars.count
         let lo = max(a, d.lowerBound), hi = min(b, d.upperBound)
         guard lo < hi else { return [] }
-        let scalars = Array(ex.context.unicodeScalars)
+        let scalars = Array(ex.context.unicodeScalars), prefix = pc.format.prefixIDs(pc.tokenizer)
         func agreeing(_ end: Int) -> Int {
             var u = String.UnicodeScalarView(); u.append(contentsOf: scalars[d.lowerBound..<end])
-            let ids = pc.chunkTokens(text: String(u), prefix: pc.format.prefixIDs(pc.tokenizer))
+            let ids = pc.chunkTokens(text: String(u), prefix: prefix)
             var i = 0
             while i < ids.count && i < ch.tokens.count && ids[i] == ch.tokens[i] { i += 1 }
             return i
