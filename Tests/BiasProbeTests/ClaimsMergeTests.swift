@@ -47,7 +47,7 @@ final class ClaimsMergeTests: XCTestCase {
         // T3's 12 values lie in 0.6...0.68: beyond 0.5 + 0.05, raw and after Holm.
         XCTAssertTrue(row("T3").hasSuffix("| 12 (12) | — | **holds** | **holds** |"), md)
         XCTAssertTrue(row("T4").hasSuffix("| 12 (12) | — | **fails** | **fails** |"), md)
-        XCTAssertTrue(md.contains("claims protocol v2") && md.contains("docs/claims-protocol.md sha256 "), "claims.md must name the protocol and its hash")
+        XCTAssertTrue(md.contains("claims protocol v3") && md.contains("docs/claims-protocol.md sha256 "), "claims.md must name the protocol and its hash")
     }
 
     func testMissingShardIsRefused() throws {

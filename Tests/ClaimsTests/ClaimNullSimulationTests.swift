@@ -75,22 +75,25 @@ final class ClaimNullSimulationTests: XCTestCase {
         // Sensitivity rows share their claim's test (T13L is T13's): tested once.
         for claim in ClaimCatalog.all where claim.kind.inFamily {
             let parts = claim.parts
-            // Other parts (T13's late half) sit where they hold, so the first part decides.
-            func others(_ rng: inout Rng, sd: Double) -> [String: Double] {
-                var m: [String: Double] = [:]
-                for p in parts.dropFirst() { m[p.key] = sd * 0.2 * rng.normal() }
-                return m
-            }
-            let sd = claim.minimumEffect > 0 ? claim.minimumEffect : 0.05
-            let (nullCentre, planted): (Double, Double) = {
-                switch parts[0].test {
+            // (null boundary, planted value) of a part's test.
+            func centres(_ test: ClaimTest) -> (Double, Double) {
+                switch test {
                 case let .beyond(t, d):
                     let sign = t.direction == .above ? 1.0 : -1.0
                     return (t.value, t.value + sign * (d > 0 ? 1.5 * d : 0.05))
                 case let .equivalent(m): return (m, 0)
                 case let .different(m): return (m, 2.5 * m)
                 }
-            }()
+            }
+            // Other parts (T13's late half, T16's uncontrolled gain) sit where they hold, so the
+            // first part decides.
+            func others(_ rng: inout Rng, sd: Double) -> [String: Double] {
+                var m: [String: Double] = [:]
+                for p in parts.dropFirst() { m[p.key] = centres(p.test).1 + sd * 0.2 * rng.normal() }
+                return m
+            }
+            let sd = claim.minimumEffect > 0 ? claim.minimumEffect : 0.05
+            let (nullCentre, planted) = centres(parts[0].test)
             let nullRate = holdRate(claim, gen: { rng, _ in
                 var m = others(&rng, sd: sd); m[parts[0].key] = nullCentre + sd * rng.normal(); return m
             })
@@ -155,22 +158,37 @@ final class ClaimNullSimulationTests: XCTestCase {
     }
 
     /// T8 under pure renormalisation (what eviction does inside the evicted layer) plus per-key
-    /// noise: the middle gains its pro-rata share, so T8 must not hold; extra mass to the
-    /// middle must.
+    /// noise, in the rule's run (the tail evicted) and in its matched random control (as many
+    /// keys per head evicted at random): the middle gains its pro-rata share in both, so T8
+    /// must not hold; extra mass to the middle in the rule's run only must.
     func testRecencyToMiddleOnSyntheticAttention() {
         let base = SyntheticRuns(layers: 4, heads: 3)
         func gen(_ middleBoost: Double) -> (inout Rng, Int) -> [String: Double]? {
             { rng, _ in
                 var s = base
-                let keys = s.globalKeys
+                let keys = s.globalKeys, L = s.runs.layers, H = s.runs.heads
                 var before: [[Double]] = []
                 s.runs.global = s.table(keys: keys) { _ in let p = (0..<keys).map { _ in exp(0.8 * rng.normal()) }; before.append(p); return p }
+                let tail = s.runs.bands.flatMap { Array($0.tail) }
+                var ruleKeys = Array(repeating: Array(repeating: [Int](), count: H), count: L), ctlKeys = ruleKeys
                 var h = 0
-                s.runs.globalRecentDeep = s.table(keys: keys) { _ in
+                s.runs.globalRecentDeep = s.table(keys: keys) { lh in
                     var p = before[h]; h += 1
-                    for b in s.runs.bands { for k in b.tail { p[k] = 0 }; for k in b.cachedMiddle { p[k] *= middleBoost } }
+                    for k in tail { p[k] = 0 }
+                    ruleKeys[lh / H][lh % H] = tail
+                    for b in s.runs.bands { for k in b.cachedMiddle { p[k] *= middleBoost } }
                     return p.map { $0 * exp(0.05 * rng.normal()) }
                 }
+                h = 0
+                s.runs.control.globalRecentDeep = s.table(keys: keys) { lh in
+                    var p = before[h]; h += 1
+                    var pool = Array(0..<keys)
+                    for i in 0..<tail.count { pool.swapAt(i, i + Int(rng.s.next() % UInt64(keys - i))) }
+                    for k in pool.prefix(tail.count) { p[k] = 0 }
+                    ctlKeys[lh / H][lh % H] = Array(pool.prefix(tail.count))
+                    return p.map { $0 * exp(0.05 * rng.normal()) }
+                }
+                s.runs.evictedKeysRecentDeep = ruleKeys; s.runs.control.evictedKeysRecentDeep = ctlKeys
                 return RecencyToMiddleClaim().measure(s.wrap())
             }
         }
@@ -178,28 +196,57 @@ final class ClaimNullSimulationTests: XCTestCase {
         assertDetected(RecencyToMiddleClaim(), holdRate(RecencyToMiddleClaim(), n: Self.attentionN, draws: Self.attentionDraws, gen: gen(1.5)), "middle x1.5")
     }
 
-    /// T7 and T9 read entropy after eviction in the layers downstream of it: entropies that only
-    /// move by noise must not hold; planted shifts of 2x the minimum must.
+    /// T7 and T9 read entropy after eviction in the layers downstream of it, net of the matched
+    /// control: entropies that only move by noise must not hold; planted shifts of 2x the
+    /// minimum in the rule's runs must. `anyEviction` shifts rule and control alike (evicting
+    /// any keys changes the entropy): the controlled statistic must not hold, while the
+    /// uncontrolled one (v2's headline, read through the v1 rule) does.
     func testEntropyClaimsOnSyntheticEntropies() {
-        let base = SyntheticRuns(layers: 4, heads: 3)
-        func gen(_ claim: any Claim, early: Double, deep: Double, mid: Double) -> (inout Rng, Int) -> [String: Double]? {
+        // 8 layers of 6 heads: a quarter holds 12 heads, so per-head noise averages down as in a
+        // real model (SmolLM2: 63 heads a quarter); the difference with the control doubles it.
+        let base = SyntheticRuns(layers: 8, heads: 6)
+        func gen(_ claim: any Claim, early: Double, deep: Double, mid: Double, anyEviction: Double = 0) -> (inout Rng, Int) -> [String: Double]? {
             { rng, _ in
                 var s = base
                 let lh = s.runs.lhCount
-                s.runs.midLayer = 1
+                s.runs.midLayer = 4
                 s.runs.globalEntropy = (0..<lh).map { _ in 3 + 0.5 * rng.normal() }
                 s.runs.globalMax = (0..<lh).map { _ in 0.3 }
                 s.runs.maxBothMid = s.runs.globalMax
+                // shift(layer): planted per layer; quarters of 2 layers, mid layer 4.
                 func after(_ shift: (Int) -> Double) -> [Double] { (0..<lh).map { s.runs.globalEntropy[$0] + shift($0 / s.runs.heads) + 0.1 * rng.normal() } }
-                s.runs.entropySinkEarly = after { $0 == 1 ? early : 0 }
-                s.runs.entropySinkDeep = after { $0 == 3 ? deep : 0 }
-                s.runs.entropyBothMid = after { $0 > 1 ? mid : 0 }
+                let a = anyEviction, q = { (l: Int) in s.runs.quarter(l) }
+                s.runs.entropySinkEarly = after { q($0) == 1 ? early - a : 0 }
+                s.runs.entropySinkDeep = after { q($0) == 3 ? deep + a : 0 }
+                s.runs.entropyBothMid = after { $0 > 4 ? mid + a : 0 }
+                s.runs.control.entropySinkEarly = after { q($0) == 1 ? -a : 0 }
+                s.runs.control.entropySinkDeep = after { q($0) == 3 ? a : 0 }
+                s.runs.control.entropyBothMid = after { $0 > 4 ? a : 0 }
                 return claim.measure(s.wrap())
             }
         }
-        assertNull(SinkEvictionDepthClaim(), holdRate(SinkEvictionDepthClaim(), gen: gen(SinkEvictionDepthClaim(), early: 0, deep: 0, mid: 0)), "no shift")
-        assertDetected(SinkEvictionDepthClaim(), holdRate(SinkEvictionDepthClaim(), gen: gen(SinkEvictionDepthClaim(), early: -0.1, deep: 0.1, mid: 0)), "shifts of 0.1 nats")
-        assertNull(MidDepthEvictionClaim(), holdRate(MidDepthEvictionClaim(), gen: gen(MidDepthEvictionClaim(), early: 0, deep: 0, mid: 0)), "no shift")
-        assertDetected(MidDepthEvictionClaim(), holdRate(MidDepthEvictionClaim(), gen: gen(MidDepthEvictionClaim(), early: 0, deep: 0, mid: 0.1)), "a shift of 0.1 nats")
+        let t7 = SinkEvictionDepthClaim(), t9 = MidDepthEvictionClaim()
+        assertNull(t7, holdRate(t7, gen: gen(t7, early: 0, deep: 0, mid: 0)), "no shift")
+        assertDetected(t7, holdRate(t7, gen: gen(t7, early: -0.1, deep: 0.1, mid: 0)), "shifts of 0.1 nats")
+        assertNull(t9, holdRate(t9, gen: gen(t9, early: 0, deep: 0, mid: 0)), "no shift")
+        assertDetected(t9, holdRate(t9, gen: gen(t9, early: 0, deep: 0, mid: 0.1)), "a shift of 0.1 nats")
+        for claim in [t7, t9] as [any Claim] {
+            let r = holdRate(claim, draws: 100, gen: gen(claim, early: 0, deep: 0, mid: 0, anyEviction: 0.2),
+                             v1Value: { $0["value_uncontrolled"] }, v1Threshold: Threshold(value: 0, direction: .above))
+            assertNull(claim, (r.v2, r.v1, r.draws), "any eviction shifts entropy by 0.2 (rule and control alike)")
+            XCTAssertGreaterThan(r.v1!, 0.9, "\(claim.id): the uncontrolled statistic should have 'held' here")
+        }
+    }
+
+    /// The NLL claims with a control: when losing any keys raises the NLL by the same amount
+    /// (rule and control alike), the controlled headline must not hold; the uncontrolled one did.
+    func testNLLClaimsNeedMoreThanAnyEviction() {
+        let t13 = ShallowSinksClaim()
+        let r = holdRate(t13, draws: 200, gen: { rng, _ in
+            let any = 0.3 + 0.05 * rng.normal(), noise = 0.05 * rng.normal()
+            return ["value_uncontrolled": any + noise, "value": noise, "nll_change_late_net": 0.01 * rng.normal()]
+        }, v1Value: { $0["value_uncontrolled"] }, v1Threshold: Threshold(value: 0, direction: .above))
+        assertNull(t13, r, "any eviction costs 0.3 nats")
+        XCTAssertGreaterThan(r.v1!, 0.9)
     }
 }

@@ -14,6 +14,8 @@ final class NewClaimsTests: XCTestCase {
             var f = FewShotRuns(); f.labels = 4
             f.base = .init(nll: 1, correct: 1)
             f.recentByQuarter = nll.map { .init(nll: $0, correct: 0) }
+            // Controls that cost the same in every quarter: the net statistic equals the raw one.
+            f.recentByQuarterControl = nll.map { _ in .init(nll: 1.05, correct: 0) }
             return f
         }
         var r = verdict(RecencyInContextClaim(), runs(fewShot: fewShot([1.8, 1.2, 1.1, 1.0])))
@@ -21,20 +23,39 @@ final class NewClaimsTests: XCTestCase {
         r = verdict(RecencyInContextClaim(), runs(fewShot: fewShot([1.2, 1.1, 1.9, 1.0])))
         XCTAssertEqual(r.0, .fails); XCTAssertEqual(r.1, -0.7, accuracy: 1e-12)
         XCTAssertNil(RecencyInContextClaim().measure(runs()))
+        // A control that costs what the rule costs in quarter 1 and nothing elsewhere takes the
+        // effect away: the net statistic fails where the raw one held.
+        var f = fewShot([1.8, 1.2, 1.1, 1.0])
+        f.recentByQuarterControl = [1.8, 1.0, 1.0, 1.0].map { .init(nll: $0, correct: 0) }
+        r = verdict(RecencyInContextClaim(), runs(fewShot: f))
+        XCTAssertEqual(r.0, .fails); XCTAssertEqual(r.1, -0.2, accuracy: 1e-12)
+        XCTAssertEqual(RecencyInContextClaim().measure(runs(fewShot: f))!["value_uncontrolled"]!, 0.6, accuracy: 1e-12)
+        // Without a control (rows before protocol v3): not measured, never the raw number.
+        f.recentByQuarterControl = []
+        XCTAssertEqual(verdict(RecencyInContextClaim(), runs(fewShot: f)).0, .notMeasured)
     }
 
     /// T16: the recipe lowering both answers' NLL holds, raising them fails, and the value is the
     /// mean of the two tasks' changes.
+    /// Two parts: net of the random control (the headline) and against no eviction.
     func testCalibrationGain() {
-        func x(_ dp: Double, _ df: Double) -> ExampleRuns {
+        func x(_ dp: Double, _ df: Double, control: Double = 0) -> ExampleRuns {
             var p = PasskeyRuns(); p.base = .init(nll: 2, needleMass: 0); p.recipe = .init(nll: 2 + dp, needleMass: 0)
+            p.recipeControl = .init(nll: 2 + control, needleMass: 0)
             var f = FewShotRuns(); f.base = .init(nll: 3, correct: 0); f.recipe = .init(nll: 3 + df, correct: 1)
+            f.recipeControl = .init(nll: 3 + control, correct: 0)
             return runs(fewShot: f, passkey: p)
         }
         var r = verdict(CalibrationGainClaim(), x(-0.2, -0.1))
         XCTAssertEqual(r.0, .holds); XCTAssertEqual(r.1, -0.15, accuracy: 1e-12)
         r = verdict(CalibrationGainClaim(), x(0.3, -0.1))
         XCTAssertEqual(r.0, .fails); XCTAssertEqual(r.1, 0.1, accuracy: 1e-12)
+        // Random eviction of as many keys gains as much: not the recipe's keys, so it fails.
+        r = verdict(CalibrationGainClaim(), x(-0.2, -0.1, control: -0.15))
+        XCTAssertEqual(r.0, .fails); XCTAssertEqual(r.1, 0, accuracy: 1e-12)
+        // Better than random, but worse than no eviction: part (b) fails the claim.
+        r = verdict(CalibrationGainClaim(), x(0.1, 0.1, control: 0.5))
+        XCTAssertEqual(r.0, .fails); XCTAssertEqual(r.1, -0.4, accuracy: 1e-12)
     }
 
     /// T17: the rank counts other chunks at least as good (ties against the needle); a needle on

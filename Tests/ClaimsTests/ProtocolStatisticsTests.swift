@@ -135,7 +135,7 @@ final class ProtocolStatisticsTests: XCTestCase {
             (0..<10).map { i in
                 let j = Double(i % 5 - 2) * 0.005
                 return ExampleRow(example: ClaimExample(index: i, offset: 0, chunks: 2, question: "", passkeyDepth: 0, passkeySeed: 0, passkeyHaystack: i),
-                                  claims: ["T13": ["value": early + j, "nll_change_late": late - j]], arrays: [:], seconds: 0)
+                                  claims: ["T13": ["value": early + j, "nll_change_late_net": late - j]], arrays: [:], seconds: 0)
             }
         }
         XCTAssertEqual(ClaimAggregate.outcomes([ShallowSinksClaim()], rows: rows(early: 0.5, late: 0), seed: 1)[0].verdict, .holds)

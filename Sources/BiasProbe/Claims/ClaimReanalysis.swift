@@ -11,6 +11,7 @@ public enum ClaimReanalysis {
         case mapped = "v2 statistic read from another stored v1 number"
         case closest = "closest stored form (v2's exact form not stored)"
         case v1Only = "v1 statistic (v2's not stored): v2 statistics on v1's measure"
+        case noControl = "net of a matched random control from v3: not measured on rows without one"
     }
 
     /// v2 key <- v1 key, and the source label, per claim.
@@ -19,15 +20,29 @@ public enum ClaimReanalysis {
         "T9": (nil, .v1Only), "T13": ("nll_change_early", .mapped), "T20": ("nll_change_signed", .mapped),
     ]
 
-    public static func source(_ id: String) -> Source { mapping[id]?.source ?? .same }
+    public static func source(_ id: String) -> Source {
+        controlled.contains(id) ? .noControl : mapping[id]?.source ?? .same
+    }
 
-    /// A v1 row with the v2 headline keys filled in where the stored numbers allow it.
+    /// Claims whose v3 headline is net of a matched random control, which rows written before
+    /// v3 do not hold: their headline is not measured (the uncontrolled number stays beside it
+    /// as `value_uncontrolled`, and any part that reads it is still tested).
+    public static let controlled: Set<String> = ["T7", "T8", "T9", "T13", "T14", "T15", "T16", "T13L", "T15L"]
+
+    /// A row written under an earlier protocol with the current headline keys filled in where the
+    /// stored numbers allow it.
     public static func upgrade(_ row: ExampleRow) -> ExampleRow {
         var r = row
         for (id, m) in mapping {
-            guard let from = m.from, var c = r.claims[id] else { continue }
+            guard let from = m.from, var c = r.claims[id], c["value_uncontrolled"] == nil else { continue }
             c["value_v1"] = c["value"]
             c["value"] = c[from] ?? .nan
+            r.claims[id] = c
+        }
+        for id in controlled {
+            guard var c = r.claims[id], c["value_uncontrolled"] == nil else { continue }
+            c["value_uncontrolled"] = c["value"] ?? .nan
+            c["value"] = .nan
             r.claims[id] = c
         }
         return r

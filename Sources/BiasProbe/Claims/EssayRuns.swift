@@ -59,6 +59,18 @@ public struct EssayRuns: Sendable {
     public var globalRecentDeep = KeyTable(keys: 0, values: [])
     public var entropyBothMid: [Double] = [], maxBothMid: [Double] = []
     public var midLayer = 0
+    /// Protocol v3's matched controls: the same runs with `calibrationControl = .random` (as
+    /// many keys per head and pass as the rule evicted, drawn at random); empty before v3.
+    public var control = EssayControls()
+    /// The keys T8's rule run evicted, [layer][head] -> key indices (for survivor-only masses).
+    public var evictedKeysRecentDeep: [[[Int]]] = []
+
+    public struct EssayControls: Sendable {
+        public var entropySinkEarly: [Double] = [], entropySinkDeep: [Double] = [], entropyBothMid: [Double] = []
+        public var globalRecentDeep = KeyTable(keys: 0, values: [])
+        public var evictedKeysRecentDeep: [[[Int]]] = []
+        public init() {}
+    }
 
     public var lhCount: Int { layers * heads }
     public func quarter(_ l: Int) -> Int { min(3, l * 4 / layers) }
@@ -143,28 +155,45 @@ public struct EssayRunner {
             let e = dec.means().entropy.map(Double.init)
             if stage == .question { r.decodeEntropyGlobalEviction = e } else { r.decodeEntropyChunkEviction = e }
         }
-        // T7-T9: the official question-stage calibration (prefill_2, lambda 0.1, bands of 100).
-        func calibrated(_ rules: [CalibrationRule], _ obs: [AttentionObserver]) throws -> [Double] {
+        // T7-T9: the official question-stage calibration (prefill_2, lambda 0.1, bands of 100),
+        // each run twice: the rule's keys, then as many keys per head drawn at random (v3).
+        func calibrated(_ rules: [CalibrationRule], _ obs: [AttentionObserver], control: Bool) throws -> ParallelCompPipeline.Result {
             var cfg = base; cfg.calibration = rules
-            return try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: obs).evictions.calibrationQuery.map(Double.init)
+            if control { cfg.calibrationControl = .random; cfg.calibrationControlSeed = ex.passkeySeed ^ 0xC0_7701 }
+            return try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: obs)
         }
-        for deepRun in [false, true] {
-            let rule = CalibrationRule(band: .sink, layers: r.layersOf(quarter: deepRun ? 2 : 0), stage: .query)
-            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
-            let ev = try calibrated([rule], [stats])
-            let e = stats.means().entropy.map(Double.init)
-            if deepRun { r.entropySinkDeep = e; r.evictedSinkDeep = ev } else { r.entropySinkEarly = e; r.evictedSinkEarly = ev }
-        }
-        do {
-            let g = QueryKeyMass(stage: .global, layers: L, heads: H)
-            r.evictedRecentDeep = try calibrated([CalibrationRule(band: .recent, layers: r.layersOf(quarter: 3), stage: .query)], [g])
-            r.globalRecentDeep = g.tables[0]!
-        }
-        do {
-            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
-            let mid = r.midLayer...r.midLayer
-            r.evictedBothMid = try calibrated([CalibrationRule(band: .sink, layers: mid, stage: .query), CalibrationRule(band: .recent, layers: mid, stage: .query)], [stats])
-            let m = stats.means(); r.entropyBothMid = m.entropy.map(Double.init); r.maxBothMid = m.maxProb.map(Double.init)
+        for control in [false, true] {
+            for deepRun in [false, true] {
+                let rule = CalibrationRule(band: .sink, layers: r.layersOf(quarter: deepRun ? 2 : 0), stage: .query)
+                let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
+                let ev = try calibrated([rule], [stats], control: control).evictions.calibrationQuery.map(Double.init)
+                let e = stats.means().entropy.map(Double.init)
+                switch (control, deepRun) {
+                case (false, false): r.entropySinkEarly = e; r.evictedSinkEarly = ev
+                case (false, true): r.entropySinkDeep = e; r.evictedSinkDeep = ev
+                case (true, false): r.control.entropySinkEarly = e
+                case (true, true): r.control.entropySinkDeep = e
+                }
+            }
+            do {
+                let g = QueryKeyMass(stage: .global, layers: L, heads: H)
+                let res = try calibrated([CalibrationRule(band: .recent, layers: r.layersOf(quarter: 3), stage: .query)], [g], control: control)
+                if control { r.control.globalRecentDeep = g.tables[0]!; r.control.evictedKeysRecentDeep = res.evictedQuery ?? [] } else {
+                    r.evictedRecentDeep = res.evictions.calibrationQuery.map(Double.init)
+                    r.globalRecentDeep = g.tables[0]!; r.evictedKeysRecentDeep = res.evictedQuery ?? []
+                }
+            }
+            do {
+                let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
+                let mid = r.midLayer...r.midLayer
+                let res = try calibrated([CalibrationRule(band: .sink, layers: mid, stage: .query), CalibrationRule(band: .recent, layers: mid, stage: .query)],
+                                         [stats], control: control)
+                let m = stats.means()
+                if control { r.control.entropyBothMid = m.entropy.map(Double.init) } else {
+                    r.evictedBothMid = res.evictions.calibrationQuery.map(Double.init)
+                    r.entropyBothMid = m.entropy.map(Double.init); r.maxBothMid = m.maxProb.map(Double.init)
+                }
+            }
         }
         return r
     }

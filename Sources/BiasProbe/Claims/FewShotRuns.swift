@@ -21,6 +21,9 @@ public struct FewShotRuns: Sendable {
     public var recentByQuarter: [Outcome] = []
     /// T16: the paper's layer-banded recipe (`--calibration paper`).
     public var recipe: Outcome?
+    /// Protocol v3's matched random controls of the runs above (empty/nil before v3).
+    public var recentByQuarterControl: [Outcome] = []
+    public var recipeControl: Outcome?
     public var labels = 0
     public init() {}
 }
@@ -59,12 +62,14 @@ public struct FewShotRunner {
         var r = FewShotRuns()
         r.labels = firsts.count
         r.base = try outcome(base)
-        r.recentByQuarter = try (0..<4).map { qi in
-            var c = base; c.calibration = [CalibrationRule(band: .recent, layers: (qi * L / 4)...((qi + 1) * L / 4 - 1), stage: .chunk)]
-            return try outcome(c)
+        func recent(_ qi: Int) -> ParallelCompConfig {
+            var c = base; c.calibration = [CalibrationRule(band: .recent, layers: (qi * L / 4)...((qi + 1) * L / 4 - 1), stage: .chunk)]; return c
         }
+        r.recentByQuarter = try (0..<4).map { try outcome(recent($0)) }
+        r.recentByQuarterControl = try (0..<4).map { try outcome(PasskeyRunner.controlled(recent($0), seed: ex.passkeySeed)) }
         var rc = base; rc.calibration = try CalibrationRule.parseList("paper", layerCount: L)
         r.recipe = try outcome(rc)
+        r.recipeControl = try outcome(PasskeyRunner.controlled(rc, seed: ex.passkeySeed))
         return r
     }
 

@@ -21,6 +21,10 @@ public struct PasskeyRuns: Sendable {
     public var noQuestionBOS: Outcome?
     /// T16: the paper's layer-banded recipe (`--calibration paper`).
     public var recipe: Outcome?
+    /// Protocol v3's matched controls of the eviction runs above: as many keys per head and
+    /// pass drawn at random (`calibrationControl = .random`); nil/empty before v3.
+    public var sinkEarlyControl: Outcome?, sinkLateControl: Outcome?, recipeControl: Outcome?
+    public var allByQuarterControl: [Outcome] = []
     public var layers = 0, heads = 0
     public init() {}
 
@@ -50,6 +54,12 @@ public struct PasskeyRunner {
         return b.passkeyInEssays(haystack: text, tokens: settings.passkeyTokens, depth: ex.passkeyDepth, seed: ex.passkeySeed)
     }
 
+    /// A run's matched control (protocol v3): the same rules, as many keys per head drawn at
+    /// random, seeded per example.
+    public static func controlled(_ c: ParallelCompConfig, seed: UInt64) -> ParallelCompConfig {
+        var c = c; c.calibrationControl = .random; c.calibrationControlSeed = seed ^ 0xC0_7701; return c
+    }
+
     /// The paper's lambda per chunk: 0.1 on its ~3,600-token chunks.
     public static let paperChunk = 3600.0
 
@@ -65,32 +75,39 @@ public struct PasskeyRunner {
         base.bandWidth = max(1, Int((0.025 * Double(settings.passkeyChunk)).rounded()))
         func outcome(_ cfg: ParallelCompConfig) throws -> PasskeyRuns.Outcome {
             let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: ClaimPrompt.format(tok, settings.promptLayout))
-            let o = try RetrievalRunner.run(task, pipeline: pc, measure: true, cancelled: { Signals.isInterrupted })
+            // v3: the needle's chunk is kept in every pass-key run, so an eviction's effect on
+            // retrieval is not a change of the kept chunk (T17 tests the selection itself).
+            let o = try RetrievalRunner.run(task, pipeline: pc, measure: true, keepNeedleChunk: true, cancelled: { Signals.isInterrupted })
             let passes = Double(max(1, o.chunkCount))
             return .init(nll: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
                          evicted: (o.evictions?.calibrationChunk ?? []).map { Double($0) / passes }, correct: o.correct)
         }
-        func evicting(_ band: CalibrationRule.Band, _ layers: ClosedRange<Int>) -> ParallelCompConfig {
-            var c = base; c.calibration = [CalibrationRule(band: band, layers: layers, stage: .chunk)]; return c
+        func evicting(_ band: CalibrationRule.Band, _ layers: ClosedRange<Int>, control: Bool = false) -> ParallelCompConfig {
+            var c = base; c.calibration = [CalibrationRule(band: band, layers: layers, stage: .chunk)]
+            return control ? Self.controlled(c, seed: ex.passkeySeed) : c
         }
         var r = PasskeyRuns()
         r.layers = L; r.heads = model.config.headCount
+        // The eviction runs and, with `control`, their matched random controls.
+        func evictionRuns(control: Bool) throws {
+            let early = try outcome(evicting(.sink, 0...(L / 4 - 1), control: control))
+            let late = try outcome(evicting(.sink, (L / 2)...(L - 1), control: control))
+            let all = try (0..<4).map { q in try outcome(evicting(.all, (q * L / 4)...((q + 1) * L / 4 - 1), control: control)) }
+            if control { r.sinkEarlyControl = early; r.sinkLateControl = late; r.allByQuarterControl = all } else { r.sinkEarly = early; r.sinkLate = late; r.allByQuarter = all }
+        }
         if scaledLambda {
             base.lambda = Float(0.1 * Double(settings.passkeyChunk) / Self.paperChunk)
             r.base = baseline
-            r.sinkEarly = try outcome(evicting(.sink, 0...(L / 4 - 1)))
-            r.sinkLate = try outcome(evicting(.sink, (L / 2)...(L - 1)))
-            r.allByQuarter = try (0..<4).map { q in try outcome(evicting(.all, (q * L / 4)...((q + 1) * L / 4 - 1))) }
+            try evictionRuns(control: false); try evictionRuns(control: true)
             return r
         }
         r.base = try outcome(base)
-        r.sinkEarly = try outcome(evicting(.sink, 0...(L / 4 - 1)))
-        r.sinkLate = try outcome(evicting(.sink, (L / 2)...(L - 1)))
-        r.allByQuarter = try (0..<4).map { q in try outcome(evicting(.all, (q * L / 4)...((q + 1) * L / 4 - 1))) }
+        try evictionRuns(control: false); try evictionRuns(control: true)
         var nb = base; nb.questionBOS = false
         r.noQuestionBOS = try outcome(nb)
         var rc = base; rc.calibration = try CalibrationRule.parseList("paper", layerCount: L)
         r.recipe = try outcome(rc)
+        r.recipeControl = try outcome(Self.controlled(rc, seed: ex.passkeySeed))
         return r
     }
 }

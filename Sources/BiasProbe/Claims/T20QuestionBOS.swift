@@ -10,7 +10,8 @@ public struct QuestionBOSClaim: Claim {
     public var parts: [ClaimPart] { [ClaimPart(key: "value", test: .different(margin: 0.1))] }
     public var clustered: Bool { true }
     public let confounds = ["v1 tested the absolute change, which noise alone pushes up (abs_change_v1); v2 tests the signed change two-sided",
-                     "the pass key's NLL stands for the paper's accuracy (a 135M model's accuracy leaves little room to move)"]
+                     "the pass key's NLL stands for the paper's accuracy (a 135M model's accuracy leaves little room to move)",
+                     "the needle's chunk is kept (from v3), so the BOS's effect on chunk selection is not part of this number"]
 
     public func measure(_ x: ExampleRuns) -> [String: Double]? {
         guard let b = x.passkey.base, let n = x.passkey.noQuestionBOS else { return nil }

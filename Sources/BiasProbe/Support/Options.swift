@@ -212,6 +212,10 @@ struct PipelineOptions: ParsableArguments {
     var chunkCalibrationRows: ParallelCompConfig.ChunkCalibrationRows?
     @Option(help: "How a pass's rows see keys evicted during it: official (bottom-right-aligned shortened cache) or masked.")
     var evictionAlignment: EvictionAlignment?
+    @Option(help: ArgumentHelp("Matched control for calibration: none (official), random (as many keys per head as the rule picks, drawn at random from its candidates) or lowest (its lowest-scoring candidates).", valueName: "none|random|lowest"))
+    var calibrationControl: ParallelCompConfig.CalibrationControl?
+    @Option(help: "Seed of --calibration-control random.")
+    var calibrationControlSeed: UInt64?
     @Option(help: "Most tokens to generate (default: run 32, trace 16, eval the task's answer length, sweep 12).")
     var maxTokens: Int?
     @Option(help: "Tokens that end decoding: eos (the official code, the default) or all (EOS, EOT and the chat end-of-turn markers).")
@@ -294,6 +298,8 @@ struct PipelineOptions: ParsableArguments {
         if protectQuestionKeys { c.protectQuestionKeys = true }
         if let v = chunkCalibrationRows { c.chunkCalibrationRows = v }
         if let v = evictionAlignment { c.evictionAlignment = v }
+        if let v = calibrationControl { c.calibrationControl = v }
+        if let v = calibrationControlSeed { c.calibrationControlSeed = v }
         if let v = batchChunks { c.batchChunks = v }
         if let cap = capacity { c.compression = .init(capacity: cap, window: window ?? 8, kernel: kernel ?? 7, stage: compressionStage ?? .chunk,
                                                       decodeEviction: kvCacheDynamic) }
@@ -325,6 +331,7 @@ extension ParallelCompConfig.Compression.Stage: ExpressibleByArgument {}
 extension ParallelCompConfig.BandEdges: ExpressibleByArgument {}
 extension ParallelCompConfig.ChunkCalibrationRows: ExpressibleByArgument {}
 extension EvictionAlignment: ExpressibleByArgument {}
+extension ParallelCompConfig.CalibrationControl: ExpressibleByArgument {}
 extension EvictionLabSettings.Kind: ExpressibleByArgument {}
 extension EvictionLabSettings.Pool: ExpressibleByArgument {}
 extension EvictionLabSettings.Setting: ExpressibleByArgument {}

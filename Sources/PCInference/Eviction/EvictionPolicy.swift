@@ -43,6 +43,9 @@ public struct EvictionSelection: Sendable, Equatable {
     /// For `keepTop`: the kept keys, best first (the order torch's topk returns them in, which
     /// decode-time eviction keeps as its column order).
     public var keptByScore: [[Int]] = []
+    public init(evicted: [[Int]], outliers: [Int], keptByScore: [[Int]] = []) {
+        self.evicted = evicted; self.outliers = outliers; self.keptByScore = keptByScore
+    }
 }
 
 /// How scores become evictions.

@@ -59,7 +59,12 @@ final class CalibrationHook: AttentionHook {
             // Each head's candidates still present, with their positions in the cache as the
             // official code holds it (keys evicted by earlier passes are physically gone).
             let input = EvictionInput(scores: scores, candidates: (0..<H).map { cache.candidates(layer: layer, head: $0, in: candidates) })
-            let selection = policy(rule).select(input)
+            var selection = policy(rule).select(input)
+            if settings.calibrationControl != .none {
+                selection = CalibrationControlDraw(control: settings.calibrationControl,
+                                                   seed: settings.calibrationControlSeed, layer: layer, passEndKey: passEndKey)
+                    .replacing(selection, input: input)
+            }
             cache.evict(layer: layer, selection: selection, covering: passEndKey, duringPass: duringPass)
             for h in 0..<H {
                 outliers[layer * H + h] += selection.outliers[h]
@@ -73,6 +78,41 @@ final class CalibrationHook: AttentionHook {
         rule.perHead ? AttentionCalibration(lambda: settings.lambda, width: settings.bandWidth, band: rule.band,
                                             equalizeHeads: settings.equalizeHeads, edges: settings.bandEdges)
                      : HeadAgnosticCalibration(lambda: settings.lambda)
+    }
+}
+
+/// The matched control of a calibration selection: each head loses exactly as many keys as the
+/// rule chose for it, but chosen at random (uniformly among its candidates still present) or as
+/// its lowest-scoring candidates. The difference between a rule's effect and its control's is
+/// the effect of *which* keys went, not of how many.
+public struct CalibrationControlDraw: Sendable {
+    public let control: ParallelCompConfig.CalibrationControl
+    public let seed: UInt64, layer: Int, passEndKey: Int
+
+    public init(control: ParallelCompConfig.CalibrationControl, seed: UInt64, layer: Int, passEndKey: Int) {
+        self.control = control; self.seed = seed; self.layer = layer; self.passEndKey = passEndKey
+    }
+
+    public func replacing(_ sel: EvictionSelection, input: EvictionInput) -> EvictionSelection {
+        var out = sel
+        for h in sel.evicted.indices {
+            let keys = input.candidates[h].map(\.key), n = min(sel.evicted[h].count, keys.count)
+            guard n > 0 else { continue }
+            switch control {
+            case .none: continue
+            case .random:
+                // One stream per (seed, layer, pass, head): reruns draw the same keys.
+                var rng = SplitMix64(seed: seed ^ (UInt64(layer) &* 0x9E37_79B9_7F4A_7C15)
+                                     ^ (UInt64(passEndKey) &* 0xC2B2_AE3D_27D4_EB4F) ^ (UInt64(h) &* 0x1656_67B1_9E37_79F9))
+                var pool = keys
+                for i in 0..<n { pool.swapAt(i, i + Int(rng.next() % UInt64(pool.count - i))) }
+                out.evicted[h] = pool.prefix(n).sorted()
+            case .lowest:
+                let sc = input.scores[h]
+                out.evicted[h] = keys.sorted { sc[$0] != sc[$1] ? sc[$0] < sc[$1] : $0 < $1 }.prefix(n).sorted()
+            }
+        }
+        return out
     }
 }
 

@@ -157,6 +157,20 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
     /// How the rows of a pass see keys evicted during it (official: flash-attention's
     /// bottom-right-aligned causal mask over the shortened cache).
     public var evictionAlignment: EvictionAlignment = .bottomRight
+    /// A matched control for calibration (claims protocol v3): the rule still decides how many
+    /// keys each head loses in each pass; the control decides which. Not an official setting.
+    public var calibrationControl: CalibrationControl = .none
+    /// Seed of the `random` control's draws (mixed with layer, pass and head).
+    public var calibrationControlSeed: UInt64 = 0
+
+    public enum CalibrationControl: String, Codable, Sendable, CaseIterable {
+        /// The rule's own keys (the official behaviour).
+        case none
+        /// As many keys per head, drawn uniformly from that head's candidates still present.
+        case random
+        /// As many keys per head, that head's lowest-scoring candidates (ties: the earlier key).
+        case lowest
+    }
 
     /// The calibration rules that act at one stage.
     public func calibrationRules(at stage: CalibrationRule.Stage) -> [CalibrationRule] {
@@ -202,6 +216,8 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         protectQuestionKeys = try v(.protectQuestionKeys, d.protectQuestionKeys)
         chunkCalibrationRows = try v(.chunkCalibrationRows, d.chunkCalibrationRows)
         evictionAlignment = try v(.evictionAlignment, d.evictionAlignment)
+        calibrationControl = try v(.calibrationControl, d.calibrationControl)
+        calibrationControlSeed = try v(.calibrationControlSeed, d.calibrationControlSeed)
         maxNewTokens = try v(.maxNewTokens, d.maxNewTokens)
         stopTokens = try v(.stopTokens, d.stopTokens)
         sampling = try v(.sampling, d.sampling)

@@ -78,7 +78,9 @@ public enum RetrievalRunner {
         return Array(start..<max(start + 1, agreeing(hi)))
     }
 
-    public static func run(_ ex: RetrievalExample, pipeline pc: ParallelCompPipeline, measure: Bool = false,
+    /// `keepNeedleChunk`: keep the needle's chunk whatever its score (as `--oracle-chunk` does),
+    /// so an intervention is measured apart from chunk selection.
+    public static func run(_ ex: RetrievalExample, pipeline pc: ParallelCompPipeline, measure: Bool = false, keepNeedleChunk: Bool = false,
                            cancelled: () -> Bool = { false }) throws -> RetrievalOutcome {
         let t0 = Date()
         let tok = pc.tokenizer, c = pc.model.config
@@ -87,7 +89,7 @@ public enum RetrievalRunner {
         let span = needleTokens(ex, tokenizer: tok)
         let needleChunk = prep.chunkIndex(context: ex.context, characterOffset: ex.needle.lowerBound, tokenOffset: { span.lowerBound })
         // The lab's oracle-chunk mode: the evidence chunk is kept whatever its score.
-        if pc.config.evictionLab?.oracleChunk == true, let n = needleChunk { prep.keepChunkIDs = [prep.chunks[n].id] }
+        if pc.config.evictionLab?.oracleChunk == true || keepNeedleChunk, let n = needleChunk { prep.keepChunkIDs = [prep.chunks[n].id] }
         let massObs = measure ? KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: c.headCount) : nil
         // A continuation (ppl) is scored as it is: its first token carries its own space.
         let answerIDs = measure ? tok.encode((ex.scoredOnly ? "" : " ") + ex.answer, parseSpecial: false, addBOS: false) : nil

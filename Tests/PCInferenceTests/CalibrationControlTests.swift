@@ -1,0 +1,82 @@
+import XCTest
+import PCInference
+
+/// The claims' matched controls (protocol v3): the control keeps the rule's count per head and
+/// changes only which keys go.
+final class CalibrationControlTests: XCTestCase {
+    private func input(heads: Int, keys: Int) -> EvictionInput {
+        var rng = SplitMix64(seed: 7)
+        let scores = (0..<heads).map { _ in (0..<keys).map { _ in Float(rng.next() % 1000) / 1000 } }
+        let cand = (0..<heads).map { _ in (2..<keys).map { EvictionCandidate(key: $0, position: $0 - 2) } }
+        return EvictionInput(scores: scores, candidates: cand)
+    }
+
+    func testDrawsKeepTheCountPerHead() {
+        let inp = input(heads: 4, keys: 40)
+        let rule = EvictionSelection(evicted: [[2, 3], [], [5, 6, 7, 8, 9], [39]], outliers: [2, 0, 5, 1])
+        for control in [ParallelCompConfig.CalibrationControl.random, .lowest] {
+            let d = CalibrationControlDraw(control: control, seed: 11, layer: 3, passEndKey: 40).replacing(rule, input: inp)
+            XCTAssertEqual(d.evicted.map(\.count), [2, 0, 5, 1], "\(control)")
+            XCTAssertEqual(d.outliers, rule.outliers)
+            for h in 0..<4 {
+                XCTAssertEqual(Set(d.evicted[h]).count, d.evicted[h].count, "no key drawn twice")
+                XCTAssertTrue(d.evicted[h].allSatisfy { $0 >= 2 && $0 < 40 }, "only candidates")
+                XCTAssertEqual(d.evicted[h], d.evicted[h].sorted())
+            }
+        }
+        // lowest: exactly the head's lowest-scoring candidates
+        let low = CalibrationControlDraw(control: .lowest, seed: 0, layer: 0, passEndKey: 40).replacing(rule, input: inp)
+        let order = (2..<40).sorted { inp.scores[2][$0] != inp.scores[2][$1] ? inp.scores[2][$0] < inp.scores[2][$1] : $0 < $1 }
+        XCTAssertEqual(low.evicted[2], Array(order.prefix(5)).sorted())
+    }
+
+    /// Same seed, layer, pass and head: the same keys; another seed: other keys; and the draw
+    /// is uniform over the candidates (each of 38 keys drawn at its share over many seeds).
+    func testRandomDrawIsSeededAndUniform() {
+        let inp = input(heads: 1, keys: 40)
+        let rule = EvictionSelection(evicted: [[2, 3, 4]], outliers: [3])
+        let a = CalibrationControlDraw(control: .random, seed: 5, layer: 1, passEndKey: 40).replacing(rule, input: inp)
+        let b = CalibrationControlDraw(control: .random, seed: 5, layer: 1, passEndKey: 40).replacing(rule, input: inp)
+        XCTAssertEqual(a, b)
+        var counts = [Int](repeating: 0, count: 40), differ = 0
+        let draws = 4000
+        for s in 0..<draws {
+            let d = CalibrationControlDraw(control: .random, seed: UInt64(s), layer: 1, passEndKey: 40).replacing(rule, input: inp)
+            for k in d.evicted[0] { counts[k] += 1 }
+            if d != a { differ += 1 }
+        }
+        XCTAssertGreaterThan(differ, draws * 9 / 10)
+        // expected 4000 x 3 / 38 = 315.8 per key, sd about 17; 6 sd either side
+        for k in 2..<40 { XCTAssertEqual(Double(counts[k]), 315.8, accuracy: 110, "key \(k)") }
+        XCTAssertEqual(counts[0] + counts[1], 0)
+    }
+
+    /// On the model: a chunk-stage sink rule and its random control evict the same number of
+    /// keys in every (chunk, layer, head), and the control's keys are not the rule's.
+    func testPipelineControlMatchesCounts() throws {
+        let model = try Fixtures.model()
+        let tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        let ids = tok.encode(text, parseSpecial: false, addBOS: false)
+        let chunks = [Array(ids[0..<96]), Array(ids[96..<192])]
+        let q = PromptFormat.forTokenizer(tok).questionIDs(tok, question: "Who designed the new lighthouse lens?")
+        func run(_ control: ParallelCompConfig.CalibrationControl) throws -> ParallelCompPipeline.Result {
+            var c = ParallelCompConfig()
+            c.keepChunks = 2; c.maxNewTokens = 1; c.bandWidth = 8; c.lambda = 0.05
+            c.calibration = [CalibrationRule(band: .sink, layers: 0...7, stage: .chunk)]
+            c.calibrationControl = control; c.calibrationControlSeed = 3
+            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: c, format: PromptFormat.forTokenizer(tok))
+            return try pc.run(try .init(chunkTokenIDs: chunks, questionIDs: q))
+        }
+        let rule = try run(.none), ctl = try run(.random)
+        XCTAssertFalse(rule.evictedChunk.isEmpty)
+        var total = 0, same = 0
+        for (id, keys) in rule.evictedChunk {
+            let other = try XCTUnwrap(ctl.evictedChunk[id])
+            XCTAssertEqual(keys.map { $0.map(\.count) }, other.map { $0.map(\.count) }, "chunk \(id)")
+            for (l, layer) in keys.enumerated() { for (h, k) in layer.enumerated() { total += k.count; same += Set(k).intersection(other[l][h]).count } }
+        }
+        XCTAssertGreaterThan(total, 0, "the rule evicted something, so the control is a manipulation too")
+        XCTAssertLessThan(Double(same), 0.5 * Double(total), "the control's keys are mostly not the rule's")
+    }
+}
