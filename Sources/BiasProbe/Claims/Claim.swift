@@ -84,6 +84,9 @@ public protocol Claim: Sendable {
     /// The measured key holding the keys the intervention evicted per intervened (layer, head)
     /// and chunk pass; below `ClaimProtocol.minimumEvictedPerHead` the verdict is "no manipulation".
     var manipulationKey: String? { get }
+    /// Measured keys shown beside the headline in the table (the secondary forms: other band
+    /// definitions); an eviction claim's uncontrolled number (`value_uncontrolled`) always is.
+    var secondaryKeys: [String] { get }
 }
 
 extension Claim {
@@ -91,6 +94,7 @@ extension Claim {
     public var parts: [ClaimPart] { [ClaimPart(key: "value", test: .beyond(threshold, minimumEffect: minimumEffect))] }
     public var clustered: Bool { false }
     public var manipulationKey: String? { nil }
+    public var secondaryKeys: [String] { [] }
 }
 
 /// One test of a claim on one per-example number.

@@ -4,6 +4,7 @@ import Foundation
 public struct SinkRepeatsClaim: Claim {
     public let id = "T2", kind = ClaimKind.paper
     public init() {}
+    public var secondaryKeys: [String] { ["template_share_elevated", "content_sink_share_elevated_bos_kept"] }
     public let sentence = "In A_g, every chunk c shows its own U-shape, i.e. the first and last tokens of every chunk get more than their share."
     public let statistic = "share of (head, chunk 2..C) whose first S keys as cached (appendix C's band, template keys included) hold > 3x their uniform share of the question's global attention over the chunks (official cache: later chunks' first token dropped); content-only and template-only bands beside it"
     public let threshold = Threshold(value: 0.5, direction: .above)

@@ -4,6 +4,7 @@ import Foundation
 public struct RecencyOverSinkClaim: Claim {
     public let id = "T3", kind = ClaimKind.paper
     public init() {}
+    public var secondaryKeys: [String] { ["share_content_only", "share_recent_gt_template"] }
     public let sentence = "In global attention, recency is stronger than sink: summed over chunks, A_g puts more mass on the recent tails of the chunks than on their heads."
     public let statistic = "share of heads whose summed mass on the chunks' last S keys exceeds that on their first S keys as cached (appendix C's bands, equal widths, template keys included; official cache)"
     public let threshold = Threshold(value: 0.5, direction: .above)

@@ -4,6 +4,7 @@ import Foundation
 public struct RecencyToMiddleClaim: Claim {
     public let id = "T8", kind = ClaimKind.paper
     public init() {}
+    public var secondaryKeys: [String] { ["value_control", "value_v1_band"] }
     public let sentence = "In deep layers, the attention released by the recency tokens goes mainly to the middle tokens rather than to the sinks."
     public let statistic = "in the last quarter's heads, after question-stage recent-band eviction (lambda 0.1): the middle's share of the mass gained by middle and sink keys, minus the middle's share of their mass before (its pro-rata share), counted over the keys each head still holds; net of the same number from the matched random control (as many keys per head evicted at random in the same layers); sink = each chunk's first S keys as cached (appendix C), middle = the keys between them and the chunk's last S"
     public let threshold = Threshold(value: 0, direction: .above)
