@@ -54,25 +54,22 @@ public struct ColorBar: Sendable, Hashable {
         // Row r (from the top) shows fraction (h-1-r)/(h-1): the bottom row is the map's first
         // colour and the top row its last, exactly as the cells map vmin and vmax.
         let h = bar.height
-        for r in 0..<h {
-            let t = Double(h - 1 - r) / Double(h - 1)
-            p.canvas.fill(Rect(x: bar.x, y: bar.y + r, width: bar.width, height: 1),
-                          with: scale.colormap.color(at: t))
-        }
-        p.canvas.stroke(bar.insetBy(-1), color: .ink)
+        let rowColors = (0..<h).map { r in scale.colormap.color(at: Double(h - 1 - r) / Double(h - 1)) }
+        p.cells(PanelLayout(plot: bar, rows: h, cols: 1), colors: rowColors, kind: .colorBar)
+        p.stroke(bar.insetBy(-1), color: .ink)
         let labelX = bar.maxX + 1 + HeatmapPanel.tickLength + HeatmapPanel.tickGap
         var widest = 0
         let values = tickValues(scale, height: h), labels = tickLabels(scale, height: h)
         for (v, s) in zip(values, labels) {
             guard let t = scale.fraction(v) else { continue }
             let y = bar.y + Int(((1 - t) * Double(h - 1)).rounded())
-            p.canvas.fill(Rect(x: bar.maxX + 1, y: y, width: HeatmapPanel.tickLength, height: 1), with: .ink)
+            p.fill(Rect(x: bar.maxX + 1, y: y, width: HeatmapPanel.tickLength, height: 1), with: .ink)
             p.text(s, x: labelX, y: y, align: .left, valign: .middle)
             widest = max(widest, BitmapFont.measure(s).width)
         }
         if let s = swatch {
-            p.canvas.fill(s, with: scale.nanColor)
-            p.canvas.stroke(s.insetBy(-1), color: .ink)
+            p.fill(s, with: scale.nanColor)
+            p.stroke(s.insetBy(-1), color: .ink)
             p.text("NaN", x: labelX, y: s.y + s.height / 2, align: .left, valign: .middle)
             widest = max(widest, BitmapFont.measure("NaN").width)
         }

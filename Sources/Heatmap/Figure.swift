@@ -1,5 +1,6 @@
 // Top-level figure: picks a size, lays out title, panels, colour bar or chart from measured
-// text sizes so nothing overlaps at 100% zoom, renders to a Canvas or a PNG file.
+// text sizes so nothing overlaps at 100% zoom, and records the drawing that becomes a Canvas
+// (PNG) or an SVG.
 
 /// Space around a plot rectangle.
 struct Margins: Hashable {
@@ -17,19 +18,6 @@ struct Margins: Hashable {
 func snapToCells(_ available: Int, _ n: Int) -> Int {
     let snapped = available / n * n
     return snapped > 0 && available - snapped <= available / 20 ? snapped : max(1, available)
-}
-
-/// A canvas plus a record of every label box drawn on it (for layout checks).
-struct Painter {
-    var canvas: Canvas
-    var textBoxes: [Rect] = []
-
-    mutating func text(_ s: String, x: Int, y: Int, style: TextStyle = .body, align: HAlign = .left,
-                       valign: VAlign = .top, rotated: Bool = false) {
-        guard !s.isEmpty else { return }
-        textBoxes.append(canvas.drawText(s, x: x, y: y, style: style, align: align, valign: valign,
-                                         rotated: rotated))
-    }
 }
 
 /// Where things landed in a rendered figure (for tests and for callers that add overlays).
@@ -93,13 +81,19 @@ public struct Figure: Sendable {
 
     public func render() -> Canvas { renderWithLayout().canvas }
 
-    /// Encodes the rendered figure as PNG and writes it atomically (see `PNG.write`).
-    public func write(to path: String) throws {
-        try PNG.write(render(), to: path)
+    /// The rendered figure as PNG or SVG, written atomically (see `PNG.write`).
+    public func write(to path: String, format: ImageFormat = .png) throws {
+        try draw().drawing.write(to: path, format: format)
     }
 
     public func renderWithLayout() -> (canvas: Canvas, layout: FigureLayout) {
-        var p = Painter(canvas: Canvas(width: width, height: height, background: background))
+        let (drawing, layout) = draw()
+        return (drawing.rasterize(), layout)
+    }
+
+    /// Lays the figure out once: the drawing both back ends render, and where things landed.
+    public func draw() -> (drawing: Drawing, layout: FigureLayout) {
+        var p = Painter(drawing: Drawing(width: width, height: height, background: background))
         var layout = FigureLayout()
         var heading = title
         var panel: HeatmapPanel?
@@ -139,7 +133,7 @@ public struct Figure: Sendable {
             c.render(in: area, painter: &p, layout: &layout)
         }
         layout.textBoxes = p.textBoxes
-        return (p.canvas, layout)
+        return (p.drawing, layout)
     }
 
     static func layoutSingle(_ panel: HeatmapPanel, colorBar: ColorBar?, in area: Rect,

@@ -70,16 +70,12 @@ public enum BitmapFont {
     }
 }
 
-extension Canvas {
-    /// Draws `text` so that its box (see `BitmapFont.measure`) is aligned to (x, y):
-    /// `align`/`valign` say which edge or centre of the box lands on the point. With `rotated`
-    /// the text reads bottom-to-top (90° counter-clockwise) and the alignment applies to the
-    /// rotated box. Returns the box the text occupies.
-    @discardableResult
-    public mutating func drawText(_ text: String, x: Int, y: Int, style: TextStyle = .body,
-                                  align: HAlign = .left, valign: VAlign = .top,
-                                  rotated: Bool = false) -> Rect {
-        let size = BitmapFont.measure(text, style: style)
+extension BitmapFont {
+    /// The box `text` occupies when aligned to (x, y): `align`/`valign` say which edge or centre
+    /// of the box lands on the point; with `rotated` the box is the rotated one.
+    public static func box(_ text: String, x: Int, y: Int, style: TextStyle = .body, align: HAlign = .left,
+                           valign: VAlign = .top, rotated: Bool = false) -> Rect {
+        let size = measure(text, style: style)
         let boxW = rotated ? size.height : size.width
         let boxH = rotated ? size.width : size.height
         let left: Int
@@ -94,7 +90,27 @@ extension Canvas {
         case .middle: top = y - boxH / 2
         case .bottom: top = y - boxH
         }
-        let box = Rect(x: left, y: top, width: boxW, height: boxH)
+        return Rect(x: left, y: top, width: boxW, height: boxH)
+    }
+}
+
+extension Canvas {
+    /// Draws `text` so that its box (see `BitmapFont.measure`) is aligned to (x, y):
+    /// `align`/`valign` say which edge or centre of the box lands on the point. With `rotated`
+    /// the text reads bottom-to-top (90° counter-clockwise) and the alignment applies to the
+    /// rotated box. Returns the box the text occupies.
+    @discardableResult
+    public mutating func drawText(_ text: String, x: Int, y: Int, style: TextStyle = .body,
+                                  align: HAlign = .left, valign: VAlign = .top,
+                                  rotated: Bool = false) -> Rect {
+        let box = BitmapFont.box(text, x: x, y: y, style: style, align: align, valign: valign, rotated: rotated)
+        drawGlyphs(text, box: box, style: style, rotated: rotated)
+        return box
+    }
+
+    /// Inks the glyphs of `text` inside its (already placed) box.
+    mutating func drawGlyphs(_ text: String, box: Rect, style: TextStyle, rotated: Bool) {
+        let left = box.x, top = box.y, boxH = box.height
         let s = style.scale
         let adv = BitmapFont.advance + (style.bold ? 1 : 0)
         let strikes = style.bold ? 2 : 1
@@ -123,6 +139,5 @@ extension Canvas {
             }
             pen += adv
         }
-        return box
     }
 }

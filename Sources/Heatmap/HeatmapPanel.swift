@@ -152,12 +152,8 @@ extension HeatmapPanel {
         // Cells.
         var cellColors = [RGBA](repeating: .black, count: values.count)
         for i in 0..<values.count { cellColors[i] = scale.color(values[i]) }
-        for r in 0..<rows {
-            for c in 0..<cols {
-                p.canvas.fill(layout.cellRect(row: r, col: c), with: cellColors[r * cols + c])
-            }
-        }
-        p.canvas.stroke(plot.insetBy(-1), color: .ink)
+        p.cells(layout, colors: cellColors)
+        p.stroke(plot.insetBy(-1), color: .ink)
         drawAnnotations(on: &p, layout: layout, colors: cellColors)
 
         // Column ticks and labels.
@@ -171,7 +167,7 @@ extension HeatmapPanel {
             for c in shown {
                 let cell = layout.cellRect(row: 0, col: c)
                 let cx = cell.x + cell.width / 2
-                p.canvas.fill(Rect(x: cx, y: y0, width: 1, height: Self.tickLength), with: .ink)
+                p.fill(Rect(x: cx, y: y0, width: 1, height: Self.tickLength), with: .ink)
                 p.text(xs[c], x: cx + (decor.rotateX ? 1 : 0), y: y0 + Self.tickLength + Self.tickGap,
                        align: .center, valign: .top, rotated: decor.rotateX)
             }
@@ -190,7 +186,7 @@ extension HeatmapPanel {
             for r in shown {
                 let cell = layout.cellRect(row: r, col: 0)
                 let cy = cell.y + cell.height / 2
-                p.canvas.fill(Rect(x: x0 - Self.tickLength, y: cy, width: Self.tickLength, height: 1), with: .ink)
+                p.fill(Rect(x: x0 - Self.tickLength, y: cy, width: Self.tickLength, height: 1), with: .ink)
                 p.text(ys[r], x: x0 - Self.tickLength - Self.tickGap, y: cy, align: .right, valign: .middle)
             }
             leftOfTicks = x0 - Self.tickLength - Self.tickGap - BitmapFont.maxWidth(ys)
@@ -226,9 +222,8 @@ extension HeatmapPanel {
                 let bg = colors[r * cols + c]
                 let ink: RGBA = bg.luminance > 0.36 ? .black : .white
                 // Centre the inked rows (cap line to baseline) in the cell.
-                p.canvas.drawText(s, x: cell.x + (cell.width - size.width) / 2,
-                                  y: cell.y + (cell.height - 9) / 2 - BitmapFont.capTop,
-                                  style: TextStyle(color: ink))
+                p.annotation(s, x: cell.x + (cell.width - size.width) / 2,
+                             y: cell.y + (cell.height - 9) / 2 - BitmapFont.capTop, style: TextStyle(color: ink))
             }
         }
     }

@@ -171,15 +171,15 @@ public struct LineChart: Sendable {
             if logY {
                 for v in Ticks.logMinor(min: pow(10, yr.lowerBound), max: pow(10, yr.upperBound)) {
                     let y = Int(py(log10(v)))
-                    p.canvas.fill(Rect(x: plot.x, y: y, width: plot.width, height: 1), with: minor)
+                    p.fill(Rect(x: plot.x, y: y, width: plot.width, height: 1), with: minor)
                 }
             }
             for v in yTicks {
                 let y = Int(py(logY ? log10(v) : v))
-                p.canvas.fill(Rect(x: plot.x, y: y, width: plot.width, height: 1), with: grid)
+                p.fill(Rect(x: plot.x, y: y, width: plot.width, height: 1), with: grid)
             }
             for v in xTicks {
-                p.canvas.fill(Rect(x: Int(px(v)), y: plot.y, width: 1, height: plot.height), with: grid)
+                p.fill(Rect(x: Int(px(v)), y: plot.y, width: 1, height: plot.height), with: grid)
             }
         }
         // Series: lines clipped to the plot; dots may overhang its edge by a few pixels so points
@@ -190,9 +190,9 @@ public struct LineChart: Sendable {
             var run: [(x: Double, y: Double)] = []
             func flush() {
                 if run.count == 1 {
-                    p.canvas.fillCircle(cx: run[0].x, cy: run[0].y, radius: max(1.5, s.lineWidth), color: c, clip: dotClip)
+                    p.disc(cx: run[0].x, cy: run[0].y, radius: max(1.5, s.lineWidth), color: c, clip: dotClip)
                 } else if run.count > 1 {
-                    p.canvas.drawPolyline(run, color: c, lineWidth: s.lineWidth, clip: plot)
+                    p.polyline(run, color: c, lineWidth: s.lineWidth, clip: plot)
                 }
                 run.removeAll()
             }
@@ -202,26 +202,26 @@ public struct LineChart: Sendable {
             flush()
             if s.markers {
                 for (x, y) in zip(s.x, s.y) where usable(x, y) {
-                    p.canvas.fillCircle(cx: px(x), cy: py(logY ? log10(y) : y), radius: s.lineWidth + 1.5,
-                                        color: c, clip: dotClip)
+                    p.disc(cx: px(x), cy: py(logY ? log10(y) : y), radius: s.lineWidth + 1.5,
+                           color: c, clip: dotClip)
                 }
             }
         }
         // Frame, ticks, labels.
-        p.canvas.stroke(plot.insetBy(-1), color: .ink)
+        p.stroke(plot.insetBy(-1), color: .ink)
         for (v, s) in zip(yTicks, yLabels) {
             let y = Int(py(logY ? log10(v) : v))
-            p.canvas.fill(Rect(x: plot.x - 1 - tick, y: y, width: tick, height: 1), with: .ink)
+            p.fill(Rect(x: plot.x - 1 - tick, y: y, width: tick, height: 1), with: .ink)
             p.text(s, x: plot.x - 1 - tick - gap, y: y, align: .right, valign: .middle)
         }
         if logY {
             for v in Ticks.logMinor(min: pow(10, yr.lowerBound), max: pow(10, yr.upperBound)) {
-                p.canvas.fill(Rect(x: plot.x - 3, y: Int(py(log10(v))), width: 2, height: 1), with: .ink)
+                p.fill(Rect(x: plot.x - 3, y: Int(py(log10(v))), width: 2, height: 1), with: .ink)
             }
         }
         for (v, s) in zip(xTicks, xLabels) {
             let x = Int(px(v))
-            p.canvas.fill(Rect(x: x, y: plot.maxY + 1, width: 1, height: tick), with: .ink)
+            p.fill(Rect(x: x, y: plot.maxY + 1, width: 1, height: tick), with: .ink)
             p.text(s, x: x, y: plot.maxY + 1 + tick + gap, align: .center)
         }
         if let l = xLabel {
@@ -233,16 +233,16 @@ public struct LineChart: Sendable {
         }
         // Legend.
         if let box = legendBox {
-            p.canvas.fill(box, with: .white)
-            p.canvas.stroke(box, color: RGBA(200, 200, 200))
+            p.fill(box, with: .white)
+            p.stroke(box, color: RGBA(200, 200, 200))
             for (row, i) in entries.enumerated() {
                 let cy = box.y + 6 + row * 16 + 7
                 let c = color(i)
-                p.canvas.drawPolyline([(Double(box.x + 8), Double(cy) + 0.5), (Double(box.x + 30), Double(cy) + 0.5)],
-                                      color: c, lineWidth: series[i].lineWidth)
+                p.polyline([(Double(box.x + 8), Double(cy) + 0.5), (Double(box.x + 30), Double(cy) + 0.5)],
+                           color: c, lineWidth: series[i].lineWidth)
                 if series[i].markers {
-                    p.canvas.fillCircle(cx: Double(box.x + 19), cy: Double(cy) + 0.5,
-                                        radius: series[i].lineWidth + 1.5, color: c)
+                    p.disc(cx: Double(box.x + 19), cy: Double(cy) + 0.5,
+                           radius: series[i].lineWidth + 1.5, color: c)
                 }
                 p.text(series[i].name, x: box.x + 36, y: cy, align: .left, valign: .middle)
             }

@@ -88,23 +88,23 @@ public enum PNG {
         return text.isEmpty ? "unknown libpng error" : text
     }
 
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    static func writeAtomically(_ bytes: [UInt8], to path: String, kind: String = "PNG") throws {
         let slash = path.lastIndex(of: "/")
         let dir = slash.map { String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        guard !base.isEmpty else { throw PNGError("cannot write PNG '\(path)': empty file name") }
+        guard !base.isEmpty else { throw PNGError("cannot write \(kind) '\(path)': empty file name") }
         // rename() would replace a device, FIFO or socket node with the PNG: refuse anything at
         // `path` but a regular file or a symbolic link (whose target rename leaves alone).
         var st = stat()
         func refuseNonRegular() throws {
             if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFLNK {
-                throw PNGError("cannot write PNG '\(path)': it exists and is not a regular file")
+                throw PNGError("cannot write \(kind) '\(path)': it exists and is not a regular file")
             }
         }
         try refuseNonRegular()
         let tmp = (dir.isEmpty ? "" : dir + "/") + ".\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         func fail(_ what: String, _ code: Int32) -> PNGError {
-            PNGError("cannot write PNG '\(path)': \(what) failed: \(String(cString: strerror(code)))")
+            PNGError("cannot write \(kind) '\(path)': \(what) failed: \(String(cString: strerror(code)))")
         }
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw fail("creating a temporary file in '\(dir)'", errno) }

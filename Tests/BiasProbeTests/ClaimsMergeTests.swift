@@ -1,4 +1,5 @@
 import Foundation
+import Heatmap
 import XCTest
 
 /// `biasprobe claims merge` on hand-written parts (no model): two shards merge into the table a
@@ -13,9 +14,12 @@ final class ClaimsMergeTests: XCTestCase {
 
     let settings = #"{"command":"claims","heads":3,"layers":2,"modelName":"synthetic","settings":{"chunkCounts":[2,3],"continuationCounts":[1,4],"continuationTokens":16,"continuationWidth":64,"examples":12,"model":"m.gguf","passkeyChunk":192,"passkeyTokens":384,"seed":7,"smallWidth":32,"width":128}}"#
 
+    /// Per-example arrays the figures are drawn from (empty: only the T11 and T18 figures).
+    var arrays = "{}"
+
     func row(_ i: Int) -> String {
         let t3 = 0.6 + 0.02 * Double(i % 5), t4 = 0.3 + 0.01 * Double(i % 3)
-        return #"{"arrays":{},"claims":{"T3":{"value":\#(t3)},"T4":{"value":\#(t4),"share_unmatched":0.1}},"example":{"chunks":2,"index":\#(i),"offset":\#(i * 10),"passkeyDepth":0,"passkeySeed":\#(i),"question":"q"},"seconds":\#(i)}"#
+        return #"{"arrays":\#(arrays),"claims":{"T3":{"value":\#(t3)},"T4":{"value":\#(t4),"share_unmatched":0.1}},"example":{"chunks":2,"index":\#(i),"offset":\#(i * 10),"passkeyDepth":0,"passkeySeed":\#(i),"question":"q"},"seconds":\#(i)}"#
     }
 
     func writePart(_ folder: URL, shard: String, items: [Int]) throws {
@@ -48,6 +52,24 @@ final class ClaimsMergeTests: XCTestCase {
         XCTAssertTrue(row("T3").hasSuffix("| 12 (12) | — | **holds** | **holds** |"), md)
         XCTAssertTrue(row("T4").hasSuffix("| 12 (12) | — | **fails** | **fails** |"), md)
         XCTAssertTrue(md.contains("claims protocol v3") && md.contains("docs/claims-protocol.md sha256 "), "claims.md must name the protocol and its hash")
+    }
+
+    func testEveryFigureIsWrittenAsPNGAndAsSVG() throws {
+        // T10's maps (2 layers x 3 heads) and T12's profile, so all four figures are drawn.
+        arrays = #"{"t10_lambda_0.1":[0,1,2,3,4,5],"t10_lambda_0.3":[5,4,3,2,1,0],"t12_profile":[0.5,0.2,0.1,0.05,0.02]}"#
+        try writePart(dir, shard: "1/1", items: Array(0..<12))
+        let r = try CLI.run(["claims", "merge", dir.appendingPathComponent("examples.jsonl").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for name in ["t10_outliers", "t11_concentration", "t12_decay", "t18_nll_chunks"] {
+            let png = try PNG.read(dir.appendingPathComponent(name + ".png").path)
+            let svg = try SVGCells(path: dir.appendingPathComponent(name + ".svg").path)
+            XCTAssertEqual(svg.size, "\(png.width)x\(png.height)", name)
+            XCTAssertTrue(svg.texts.contains { $0.hasPrefix(name.prefix(3).uppercased() + ":") }, "\(name): \(svg.texts)")
+            if name == "t10_outliers" {
+                XCTAssertEqual(svg.cells.count, 2 * 2 * 3, "two 2 x 3 maps with no equal neighbours: nothing merges")
+                for (rect, colour) in svg.cells { XCTAssertEqual(png[rect.midX, rect.midY], colour, "\(rect)") }
+            }
+        }
     }
 
     func testMissingShardIsRefused() throws {

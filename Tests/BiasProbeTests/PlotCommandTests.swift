@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import HDF5Bridge
 import Heatmap
 import XCTest
@@ -238,6 +241,71 @@ final class PlotCommandTests: XCTestCase {
         }
     }
 
+    // MARK: svg
+
+    func testSVGFormatWritesTheSameFigureAsVectors() throws {
+        let trace = try PlotFixture.trace(.plain)
+        let dir = try PlotFixture.tempDir("svg")
+        let png = dir + "/layer1.png", svg = dir + "/vector/layer1.svg"
+        let a = try PlotFixture.run(["plot", "layer", "1", "--trace", trace, "--out", png, "--json"])
+        let b = try PlotFixture.run(["plot", "layer", "1", "--trace", trace, "--format", "svg", "--out", svg, "--json"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        XCTAssertEqual(b.stderr, "wrote \(svg)\n")
+        let (pi, si) = (try a.json(), try b.json())
+        XCTAssertEqual(si["format"] as? String, "svg")
+        XCTAssertEqual(pi["format"] as? String, "png")
+        XCTAssertEqual(si["width"] as? Int, pi["width"] as? Int)
+        XCTAssertEqual(si["height"] as? Int, pi["height"] as? Int)
+        let panels = try si.panels()
+        XCTAssertEqual(panels.map(\.plot), try pi.panels().map(\.plot))
+
+        let image = try PNG.read(png)
+        let doc = try SVGCells(path: svg)
+        XCTAssertEqual(doc.size, "\(image.width)x\(image.height)")
+        var checked = 0
+        for p in panels {
+            for r in 0..<p.rows {
+                for c in 0..<p.cols {
+                    let cell = p.cell(row: r, col: c)
+                    XCTAssertEqual(doc.fill(cell.midX, cell.midY), image[cell.midX, cell.midY], "\(p.name) head \(r) chunk \(c)")
+                    checked += 1
+                }
+            }
+        }
+        let t = try TraceValues(trace)
+        XCTAssertEqual(checked, 6 * t.heads * t.chunks)
+        // Labels are searchable text.
+        XCTAssertTrue(doc.texts.contains("head"), "\(doc.texts)")
+        XCTAssertTrue(doc.texts.contains("local: sink mass"), "\(doc.texts)")
+        XCTAssertTrue(doc.texts.contains { $0.hasPrefix("Layer 1 attention bands") }, "\(doc.texts)")
+    }
+
+    func testFormatAndExtensionMistakesAreOneLineAndWriteNothing() throws {
+        let trace = try PlotFixture.trace(.plain)
+        let dir = try PlotFixture.tempDir("format")
+        // A trace whose name ends in .svg: the SVG must not replace it.
+        let svgTrace = dir + "/trace.svg"
+        try FileManager.default.copyItem(atPath: trace, toPath: svgTrace)
+        let before = try Data(contentsOf: URL(fileURLWithPath: svgTrace))
+        let cases: [([String], String)] = [
+            (["plot", "layer", "0", "--trace", trace, "--format", "jpg", "--out", dir + "/new0/f.jpg"], "'jpg' is invalid for '--format <format>'"),
+            (["plot", "layer", "0", "--trace", trace, "--format", "svg", "--out", dir + "/new1/f.png"], "--out \(dir)/new1/f.png must end in .svg for --format svg (to write PNG, pass --format png)"),
+            (["plot", "overview", "--trace", trace, "--out", dir + "/new2/f.svg"], "must end in .png for --format png (to write SVG, pass --format svg)"),
+            (["plot", "chunks", "--trace", trace, "--format", "svg", "--out", dir + "/new3/figure"], "must end in .svg for --format svg"),
+            (["plot", "sweep", "--sweep", trace, "--format", "svg", "-o", dir + "/new4/s.png"], "must end in .svg"),
+            (["plot", "layer", "0", "--trace", svgTrace, "--format", "svg", "--out", svgTrace], "same file as the input --trace"),
+        ]
+        for (args, message) in cases {
+            let r = try PlotFixture.run(args)
+            XCTAssertNotEqual(r.status, 0, "\(args) succeeded")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(args): stderr is not one line: \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["trace.svg"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: svgTrace)), before)
+    }
+
     // MARK: errors
 
     func testErrorsExitNonZeroWithOneLineAndWriteNothing() throws {
@@ -459,5 +527,44 @@ extension Dictionary where Key == String, Value == Any {
             }
             return PanelInfo(name: p["name"] as? String ?? "", plot: plot, rows: rows, cols: cols)
         }
+    }
+}
+
+/// What the CLI tests read from an SVG: its size, the heatmap cells' rectangles and every text.
+final class SVGCells: NSObject, XMLParserDelegate {
+    private(set) var size = ""
+    private(set) var cells: [(Rect, RGBA)] = []
+    private(set) var texts: [String] = []
+    private var inCells = false, inText = false
+
+    init(path: String) throws {
+        super.init()
+        let parser = try XMLParser(data: Data(contentsOf: URL(fileURLWithPath: path)))
+        parser.delegate = self
+        guard parser.parse() else { throw PlotTestFailure("\(path) is not well-formed XML: \(String(describing: parser.parserError))") }
+    }
+
+    /// The colour of the cell rectangle covering pixel (x, y), if any.
+    func fill(_ x: Int, _ y: Int) -> RGBA? { cells.last { $0.0.contains(x: x, y: y) }?.1 }
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                attributes a: [String: String] = [:]) {
+        let int = { (k: String) in Int(a[k] ?? "") ?? -1 }
+        switch name {
+        case "svg": size = "\(a["width"] ?? "?")x\(a["height"] ?? "?")"
+        case "g": inCells = a["class"] == "cells"
+        case "text": inText = true; texts.append("")
+        case "rect" where inCells:
+            let hex = UInt32((a["fill"] ?? "").dropFirst(), radix: 16) ?? 0
+            cells.append((Rect(x: int("x"), y: int("y"), width: int("width"), height: int("height")), RGBA(hex: hex)))
+        default: break
+        }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) { if inText { texts[texts.count - 1] += string } }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        if name == "g" { inCells = false }
+        if name == "text" { inText = false }
     }
 }

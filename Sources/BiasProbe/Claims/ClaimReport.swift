@@ -118,6 +118,8 @@ public struct ClaimReport {
 
         ![T18 NLL against chunks](t18_nll_chunks.png)
 
+        Each figure is also written as SVG beside its PNG (same name), with text and lines as vectors.
+
         Run: \(Int(seconds)) s wall, peak RSS \(String(format: "%.2f", Double(peakRSS) / 1e9)) GB (timings differ between runs; nothing above does).
 
         """
@@ -140,31 +142,36 @@ public struct ClaimReport {
         return (0..<n).map { i in ClaimMath.mean(arrays.map { $0[i] }) }
     }
 
+    /// Writes every figure as `<name>.png` and, for papers, as vectors in `<name>.svg`.
     public func figures(_ dir: String) throws {
+        func save(_ figure: Figure, _ name: String) throws {
+            let drawing = figure.draw().drawing   // one layout, both files
+            for format in ImageFormat.allCases { try drawing.write(to: dir + "/\(name).\(format.rawValue)", format: format) }
+        }
         if let m1 = meanArray("t10_lambda_0.1"), let m3 = meanArray("t10_lambda_0.3"), m1.count == layers * heads {
             let grid = PanelGrid(panels: [HeatmapPanel(values: m1.map(Float.init), rows: layers, cols: heads, title: "lambda = 0.1", xLabel: "head", yLabel: "layer"),
                                           HeatmapPanel(values: m3.map(Float.init), rows: layers, cols: heads, title: "lambda = 0.3", xLabel: "head", yLabel: "layer")],
                                  columns: 2)
-            try Figure.grid(grid, title: "T10: keys above lambda per head (mean over examples)").write(to: dir + "/t10_outliers.png")
+            try save(Figure.grid(grid, title: "T10: keys above lambda per head (mean over examples)"), "t10_outliers")
         }
         let t11 = outcomes.first { $0.id == "T11" }?.numbers ?? [:]
         let widths = [Double(settings.smallWidth), Double(settings.width), Double(settings.width) * ClaimMath.mean(rows.map { Double($0.example.chunks) })]
         let above = ["small", "chunk", "all"].map { t11["above_1_over_w_" + $0] ?? .nan }
         let top = ["small", "chunk", "all"].map { t11["top1pct_mass_" + $0] ?? .nan }
-        try Figure.lineChart(LineChart(series: [Series(name: "share of keys above 1/w", x: widths, y: above, markers: true),
+        try save(Figure.lineChart(LineChart(series: [Series(name: "share of keys above 1/w", x: widths, y: above, markers: true),
                                                 Series(name: "mass of the top 1% keys", x: widths, y: top, markers: true)],
-                                       title: "T11: local concentration vs chunk width (mean over examples)", xLabel: "chunk content tokens w", yLabel: "share / mass"))
-            .write(to: dir + "/t11_concentration.png")
+                                       title: "T11: local concentration vs chunk width (mean over examples)", xLabel: "chunk content tokens w", yLabel: "share / mass")),
+                 "t11_concentration")
         if let p = meanArray("t12_profile"), p.count > 2 {
-            try Figure.lineChart(LineChart(series: [Series(name: "mean local attention", x: (1..<p.count).map(Double.init), y: Array(p.dropFirst()))],
+            try save(Figure.lineChart(LineChart(series: [Series(name: "mean local attention", x: (1..<p.count).map(Double.init), y: Array(p.dropFirst()))],
                                            title: "T12: local attention vs distance (full-reach rows)",
-                                           xLabel: "distance (tokens)", yLabel: "attention", logY: true))
-                .write(to: dir + "/t12_decay.png")
+                                           xLabel: "distance (tokens)", yLabel: "attention", logY: true)),
+                     "t12_decay")
         }
         let t18 = outcomes.first { $0.id == "T18" }?.numbers ?? [:]
         let cs = settings.continuationCounts
-        try Figure.lineChart(LineChart(series: [Series(name: "NLL of the continuation", x: cs.map(Double.init), y: cs.map { t18["nll_C\($0)"] ?? .nan }, markers: true)],
-                                       title: "T18: continuation NLL against chunk count (keep 3)", xLabel: "chunks", yLabel: "nats per token"))
-            .write(to: dir + "/t18_nll_chunks.png")
+        try save(Figure.lineChart(LineChart(series: [Series(name: "NLL of the continuation", x: cs.map(Double.init), y: cs.map { t18["nll_C\($0)"] ?? .nan }, markers: true)],
+                                       title: "T18: continuation NLL against chunk count (keep 3)", xLabel: "chunks", yLabel: "nats per token")),
+                 "t18_nll_chunks")
     }
 }

@@ -3,13 +3,14 @@ import Foundation
 import Heatmap
 import PCInference
 
-/// `biasprobe plot ...`: PNG figures of a trace, drawn with the Heatmap library.
+/// `biasprobe plot ...`: PNG or SVG figures of a trace, drawn with the Heatmap library.
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Draw PNG figures of a trace: one layer's bands, the whole network, positional profiles, outliers, chunk scores.",
+        abstract: "Draw PNG or SVG figures of a trace: one layer's bands, the whole network, positional profiles, outliers, chunk scores.",
         discussion: """
         Every figure reads a trace written by `biasprobe trace` (--trace, default trace.h5) and writes \
-        one PNG (--out, default a descriptive name under outputs/, whose folder is created). The file \
+        one PNG, or with --format svg one SVG with text and lines as vectors (--out, default a \
+        descriptive name under outputs/, whose folder is created; its extension must match the format). The file \
         appears only when the whole figure could be drawn; any error (layer or head out of range, a \
         dataset the trace lacks, an unreadable trace) leaves no file and exits non-zero. The written \
         path is printed on stderr; --json also prints the figure's layout (panel rectangles and \
@@ -25,8 +26,9 @@ struct Plot: ParsableCommand {
 /// Input and output options shared by every figure.
 struct PlotOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The trace to plot.", valueName: "file")) var trace = "trace.h5"
-    @Option(name: [.short, .long], help: ArgumentHelp("PNG file to write (default: a descriptive name under outputs/).", valueName: "file"))
+    @Option(name: [.short, .long], help: ArgumentHelp("Figure file to write, ending in .png or .svg as --format says (default: a descriptive name under outputs/).", valueName: "file"))
     var out: String?
+    @Option(help: ArgumentHelp("png (raster) or svg (vectors, for papers).", valueName: "format")) var format: ImageFormat = .png
     @Option(help: ArgumentHelp("Figure width in pixels (default: fitted to the figure).", valueName: "px")) var width: Int?
     @Option(help: ArgumentHelp("Figure height in pixels (default: fitted to the figure).", valueName: "px")) var height: Int?
     @Flag(help: "Print the figure's layout as JSON on stdout: file, size, panel rectangles, colour scale.") var json = false
@@ -35,7 +37,10 @@ struct PlotOptions: ParsableArguments {
         if let w = width, !(200...8000).contains(w) { throw ValidationError("--width must be between 200 and 8000") }
         if let h = height, !(150...8000).contains(h) { throw ValidationError("--height must be between 150 and 8000") }
         // Before the trace is read: never write over the trace, a device or a folder.
-        if let out { try OutputFile.check(out, option: "--out", inputs: [("--trace", trace)], createsFolder: true) }
+        if let out {
+            try OutputFile.check(out, option: "--out", inputs: [("--trace", trace)], createsFolder: true)
+            try PlotOutput.checkExtension(out, format: format)
+        }
     }
 }
 
@@ -187,14 +192,22 @@ enum PlotNames {
 enum PlotOutput {
     static func write(_ figure: Figure, options: PlotOptions, defaultName: String, scale: ColorScale? = nil,
                       panelNames: [String] = []) throws {
-        try write(figure, path: options.out ?? "outputs/\(defaultName).png", json: options.json, scale: scale, panelNames: panelNames,
-                  inputs: [("--trace", options.trace)])
+        try write(figure, path: options.out ?? "outputs/\(defaultName).\(options.format.rawValue)", format: options.format,
+                  json: options.json, scale: scale, panelNames: panelNames, inputs: [("--trace", options.trace)])
     }
 
-    static func write(_ figure: Figure, path: String, json: Bool, scale: ColorScale? = nil, panelNames: [String] = [],
-                      inputs: [OutputFile.Input]) throws {
+    /// One line when `--out`'s extension does not name `format` (checked before any work).
+    static func checkExtension(_ out: String, format: ImageFormat) throws {
+        let named = ImageFormat(pathExtension: out)
+        guard named != format else { return }
+        let hint = named.map { " (to write \($0.rawValue.uppercased()), pass --format \($0.rawValue))" } ?? ""
+        throw ValidationError("--out \(out) must end in .\(format.rawValue) for --format \(format.rawValue)\(hint)")
+    }
+
+    static func write(_ figure: Figure, path: String, format: ImageFormat, json: Bool, scale: ColorScale? = nil,
+                      panelNames: [String] = [], inputs: [OutputFile.Input]) throws {
         try OutputFile.check(path, option: "--out", inputs: inputs, createsFolder: true)
-        let (canvas, layout) = figure.renderWithLayout()
+        let (drawing, layout) = figure.draw()
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty {
             var isDir: ObjCBool = false
@@ -205,11 +218,11 @@ enum PlotOutput {
                 catch { throw CLIError("cannot create folder \(dir) for \(path)") }
             }
         }
-        do { try PNG.write(canvas, to: path) } catch { throw CLIError("\(error)") }
+        do { try drawing.write(to: path, format: format) } catch { throw CLIError("\(error)") }
         Log.info("wrote \(path)")
         guard json else { return }
         func rect(_ r: Rect) -> [String: Int] { ["x": r.x, "y": r.y, "width": r.width, "height": r.height] }
-        var d: [String: Any] = ["out": path, "width": canvas.width, "height": canvas.height]
+        var d: [String: Any] = ["out": path, "format": format.rawValue, "width": drawing.width, "height": drawing.height]
         d["panels"] = layout.panels.enumerated().map { i, p -> [String: Any] in
             ["name": i < panelNames.count ? panelNames[i] : "", "plot": rect(p.plot), "rows": p.rows, "cols": p.cols]
         }
@@ -236,6 +249,8 @@ enum PlotOutput {
         return t.split(separator: "\n", omittingEmptySubsequences: false).count * BitmapFont.lineHeight + 6
     }
 }
+
+extension ImageFormat: ExpressibleByArgument {}
 
 /// The shared colour scale of band-mass maps: 0 to the largest finite value (at least 1e-6).
 func massScale(_ values: [Float], log: Bool) -> ColorScale {

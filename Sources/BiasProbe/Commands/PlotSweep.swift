@@ -12,18 +12,22 @@ struct PlotSweep: ParsableCommand {
         legend) against the parameter, each the mean over the points that share the value. A \
         parameter with non-numeric values (capacity 'off', calibration rules) is drawn as a table \
         of coloured cells instead of lines. With --x and --y: a heatmap of --metric. With neither: \
-        one figure per swept parameter, named <out>-<parameter>.png.
+        one figure per swept parameter, named <out>-<parameter>.png (.svg with --format svg).
         """)
 
     @Option(help: ArgumentHelp("The sweep file.", valueName: "file")) var sweep = "sweep.h5"
-    @Option(name: [.short, .long], help: ArgumentHelp("PNG file to write (default: outputs/sweep.png).", valueName: "file")) var out: String?
+    @Option(name: [.short, .long], help: ArgumentHelp("Figure file to write, ending in .png or .svg as --format says (default: outputs/sweep.png).", valueName: "file")) var out: String?
+    @Option(help: ArgumentHelp("png (raster) or svg (vectors, for papers).", valueName: "format")) var format: ImageFormat = .png
     @Option(help: ArgumentHelp("Parameter on the x axis.", valueName: "name")) var x: String?
     @Option(help: ArgumentHelp("Parameter on the y axis (heatmap).", valueName: "name")) var y: String?
     @Option(help: "Heatmap value: accuracy (mean over tasks), \(SweepResults.metrics.joined(separator: ", ")).") var metric = "accuracy"
     @Flag(help: "Print each figure's layout as JSON on stdout.") var json = false
 
     func run() throws {
-        if let out { try OutputFile.check(out, option: "--out", inputs: [("--sweep", sweep)], createsFolder: true) }
+        if let out {
+            try OutputFile.check(out, option: "--out", inputs: [("--sweep", sweep)], createsFolder: true)
+            try PlotOutput.checkExtension(out, format: format)
+        }
         let res = try SweepResults.read(path: sweep)
         guard !res.points.isEmpty else { throw CLIError("\(sweep) has no finished points yet") }
         let names = res.axes.map(\.parameter.rawValue)
@@ -34,18 +38,21 @@ struct PlotSweep: ParsableCommand {
         guard metric == "accuracy" || SweepResults.metrics.contains(metric) else {
             throw ValidationError("unknown metric '\(metric)': use accuracy, \(SweepResults.metrics.joined(separator: ", "))")
         }
-        let base = out ?? "outputs/sweep.png"
+        let ext = "." + format.rawValue
+        let base = out ?? "outputs/sweep\(ext)"
         if let x, let y {
             let (xi, yi) = (try axis(x), try axis(y))
             guard xi != yi else { throw ValidationError("--x and --y name the same parameter") }
-            try PlotOutput.write(heatmap(res, xi, yi), path: base, json: json, inputs: [("--sweep", sweep)])
+            try PlotOutput.write(heatmap(res, xi, yi), path: base, format: format, json: json, inputs: [("--sweep", sweep)])
         } else if let x {
-            try PlotOutput.write(lines(res, try axis(x)), path: base, json: json, inputs: [("--sweep", sweep)])
+            try PlotOutput.write(lines(res, try axis(x)), path: base, format: format, json: json, inputs: [("--sweep", sweep)])
         } else if y != nil {
             throw ValidationError("--y needs --x")
         } else {
-            let stem = base.hasSuffix(".png") ? String(base.dropLast(4)) : base
-            for i in res.axes.indices { try PlotOutput.write(lines(res, i), path: "\(stem)-\(names[i]).png", json: json, inputs: [("--sweep", sweep)]) }
+            let stem = String(base.dropLast(ext.count))   // checkExtension: base ends in ext
+            for i in res.axes.indices {
+                try PlotOutput.write(lines(res, i), path: "\(stem)-\(names[i])\(ext)", format: format, json: json, inputs: [("--sweep", sweep)])
+            }
         }
     }
 
