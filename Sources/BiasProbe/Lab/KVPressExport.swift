@@ -50,8 +50,9 @@ enum KVPressExport {
                 var perTask: [String: [Double]] = [:]
                 for r in mine where r.points.count > p && r.points[p].pointName == name {
                     let x = r.points[p]
-                    perTask[r.task, default: []].append(x.score)
-                    lines.append([r.task, String(r.example), csv(pyList(r.references)), csv(x.answer), String(format: "%.2f", compression),
+                    let task = r.task.hasPrefix("ruler_") ? String(r.task.dropFirst(6)) : r.task   // RULER's own names (vt, cwe, fwe)
+                    perTask[task, default: []].append(x.score)
+                    lines.append([task, String(r.example), csv(pyList(r.references)), csv(x.answer), String(format: "%.2f", compression),
                                   String(x.score), x.answerNLL.map { String($0) } ?? "", x.kvBytes.map { String(Int($0)) } ?? "",
                                   String(r.depth), String(r.seed)].joined(separator: ","))
                 }

@@ -128,7 +128,7 @@ public enum LabRunner {
         let offTotal = onEvidence.first.map { $0.reduce(0) { $0 + $1.reduce(0) { $0 + Double($1) } } } ?? 0
         return zip(points, results).enumerated().map { i, pr in
             let (p, r) = pr
-            var out = LabPoint(policy: p.name, ratio: p.name == "off" ? nil : p.lab.ratio, answer: r.answer, score: ex.score(r.answer),
+            var out = LabPoint(policy: p.name == "off" ? "off" : p.lab.kind.rawValue, ratio: p.name == "off" ? nil : p.lab.ratio, answer: r.answer, score: ex.score(r.answer),
                                correct: ex.isCorrect(r.answer), answerNLL: r.answerNLL,
                                kvBytes: Double(r.storedKVPairs * c.headDim * 2 * MemoryLayout<Float>.size), seconds: per)
             if let b = r.policyBands { let f = keptFractions(b); out.keptBand = f.bands; out.keptLayer = f.layers }
@@ -160,7 +160,7 @@ public enum LabRunner {
             let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
             pc.memo = memo
             let o = try RetrievalRunner.run(ex, pipeline: pc, measure: true, cancelled: cancelled)
-            var out = LabPoint(policy: p.name, ratio: p.name == "off" ? nil : p.lab.ratio, answer: o.answer, score: ex.score(o.answer),
+            var out = LabPoint(policy: p.name == "off" ? "off" : p.lab.kind.rawValue, ratio: p.name == "off" ? nil : p.lab.ratio, answer: o.answer, score: ex.score(o.answer),
                                correct: ex.isCorrect(o.answer), answerNLL: o.answerNLL, kvBytes: o.kvBytes, seconds: o.seconds)
             if let b = o.policyBands { let f = keptFractions(b); out.keptBand = f.bands; out.keptLayer = f.layers }
             let keptChunks = Set(o.keptChunks.map(String.init))
