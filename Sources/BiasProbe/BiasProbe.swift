@@ -16,7 +16,7 @@ struct BiasProbe: ParsableCommand {
         fetches it); --model or BIASPROBE_MODEL choose another GGUF.
         """,
         version: version,
-        subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self, Run.self, Eval.self,
+        subcommands: [Info.self, Tokenize.self, Generate.self, Ppl.self, Logits.self, Bench.self, Run.self, Eval.self, Lab.self,
                       Trace.self, Inspect.self, Plot.self, Claims.self, Sweep.self, Merge.self, Slurm.self, CheckTrace.self])
 
     static func main() {

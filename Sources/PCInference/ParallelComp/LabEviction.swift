@@ -101,7 +101,10 @@ extension ParallelCompPipeline {
     /// appended question and answer truncated, every mask cleared). Results equal `run` with each
     /// lab in turn (`LabOnePrefillTests`). `labs` must all be kvpress-setting labs; the
     /// pipeline's own lab is ignored.
+    /// `questionObservers(i)`: observers of point i's question prefill (the lab's accounting of
+    /// where the question looks; they never change a number).
     public func runLabPoints(_ prep: Prepared, labs: [EvictionLabSettings], generate: Bool = true, scoreAnswer: [Int]? = nil,
+                             questionObservers: ((Int) -> [AttentionObserver])? = nil,
                              cancelled: () -> Bool = { false }) throws -> [Result] {
         guard !labs.isEmpty else { return [] }
         guard config.causal, prep.chunks.count == 1, labs.allSatisfy({ $0.setting == .kvpress && !$0.decodeEviction }) else {
@@ -112,7 +115,7 @@ extension ParallelCompPipeline {
         let (cache, signals) = try prefillContext(prep.chunks[0], labs: labs, observers: [])
         let prefillSeconds = Date().timeIntervalSince(t0), cLen = prep.chunks[0].contextLength
         var out: [Result] = []
-        for lab in labs {
+        for (i, lab) in labs.enumerated() {
             if cancelled() { throw CancellationError() }
             cache.truncate(to: cLen)
             cache.clearMasks()
@@ -124,7 +127,7 @@ extension ParallelCompPipeline {
             pc.compressPrefilled(st, lab: lab, cache: cache, signals: signals)
             st.timings["chunk_prefill_s"] = prefillSeconds
             st.storedKVPairs = st.combined.storedPairs(before: st.combined.count)
-            try pc.prefillQuestion(st, observers: [], progress: nil)
+            try pc.prefillQuestion(st, observers: questionObservers?(i) ?? [], progress: nil)
             if let a = scoreAnswer, !a.isEmpty { try pc.scoreExpectedAnswer(a, st) }
             try pc.decode(st, generate: generate, observers: [], progress: nil, cancelled: cancelled)
             out.append(st.result(tokenizer))

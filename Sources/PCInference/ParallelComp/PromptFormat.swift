@@ -20,19 +20,22 @@ public struct PromptFormat: Codable, Sendable, Equatable {
         case qa
         /// No words around the text or the question.
         case raw
+        /// RULER's: the example's instruction (ending in its own separator) before the text, a
+        /// newline after it, the question and the answer prefix (which starts with its space).
+        case ruler
 
         var context: String {
             switch self {
             case .passkey: return "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there.\n\n{context}"
             case .qa: return "Read the following text and answer briefly.\n\n{context}"
-            case .raw: return "{context}"
+            case .raw, .ruler: return "{context}"
             }
         }
         var question: String {
             switch self {
             case .passkey: return "\nNow please answer: {input}\nPlease tell me the number: "
             case .qa: return "\n\nNow, answer the following question based on the above text, only give me the answer and do not output any other words.\n\nQuestion: {input}\nAnswer:"
-            case .raw: return "{input}"
+            case .raw, .ruler: return "{input}"
             }
         }
     }
@@ -57,6 +60,9 @@ public struct PromptFormat: Codable, Sendable, Equatable {
     /// The official layout with a dataset template; an instruction replaces the template's own
     /// words before the text, an answer prefix goes after the question template.
     public static func official(_ template: Template, instruction: String = "", answerPrefix: String = "") -> PromptFormat {
+        if template == .ruler {
+            return PromptFormat(layout: .official, contextPrefix: instruction + "{context}\n", questionTemplate: "{input}" + answerPrefix)
+        }
         let gap = answerPrefix.isEmpty || template.question.hasSuffix(" ") || template.question.hasSuffix("\n") ? "" : " "
         return PromptFormat(layout: .official,
                             contextPrefix: instruction.isEmpty ? template.context : instruction + "\n\n{context}",
@@ -67,6 +73,7 @@ public struct PromptFormat: Codable, Sendable, Equatable {
     /// pass key's own words, no answer prefix; other tasks the QA template with their
     /// instruction and answer prefix), the chat layout the example's instruction and prefix.
     public static func forExample(_ tok: Tokenizer, layout: Layout, template: Template?, instruction: String, answerPrefix: String) -> PromptFormat {
+        if layout == .official, template == .ruler { return official(.ruler, instruction: instruction, answerPrefix: answerPrefix) }
         if layout == .official, let template { return official(template) }
         return forTokenizer(tok, layout: layout, template: .qa, instruction: instruction, answerPrefix: answerPrefix)
     }

@@ -14,20 +14,34 @@ public enum RetrievalTask: String, CaseIterable, Codable, Sendable {
     /// Perplexity of a held-out continuation of the essays (the paper's language modelling in
     /// miniature): scored by the answer's teacher-forced NLL, never "correct".
     case ppl
+    /// RULER's synthetic tasks, built as RULER builds them (`RulerTask`, RulerTasks.swift) and
+    /// scored by recall-averaged string match.
+    case niahSingle1 = "niah_single_1", niahSingle2 = "niah_single_2", niahSingle3 = "niah_single_3"
+    case niahMultikey1 = "niah_multikey_1", niahMultikey2 = "niah_multikey_2", niahMultikey3 = "niah_multikey_3"
+    case niahMultivalue = "niah_multivalue", niahMultiquery = "niah_multiquery"
+    case rulerVT = "ruler_vt", rulerCWE = "ruler_cwe", rulerFWE = "ruler_fwe"
+
+    /// The RULER task behind a case (nil for our own tasks).
+    public var ruler: RulerTask? {
+        if rawValue.hasPrefix("ruler_") { return RulerTask(rawValue: String(rawValue.dropFirst(6))) }
+        return rawValue.hasPrefix("niah_") ? RulerTask(rawValue: rawValue) : nil   // our own vt is not RULER's
+    }
 
     /// Default answer budget in tokens: enough for every value asked (one token for ppl, which
     /// is scored by teacher forcing, not by what it generates).
     public var answerTokens: Int {
+        if let r = ruler { return r.tokensToGenerate }
         switch self {
         case .passkey, .niah, .mkNiah: return 12
         case .kv: return 16
         case .mvNiah, .vt: return 48   // four values as a list ("1. 4423\n2. ...") take about 40 tokens
         case .ppl: return 1
+        default: return 128
         }
     }
 
     /// Whether the task reads the default essays.
-    public var needsEssays: Bool { self != .passkey && self != .kv }
+    public var needsEssays: Bool { ruler.map(\.usesEssays) ?? (self != .passkey && self != .kv) }
 
     public func example(_ b: RetrievalTaskBuilder, essays: String, tokens: Int, depth: Double, seed: UInt64) -> RetrievalExample {
         switch self {
@@ -38,6 +52,7 @@ public enum RetrievalTask: String, CaseIterable, Codable, Sendable {
         case .kv: return b.keyValue(tokens: tokens, depth: depth, seed: seed)
         case .vt: return b.variableTracking(haystack: essays, tokens: tokens, depth: depth, seed: seed)
         case .ppl: return b.continuation(haystack: essays, tokens: tokens, seed: seed)
+        default: return b.ruler(ruler!, essays: essays, tokens: tokens, depth: depth, seed: seed)
         }
     }
 }

@@ -26,6 +26,12 @@ public struct RetrievalOutcome: Codable, Sendable {
     public var chunksReused: Int
     /// What the run evicted (not written to JSON; the claims' manipulation checks read it).
     public var evictions: EvictionLog?
+    /// The lab policy's kept keys and band log (`Result.policyKept`, `policyBands`), and the
+    /// chunk-local keys of the evidence (every needle carrying the answer) per chunk id, with
+    /// --measure (not written to JSON; the eviction lab's accounting reads them).
+    public var policyKept: [String: [[[Int]]]] = [:]
+    public var policyBands: PolicyBandLog?
+    public var evidenceKeys: [String: [Int]] = [:]
 
     enum CodingKeys: String, CodingKey {
         case answer, correct, keptChunks = "kept_chunks", keptNLL = "kept_chunk_nll", needleChunk = "needle_chunk"
@@ -78,6 +84,21 @@ public enum RetrievalRunner {
         return Array(start..<max(start + 1, agreeing(hi)))
     }
 
+    /// Chunk id -> chunk-local keys of every evidence needle (`ex.evidence`, else `ex.needle`)
+    /// in that chunk; empty for an example without a needle (CWE, FWE).
+    static func evidenceKeys(_ ex: RetrievalExample, prep: ParallelCompPipeline.Prepared, pipeline pc: ParallelCompPipeline) -> [String: [Int]] {
+        var out: [String: Set<Int>] = [:]
+        for range in ex.evidence ?? [ex.needle] where !range.isEmpty {
+            var e = ex; e.needle = range
+            let span = needleTokens(e, tokenizer: pc.tokenizer)
+            for ch in prep.chunks {
+                let keys = needleKeys(e, chunk: ch, prep: prep, tokenSpan: span, pipeline: pc)
+                if !keys.isEmpty { out[String(ch.id), default: []].formUnion(keys) }
+            }
+        }
+        return out.mapValues { $0.sorted() }
+    }
+
     /// `keepNeedleChunk`: keep the needle's chunk whatever its score (as `--oracle-chunk` does),
     /// so an intervention is measured apart from chunk selection.
     public static func run(_ ex: RetrievalExample, pipeline pc: ParallelCompPipeline, measure: Bool = false, keepNeedleChunk: Bool = false,
@@ -98,6 +119,8 @@ public enum RetrievalRunner {
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
                                    seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
         out.evictions = r.evictions
+        out.policyKept = r.policyKept; out.policyBands = r.policyBands
+        if measure { out.evidenceKeys = evidenceKeys(ex, prep: prep, pipeline: pc) }
         out.kvBytes = Double(r.storedKVPairs * c.headDim * 2 * MemoryLayout<Float>.size)
         if let n = needleChunk {
             out.needleChunk = n; out.needleChunkNLL = r.chunks[n].nll

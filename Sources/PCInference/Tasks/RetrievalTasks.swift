@@ -19,10 +19,26 @@ public struct RetrievalExample: Codable, Sendable {
     public var scoredOnly = false
     /// The official dataset template of the task, when it has one (the pass key: InfiniteBench's).
     public var template: PromptFormat.Template? = nil
+    /// RULER's scoring, for its tasks: the output is scored against `allOf` (or `answer`)
+    /// without regard to case, and correct only with every reference found.
+    public var metric: RulerMetric? = nil
+    /// Character ranges of every needle that carries part of the answer (RULER tasks), `needle`
+    /// being the first; nil for one-needle tasks.
+    public var evidence: [Range<Int>]? = nil
+
+    /// The references a RULER metric looks for.
+    public var references: [String] { allOf ?? [answer] }
+
+    /// The example's score in [0, 1]: its RULER metric, or 1/0 for correct/wrong.
+    public func score(_ output: String) -> Double {
+        if let metric { return scoredOnly ? 0 : metric.score(output, references: references) }
+        return isCorrect(output) ? 1 : 0
+    }
 
     /// Whether generated text contains the answer (every value of `allOf`).
     public func isCorrect(_ output: String) -> Bool {
         if scoredOnly { return false }
+        if let metric { return metric.score(output, references: references) == 1 }
         if let all = allOf { return all.allSatisfy { output.contains($0) } }
         return output.contains(answer)
     }
