@@ -13,6 +13,32 @@ enum ClaimComparison {
         return "\(s.examples) examples, \(s.width)-token chunks\(quick)"
     }
 
+    /// Paired differences between every two runs that drew the same configurations (same seed,
+    /// sizes, protocol): models against each other, and a model's two prompt layouts.
+    static func differences(root: String, docs: [(folder: String, doc: Doc)]) -> String {
+        var runs: [(folder: String, settings: ClaimSettings, rows: [ExampleRow])] = []
+        for d in docs {
+            guard let s = d.doc.settings, let text = try? String(contentsOfFile: root + "/" + d.folder + "/examples.jsonl", encoding: .utf8) else { continue }
+            let rows = text.split(separator: "\n").compactMap { try? ClaimSession.parse(String($0)) }
+            if !rows.isEmpty { runs.append((d.folder, s, rows)) }
+        }
+        var md = ""
+        for i in runs.indices { for j in runs.indices where j > i {
+            let a = runs[i], b = runs[j]
+            let head = "\n## Paired difference: \(a.folder) − \(b.folder)\n\n"
+            if let why = ClaimDifference.incompatibility(a.settings, b.settings) {
+                md += head + "Not paired: \(why).\n"
+                continue
+            }
+            md += head + "Example i of one run is example i of the other (same seed and sizes: same chunk counts, questions, "
+                + "pass-key placements and digits; the text is each model's own tokens of the same essays). The difference of "
+                + "the claim's per-unit statistic, with the protocol's intervals; no verdict.\n\n"
+                + ClaimDifference.markdown(aName: a.folder, bName: b.folder,
+                                           rows: ClaimDifference.rows(ClaimCatalog.all, a: a.rows, b: b.rows, seed: a.settings.seed))
+        } }
+        return md
+    }
+
     static func write(root: String) throws {
         let fm = FileManager.default
         let folders = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted()
@@ -37,6 +63,7 @@ enum ClaimComparison {
             }
             md += "| \(id) | " + cells.joined(separator: " | ") + " |\n"
         }
+        md += differences(root: root, docs: docs)
         try md.write(toFile: root + "/comparison.md", atomically: true, encoding: .utf8)
     }
 }

@@ -54,6 +54,8 @@ public struct ClaimSettings: Codable, Sendable, Equatable {
     /// Protocol the run follows (ClaimProtocol.version); parts of another protocol never merge.
     public var protocolVersion = ClaimProtocol.version
 
+    public init() {}
+
     /// A CI-sized run: two small examples, every claim still measured (too few for a verdict).
     public static var quick: ClaimSettings {
         var s = ClaimSettings()

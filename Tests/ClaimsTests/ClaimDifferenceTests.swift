@@ -1,0 +1,46 @@
+import BiasProbe
+import XCTest
+
+/// Model differences are paired by example and carry an interval; a planted difference is
+/// found, none is found where the runs agree, and runs drawn differently are not paired.
+final class ClaimDifferenceTests: XCTestCase {
+    func rows(_ value: (Int) -> Double) -> [ExampleRow] {
+        (0..<20).map { i in
+            ExampleRow(example: ClaimExample(index: i, offset: 0, chunks: 2, question: "", passkeyDepth: 0, passkeySeed: 0, passkeyHaystack: i),
+                       claims: ["T3": ["value": value(i)]], arrays: [:], seconds: 0)
+        }
+    }
+
+    func testPairedByExample() {
+        // Large example-to-example spread shared by both runs, a constant 0.05 gap: an unpaired
+        // comparison could not see it; the paired difference does.
+        let a = rows { Double($0 % 7) * 0.2 + 0.05 }, b = rows { Double($0 % 7) * 0.2 }
+        let d = ClaimDifference.rows([RecencyOverSinkClaim()], a: a, b: b, seed: 1)
+        XCTAssertEqual(d.count, 1)
+        XCTAssertEqual(d[0].pairs, 20)
+        XCTAssertEqual(d[0].interval.mean, 0.05, accuracy: 1e-12)
+        XCTAssertEqual(d[0].interval.low, 0.05, accuracy: 1e-9)    // every pair differs by exactly 0.05
+        // Shuffled pairing would mix the spread in: pairing must be by example index.
+        let shuffled = Array(b.reversed())
+        XCTAssertEqual(ClaimDifference.rows([RecencyOverSinkClaim()], a: a, b: shuffled, seed: 1)[0].interval.low, 0.05, accuracy: 1e-9)
+        let none = ClaimDifference.rows([RecencyOverSinkClaim()], a: a, b: a, seed: 1)[0].interval
+        XCTAssertEqual(none.mean, 0); XCTAssertEqual(none.low, 0)
+        // Units only one run measured are left out.
+        let partial = rows { $0 < 10 ? 0.5 : .nan }
+        XCTAssertEqual(ClaimDifference.rows([RecencyOverSinkClaim()], a: a, b: partial, seed: 1)[0].pairs, 10)
+        XCTAssertTrue(ClaimDifference.markdown(aName: "a", bName: "b", rows: d).contains("| T3 | value | 0.05 [0.05, 0.05] |"))
+    }
+
+    func testIncompatibleRunsAreNotPaired() {
+        var a = ClaimSettings(), b = ClaimSettings()
+        XCTAssertNil(ClaimDifference.incompatibility(a, b))
+        b.promptLayout = ClaimPromptLayout.chat
+        XCTAssertNil(ClaimDifference.incompatibility(a, b), "two layouts of one model pair (the template's effect)")
+        b.seed = 7
+        XCTAssertNotNil(ClaimDifference.incompatibility(a, b))
+        b = ClaimSettings(); b.width = 128
+        XCTAssertNotNil(ClaimDifference.incompatibility(a, b))
+        a.protocolVersion = "2"
+        XCTAssertNotNil(ClaimDifference.incompatibility(a, ClaimSettings()))
+    }
+}
