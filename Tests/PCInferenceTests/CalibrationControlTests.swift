@@ -80,3 +80,35 @@ final class CalibrationControlTests: XCTestCase {
         XCTAssertLessThan(Double(same), 0.5 * Double(total), "the control's keys are mostly not the rule's")
     }
 }
+
+/// When forced chunks fill the keep budget the other chunks are not prefilled; the kept
+/// chunk's cache, its evictions and the answer are the same as when every chunk runs.
+final class ForcedChunkSkipTests: XCTestCase {
+    func testSkippedChunksChangeNothing() throws {
+        let model = try Fixtures.model()
+        let tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
+        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        let ids = tok.encode(text, parseSpecial: false, addBOS: false)
+        let chunks = [Array(ids[0..<80]), Array(ids[80..<160]), Array(ids[160..<240])]
+        let q = PromptFormat.forTokenizer(tok).questionIDs(tok, question: "Who designed the new lighthouse lens?")
+        var c = ParallelCompConfig()
+        c.keepChunks = 1; c.maxNewTokens = 1; c.bandWidth = 8; c.lambda = 0.05
+        c.calibration = [CalibrationRule(band: .sink, layers: 0...9, stage: .chunk)]
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: c, format: PromptFormat.forTokenizer(tok))
+        var prep = try ParallelCompPipeline.Prepared(chunkTokenIDs: chunks, questionIDs: q)
+        prep.keepChunkIDs = [1]
+        let answer = tok.encode(" Fresnel", parseSpecial: false, addBOS: false)
+        let skipped = try pc.run(prep, scoreAnswer: answer)
+        // An observer of chunk passes makes every chunk run.
+        let watcher = KeyScoreObserver(stage: .local, lastRows: 1, layers: model.config.layerCount, heads: model.config.headCount)
+        let full = try pc.run(prep, observers: [watcher], scoreAnswer: answer)
+        XCTAssertEqual(skipped.timings["chunks_unscored"], 2)
+        XCTAssertEqual(full.timings["chunks_unscored"], 0)
+        XCTAssertEqual(skipped.keptChunkIDs, [1]); XCTAssertEqual(full.keptChunkIDs, [1])
+        XCTAssertEqual(skipped.answerNLL, full.answerNLL)
+        XCTAssertEqual(skipped.top20Logits, full.top20Logits)
+        XCTAssertEqual(skipped.evictedChunk["1"], full.evictedChunk["1"])
+        XCTAssertNil(skipped.evictedChunk["0"]); XCTAssertNotNil(full.evictedChunk["0"])
+        XCTAssertNil(skipped.chunks[0].nll); XCTAssertNotNil(full.chunks[0].nll)
+    }
+}

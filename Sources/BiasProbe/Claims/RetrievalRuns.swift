@@ -78,7 +78,8 @@ public struct PasskeyRunner {
             // v3: the needle's chunk is kept in every pass-key run, so an eviction's effect on
             // retrieval is not a change of the kept chunk (T17 tests the selection itself).
             let o = try RetrievalRunner.run(task, pipeline: pc, measure: true, keepNeedleChunk: true, cancelled: { Signals.isInterrupted })
-            let passes = Double(max(1, o.chunkCount))
+            // Chunk passes that ran (the others were not prefilled: the needle's chunk is kept).
+            let passes = Double(max(1, o.chunkCount - o.chunksUnscored))
             return .init(nll: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
                          evicted: (o.evictions?.calibrationChunk ?? []).map { Double($0) / passes }, correct: o.correct)
         }

@@ -126,7 +126,7 @@ struct Sweep: ParsableCommand {
             let o = try RetrievalRunner.run(built[ei], pipeline: pc, measure: true, cancelled: { Signals.isInterrupted })
             return SweepItemResult(correct: o.correct ? 1 : 0, answerNLL: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
                                    needleKept: o.needleChunk.map { o.keptChunks.contains($0) } == true ? 1 : 0, kvBytes: o.kvBytes ?? .nan, seconds: o.seconds,
-                                   chunksPrefilled: Int64(o.chunkCount - o.chunksReused), chunksReused: Int64(o.chunksReused))
+                                   chunksPrefilled: Int64(o.chunkCount - o.chunksReused - o.chunksUnscored), chunksReused: Int64(o.chunksReused))
         }
         // The work list of a sharded run: every (point, example), point-major, with its estimated cost.
         let costs = points.indices.flatMap { pi in

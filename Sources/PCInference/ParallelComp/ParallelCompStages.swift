@@ -138,9 +138,18 @@ extension ParallelCompPipeline {
         let t0 = Date()
         let memo = (!observers.contains { $0.watchesChunkPasses } && config.ranking != .random) ? self.memo : nil
         let memoSettings = ChunkScoreMemo.settings(config)
-        var skipped = 0, i = 0
+        var skipped = 0, unscored = 0, i = 0
+        // Forced chunks that fill the keep budget decide the selection: no other chunk's score
+        // can change it, so (when no observer watches chunk passes) the others are not prefilled.
+        let forcedFill = st.forced.count >= K && !observers.contains { $0.watchesChunkPasses }
         while i < st.chunks.count {
             if cancelled() { throw CancellationError() }
+            if forcedFill, !st.forced.contains(st.chunks[i].id) {
+                unscored += 1
+                progress?(.chunkFinished(index: i, total: st.chunks.count, tokens: 0, nll: .nan))
+                i += 1
+                continue
+            }
             if let memo, st.held.count == K, !st.forced.contains(st.chunks[i].id),
                let known = memo.lookup(memoKey(st, i, memoSettings)),
                reuseKnownScore(known.nll, chunk: i, st) {
@@ -167,6 +176,7 @@ extension ParallelCompPipeline {
         }
         st.timings["chunk_prefill_s"] = Date().timeIntervalSince(t0)
         st.timings["chunks_reused"] = Double(skipped)
+        st.timings["chunks_unscored"] = Double(unscored)
     }
 
     private func memoKey(_ st: RunState, _ i: Int, _ settings: String) -> ChunkScoreMemo.Key {

@@ -24,6 +24,9 @@ public struct RetrievalOutcome: Codable, Sendable {
     public var kvBytes: Double?
     public var chunkCount: Int
     public var chunksReused: Int
+    /// Chunks not prefilled because forced chunks (the needle's, `keepNeedleChunk`) filled the
+    /// keep budget (not written to JSON).
+    public var chunksUnscored = 0
     /// What the run evicted (not written to JSON; the claims' manipulation checks read it).
     public var evictions: EvictionLog?
     /// The lab policy's kept keys and band log (`Result.policyKept`, `policyBands`), and the
@@ -119,6 +122,7 @@ public enum RetrievalRunner {
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
                                    seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
         out.evictions = r.evictions
+        out.chunksUnscored = Int(r.timings["chunks_unscored"] ?? 0)
         out.policyKept = r.policyKept; out.policyBands = r.policyBands
         if measure { out.evidenceKeys = evidenceKeys(ex, prep: prep, pipeline: pc) }
         out.kvBytes = Double(r.storedKVPairs * c.headDim * 2 * MemoryLayout<Float>.size)
