@@ -49,17 +49,17 @@ final class DequantScratch: @unchecked Sendable {
 /// Scratch buffers reused across forward passes, so repeated prefills do not fault in fresh
 /// pages each time. Passes running at once each take their own.
 final class ScratchPool: @unchecked Sendable {
-    private var free: [DequantScratch] = []
+    private var free: [PassScratch] = []
     private let lock = NSLock()
-    private let make: () -> DequantScratch
+    private let make: () -> PassScratch
 
-    init(_ make: @escaping () -> DequantScratch) { self.make = make }
+    init(_ make: @escaping () -> PassScratch) { self.make = make }
 
-    func take() -> DequantScratch {
+    func take() -> PassScratch {
         lock.lock(); defer { lock.unlock() }
         return free.popLast() ?? make()
     }
-    func give(_ s: DequantScratch) {
+    func give(_ s: PassScratch) {
         lock.lock(); defer { lock.unlock() }
         if free.count < 2 { free.append(s) }
     }

@@ -45,7 +45,7 @@ public final class LlamaModel: @unchecked Sendable {
             localRope = RoPE(config: lc, freqFactors: weights.rope_freqs)
         } else { localRope = nil }
         let w = weights
-        scratchPool = ScratchPool { DequantScratch(weights: w) }
+        scratchPool = ScratchPool { PassScratch(dequant: DequantScratch(weights: w)) }
         BLAS.threads = 1   // see BLAS.parallelLinear
     }
 
@@ -82,7 +82,7 @@ public final class LlamaModel: @unchecked Sendable {
     public func forwardHidden(tokens: [Int], positions: [Int], cache: KVCache, layout: AttentionLayout? = nil,
                               hiddenRows logitRows: [Int] = [], observers: [AttentionObserver] = [], scope: ObservationScope? = nil,
                               hooks: [AttentionHook] = [], stageName: String = "forward") throws -> [Float] {
-        let c = config, T = tokens.count, D = c.embeddingLength, F = c.feedForwardLength
+        let c = config, T = tokens.count
         guard T > 0 else { return [] }
         guard positions.count == T else { throw ModelError("\(T) tokens but \(positions.count) positions") }
         for t in tokens where t < 0 || t >= c.vocabSize { throw ModelError("token id \(t) is outside the vocabulary (0..<\(c.vocabSize))") }
@@ -98,109 +98,33 @@ public final class LlamaModel: @unchecked Sendable {
         let active = scope.map { s in observers.filter { $0.begin(scope: s, workers: kernel.workers) } } ?? []
         defer { active.forEach { $0.end() } }
 
-        // Layer-major: every row block goes through layer l before any goes on to l+1, so a hook
-        // (calibration) decides its evictions from the pass's last rows before any row of that
-        // layer attends. Each block does exactly the arithmetic it would do on its own.
         let B = min(tokenBlock, T)
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: T * D); defer { x.deallocate() }
-        let q = UnsafeMutablePointer<Float>.allocate(capacity: T * c.qDim); defer { q.deallocate() }
-        let h = UnsafeMutablePointer<Float>.allocate(capacity: B * max(D, c.qDim)); defer { h.deallocate() }
-        let k = UnsafeMutablePointer<Float>.allocate(capacity: B * c.kvDim); defer { k.deallocate() }
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: B * c.kvDim); defer { v.deallocate() }
-        let att = UnsafeMutablePointer<Float>.allocate(capacity: B * c.qDim); defer { att.deallocate() }
-        let gate = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { gate.deallocate() }
-        let up = UnsafeMutablePointer<Float>.allocate(capacity: B * F); defer { up.deallocate() }
-        var finalRows = [Float](repeating: 0, count: logitRows.count * D)
         let scratch = scratchPool.take(); defer { scratchPool.give(scratch) }
-        let lin = LinearRunner(workers: threads, rowPath: T == 1 ? decodePath : nil, scratch: scratch, expanded: expanded)
+        scratch.prepare(rows: T, block: B, config: c)
+        let blocks = ForwardPass.rowBlocks(rows: T, block: B, queryStart: scope.map { $0.queryRowStart - firstKey } ?? 0)
+        let pass = ForwardPass(
+            model: self, s: scratch,
+            lin: LinearRunner(workers: threads, rowPath: T == 1 ? decodePath : nil, scratch: scratch.dequant, expanded: expanded),
+            cache: cache, block: block, blockStart: blockStart, firstKey: firstKey, layout: layout, blocks: blocks,
+            ropeTables: blocks.map { rope.tables(positions: positions[$0]) },
+            localRopeTables: localRope.map { lr in blocks.map { lr.tables(positions: positions[$0]) } },
+            observers: active, scope: scope, stageName: stageName)
 
-        // Row blocks of at most B rows; query rows start a block of their own (observers class a
-        // block as context or query rows).
-        let queryStart = scope.map { $0.queryRowStart - firstKey } ?? 0
-        var blocks: [Range<Int>] = []
-        var r0 = 0
-        while r0 < T {
-            var r1 = min(r0 + B, T)
-            if queryStart > r0 && queryStart < r1 { r1 = queryStart }
-            blocks.append(r0..<r1)
-            r0 = r1
-        }
-        // Layout of a block of rows, re-based to the block.
-        func subLayout(_ b: Range<Int>) -> AttentionLayout {
-            AttentionLayout(segments: layout.segments.compactMap { s in
-                let lo = max(s.rows.lowerBound, b.lowerBound), hi = min(s.rows.upperBound, b.upperBound)
-                return lo < hi ? .init(rows: (lo - b.lowerBound)..<(hi - b.lowerBound), keyStart: s.keyStart) : nil
-            })
-        }
-        let ropeTables = blocks.map { rope.tables(positions: positions[$0]) }
-        let localRopeTables = localRope.map { lr in blocks.map { lr.tables(positions: positions[$0]) } }
-        // x [T, D] = token embeddings
-        for i in 0..<T { weights.token_embd.rows(tokens[i], 1, into: x + i * D) }
-        if let g = c.gemma3 { Gemma3Layers.scale(x, T * D, by: g.embeddingScale) }   // Gemma 3: scaled embedding
-
+        pass.embed(tokens)
         let stop = shouldStop
         for l in 0..<c.layerCount {
             if let stop, stop() { throw CancellationError() }
-            let w = weights.blocks[l]
-            // attention inputs of every block: h = rmsnorm(x); q,k,v = h W^T (+b); rope(q,k)
-            for (bi, b) in blocks.enumerated() {
-                let n = b.count, xb = x + b.lowerBound * D, qb = q + b.lowerBound * c.qDim
-                for i in 0..<n { VectorMath.rmsNorm(xb + i * D, w.attn_norm, h + i * D, n: D, eps: c.rmsEps) }
-                lin.run(h, rows: n, [(w.attn_q, qb), (w.attn_k, k), (w.attn_v, v)])
-                if let qbias = w.attn_q_bias, let kbias = w.attn_k_bias, let vbias = w.attn_v_bias {
-                    for i in 0..<n {
-                        VectorMath.add(qb + i * c.qDim, qbias, c.qDim)
-                        VectorMath.add(k + i * c.kvDim, kbias, c.kvDim)
-                        VectorMath.add(v + i * c.kvDim, vbias, c.kvDim)
-                    }
-                }
-                if let qn = w.attn_q_norm, let kn = w.attn_k_norm {   // Gemma 3: q/k norms before RoPE
-                    Gemma3Layers.headNorm(qb, rows: n, heads: c.headCount, d: c.headDim, weight: qn, eps: c.rmsEps)
-                    Gemma3Layers.headNorm(k, rows: n, heads: c.kvHeadCount, d: c.headDim, weight: kn, eps: c.rmsEps)
-                }
-                let (cosT, sinT) = c.attentionWindow(layer: l) != nil ? localRopeTables?[bi] ?? ropeTables[bi] : ropeTables[bi]
-                rope.apply(qb, rows: n, heads: c.headCount, cos: cosT, sin: sinT)
-                rope.apply(k, rows: n, heads: c.kvHeadCount, cos: cosT, sin: sinT)
-                block.write(layer: l, at: blockStart + b.lowerBound, k: k, v: v, rows: n)
-            }
+            for bi in blocks.indices { pass.attentionInputs(layer: l, block: bi) }
             // Hooks act in order, each seeing what the earlier ones evicted (calibration, then the
             // decode-time eviction's window over the reduced keys, as in the official code).
-            for hook in hooks { try hook.beforeAttention(layer: l, q: q, rows: T, cache: cache, layout: layout, firstRowKey: firstKey) }
+            for hook in hooks { try hook.beforeAttention(layer: l, q: scratch.q.p, rows: T, cache: cache, layout: layout, firstRowKey: firstKey) }
             for b in blocks {
                 if let stop, stop() { throw CancellationError() }
-                let n = b.count, xb = x + b.lowerBound * D
-                // att [n, H*d] over the cache; x += att Wo^T
-                kernel.run(layer: l, q: q + b.lowerBound * c.qDim, rows: n, cache: cache, layout: subLayout(b),
-                           firstRowKey: firstKey + b.lowerBound, out: att, observers: active, scope: scope)
-                if let pn = w.post_attention_norm {   // Gemma 3: x += rmsnorm(att Wo^T)·post_attention_norm
-                    lin.run(att, rows: n, [(w.attn_output, h)])
-                    Gemma3Layers.postNormAdd(h, rows: n, n: D, weight: pn, eps: c.rmsEps, into: xb)
-                } else {
-                lin.run(att, rows: n, [(w.attn_output, xb)], accumulate: true)
-                }
-                // feed-forward: x += (silu(h Wg^T) * (h Wu^T)) Wd^T
-                for i in 0..<n { VectorMath.rmsNorm(xb + i * D, w.ffn_norm, h + i * D, n: D, eps: c.rmsEps) }
-                lin.run(h, rows: n, [(w.ffn_gate, gate), (w.ffn_up, up)])
-                if let pn = w.post_ffw_norm {   // Gemma 3: GeGLU (tanh GELU), then post-norm before the add
-                    Gemma3Layers.geglu(gate, up, n * F, workers: threads)
-                    lin.run(gate, rows: n, [(w.ffn_down, h)])
-                    Gemma3Layers.postNormAdd(h, rows: n, n: D, weight: pn, eps: c.rmsEps, into: xb)
-                } else {
-                VectorMath.swiglu(gate, up, n * F)
-                lin.run(gate, rows: n, [(w.ffn_down, xb)], accumulate: true)
-                }
-                // A NaN or infinity anywhere in the block shows up in its sum: stop with the place named.
-                if !VectorMath.sum(xb, n * D).isFinite {
-                    throw ModelError("non-finite activation in layer \(l) during \(stageName) (rows \(b.lowerBound)..<\(b.upperBound)); stopping before writing NaN statistics")
-                }
+                pass.attention(layer: l, block: b)
+                try pass.feedForward(layer: l, block: b)
             }
         }
-        for (r, slot) in logitRows.enumerated().map({ ($1, $0) }) {
-            finalRows.withUnsafeMutableBufferPointer { fb in
-                VectorMath.rmsNorm(x + r * D, weights.output_norm, fb.baseAddress! + slot * D, n: D, eps: c.rmsEps)
-            }
-        }
-        return finalRows
+        return pass.finalNorm(rows: logitRows)
     }
 
     /// Output projection of normalised hidden rows [rows, D] -> logits [rows, V]. `rowPath` (one
