@@ -38,7 +38,7 @@ public struct RGBA: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// An integer pixel rectangle; `x`,`y` is the top-left pixel, the far edges are exclusive.
-public struct Rect: Hashable, Sendable, CustomStringConvertible {
+public struct Rect: Hashable, Sendable, Codable, CustomStringConvertible {
     public var x: Int, y: Int, width: Int, height: Int
 
     public init(x: Int, y: Int, width: Int, height: Int) {

@@ -1,4 +1,5 @@
 import Foundation
+import PCInference
 
 /// outputs/claims/comparison.md: one row per claim, one column per model folder holding a
 /// claims.json, so models can be compared at a glance.
@@ -42,8 +43,7 @@ enum ClaimComparison {
     static func write(root: String) throws {
         let fm = FileManager.default
         let folders = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted()
-        let dec = JSONDecoder()
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let dec = JSONCoding.decoder()
         var docs: [(folder: String, doc: Doc)] = []
         for f in folders {
             guard let data = fm.contents(atPath: root + "/" + f + "/claims.json"), let d = try? dec.decode(Doc.self, from: data) else { continue }

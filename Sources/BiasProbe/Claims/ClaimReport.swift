@@ -1,4 +1,5 @@
 import Foundation
+import PCInference
 import Heatmap
 
 /// claims.md, claims.json and the figures, from the outcomes and the per-example rows.
@@ -128,8 +129,7 @@ public struct ClaimReport {
 
     public func write(to dir: String, seconds: Double, peakRSS: Int) throws {
         try markdown(seconds: seconds, peakRSS: peakRSS).write(toFile: dir + "/claims.md", atomically: true, encoding: .utf8)
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let enc = JSONCoding.encoder(pretty: true)
         struct Doc: Encodable { var model: String; var protocolVersion: String; var protocolSHA256: String; var settings: ClaimSettings; var claims: [ClaimOutcome] }
         try enc.encode(Doc(model: model, protocolVersion: ClaimProtocol.version, protocolSHA256: ClaimProtocol.sha256, settings: settings, claims: outcomes)).write(to: URL(fileURLWithPath: dir + "/claims.json"))
         try figures(dir)

@@ -35,14 +35,6 @@ public struct ClaimSession {
     }
 
     /// One row as the JSON line written to examples.jsonl (sorted keys: the same row, the same text).
-    public static func line(_ row: ExampleRow) throws -> String {
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try enc.encode(row), as: UTF8.self)
-    }
-    public static func parse(_ line: String) throws -> ExampleRow {
-        let dec = JSONDecoder()
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try dec.decode(ExampleRow.self, from: Data(line.utf8))
-    }
+    public static func line(_ row: ExampleRow) throws -> String { try JSONCoding.line(row) }
+    public static func parse(_ line: String) throws -> ExampleRow { try JSONCoding.decode(ExampleRow.self, from: line) }
 }

@@ -71,10 +71,10 @@ struct BenchPrefill: ParsableCommand {
             }
             let flops = FlopCount.prefill(c, tokens: T)
             let gf = flops / secs / 1e9
-            let row: [String: Any] = ["tokens": T, "seconds": secs, "tokens_per_second": Double(T) / secs,
-                                      "gflops": gf, "sgemm_gflops": gemm, "share_of_sgemm": gf / gemm,
-                                      "blas_kernel": BLAS.coreName, "threads": model.threads]
-            if json { try JSONOut.emit(dictionary: row) }
+            if json {
+                try JSONOut.emit(PrefillBenchRow(tokens: T, seconds: secs, tokensPerSecond: Double(T) / secs, gflops: gf, sgemmGFLOPS: gemm,
+                                                 shareOfSgemm: gf / gemm, blasKernel: BLAS.coreName, threads: model.threads))
+            }
             else { print(String(format: "%6d tokens: %7.3f s  %8.0f tok/s  %6.1f GFLOP/s  = %3.0f%% of sgemm", T, secs, Double(T) / secs, gf, 100 * gf / gemm)) }
         }
     }
@@ -140,9 +140,30 @@ struct BenchAttention: ParsableCommand {
             })
         }
         let overhead = all / none - 1
-        let row: [String: Any] = ["tokens": T, "seconds_no_observer": none, "seconds_all_observers": all, "overhead": overhead,
-                                  "observers": observers().count, "blas_kernel": BLAS.coreName, "threads": model.threads]
-        if json { try JSONOut.emit(dictionary: row) }
+        if json {
+            try JSONOut.emit(ObserverBenchRow(tokens: T, secondsNoObserver: none, secondsAllObservers: all, overhead: overhead,
+                                              observers: observers().count, blasKernel: BLAS.coreName, threads: model.threads))
+        }
         else { print(String(format: "%d-token prefill: %.2f s without observers, %.2f s with all %d observers: overhead %.1f%%", T, none, all, observers().count, 100 * overhead)) }
+    }
+}
+
+/// `bench prefill --json`: one line per prompt length.
+struct PrefillBenchRow: Encodable {
+    var tokens: Int, seconds: Double, tokensPerSecond: Double, gflops: Double, sgemmGFLOPS: Double, shareOfSgemm: Double
+    var blasKernel: String, threads: Int
+    enum CodingKeys: String, CodingKey {
+        case tokens, seconds, tokensPerSecond = "tokens_per_second", gflops, sgemmGFLOPS = "sgemm_gflops", shareOfSgemm = "share_of_sgemm"
+        case blasKernel = "blas_kernel", threads
+    }
+}
+
+/// `bench observers --json`.
+struct ObserverBenchRow: Encodable {
+    var tokens: Int, secondsNoObserver: Double, secondsAllObservers: Double, overhead: Double, observers: Int
+    var blasKernel: String, threads: Int
+    enum CodingKeys: String, CodingKey {
+        case tokens, secondsNoObserver = "seconds_no_observer", secondsAllObservers = "seconds_all_observers", overhead, observers
+        case blasKernel = "blas_kernel", threads
     }
 }

@@ -44,10 +44,11 @@ struct BenchDecode: ParsableCommand {
                 let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 if s < secs { secs = s; cpu = ProcessCPU.seconds - c0 }
             }
-            let row: [String: Any] = ["path": p.rawValue, "kernel": QuantMatVec.kernelName, "prompt_tokens": prompt.tokens,
-                                      "tokens": tokens, "seconds": secs, "cpu_seconds": cpu, "tokens_per_second": Double(tokens) / secs,
-                                      "threads": model.threads, "first_tokens": Array(generated.prefix(16))]
-            if json { try JSONOut.emit(dictionary: row) }
+            if json {
+                try JSONOut.emit(DecodeBenchRow(path: p.rawValue, kernel: QuantMatVec.kernelName, promptTokens: prompt.tokens, tokens: tokens,
+                                                seconds: secs, cpuSeconds: cpu, tokensPerSecond: Double(tokens) / secs, threads: model.threads,
+                                                firstTokens: Array(generated.prefix(16))))
+            }
             else { print("\(p.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))" + String(format: " %7.3f s  %7.1f tok/s  (%.3f s CPU)   first tokens ", secs, Double(tokens) / secs, cpu) + "\(generated.prefix(8))") }
         }
     }
@@ -59,5 +60,15 @@ enum ProcessCPU {
         var ts = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// `bench decode --json`: one line per decode path.
+struct DecodeBenchRow: Encodable {
+    var path: String, kernel: String, promptTokens: Int, tokens: Int, seconds: Double, cpuSeconds: Double, tokensPerSecond: Double
+    var threads: Int, firstTokens: [Int]
+    enum CodingKeys: String, CodingKey {
+        case path, kernel, promptTokens = "prompt_tokens", tokens, seconds, cpuSeconds = "cpu_seconds", tokensPerSecond = "tokens_per_second"
+        case threads, firstTokens = "first_tokens"
     }
 }

@@ -57,14 +57,22 @@ struct BenchEvictionLab: ParsableCommand {
         let identical = zip(alone, together).allSatisfy {
             $0.answerIDs == $1.answerIDs && $0.top20Logits.map(\.bitPattern) == $1.top20Logits.map(\.bitPattern) && $0.policyKept == $1.policyKept
         }
-        let row: [String: Any] = ["points": labs.count, "context_tokens": prep.chunks[0].contextLength, "one_by_one_s": oneByOne,
-                                  "one_prefill_s": onePrefill, "speedup": oneByOne / onePrefill, "identical": identical,
-                                  "threads": model.threads]
-        if json { try JSONOut.emit(dictionary: row) }
+        if json {
+            try JSONOut.emit(LabBenchRow(points: labs.count, contextTokens: prep.chunks[0].contextLength, oneByOneSeconds: oneByOne,
+                                         onePrefillSeconds: onePrefill, speedup: oneByOne / onePrefill, identical: identical, threads: model.threads))
+        }
         else {
             print(String(format: "%d points on %d tokens: one by one %.1f s, one prefill %.1f s, speed-up %.1fx, results %@",
                          labs.count, prep.chunks[0].contextLength, oneByOne, onePrefill, oneByOne / onePrefill, identical ? "identical" : "DIFFER"))
         }
         if !identical { throw CLIError("the one-prefill path differs from the point-by-point path") }
+    }
+}
+
+/// `bench eviction-lab --json`.
+struct LabBenchRow: Encodable {
+    var points: Int, contextTokens: Int, oneByOneSeconds: Double, onePrefillSeconds: Double, speedup: Double, identical: Bool, threads: Int
+    enum CodingKeys: String, CodingKey {
+        case points, contextTokens = "context_tokens", oneByOneSeconds = "one_by_one_s", onePrefillSeconds = "one_prefill_s", speedup, identical, threads
     }
 }

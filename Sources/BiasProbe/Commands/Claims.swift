@@ -79,11 +79,11 @@ struct ClaimsRun: ParsableCommand {
         let header = ClaimsHeader(settings: settings, modelName: model.config.name, layers: model.config.layerCount, heads: model.config.headCount)
         func say(_ s: String) { if !quiet { Log.info(s) } }
         say("claims: \(items.count) examples, \(promptLayout.rawValue) layout, \(ClaimProtocol.line)")
-        func runOne(_ i: Int, _ n: Int, of total: Int) throws -> String {
+        func runOne(_ i: Int, _ n: Int, of total: Int) throws -> ExampleRow {
             if Signals.isInterrupted { throw InterruptedError() }
             let row = try session.row(items[i])
             say(String(format: "claims: example %d/%d (%d chunks) in %.0f s", n, total, items[i].chunks, row.seconds))
-            return try ClaimSession.line(row)
+            return row
         }
         let out = dir + "/examples.jsonl"
 
@@ -92,12 +92,12 @@ struct ClaimsRun: ParsableCommand {
             let costs = items.map { settings.cost($0) }
             let mine = WorkPartition.items(costs: costs, shards: shard.count, index: shard.index - 1)
             let path = shard.partPath(for: out)
-            let h = EvalPart.Header(shard: shard.description, settings: settingsText, modelSHA256: try sha256(of: modelOptions.modelPath),
+            let h = PartHeader(shard: shard.description, settings: settingsText, modelSHA256: try sha256(of: modelOptions.modelPath),
                                     workList: SHA256Hasher.hex(settingsText + "\n" + costs.map { String($0) }.joined(separator: ",")),
                                     totalItems: items.count, items: mine, host: hostName)
-            var part = EvalPart(header: h)
+            var part = EvalPart<ExampleRow>(header: h)
             if FileManager.default.fileExists(atPath: path) && !restart {
-                let old = try EvalPart.read(path: path)
+                let old = try EvalPart<ExampleRow>.read(path: path, rowName: "claims example")
                 var oh = old.header; oh.host = h.host
                 guard oh == h else { throw CLIError("\(path) holds another shard or claims run (settings, model or shard count differ): pass --restart to overwrite it") }
                 part.rows = old.rows
@@ -112,9 +112,9 @@ struct ClaimsRun: ParsableCommand {
             return
         }
 
-        var lines: [String] = []
-        for i in items.indices { lines.append(try runOne(i, i + 1, of: items.count)) }
-        try ClaimsOutput.finish(lines: lines, header: header, dir: dir, seconds: Date().timeIntervalSince(t0),
+        var rows: [ExampleRow] = []
+        for i in items.indices { rows.append(try runOne(i, i + 1, of: items.count)) }
+        try ClaimsOutput.finish(rows: rows, header: header, dir: dir, seconds: Date().timeIntervalSince(t0),
                                 peakRSS: ProcessStats.peakRSS, json: json, quiet: quiet)
         // The default folders sit side by side under outputs/claims: refresh the model comparison.
         if outDir == nil { try ClaimComparison.write(root: (dir as NSString).deletingLastPathComponent) }
@@ -167,26 +167,20 @@ struct ClaimsHeader: Codable, Equatable {
     var modelName: String
     var layers: Int, heads: Int
 
-    func text() throws -> String {
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try enc.encode(self), as: UTF8.self)
-    }
-    static func parse(_ text: String) -> ClaimsHeader? { try? JSONDecoder().decode(ClaimsHeader.self, from: Data(text.utf8)) }
+    func text() throws -> String { try JSONCoding.line(self) }
+    static func parse(_ text: String) -> ClaimsHeader? { try? JSONCoding.decode(ClaimsHeader.self, from: text) }
 }
 
 /// Rows -> examples.jsonl, the report and the figures (the unsharded run and the merge share it).
 enum ClaimsOutput {
-    static func finish(lines: [String], header: ClaimsHeader, dir: String, seconds: Double, peakRSS: Int, json: Bool, quiet: Bool = false) throws {
-        try lines.map { $0 + "\n" }.joined().write(toFile: dir + "/examples.jsonl", atomically: true, encoding: .utf8)
-        let rows = try lines.map(ClaimSession.parse)
+    static func finish(rows: [ExampleRow], header: ClaimsHeader, dir: String, seconds: Double, peakRSS: Int, json: Bool, quiet: Bool = false) throws {
+        try rows.map { try ClaimSession.line($0) + "\n" }.joined().write(toFile: dir + "/examples.jsonl", atomically: true, encoding: .utf8)
         let outcomes = ClaimAggregate.outcomes(ClaimCatalog.all, rows: rows, seed: header.settings.seed)
         let report = ClaimReport(model: header.modelName, settings: header.settings, outcomes: outcomes, rows: rows,
                                  layers: header.layers, heads: header.heads)
         try report.write(to: dir, seconds: seconds, peakRSS: peakRSS)
         if json {
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            print(String(decoding: try enc.encode(outcomes), as: UTF8.self))
+            print(try JSONCoding.line(outcomes))
         }
         else { print(report.terminalSummary) }
         if !quiet { Log.info(String(format: "claims: %d claims over %d examples in %.0f s (peak RSS %.2f GB) -> %@/claims.md",
@@ -213,13 +207,13 @@ struct ClaimsMerge: ParsableCommand {
 
     /// `seconds`: the wall time to report (--processes knows it); by default the sum of the rows' times.
     static func mergeFiles(out: String, parts: [String], json: Bool, seconds wall: Double? = nil, quiet: Bool = false) throws {
-        let loaded = try parts.map { (path: $0, part: try EvalPart.read(path: $0)) }
-        guard let header = ClaimsHeader.parse(loaded[0].part.header.settings) else { throw CLIError("\(parts[0]) is not a part of a claims run") }
+        guard let header = ClaimsHeader.parse(try PartHeader.read(path: parts[0]).settings) else { throw CLIError("\(parts[0]) is not a part of a claims run") }
+        let loaded = try parts.map { (path: $0, part: try EvalPart<ExampleRow>.read(path: $0, rowName: "claims example")) }
         let (rows, peak, _) = try EvalMerge.merge(loaded)
-        let seconds = try wall ?? rows.reduce(0.0) { $0 + (try ClaimSession.parse($1)).seconds }
+        let seconds = wall ?? rows.reduce(0.0) { $0 + $1.seconds }
         let dir = (out as NSString).deletingLastPathComponent
         guard (out as NSString).lastPathComponent == "examples.jsonl" else { throw CLIError("name the merged file DIR/examples.jsonl: the report goes next to it") }
-        try ClaimsOutput.finish(lines: rows, header: header, dir: dir.isEmpty ? "." : dir, seconds: seconds, peakRSS: Int(peak), json: json, quiet: quiet)
+        try ClaimsOutput.finish(rows: rows, header: header, dir: dir.isEmpty ? "." : dir, seconds: seconds, peakRSS: Int(peak), json: json, quiet: quiet)
         let root = ((dir.isEmpty ? "." : dir) as NSString).deletingLastPathComponent
         if root.hasSuffix("outputs/claims") { try ClaimComparison.write(root: root) }
         if wall == nil { print("merged \(parts.count) parts (\(rows.count) examples) into \(out)") }
@@ -259,9 +253,7 @@ struct ClaimsReanalyse: ParsableCommand {
         guard !rows.isEmpty else { throw CLIError("\(examples) holds no example rows") }
         let dir = (examples as NSString).deletingLastPathComponent
         struct Doc: Decodable { var model: String; var settings: ClaimSettings?; var claims: [ClaimOutcome]? }
-        let dec = JSONDecoder()
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let doc = FileManager.default.contents(atPath: (dir.isEmpty ? "." : dir) + "/claims.json").flatMap { try? dec.decode(Doc.self, from: $0) }
+        let doc = FileManager.default.contents(atPath: (dir.isEmpty ? "." : dir) + "/claims.json").flatMap { try? JSONCoding.decode(Doc.self, from: $0) }
         let settings = doc?.settings ?? ClaimSettings()
         let md = ClaimReanalysis.markdown(rows: rows, seed: settings.seed, model: doc?.model ?? "?", settings: settings, dataFile: examples,
                                           dataSHA256: try sha256(of: examples), dataCommit: dataCommit, command: "biasprobe " + CommandLine.arguments.dropFirst().joined(separator: " "),

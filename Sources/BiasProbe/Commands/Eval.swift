@@ -37,7 +37,8 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Needle depths, comma separated (0 = start, 1 = end).", valueName: "list")) var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (length, depth).") var seeds = 1
     @Option(help: "The first seed: seeds run first-seed ..< first-seed + seeds, so a second run (to another --out) adds seeds to an earlier one without repeating any.") var firstSeed = 0
-    @Option(help: "Methods, comma separated: parallelcomp, truncate, full, causal.") var method = "parallelcomp"
+    @Option(help: "Methods, comma separated: parallelcomp, truncate, full, causal.", transform: { try ChoiceList.parse($0, noun: "method") })
+    var method = ChoiceList<Method>([.parallelcomp])
     @Flag(help: "Also measure the answer's teacher-forced NLL and the attention mass on the needle (parallelcomp).") var measure = false
     @Flag(help: "Hide progress.") var quiet = false
     @Flag(help: "JSON lines on stdout: one per example, then a summary.") var json = false
@@ -51,10 +52,7 @@ struct Eval: ParsableCommand {
     struct Item { var length: ContextLength; var seed: Int; var depth: Double; var method: Method }
 
     func run() throws {
-        let methods = try method.split(separator: ",").map { s -> Method in
-            guard let m = Method(rawValue: String(s)) else { throw ValidationError("unknown method '\(s)': use parallelcomp, truncate, full or causal") }
-            return m
-        }
+        let methods = method.values
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         guard firstSeed >= 0 else { throw ValidationError("--first-seed must be at least 0") }
         for d in depths.values where !(0...1).contains(d) { throw ValidationError("--depths: depth \(d) is outside 0...1") }
@@ -95,8 +93,8 @@ struct Eval: ParsableCommand {
         // One memo for the whole evaluation: the passkey's filler chunks recur across examples.
         let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
 
-        /// Runs one item; the JSON line eval prints for it.
-        func runItem(_ it: Item, _ n: Int, of total: Int) throws -> String {
+        /// Runs one item; the row eval prints for it.
+        func runItem(_ it: Item, _ n: Int, of total: Int) throws -> EvalRow {
             if Signals.isInterrupted { throw InterruptedError() }
             let ex = task.example(builder, essays: essays, tokens: it.length.tokens, depth: it.depth, seed: UInt64(it.seed))
             let t1 = Date()
@@ -106,24 +104,24 @@ struct Eval: ParsableCommand {
                 Log.info(String(format: "[%d/%d] %@ %@ depth %.2f seed %d: %@ (%@) %.1fs", n, total, it.method.rawValue, it.length.text, it.depth, it.seed,
                                 ok ? "correct" : "WRONG", answer.replacingOccurrences(of: "\n", with: " "), Date().timeIntervalSince(t1)))
             }
-            var row = EvalRow(task: task.rawValue, method: it.method.rawValue, length: it.length.tokens, depth: it.depth, seed: it.seed,
+            var row = EvalRow(task: task, method: it.method, length: it.length.tokens, depth: it.depth, seed: it.seed,
                               answer: answer, expected: ex.answer, correct: ok, keptChunks: kept, seconds: Date().timeIntervalSince(t1))
             if let outcome { row.add(outcome) }
-            return try ReportJSON.line(row)
+            return row
         }
 
         if let shard {
-            let settings = try ReportJSON.line(EvalSettings(task: task.rawValue, lengths: lengths.values.map(\.tokens), depths: depths.values, seeds: seeds,
-                                                            methods: methods.map(\.rawValue), measure: measure,
+            let settings = try JSONCoding.line(EvalSettings(task: task, lengths: lengths.values.map(\.tokens), depths: depths.values, seeds: seeds,
+                                                            methods: methods, measure: measure,
                                                             firstSeed: firstSeed == 0 ? nil : firstSeed, config: config, model: modelOptions.modelPath))
             let mine = WorkPartition.items(costs: costs, shards: shard.count, index: shard.index - 1)
             let workList = SHA256Hasher.hex(settings + "\n" + costs.map { String($0) }.joined(separator: ","))
             let path = shard.partPath(for: out ?? "eval.jsonl")
-            let header = EvalPart.Header(shard: shard.description, settings: settings, modelSHA256: try sha256(of: modelOptions.modelPath),
+            let header = PartHeader(shard: shard.description, settings: settings, modelSHA256: try sha256(of: modelOptions.modelPath),
                                          workList: workList, totalItems: items.count, items: mine, host: hostName)
-            var part = EvalPart(header: header)
+            var part = EvalPart<EvalRow>(header: header)
             if FileManager.default.fileExists(atPath: path) && !restart {
-                let old = try EvalPart.read(path: path)
+                let old = try EvalPart<EvalRow>.read(path: path, rowName: "eval")
                 var h = old.header; h.host = header.host
                 guard h == header else { throw CLIError("\(path) holds another shard or eval (settings, model or shard count differ): pass --restart to overwrite it") }
                 part.rows = old.rows
@@ -134,31 +132,30 @@ struct Eval: ParsableCommand {
             try part.write(path: path)   // drops a line a killed task left cut short
             let todo = part.missing
             for (n, i) in todo.enumerated() {
-                let text = try runItem(items[i], n + 1, of: todo.count)
-                try EvalPart.append(path: path, item: i, peakRSS: Int64(ProcessStats.peakRSS), row: text)
-                if json { print(text) }
+                let row = try runItem(items[i], n + 1, of: todo.count)
+                try EvalPart.append(path: path, item: i, peakRSS: Int64(ProcessStats.peakRSS), row: row)
+                if json { print(try JSONCoding.line(row)) }
             }
             if !json { print("shard \(shard): \(mine.count) of \(items.count) items in \(path); merge the parts with: biasprobe eval merge \(out ?? "eval.jsonl")") }
             return
         }
 
-        var lines: [String] = []
+        var rows: [EvalRow] = []
         for (n, it) in items.enumerated() {
-            let text = try runItem(it, n + 1, of: items.count)
-            lines.append(text)
-            if json { print(text) }
+            let row = try runItem(it, n + 1, of: items.count)
+            rows.append(row)
+            if json { print(try JSONCoding.line(row)) }
         }
-        let summary = try Self.summaryLine(rows: lines, config: config, seconds: Date().timeIntervalSince(t0), peakRSS: Int64(ProcessStats.peakRSS))
-        if json { print(summary) } else { print(Self.table(rows: lines, depths: depths.values.count, seeds: seeds, names: lengths.values)) }
-        if let out { try (lines + [summary]).map { $0 + "\n" }.joined().write(toFile: out, atomically: true, encoding: .utf8) }
+        let summary = Self.summary(rows: rows, config: config, seconds: Date().timeIntervalSince(t0), peakRSS: Int64(ProcessStats.peakRSS))
+        if json { print(try JSONCoding.line(summary)) } else { print(Self.table(rows: rows, depths: depths.values.count, seeds: seeds, names: lengths.values)) }
+        if let out { try Self.lines(rows, summary).write(toFile: out, atomically: true, encoding: .utf8) }
     }
 
     /// Accuracy and mean answer NLL per (method, length) from the rows, in order of first appearance.
-    static func tally(_ rows: [String]) -> [(method: String, length: Int, correct: Int, total: Int, nll: Double?)] {
-        var out: [(method: String, length: Int, correct: Int, total: Int, nll: Double?)] = []
+    static func tally(_ rows: [EvalRow]) -> [(method: Method, length: Int, correct: Int, total: Int, nll: Double?)] {
+        var out: [(method: Method, length: Int, correct: Int, total: Int, nll: Double?)] = []
         var nll: [Double] = [], measured: [Int] = []
-        for r in rows {
-            guard let o = try? JSONDecoder().decode(EvalRow.self, from: Data(r.utf8)) else { continue }
+        for o in rows {
             let (m, L, ok) = (o.method, o.length, o.correct)
             var i = out.firstIndex { $0.method == m && $0.length == L } ?? -1
             if i < 0 { out.append((m, L, 0, 0, nil)); nll.append(0); measured.append(0); i = out.count - 1 }
@@ -168,10 +165,15 @@ struct Eval: ParsableCommand {
         return out
     }
 
+    /// What `eval --json` and `--out` write: the rows, then the summary, one JSON line each.
+    static func lines(_ rows: [EvalRow], _ summary: EvalSummary) throws -> String {
+        try rows.map { try JSONCoding.line($0) + "\n" }.joined() + JSONCoding.line(summary) + "\n"
+    }
+
     /// The summary line of --json: accuracy per method and length (methods outermost), the config, and run figures.
-    static func summaryLine(rows: [String], config: ParallelCompConfig, seconds: Double, peakRSS: Int64) throws -> String {
+    static func summary(rows: [EvalRow], config: ParallelCompConfig, seconds: Double, peakRSS: Int64) -> EvalSummary {
         let t = tally(rows)
-        var methods: [String] = [], lengths: [Int] = []
+        var methods: [Method] = [], lengths: [Int] = []
         for x in t { if !methods.contains(x.method) { methods.append(x.method) }; if !lengths.contains(x.length) { lengths.append(x.length) } }
         var summary: [EvalSummary.Cell] = []
         for m in methods {
@@ -181,20 +183,20 @@ struct Eval: ParsableCommand {
                 summary.append(.init(method: m, length: L, correct: c, total: n, accuracy: n > 0 ? Double(c) / Double(n) : 0, meanAnswerNLL: x?.nll))
             }
         }
-        let reused = rows.reduce(0) { acc, r in acc + ((try? JSONDecoder().decode(EvalRow.self, from: Data(r.utf8)))?.chunksReused ?? 0) }
-        return try ReportJSON.line(EvalSummary(summary: summary, config: config, seconds: seconds, peakRSSBytes: peakRSS, chunksReused: reused))
+        let reused = rows.reduce(0) { $0 + ($1.chunksReused ?? 0) }
+        return EvalSummary(summary: summary, config: config, seconds: seconds, peakRSSBytes: peakRSS, chunksReused: reused)
     }
 
     /// The plain-text accuracy table.
-    static func table(rows: [String], depths: Int, seeds: Int, names: [ContextLength] = []) -> String {
+    static func table(rows: [EvalRow], depths: Int, seeds: Int, names: [ContextLength] = []) -> String {
         let t = tally(rows)
-        let task = rows.first.flatMap { try? JSONDecoder().decode(EvalRow.self, from: Data($0.utf8)) }?.task ?? "eval"
-        var methods: [String] = [], lengths: [Int] = []
+        let task = rows.first?.task.rawValue ?? "eval"
+        var methods: [Method] = [], lengths: [Int] = []
         for x in t { if !methods.contains(x.method) { methods.append(x.method) }; if !lengths.contains(x.length) { lengths.append(x.length) } }
         var s = "\(task) \(task == RetrievalTask.ppl.rawValue ? "mean answer NLL" : "accuracy") (\(depths) depths x \(seeds) seeds)\n"
         s += "method".padding(toLength: 14, withPad: " ", startingAt: 0) + lengths.map { L in (names.first { $0.tokens == L } ?? ContextLength(tokens: L)).text.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined()
         for m in methods {
-            var l = "\n" + m.padding(toLength: 14, withPad: " ", startingAt: 0)
+            var l = "\n" + m.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)
             for L in lengths {
                 let x = t.first { $0.method == m && $0.length == L }
                 // ppl is scored by its answer NLL alone: the mean NLL (perplexity = exp of it).

@@ -4,7 +4,7 @@ import PCInference
 /// The lines `eval --json` prints: one `EvalRow` per example and method, then one `EvalSummary`.
 /// Sorted keys, so the same results give the same bytes (sharded parts merge byte for byte).
 struct EvalRow: Codable, Equatable {
-    var task: String, method: String, length: Int, depth: Double, seed: Int
+    var task: RetrievalTask, method: Eval.Method, length: Int, depth: Double, seed: Int
     var answer: String, expected: String, correct: Bool
     var keptChunks: [Int]
     var seconds: Double
@@ -34,7 +34,7 @@ struct EvalRow: Codable, Equatable {
 
 struct EvalSummary: Codable {
     struct Cell: Codable {
-        var method: String, length: Int, correct: Int, total: Int, accuracy: Double
+        var method: Eval.Method, length: Int, correct: Int, total: Int, accuracy: Double
         /// Mean teacher-forced answer NLL over the rows that measured it (nil: none did).
         var meanAnswerNLL: Double?
         enum CodingKeys: String, CodingKey { case method, length, correct, total, accuracy, meanAnswerNLL = "mean_answer_nll" }
@@ -49,19 +49,11 @@ struct EvalSummary: Codable {
 
 /// The settings that define an eval's work list, recorded in every shard part's header.
 struct EvalSettings: Codable {
-    var task: String, lengths: [Int], depths: [Double], seeds: Int, methods: [String], measure: Bool
+    var task: RetrievalTask, lengths: [Int], depths: [Double], seeds: Int, methods: [Eval.Method], measure: Bool
     /// `--first-seed` when not 0 (absent otherwise, so parts written before it existed still match).
     var firstSeed: Int? = nil
     var config: ParallelCompConfig
     var model: String
 }
 
-enum ReportJSON {
-    /// One sorted-keys JSON line (slashes unescaped).
-    static func line<T: Encodable>(_ value: T) throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try e.encode(value), as: UTF8.self)
-    }
-}
+

@@ -42,8 +42,12 @@ struct Generate: ParsableCommand {
             }
         let secs = Date().timeIntervalSince(t0)
         if json {
-            try JSONOut.emit(dictionary: ["prompt_ids": ids, "ids": out, "text": tok.decode(out.filter { !tok.stopTokenIDs.contains($0) }, skipSpecial: true),
-                                          "seconds": secs])
+            struct Generated: Encodable {
+                var promptIDs: [Int], ids: [Int], text: String, seconds: Double
+                enum CodingKeys: String, CodingKey { case promptIDs = "prompt_ids", ids, text, seconds }
+            }
+            try JSONOut.emit(Generated(promptIDs: ids, ids: out, text: tok.decode(out.filter { !tok.stopTokenIDs.contains($0) }, skipSpecial: true),
+                                       seconds: secs))
         } else {
             print(stream.finish())
             Log.info(String(format: "%d tokens in %.2f s", out.count, secs))
@@ -69,7 +73,11 @@ struct Ppl: ParsableCommand {
         bar.finish()
         let secs = Date().timeIntervalSince(t0)
         if json {
-            try JSONOut.emit(dictionary: ["file": file, "tokens": ids.count, "mean_nll": nll, "perplexity": exp(nll), "seconds": secs])
+            struct Scored: Encodable {
+                var file: String, tokens: Int, meanNLL: Double, perplexity: Double, seconds: Double
+                enum CodingKeys: String, CodingKey { case file, tokens, meanNLL = "mean_nll", perplexity, seconds }
+            }
+            try JSONOut.emit(Scored(file: file, tokens: ids.count, meanNLL: nll, perplexity: exp(nll), seconds: secs))
         } else {
             print(String(format: "%@: %d tokens, mean NLL %.6f nats, perplexity %.4f (%.1f s)", file, ids.count, nll, exp(nll), secs))
         }
@@ -97,8 +105,12 @@ struct Logits: ParsableCommand {
         let m = Double(logits.max()!)
         let lse = m + log(logits.reduce(0.0) { $0 + exp(Double($1) - m) })
         if json {
-            try JSONOut.emit(dictionary: ["ids": ids, "top_ids": Array(order), "top_logits": order.map { Double(logits[$0]) },
-                                          "top_pieces": order.map { tok.decode([$0]) }, "logsumexp": lse])
+            struct Top: Encodable {
+                var ids: [Int], topIDs: [Int], topLogits: [Double], topPieces: [String], logsumexp: Double
+                enum CodingKeys: String, CodingKey { case ids, topIDs = "top_ids", topLogits = "top_logits", topPieces = "top_pieces", logsumexp }
+            }
+            try JSONOut.emit(Top(ids: ids, topIDs: Array(order), topLogits: order.map { Double(logits[$0]) },
+                                 topPieces: order.map { tok.decode([$0]) }, logsumexp: lse))
         } else {
             for i in order { print(String(format: "%7d  %10.4f  p=%.4f  ", i, logits[i], exp(Double(logits[i]) - lse)) + tok.decode([i]).debugDescription) }
         }

@@ -14,24 +14,21 @@ struct Info: ParsableCommand {
         let (model, tok, gguf) = try modelOptions.load()
         let loadSeconds = Date().timeIntervalSince(t0)
         let c = model.config
-        let info: [String: Any] = [
-            "model": modelOptions.modelPath, "name": c.name, "architecture": c.architecture,
-            "gguf_version": gguf.version, "layers": c.layerCount, "embedding": c.embeddingLength,
-            "heads": c.headCount, "kv_heads": c.kvHeadCount, "head_dim": c.headDim, "ffn": c.feedForwardLength,
-            "vocab": c.vocabSize, "context_length": c.contextLength, "rope_theta": Double(c.ropeTheta),
-            "rope_style": c.ropeStyle.rawValue, "rope_freq_factors": model.weights.rope_freqs != nil,
-            "rms_eps": Double(c.rmsEps), "tied_output": c.tiedOutput, "qkv_bias": c.hasQKVBias,
-            "tensor_types": model.weights.tensorTypes, "tokenizer_pre": tok.preTokenizer.rawValue,
-            "chat_template": tok.chatTemplate?.rawValue ?? "none",
-            "weights_bytes": model.weights.arenaBytes + model.weights.mappedBytes,
-            "weights_resident_bytes": model.weights.residentWeightBytes, "weights_mapped_bytes": model.weights.mappedBytes,
-            "decode_kernel": QuantMatVec.kernelName, "decode_path": model.decodePath.rawValue,
-            "blas_kernel": BLAS.coreName, "blas_kernel_choice": BLASKernelSelection.report, "blas_config": BLAS.config,
-            "threads": model.threads, "load_seconds": loadSeconds, "peak_rss_bytes": ProcessStats.peakRSS,
-            "tokenizer": tok.isSentencePiece ? "sentencepiece" : "bpe",
-            "layer_kind": (0..<c.layerCount).map { c.layerKind($0).rawValue },
-        ]
-        if json { try JSONOut.emit(dictionary: info); return }
+        if json {
+            try JSONOut.emit(ModelInfo(
+                model: modelOptions.modelPath, name: c.name, architecture: c.architecture, ggufVersion: gguf.version,
+                layers: c.layerCount, embedding: c.embeddingLength, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                ffn: c.feedForwardLength, vocab: c.vocabSize, contextLength: c.contextLength, ropeTheta: Double(c.ropeTheta),
+                ropeStyle: c.ropeStyle.rawValue, ropeFreqFactors: model.weights.rope_freqs != nil, rmsEps: Double(c.rmsEps),
+                tiedOutput: c.tiedOutput, qkvBias: c.hasQKVBias, tensorTypes: model.weights.tensorTypes,
+                tokenizerPre: tok.preTokenizer.rawValue, chatTemplate: tok.chatTemplate?.rawValue ?? "none",
+                weightsBytes: model.weights.arenaBytes + model.weights.mappedBytes, weightsResidentBytes: model.weights.residentWeightBytes,
+                weightsMappedBytes: model.weights.mappedBytes, decodeKernel: QuantMatVec.kernelName, decodePath: model.decodePath.rawValue,
+                blasKernel: BLAS.coreName, blasKernelChoice: BLASKernelSelection.report, blasConfig: BLAS.config, threads: model.threads,
+                loadSeconds: loadSeconds, peakRSSBytes: ProcessStats.peakRSS, tokenizer: tok.isSentencePiece ? "sentencepiece" : "bpe",
+                layerKind: (0..<c.layerCount).map { c.layerKind($0).rawValue }))
+            return
+        }
         // Sliding-window models: which layers are global, and the local window.
         let globals = (0..<c.layerCount).filter { c.layerKind($0) == .global }
         let windows = globals.count == c.layerCount ? "" : "; sliding window \(c.gemma3?.slidingWindow ?? 0) except global layers \(globals.map(String.init).joined(separator: ", "))"
@@ -64,10 +61,33 @@ struct Tokenize: ParsableCommand {
         let tok = try Tokenizer(gguf: GGUFFile(path: path))
         let ids = tok.encode(text, parseSpecial: !noSpecial)
         if json {
-            try JSONOut.emit(dictionary: ["ids": ids, "pieces": ids.map { tok.piece($0) }, "count": ids.count])
+            struct Tokens: Encodable { var ids: [Int], pieces: [String], count: Int }
+            try JSONOut.emit(Tokens(ids: ids, pieces: ids.map { tok.piece($0) }, count: ids.count))
         } else {
             for id in ids { print(String(format: "%7d  ", id) + tok.decode([id]).debugDescription) }
             print("\(ids.count) tokens")
         }
+    }
+}
+
+/// `info --json`.
+struct ModelInfo: Encodable {
+    var model, name, architecture: String
+    var ggufVersion, layers, embedding, heads, kvHeads, headDim, ffn, vocab, contextLength: Int
+    var ropeTheta: Double, ropeStyle: String, ropeFreqFactors: Bool, rmsEps: Double, tiedOutput: Bool, qkvBias: Bool
+    var tensorTypes: [String: Int]
+    var tokenizerPre, chatTemplate: String
+    var weightsBytes, weightsResidentBytes, weightsMappedBytes: Int
+    var decodeKernel, decodePath, blasKernel, blasKernelChoice, blasConfig: String
+    var threads: Int, loadSeconds: Double, peakRSSBytes: Int, tokenizer: String, layerKind: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case model, name, architecture, ggufVersion = "gguf_version", layers, embedding, heads, kvHeads = "kv_heads", headDim = "head_dim"
+        case ffn, vocab, contextLength = "context_length", ropeTheta = "rope_theta", ropeStyle = "rope_style"
+        case ropeFreqFactors = "rope_freq_factors", rmsEps = "rms_eps", tiedOutput = "tied_output", qkvBias = "qkv_bias"
+        case tensorTypes = "tensor_types", tokenizerPre = "tokenizer_pre", chatTemplate = "chat_template", weightsBytes = "weights_bytes"
+        case weightsResidentBytes = "weights_resident_bytes", weightsMappedBytes = "weights_mapped_bytes", decodeKernel = "decode_kernel"
+        case decodePath = "decode_path", blasKernel = "blas_kernel", blasKernelChoice = "blas_kernel_choice", blasConfig = "blas_config"
+        case threads, loadSeconds = "load_seconds", peakRSSBytes = "peak_rss_bytes", tokenizer, layerKind = "layer_kind"
     }
 }

@@ -24,7 +24,8 @@ struct Inspect: ParsableCommand {
                 throw CLIError("unknown dataset '\(name)'; names: \(TraceSchema.entries.map(\.name).joined(separator: ", "))")
             }
             let (v, shape) = try t.floatsOrInts(name)
-            if json { try JSONOut.emit(dictionary: ["name": name, "shape": shape, "values": v.map { $0.isNaN ? "NaN" as Any : $0 as Any }]) }
+            struct Selected: Encodable { var name: String, shape: [Int], values: [Double] }
+            if json { try JSONOut.emit(Selected(name: name, shape: shape, values: v)) }
             else { print("\(name) \(shape)"); print(v.map { String(format: "%.6g", $0) }.joined(separator: " ")) }
             return
         }
@@ -34,17 +35,15 @@ struct Inspect: ParsableCommand {
         let sinks = summary.ranking(band: 0, top: top), recents = summary.ranking(band: 2, top: top)
         let needle = try t.int("needle_chunk")
         if json {
-            try JSONOut.emit(dictionary: [
-                "trace": trace, "format_version": try t.int("format_version"), "model": t.string("model_name"),
-                "layers": L, "heads": H, "chunks": C, "document_tokens": try t.int("document_tokens"),
-                "config": (try? JSONSerialization.jsonObject(with: Data(t.string("config_json").utf8))) ?? [:],
-                "chunk_nll": nll, "chunk_kept": kept.map(Int.init), "chunk_length": len, "needle_chunk": needle,
-                "question": t.string("question"), "answer": t.string("answer"), "expected_answer": t.string("expected_answer"),
-                "top_sink_heads": sinks.map { ["layer": $0.0, "head": $0.1, "mass": $0.2] },
-                "top_recent_heads": recents.map { ["layer": $0.0, "head": $0.1, "mass": $0.2] },
-                "timings": (try? JSONSerialization.jsonObject(with: Data(t.string("timings_json").utf8))) ?? [:],
-                "peak_rss_bytes": try t.int("peak_rss_bytes"),
-            ])
+            // The stored config and timings are shown as they were written, whatever fields they hold.
+            func stored(_ name: String) -> JSONValue { (try? JSONCoding.decode(JSONValue.self, from: t.string(name))) ?? .object([:]) }
+            try JSONOut.emit(TraceInspection(
+                trace: trace, formatVersion: try t.int("format_version"), model: t.string("model_name"), layers: L, heads: H, chunks: C,
+                documentTokens: try t.int("document_tokens"), config: stored("config_json"), chunkNLL: nll, chunkKept: kept.map(Int.init),
+                chunkLength: len, needleChunk: needle, question: t.string("question"), answer: t.string("answer"),
+                expectedAnswer: t.string("expected_answer"), topSinkHeads: sinks.map { .init(layer: $0.0, head: $0.1, mass: $0.2) },
+                topRecentHeads: recents.map { .init(layer: $0.0, head: $0.1, mass: $0.2) }, timings: stored("timings_json"),
+                peakRSSBytes: try t.int("peak_rss_bytes")))
             return
         }
         print("trace      \(trace) (format \(try t.int("format_version")), biasprobe \(t.string("biasprobe_version")), \(t.string("created")))")
@@ -83,7 +82,7 @@ extension Inspect {
         }
         guard case .chunk(let c, let i) = origin else {
             if case .question(let i) = origin {
-                if json { try JSONOut.emit(dictionary: ["key": key, "kind": "question", "question_token": i, "question": t.string("question")]) }
+                if json { try JSONOut.emit(KeyText(key: key, kind: "question", questionToken: i, question: t.string("question"))) }
                 else { print("key \(key): question token \(i) (the question: \(t.string("question")))") }
             }
             return
@@ -95,7 +94,7 @@ extension Inspect {
         }
         let lo = chars[offset + i]
         guard lo >= 0 else {
-            if json { try JSONOut.emit(dictionary: ["key": key, "kind": "prompt", "chunk": c, "chunk_token": i]) }
+            if json { try JSONOut.emit(KeyText(key: key, kind: "prompt", chunk: c, chunkToken: i)) }
             else { print("key \(key): chunk \(c), token \(i) of its pass: BOS or prompt template, not document text") }
             return
         }
@@ -106,12 +105,41 @@ extension Inspect {
         func str(_ r: Range<Int>) -> String { var s = String.UnicodeScalarView(); s.append(contentsOf: text[r]); return String(s) }
         let token = str(a..<b), before = str(max(0, a - around)..<a), after = str(b..<min(text.count, b + around))
         if json {
-            try JSONOut.emit(dictionary: ["key": key, "kind": "document", "chunk": c, "chunk_token": i,
-                                          "char_start": a, "char_end": b, "token": token, "before": before, "after": after])
+            try JSONOut.emit(KeyText(key: key, kind: "document", chunk: c, chunkToken: i, charStart: a, charEnd: b, token: token, before: before, after: after))
         } else {
             print("key \(key): chunk \(c), token \(i) of its pass, document characters \(a)..<\(b)")
             print((before + "[[" + token + "]]" + after).replacingOccurrences(of: "\n", with: " "))
         }
+    }
+}
+
+/// `inspect --json`.
+struct TraceInspection: Encodable {
+    struct Head: Encodable { var layer: Int, head: Int, mass: Double }
+    var trace: String, formatVersion: Int, model: String, layers: Int, heads: Int, chunks: Int, documentTokens: Int
+    var config: JSONValue
+    var chunkNLL: [Double], chunkKept: [Int], chunkLength: [Int64], needleChunk: Int
+    var question: String, answer: String, expectedAnswer: String
+    var topSinkHeads: [Head], topRecentHeads: [Head]
+    var timings: JSONValue
+    var peakRSSBytes: Int
+    enum CodingKeys: String, CodingKey {
+        case trace, formatVersion = "format_version", model, layers, heads, chunks, documentTokens = "document_tokens", config
+        case chunkNLL = "chunk_nll", chunkKept = "chunk_kept", chunkLength = "chunk_length", needleChunk = "needle_chunk"
+        case question, answer, expectedAnswer = "expected_answer", topSinkHeads = "top_sink_heads", topRecentHeads = "top_recent_heads"
+        case timings, peakRSSBytes = "peak_rss_bytes"
+    }
+}
+
+/// `inspect --key N --json`: where a key came from (the fields its kind has).
+struct KeyText: Encodable {
+    var key: Int, kind: String
+    var questionToken: Int? = nil, question: String? = nil
+    var chunk: Int? = nil, chunkToken: Int? = nil
+    var charStart: Int? = nil, charEnd: Int? = nil, token: String? = nil, before: String? = nil, after: String? = nil
+    enum CodingKeys: String, CodingKey {
+        case key, kind, questionToken = "question_token", question, chunk, chunkToken = "chunk_token"
+        case charStart = "char_start", charEnd = "char_end", token, before, after
     }
 }
 

@@ -103,7 +103,7 @@ struct LabRun: ParsableCommand {
             let text = try String(contentsOfFile: path, encoding: .utf8)
             var kept: [String] = []
             for line in text.split(separator: "\n") {
-                guard let r = try? JSONDecoder().decode(LabExampleRow.self, from: Data(line.utf8)) else { continue }
+                guard let r = try? JSONCoding.decode(LabExampleRow.self, from: line) else { continue }
                 guard r.points.map(\.pointName) == pts.map(\.name) else {
                     throw CLIError("\(path) holds rows of another grid (policies or ratios differ): pass --restart or another --out")
                 }
@@ -157,7 +157,7 @@ struct LabRun: ParsableCommand {
             }
             let row = LabExampleRow(setting: setting.rawValue, task: task.rawValue, example: i, seed: seed, depth: depth, tokens: length.tokens,
                                     references: ex.references, points: results, seconds: Date().timeIntervalSince(t1))
-            handle.write(Data((try ReportJSON.line(row) + "\n").utf8))
+            handle.write(Data((try JSONCoding.line(row) + "\n").utf8))
             if !quiet {
                 let off = results.first.map { String(format: "off %.2f", $0.score) } ?? ""
                 let mean = results.dropFirst().map(\.score).reduce(0, +) / Double(max(1, results.count - 1))
@@ -219,14 +219,14 @@ struct LabReport: ParsableCommand {
             guard FileManager.default.fileExists(atPath: f) else { throw ValidationError("\(f): no such file") }
             let text = try String(contentsOfFile: f, encoding: .utf8)
             for (i, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
-                do { rows.append(try JSONDecoder().decode(LabExampleRow.self, from: Data(line.utf8))) }
+                do { rows.append(try JSONCoding.decode(LabExampleRow.self, from: line)) }
                 catch { throw CLIError("\(f) line \(i + 1) is not a lab example row: \(error)") }
             }
         }
         guard !rows.isEmpty else { throw CLIError("\(files.joined(separator: ", ")) hold no example rows") }
         let analyses = LabAnalysis.of(rows)
         if json {
-            print(try ReportJSON.line(analyses))
+            print(try JSONCoding.line(analyses))
         } else {
             print(analyses.map { $0.markdown() }.joined(separator: "\n"))
         }

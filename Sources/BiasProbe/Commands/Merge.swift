@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PCInference
 
 /// `biasprobe merge OUT PART...`: joins the parts of a sharded sweep or eval, whichever they are.
 struct Merge: ParsableCommand {
@@ -21,9 +22,9 @@ struct Merge: ParsableCommand {
         let list = try MergeInputs.resolve(out: out, parts: parts)
         // A .jsonl output or part is an eval (or claims) merge even when the part is damaged, so
         // its error speaks of eval parts, not of sweeps.
-        if EvalPart.looksLikePart(list[0]) || out.hasSuffix(".jsonl") || list[0].hasSuffix(".jsonl") {
+        if PartHeader.looksLikePart(list[0]) || out.hasSuffix(".jsonl") || list[0].hasSuffix(".jsonl") {
             // Claims parts share the eval part format; their settings say which they are.
-            if let p = try? EvalPart.read(path: list[0]), ClaimsHeader.parse(p.header.settings) != nil {
+            if let h = try? PartHeader.read(path: list[0]), ClaimsHeader.parse(h.settings) != nil {
                 return try ClaimsMerge.mergeFiles(out: out, parts: list, json: false)
             }
             try EvalMergeCommand.mergeFiles(out: out, parts: list, quiet: quiet)
@@ -52,19 +53,16 @@ struct EvalMergeCommand: ParsableCommand {
     func run() throws { try Self.mergeFiles(out: out, parts: try MergeInputs.resolve(out: out, parts: parts), quiet: quiet) }
 
     static func mergeFiles(out: String, parts: [String], quiet: Bool) throws {
-        let loaded = try parts.map { (path: $0, part: try EvalPart.read(path: $0)) }
+        // Every row must be an eval result with the right types ("seed": "zero" is not one): the
+        // parts are read as typed rows.
+        let loaded = try parts.map { (path: $0, part: try EvalPart<EvalRow>.read(path: $0, rowName: "eval")) }
         let (rows, peak, _) = try EvalMerge.merge(loaded)
-        // Every row must be an eval result with the right types ("seed": "zero" is not one).
-        for (n, row) in rows.enumerated() {
-            do { _ = try JSONDecoder().decode(EvalRow.self, from: Data(row.utf8)) }
-            catch { throw CLIError("cannot merge: item \(n) is not a valid eval row: \(ConfigFile.describe(error))") }
-        }
-        guard let settings = try? JSONDecoder().decode(EvalSettings.self, from: Data(loaded[0].part.header.settings.utf8)) else {
+        guard let settings = try? JSONCoding.decode(EvalSettings.self, from: loaded[0].part.header.settings) else {
             throw CLIError("\(loaded[0].path): its settings are not an eval's")
         }
-        let seconds = rows.reduce(0.0) { acc, r in acc + ((try? JSONDecoder().decode(EvalRow.self, from: Data(r.utf8)))?.seconds ?? 0) }
-        let summary = try Eval.summaryLine(rows: rows, config: settings.config, seconds: seconds, peakRSS: peak)
-        try (rows + [summary]).map { $0 + "\n" }.joined().write(toFile: out, atomically: true, encoding: .utf8)
+        let seconds = rows.reduce(0.0) { $0 + $1.seconds }
+        let summary = Eval.summary(rows: rows, config: settings.config, seconds: seconds, peakRSS: peak)
+        try Eval.lines(rows, summary).write(toFile: out, atomically: true, encoding: .utf8)
         if !quiet {
             print(Eval.table(rows: rows, depths: settings.depths.count, seeds: settings.seeds))
             print("merged \(parts.count) parts (\(rows.count) rows) into \(out)")

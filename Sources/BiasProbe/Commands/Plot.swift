@@ -176,7 +176,7 @@ struct PlotTrace {
     var config: ParallelCompConfig? {
         let text = reader.string("config_json")
         guard !text.isEmpty else { return nil }
-        return try? JSONDecoder().decode(ParallelCompConfig.self, from: Data(text.utf8))
+        return try? JSONCoding.decode(ParallelCompConfig.self, from: text)
     }
 }
 
@@ -221,19 +221,11 @@ enum PlotOutput {
         do { try drawing.write(to: path, format: format) } catch { throw CLIError("\(error)") }
         Log.info("wrote \(path)")
         guard json else { return }
-        func rect(_ r: Rect) -> [String: Int] { ["x": r.x, "y": r.y, "width": r.width, "height": r.height] }
-        var d: [String: Any] = ["out": path, "format": format.rawValue, "width": drawing.width, "height": drawing.height]
-        d["panels"] = layout.panels.enumerated().map { i, p -> [String: Any] in
-            ["name": i < panelNames.count ? panelNames[i] : "", "plot": rect(p.plot), "rows": p.rows, "cols": p.cols]
-        }
-        if let s = scale {
-            d["scale"] = ["colormap": s.colormap.name, "vmin": s.vmin, "vmax": s.vmax,
-                          "mapping": s.mapping == .log ? "log" : "linear"]
-        }
-        if let b = layout.colorBar { d["color_bar"] = rect(b.bar) }
-        if let p = layout.plot { d["plot"] = rect(p) }
-        if let l = layout.legend { d["legend"] = rect(l) }
-        try JSONOut.emit(dictionary: d)
+        try JSONOut.emit(FigureLayout(
+            out: path, format: format.rawValue, width: drawing.width, height: drawing.height,
+            panels: layout.panels.enumerated().map { i, p in .init(name: i < panelNames.count ? panelNames[i] : "", plot: p.plot, rows: p.rows, cols: p.cols) },
+            scale: scale.map { .init(colormap: $0.colormap.name, vmin: $0.vmin, vmax: $0.vmax, mapping: $0.mapping == .log ? "log" : "linear") },
+            colorBar: layout.colorBar?.bar, plot: layout.plot, legend: layout.legend))
     }
 
     /// Width that fits the title (scale-2 font) with padding, at least `minimum`.
@@ -264,4 +256,15 @@ func massScale(_ values: [Float], log: Bool) -> ColorScale {
         return ColorScale(colormap: .viridis, vmin: lo, vmax: max(hi, lo * 10), mapping: .log)
     }
     return ColorScale(colormap: .viridis, vmin: 0, vmax: max(hi, 1e-6))
+}
+
+/// `plot ... --json`: where everything went in the figure, in pixels.
+struct FigureLayout: Encodable {
+    struct Panel: Encodable { var name: String, plot: Rect, rows: Int, cols: Int }
+    struct Scale: Encodable { var colormap: String, vmin: Double, vmax: Double, mapping: String }
+    var out: String, format: String, width: Int, height: Int
+    var panels: [Panel]
+    var scale: Scale?
+    var colorBar: Rect?, plot: Rect?, legend: Rect?
+    enum CodingKeys: String, CodingKey { case out, format, width, height, panels, scale, colorBar = "color_bar", plot, legend }
 }

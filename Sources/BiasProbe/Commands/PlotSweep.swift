@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Heatmap
+import PCInference
 
 struct PlotSweep: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,7 +21,7 @@ struct PlotSweep: ParsableCommand {
     @Option(help: ArgumentHelp("png (raster) or svg (vectors, for papers).", valueName: "format")) var format: ImageFormat = .png
     @Option(help: ArgumentHelp("Parameter on the x axis.", valueName: "name")) var x: String?
     @Option(help: ArgumentHelp("Parameter on the y axis (heatmap).", valueName: "name")) var y: String?
-    @Option(help: "Heatmap value: accuracy (mean over tasks), \(SweepResults.metrics.joined(separator: ", ")).") var metric = "accuracy"
+    @Option(help: "Heatmap value: accuracy (mean over tasks), \(SweepMetric.stored.map(\.name).joined(separator: ", ")).") var metric = SweepMetric.accuracy
     @Flag(help: "Print each figure's layout as JSON on stdout.") var json = false
 
     func run() throws {
@@ -34,9 +35,6 @@ struct PlotSweep: ParsableCommand {
         func axis(_ n: String) throws -> Int {
             guard let i = names.firstIndex(of: n) else { throw ValidationError("'\(n)' is not a parameter of this sweep (it has: \(names.joined(separator: ", ")))") }
             return i
-        }
-        guard metric == "accuracy" || SweepResults.metrics.contains(metric) else {
-            throw ValidationError("unknown metric '\(metric)': use accuracy, \(SweepResults.metrics.joined(separator: ", "))")
         }
         let ext = "." + format.rawValue
         let base = out ?? "outputs/sweep\(ext)"
@@ -64,13 +62,13 @@ struct PlotSweep: ParsableCommand {
         return v
     }
 
-    func mean(_ res: SweepResults, _ metric: String, where keep: (SweepPointResult) -> Bool) -> Double {
+    func mean(_ res: SweepResults, _ metric: SweepMetric, where keep: (SweepPointResult) -> Bool) -> Double {
         SweepPointResult.mean(res.points.filter(keep).map { res.metric(metric, $0) })
     }
 
     func subtitle(_ res: SweepResults, _ shown: [Int]) -> String {
         let others = res.axes.indices.filter { !shown.contains($0) }.map { res.axes[$0].parameter.rawValue }
-        let tasks = Set(res.examples.map(\.task)).sorted().joined(separator: " + ")
+        let tasks = Set(res.examples.map(\.task.rawValue)).sorted().joined(separator: " + ")
         var s = "\(res.points.count) points, \(res.examples.count) examples each (\(tasks))."
         if !others.isEmpty { s += " Each value is the mean over \(others.joined(separator: ", "))." }
         let full = res.axes.indices.reduce(1) { $0 * levels(res, $1).count }
@@ -84,11 +82,11 @@ struct PlotSweep: ParsableCommand {
         let lv = levels(res, i)
         let tasks = Set(res.examples.map(\.task))
         var rows: [(String, [Double])] = []
-        for t in ["passkey", "niah"] where tasks.contains(t) {
-            rows.append(("\(t) accuracy", lv.map { v in mean(res, "\(t)_accuracy") { $0.values[i] == v } }))
+        for t in [RetrievalTask.passkey, .niah] where tasks.contains(t) {
+            rows.append(("\(t.rawValue) accuracy", lv.map { v in mean(res, .taskAccuracy(t)) { $0.values[i] == v } }))
         }
-        rows.append(("needle chunk kept", lv.map { v in mean(res, "needle_kept") { $0.values[i] == v } }))
-        let mass = lv.map { v in mean(res, "needle_mass") { $0.values[i] == v } }
+        rows.append(("needle chunk kept", lv.map { v in mean(res, .needleKept) { $0.values[i] == v } }))
+        let mass = lv.map { v in mean(res, .needleMass) { $0.values[i] == v } }
         let top = mass.filter(\.isFinite).max() ?? 0
         rows.append((String(format: "needle mass / %.4f", top), mass.map { top > 0 ? $0 / top : .nan }))
         let numeric = lv.compactMap(Double.init)
@@ -118,12 +116,12 @@ struct PlotSweep: ParsableCommand {
         var vals: [Float] = []
         for yv in yl { for xv in xl { vals.append(Float(mean(res, metric) { $0.values[xi] == xv && $0.values[yi] == yv })) } }
         let (xn, yn) = (res.axes[xi].parameter.rawValue, res.axes[yi].parameter.rawValue)
-        let bounded = (["accuracy", "needle_kept"] + SweepResults.taskAccuracies).contains(metric)
+        let bounded = metric.isShare
         let scale = bounded ? ColorScale(colormap: .viridis, vmin: 0, vmax: 1) : ColorScale.fitting(vals.map(Double.init))
         let panel = HeatmapPanel(values: vals, rows: yl.count, cols: xl.count, xLabel: xn, yLabel: yn,
                                  xTicks: .categories(xl), yTicks: .categories(yl), annotations: .compact(significantDigits: 3), scale: scale)
-        let title = "Sweep: \(metric.replacingOccurrences(of: "_", with: " ")) by \(xn) and \(yn)"
-        var fig = Figure.heatmap(panel, colorBar: ColorBar(label: metric), title: title)
+        let title = "Sweep: \(metric.name.replacingOccurrences(of: "_", with: " ")) by \(xn) and \(yn)"
+        var fig = Figure.heatmap(panel, colorBar: ColorBar(label: metric.name), title: title)
         fig.subtitle = subtitle(res, [xi, yi])
         fig.width = PlotOutput.width(fitting: title, subtitle: fig.subtitle, minimum: max(700, 110 * xl.count + 360))
         fig.height = max(420, 60 * yl.count + 260)

@@ -152,7 +152,7 @@ enum PartProgress {
     static func read(command: String, path: String) throws -> (done: Int, total: Int, host: String) {
         switch command {
         case "eval", "claims":
-            let p = try EvalPart.read(path: path)
+            let p = try EvalPart<JSONValue>.read(path: path, rowName: command == "eval" ? "eval" : "claims example")
             return (p.rows.count, p.header.items.count, p.header.host)
         default:
             let r = try SweepResults.read(path: path, allowPart: true)
@@ -177,11 +177,10 @@ struct SlurmStatus: ParsableCommand {
             let merged = FileManager.default.fileExists(atPath: job.out)
             if json {
                 for s in states {
-                    try JSONOut.emit(dictionary: ["out": job.out, "shard": s.shard.description, "state": s.state, "items_done": s.done,
-                                                  "items": s.total as Any, "host": s.host])
+                    try JSONOut.emit(ShardStatusLine(out: job.out, shard: s.shard.description, state: s.state, itemsDone: s.done, items: s.total, host: s.host))
                 }
-                try JSONOut.emit(dictionary: ["out": job.out, "shards": job.shards, "done": states.filter { $0.state == "done" }.count,
-                                              "merged": merged, "array_jobs": job.arrayJobs, "merge_jobs": job.mergeJobs])
+                try JSONOut.emit(JobStatusLine(out: job.out, shards: job.shards, done: states.filter { $0.state == "done" }.count,
+                                               merged: merged, arrayJobs: job.arrayJobs, mergeJobs: job.mergeJobs))
                 continue
             }
             print("\(job.command) -> \(job.out): \(job.shards) shards, array job\(job.arrayJobs.count == 1 ? "" : "s") \(job.arrayJobs.joined(separator: ", "))")
@@ -225,4 +224,24 @@ struct SlurmResubmit: ParsableCommand {
             print("\(job.out): resubmitted shard\(redo.count == 1 ? "" : "s") \(redo.map(String.init).joined(separator: ",")) as array job \(a), merge job \(mj)")
         }
     }
+}
+
+/// `slurm status --json`: one line per shard...
+struct ShardStatusLine: Encodable {
+    var out: String, shard: String, state: String, itemsDone: Int
+    /// nil (null) while the shard has no part yet.
+    var items: Int?
+    var host: String
+    enum CodingKeys: String, CodingKey { case out, shard, state, itemsDone = "items_done", items, host }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(out, forKey: .out); try c.encode(shard, forKey: .shard); try c.encode(state, forKey: .state)
+        try c.encode(itemsDone, forKey: .itemsDone); try c.encode(items, forKey: .items); try c.encode(host, forKey: .host)
+    }
+}
+
+/// ... then one per job.
+struct JobStatusLine: Encodable {
+    var out: String, shards: Int, done: Int, merged: Bool, arrayJobs: [String], mergeJobs: [String]
+    enum CodingKeys: String, CodingKey { case out, shards, done, merged, arrayJobs = "array_jobs", mergeJobs = "merge_jobs" }
 }

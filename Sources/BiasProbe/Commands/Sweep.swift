@@ -37,7 +37,8 @@ struct Sweep: ParsableCommand {
     @OptionGroup var pipeline: PipelineOptions
     @Option(name: .customLong("vary"), help: ArgumentHelp("An axis: NAME=V1,V2,... (repeatable).", valueName: "name=values"))
     var vary: [String] = []
-    @Option(help: "Tasks, comma separated: passkey, niah, mk-niah, mv-niah, kv, vt, ppl (see eval --help).") var tasks = "passkey,niah"
+    @Option(help: "Tasks, comma separated: passkey, niah, mk-niah, mv-niah, kv, vt, ppl (see eval --help).", transform: { try ChoiceList.parse($0, noun: "task") })
+    var tasks = ChoiceList<RetrievalTask>([.passkey, .niah])
     @Option(help: "Context length of every example: 4096, 8k, 32k... (default 8k).", transform: ContextLength.argument) var length = ContextLength(argument: "8k")!
     @Option(help: ArgumentHelp("Needle depths, comma separated (0 = start, 1 = end).", valueName: "list")) var depths = DoubleList(argument: "0,0.25,0.5,0.75,1")!
     @Option(help: "Seeds per (task, depth).") var seeds = 1
@@ -52,12 +53,7 @@ struct Sweep: ParsableCommand {
     func run() throws {
         let axes = SweepAxis.merged(try vary.map(SweepAxis.parse))
         guard !axes.isEmpty else { throw ValidationError("give at least one axis with --vary NAME=V1,V2,...") }
-        let taskList = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let kinds = try taskList.map { t -> RetrievalTask in
-            guard let k = RetrievalTask(rawValue: t) else { throw ValidationError("unknown task '\(t)': use \(RetrievalTask.allCases.map(\.rawValue).joined(separator: ", "))") }
-            return k
-        }
-        guard !taskList.isEmpty else { throw ValidationError("--tasks is empty") }
+        let taskList = tasks.values
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         for d in depths.values where !(0...1).contains(d) { throw ValidationError("--depths: depth \(d) is outside 0...1") }
         try WorkList.check(counts: [("--tasks", taskList.count), ("--seeds", seeds), ("--depths", depths.values.count),
@@ -90,9 +86,9 @@ struct Sweep: ParsableCommand {
         var examples: [SweepExample] = []
         for t in taskList { for s in 0..<seeds { for d in depths.values { examples.append(SweepExample(task: t, depth: d, seed: s)) } } }
         let builder = RetrievalTaskBuilder(tokenizer: tok)
-        let essays = kinds.contains { $0.needsEssays } ? try DefaultCorpus.essays() : ""
+        let essays = taskList.contains { $0.needsEssays } ? try DefaultCorpus.essays() : ""
         let built = examples.map { e in
-            RetrievalTask(rawValue: e.task)!.example(builder, essays: essays, tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
+            e.task.example(builder, essays: essays, tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
         }
         func makePipeline(_ ex: RetrievalExample, _ config: ParallelCompConfig) -> ParallelCompPipeline {
             let format = pipeline.format(tok, example: ex)
@@ -108,10 +104,7 @@ struct Sweep: ParsableCommand {
             }
         }
         func settings(_ axes: [SweepAxis]) throws -> String {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys]
-            let s = SweepSettings(axes: axes, tasks: taskList, length: length.tokens, examples: examples, base: base, model: modelPath)
-            return String(decoding: try enc.encode(s), as: UTF8.self)
+            try JSONCoding.line(SweepSettings(axes: axes, tasks: taskList, length: length.tokens, examples: examples, base: base, model: modelPath))
         }
 
         let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
@@ -120,7 +113,7 @@ struct Sweep: ParsableCommand {
             if Signals.isInterrupted { throw CancellationError() }
             var config = configs[pi]
             // Each task's own answer budget, unless --max-tokens says otherwise.
-            if pipeline.maxTokens == nil { config.maxNewTokens = RetrievalTask(rawValue: examples[ei].task)!.answerTokens }
+            if pipeline.maxTokens == nil { config.maxNewTokens = examples[ei].task.answerTokens }
             let pc = makePipeline(built[ei], config)
             pc.memo = memo
             let o = try RetrievalRunner.run(built[ei], pipeline: pc, measure: true, cancelled: { Signals.isInterrupted })
@@ -154,7 +147,7 @@ struct Sweep: ParsableCommand {
                 throw CLIError("\(out) was written by an earlier biasprobe, before the official ParallelComp defaults (sweep format 1): its points cannot be resumed; pass --restart to overwrite it, or another --out")
             }
             // Same examples, base settings and parameter names: the grid may have gained values.
-            let was = try JSONDecoder().decode(SweepSettings.self, from: Data(old.settings.utf8))
+            let was = try JSONCoding.decode(SweepSettings.self, from: old.settings)
             guard was.tasks == taskList, was.length == length.tokens, was.examples == examples, was.base == base,
                   was.axes.map(\.parameter) == axes.map(\.parameter), was.model == nil || was.model == modelPath else {
                 throw CLIError("\(out) holds a sweep with other settings (examples, base options or parameters): pass --restart to overwrite it, or another --out")
@@ -206,7 +199,7 @@ struct Sweep: ParsableCommand {
                 r.chunksPrefilled += o.chunksPrefilled
                 r.chunksReused += o.chunksReused
                 done += 1
-                bar.update(done, note: "\(label) [\(examples[ei].task) d=\(examples[ei].depth) s=\(examples[ei].seed)]")
+                bar.update(done, note: "\(label) [\(examples[ei].task.rawValue) d=\(examples[ei].depth) s=\(examples[ei].seed)]")
             }
             r.peakRSSBytes = Int64(ProcessStats.peakRSSSinceReset)
             results.points.append(r)
@@ -238,7 +231,7 @@ struct Sweep: ParsableCommand {
     /// The point the rule picks.
     static func recommended(_ res: SweepResults, _ pts: [SweepPointResult]) -> SweepPointResult? {
         func key(_ p: SweepPointResult) -> (Double, Double, Double) {
-            let acc = res.metric("accuracy", p), nll = res.metric("answer_nll", p), mass = res.metric("needle_mass", p)
+            let acc = res.metric(.accuracy, p), nll = res.metric(.answerNLL, p), mass = res.metric(.needleMass, p)
             return (acc.isFinite ? -acc : 0, nll.isFinite ? nll : .infinity, mass.isFinite ? -mass : 0)
         }
         return pts.min { key($0) < key($1) }
@@ -249,18 +242,18 @@ struct Sweep: ParsableCommand {
     static func table(_ res: SweepResults, _ pts: [SweepPointResult]) -> String {
         // One column per task of the sweep: its accuracy, or for ppl its mean answer NLL.
         // (passkey and niah always, as before the harder tasks.)
-        let tasks = RetrievalTask.allCases.map(\.rawValue).filter { t in t == "passkey" || t == "niah" || res.examples.contains { $0.task == t } }
-        let columns = tasks.map { $0 == RetrievalTask.ppl.rawValue ? "ppl_nll" : "\($0)_accuracy" }
-        var s = "| " + res.axes.map(\.parameter.rawValue).joined(separator: " | ") + " | " + tasks.map { $0 == "ppl" ? "ppl NLL" : $0 }.joined(separator: " | ")
+        let tasks = RetrievalTask.allCases.filter { t in t == .passkey || t == .niah || res.examples.contains { $0.task == t } }
+        let columns = tasks.map(SweepMetric.score(of:))
+        var s = "| " + res.axes.map(\.parameter.rawValue).joined(separator: " | ") + " | " + tasks.map { $0 == .ppl ? "ppl NLL" : $0.rawValue }.joined(separator: " | ")
             + " | answer NLL | needle mass | needle kept | stored KV (MB) | time (s) | peak RSS (GB) |\n"
         s += "|" + String(repeating: "---|", count: res.axes.count + tasks.count + 6) + "\n"
         func f(_ x: Double, _ fmt: String) -> String { x.isFinite ? String(format: fmt, x) : "-" }
         for p in pts {
             s += "| " + p.values.joined(separator: " | ")
-            for c in columns { s += " | " + f(res.metric(c, p), c == "ppl_nll" ? "%.3f" : "%.2f") }
-            s += " | " + f(res.metric("answer_nll", p), "%.3f") + " | " + f(res.metric("needle_mass", p), "%.4f")
-            s += " | " + f(res.metric("needle_kept", p), "%.2f") + " | " + f(res.metric("kv_bytes", p) / 1e6, "%.2f")
-            s += " | " + f(res.metric("seconds", p), "%.1f") + " | " + f(res.metric("peak_rss_gb", p), "%.2f") + " |\n"
+            for c in columns { s += " | " + f(res.metric(c, p), c == .pplNLL ? "%.3f" : "%.2f") }
+            s += " | " + f(res.metric(.answerNLL, p), "%.3f") + " | " + f(res.metric(.needleMass, p), "%.4f")
+            s += " | " + f(res.metric(.needleKept, p), "%.2f") + " | " + f(res.metric(.kvBytes, p) / 1e6, "%.2f")
+            s += " | " + f(res.metric(.seconds, p), "%.1f") + " | " + f(res.metric(.peakRSSGB, p), "%.2f") + " |\n"
         }
         return s
     }
@@ -277,13 +270,13 @@ struct SweepInterrupted: Error, CustomStringConvertible {
 struct SweepPointReport: Encodable {
     let point: String
     let axes: [(String, String)]
-    let metrics: [(String, Double?)]
+    let metrics: [(SweepMetric, Double?)]
     let peakRSSBytes: Int64, chunksPrefilled: Int64, chunksReused: Int64
 
     init(_ res: SweepResults, _ p: SweepPointResult) {
         point = p.label
         axes = zip(res.axes, p.values).map { ($0.parameter.rawValue, $1) }
-        metrics = SweepResults.metrics.map { m in let x = res.metric(m, p); return (m, x.isFinite ? x : nil) }
+        metrics = SweepMetric.stored.map { m in let x = res.metric(m, p); return (m, x.isFinite ? x : nil) }
         peakRSSBytes = p.peakRSSBytes; chunksPrefilled = p.chunksPrefilled; chunksReused = p.chunksReused
     }
 
@@ -299,7 +292,7 @@ struct SweepPointReport: Encodable {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(point, forKey: Key("point"))
         for (name, value) in axes { try c.encode(value, forKey: Key(name)) }
-        for (name, value) in metrics { if let value { try c.encode(value, forKey: Key(name)) } else { try c.encodeNil(forKey: Key(name)) } }
+        for (m, value) in metrics { if let value { try c.encode(value, forKey: Key(m.name)) } else { try c.encodeNil(forKey: Key(m.name)) } }
         try c.encode(peakRSSBytes, forKey: Key("peak_rss_bytes"))
         try c.encode(chunksPrefilled, forKey: Key("chunks_prefilled"))
         try c.encode(chunksReused, forKey: Key("chunks_reused"))

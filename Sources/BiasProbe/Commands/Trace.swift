@@ -135,7 +135,7 @@ struct Trace: ParsableCommand {
         }
         if Signals.isInterrupted { throw InterruptedError() }
 
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        let enc = JSONCoding.encoder()
         var timings = result.timings
         timings["total_s"] = Date().timeIntervalSince(t0)
         let attrs: [String: H5AttributeValue] = [
@@ -164,10 +164,6 @@ struct Trace: ParsableCommand {
         try TraceWriter.write(file: file, attributes: attrs, result: result, arrays: recorder.arrays(), document: document,
                               layers: c.layerCount, heads: c.headCount, chunks: prep.chunks.count, bins: bins)
         let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
-        let summary: [String: Any] = ["out": out, "tokens": prep.documentTokenCount, "chunks": prep.chunks.count,
-                                      "kept": result.keptChunkIDs, "needle_chunk": needleChunk, "answer": result.answer,
-                                      "expected_answer": expected, "seconds": Date().timeIntervalSince(t0),
-                                      "peak_rss_bytes": ProcessStats.peakRSS, "file_bytes": size]
         if !expected.isEmpty, !result.answer.contains(expected), !quiet {
             // The paper's chunk size (the trained context) is too long for a small model to find
             // the key in; short chunks retrieve it (outputs/03_passkey_accuracy).
@@ -179,11 +175,25 @@ struct Trace: ParsableCommand {
         if result.answerIDs.count >= config.maxNewTokens, !(result.answerIDs.last.map(eos.contains) ?? false) {
             Log.info("note: the answer was cut at the \(config.maxNewTokens)-token cap; pass --max-tokens N for a longer one")
         }
-        if json { try JSONOut.emit(dictionary: summary) }
+        if json {
+            try JSONOut.emit(TraceSummaryLine(out: out, tokens: prep.documentTokenCount, chunks: prep.chunks.count, kept: result.keptChunkIDs,
+                                              needleChunk: needleChunk, answer: result.answer, expectedAnswer: expected,
+                                              seconds: Date().timeIntervalSince(t0), peakRSSBytes: ProcessStats.peakRSS, fileBytes: size))
+        }
         else if !quiet {
             Log.info(String(format: "wrote %@ (%.1f MB): %d chunks, kept %@, needle in %d; answer: %@ (%.0f s, peak RSS %.2f GB)",
                             out, Double(size) / 1e6, prep.chunks.count, result.keptChunkIDs.map(String.init).joined(separator: ","),
                             needleChunk, answerPrefix + result.answer, Date().timeIntervalSince(t0), Double(ProcessStats.peakRSS) / 1e9))
         }
+    }
+}
+
+/// `trace --json`: what was written.
+struct TraceSummaryLine: Encodable {
+    var out: String, tokens: Int, chunks: Int, kept: [Int], needleChunk: Int, answer: String, expectedAnswer: String
+    var seconds: Double, peakRSSBytes: Int, fileBytes: Int
+    enum CodingKeys: String, CodingKey {
+        case out, tokens, chunks, kept, needleChunk = "needle_chunk", answer, expectedAnswer = "expected_answer"
+        case seconds, peakRSSBytes = "peak_rss_bytes", fileBytes = "file_bytes"
     }
 }

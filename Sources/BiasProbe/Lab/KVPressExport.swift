@@ -59,8 +59,7 @@ enum KVPressExport {
                 try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/predictions.csv", atomically: true, encoding: .utf8)
                 // RULER's per-task metric as kvpress reports it: percent, two decimals.
                 let metrics = perTask.mapValues { ["string_match": (($0.reduce(0, +) / Double($0.count)) * 10000).rounded() / 100] }
-                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try enc.encode(metrics).write(to: URL(fileURLWithPath: folder + "/metrics.json"))
+                try JSONCoding.encoder(pretty: true).encode(metrics).write(to: URL(fileURLWithPath: folder + "/metrics.json"))
                 let ref = EvictionLabSettings.Kind(rawValue: point.policy).map { EvictionLabSettings.reference($0).source } ?? "no eviction"
                 let yaml = """
                 dataset: ruler
@@ -83,16 +82,17 @@ enum KVPressExport {
                     struct Accounting: Encodable {
                         var keptBand: [String: Double]; var keptLayer: [Double]; var evidenceHeldAll: Double?; var evidenceHeldAny: Double?
                         var evidenceMassLost: Double?; var kvBytes: Double?
+                        enum CodingKeys: String, CodingKey {
+                            case keptBand = "kept_band", keptLayer = "kept_layer", evidenceHeldAll = "evidence_held_all"
+                            case evidenceHeldAny = "evidence_held_any", evidenceMassLost = "evidence_mass_lost", kvBytes = "kv_bytes"
+                        }
                     }
                     let perLayer = mine.compactMap { $0.points.count > p ? $0.points[p].keptLayer : nil }
                     let L = perLayer.map(\.count).max() ?? 0
                     let layerMeans = (0..<L).map { l in LabAnalysis.mean(perLayer.map { $0.count > l ? $0[l] : nil }) ?? .nan }
                     let acc = Accounting(keptBand: row.keptBand, keptLayer: layerMeans, evidenceHeldAll: row.evidenceHeldAll,
                                          evidenceHeldAny: row.evidenceHeldAny, evidenceMassLost: row.evidenceMassLost, kvBytes: row.kvBytes)
-                    let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    e.keyEncodingStrategy = .convertToSnakeCase
-                    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-                    try e.encode(acc).write(to: URL(fileURLWithPath: folder + "/accounting.json"))
+                    try JSONCoding.encoder(pretty: true).encode(acc).write(to: URL(fileURLWithPath: folder + "/accounting.json"))
                 }
                 written.append(folder)
             }

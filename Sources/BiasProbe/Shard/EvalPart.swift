@@ -1,33 +1,20 @@
 import Foundation
+import PCInference
 
-/// A part of a sharded `biasprobe eval` (--shard I/N): JSON lines, a header, then one line per
-/// finished item, appended as it finishes, so a killed task keeps what it did and resumes:
-///
-///     {"format":"biasprobe-eval-part","version":1,"shard":"2/4",...,"items":[1,5,9]}
-///     {"item":5,"peak_rss_bytes":612345856,"row":{...the line eval --json prints...}}
-///
-/// The row is kept as the exact text eval printed, so the merged file repeats it byte for byte.
-struct EvalPart {
-    struct Header: Codable, Equatable {
-        var format = EvalPart.format
-        var version = 1
-        var shard: String
-        /// Canonical JSON of what must match between parts (task, lengths, depths, seeds, methods, config, model path).
-        var settings: String
-        var modelSHA256: String
-        var workList: String
-        /// Size of the whole work list, and the items (indices into it) this shard owns.
-        var totalItems: Int
-        var items: [Int]
-        var host: String
-    }
+/// The header line of a part of a sharded `eval` or `claims` run (--shard I/N).
+struct PartHeader: Codable, Equatable {
     static let format = "biasprobe-eval-part"
-
-    var header: Header
-    /// item -> (row text, peak RSS of the process when it finished)
-    var rows: [Int: (text: String, peakRSS: Int64)] = [:]
-
-    var missing: [Int] { header.items.filter { rows[$0] == nil } }
+    var format = PartHeader.format
+    var version = 1
+    var shard: String
+    /// Canonical JSON of what must match between parts (task, lengths, depths, seeds, methods, config, model path).
+    var settings: String
+    var modelSHA256: String
+    var workList: String
+    /// Size of the whole work list, and the items (indices into it) this shard owns.
+    var totalItems: Int
+    var items: [Int]
+    var host: String
 
     static func looksLikePart(_ path: String) -> Bool {
         guard let h = FileHandle(forReadingAtPath: path) else { return false }
@@ -36,58 +23,87 @@ struct EvalPart {
         return head.hasPrefix("{") && head.contains(format)
     }
 
-    static func read(path: String) throws -> EvalPart {
+    /// The header of a part, whatever its rows are.
+    static func read(path: String) throws -> PartHeader { try EvalPart<JSONValue>.read(path: path, rowName: "result").header }
+}
+
+/// A part of a sharded `biasprobe eval` or `claims run` (--shard I/N): JSON lines, a header, then
+/// one line per finished item, appended as it finishes, so a killed task keeps what it did and resumes:
+///
+///     {"format":"biasprobe-eval-part","version":1,"shard":"2/4",...,"items":[1,5,9]}
+///     {"item":5,"peak_rss_bytes":612345856,"row":{...the line eval --json prints...}}
+///
+/// Rows are typed values written with `JSONCoding`, which gives the same bytes for the same
+/// row, so the merged file repeats what each shard printed.
+struct EvalPart<Row: Codable> {
+    typealias Header = PartHeader
+    /// One result line.
+    struct Line: Codable {
+        var item: Int
+        var peakRSSBytes: Int64?
+        var row: Row
+        enum CodingKeys: String, CodingKey { case item, peakRSSBytes = "peak_rss_bytes", row }
+    }
+    /// What a result line must look like before its row is read as a `Row`.
+    private struct Shape: Decodable { var item: Int; var row: [String: JSONValue] }
+
+    var header: Header
+    /// item -> (row, peak RSS of the process when it finished)
+    var rows: [Int: (row: Row, peakRSS: Int64)] = [:]
+
+    var missing: [Int] { header.items.filter { rows[$0] == nil } }
+
+    /// `rowName` names the row type in errors ("eval", "claims example").
+    static func read(path: String, rowName: String) throws -> EvalPart {
         let data = try InputFile.data(path, option: "part")
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
-        guard let first = lines.first, let header = try? JSONDecoder().decode(Header.self, from: Data(first.utf8)), header.format == format else {
+        guard let first = lines.first, let header = try? JSONCoding.decode(Header.self, from: first), header.format == Header.format else {
             throw CLIError("\(path) is not a part of a sharded eval (no biasprobe-eval-part header)")
         }
         guard header.version == 1 else { throw CLIError("\(path) has eval part version \(header.version); this biasprobe reads version 1") }
         var part = EvalPart(header: header)
         let owned = Set(header.items)
         let endsWithNewline = data.last == UInt8(ascii: "\n")
-        for (n, line) in lines.enumerated().dropFirst() {
-            guard line.hasPrefix("{\"item\":"), line.hasSuffix("}"), let r = line.range(of: ",\"row\":"),
-                  let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let item = o["item"] as? Int, o["row"] is [String: Any] else {
+        for (n, text) in lines.enumerated().dropFirst() {
+            guard let shape = try? JSONCoding.decode(Shape.self, from: text) else {
                 // A killed task can leave its last line cut short (no newline): not a result.
                 // Any other line that is not a result is damage, never dropped in silence.
                 if n == lines.count - 1 && !endsWithNewline { continue }
-                throw CLIError("\(path) line \(n + 1) is not a result line ({\"item\": N, \"row\": {...}}): \(line.prefix(60))")
+                throw CLIError("\(path) line \(n + 1) is not a result line ({\"item\": N, \"row\": {...}}): \(text.prefix(60))")
             }
-            guard owned.contains(item) else { throw CLIError("\(path) holds item \(item) that is not in its shard \(header.shard)") }
-            let text = String(line[r.upperBound..<line.index(before: line.endIndex)])
-            part.rows[item] = (text, (o["peak_rss_bytes"] as? Int).map(Int64.init) ?? 0)
+            guard owned.contains(shape.item) else { throw CLIError("\(path) holds item \(shape.item) that is not in its shard \(header.shard)") }
+            let line: Line
+            do { line = try JSONCoding.decode(Line.self, from: text) }
+            catch { throw CLIError("\(path) line \(n + 1): item \(shape.item) is not a valid \(rowName) row: \(ConfigFile.describe(error))") }
+            part.rows[line.item] = (line.row, line.peakRSSBytes ?? 0)
         }
         return part
     }
 
-    static func rowLine(item: Int, peakRSS: Int64, row: String) -> String {
-        "{\"item\":\(item),\"peak_rss_bytes\":\(peakRSS),\"row\":\(row)}\n"
+    static func line(item: Int, peakRSS: Int64, row: Row) throws -> String {
+        try JSONCoding.line(Line(item: item, peakRSSBytes: peakRSS, row: row)) + "\n"
     }
 
     /// Rewrites the whole part atomically (header and the rows so far).
     func write(path: String) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var text = String(decoding: try enc.encode(header), as: UTF8.self) + "\n"
-        for i in rows.keys.sorted() { text += Self.rowLine(item: i, peakRSS: rows[i]!.peakRSS, row: rows[i]!.text) }
+        var text = try JSONCoding.line(header) + "\n"
+        for i in rows.keys.sorted() { text += try Self.line(item: i, peakRSS: rows[i]!.peakRSS, row: rows[i]!.row) }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     /// Appends one finished item (the file already holds the header).
-    static func append(path: String, item: Int, peakRSS: Int64, row: String) throws {
+    static func append(path: String, item: Int, peakRSS: Int64, row: Row) throws {
         guard let h = FileHandle(forWritingAtPath: path) else { throw CLIError("cannot write \(path)") }
         defer { try? h.close() }
         try h.seekToEnd()
-        try h.write(contentsOf: Data(rowLine(item: item, peakRSS: peakRSS, row: row).utf8))
+        try h.write(contentsOf: Data(try line(item: item, peakRSS: peakRSS, row: row).utf8))
         try h.synchronize()
     }
 }
 
 /// Joins eval parts into the lines `eval --json` prints: every row in work-list order, then the summary.
 enum EvalMerge {
-    static func merge(_ parts: [(path: String, part: EvalPart)]) throws -> (rows: [String], peakRSS: Int64, hosts: [String]) {
+    static func merge<Row>(_ parts: [(path: String, part: EvalPart<Row>)]) throws -> (rows: [Row], peakRSS: Int64, hosts: [String]) {
         guard let first = parts.first else { throw CLIError("no parts to merge") }
         let h0 = first.part.header
         guard let s0 = Shard(argument: h0.shard) else { throw CLIError("\(first.path): shard '\(h0.shard)' is not I/N") }
@@ -99,11 +115,9 @@ enum EvalMerge {
                 throw CLIError("cannot merge: \(path) has model sha256 \(h.modelSHA256.prefix(12))…, \(first.path) has \(h0.modelSHA256.prefix(12))…")
             }
             if h.settings != h0.settings {
-                let a = (try? JSONSerialization.jsonObject(with: Data(h0.settings.utf8))) as? [String: Any] ?? [:]
-                let b = (try? JSONSerialization.jsonObject(with: Data(h.settings.utf8))) as? [String: Any] ?? [:]
-                let key = Set(a.keys).union(b.keys).sorted().first { k in
-                    !(a[k].map { NSArray(array: [$0]) } ?? NSArray()).isEqual(b[k].map { NSArray(array: [$0]) } ?? NSArray())
-                }
+                let a = (try? JSONCoding.decode(JSONValue.self, from: h0.settings))?.object ?? [:]
+                let b = (try? JSONCoding.decode(JSONValue.self, from: h.settings))?.object ?? [:]
+                let key = Set(a.keys).union(b.keys).sorted().first { a[$0] != b[$0] }
                 throw CLIError("cannot merge: \(path) has other settings than \(first.path)" + (key.map { " (\($0) differs)" } ?? ""))
             }
             if h.workList != h0.workList || h.totalItems != h0.totalItems { throw CLIError("cannot merge: \(path) has another work list than \(first.path)") }
@@ -132,7 +146,7 @@ enum EvalMerge {
         if !problems.isEmpty {
             throw CLIError("incomplete: " + problems.joined(separator: "; ") + "; re-run those shards (the same command with --shard I/N), then merge again")
         }
-        let rows = (0..<h0.totalItems).map { parts[owner[$0]!].part.rows[$0]!.text }
+        let rows = (0..<h0.totalItems).map { parts[owner[$0]!].part.rows[$0]!.row }
         let peak = parts.flatMap { $0.part.rows.values.map(\.peakRSS) }.max() ?? 0
         let hosts = parts.sorted { Shard(argument: $0.part.header.shard)!.index < Shard(argument: $1.part.header.shard)!.index }.map(\.part.header.host)
         return (rows, peak, hosts)

@@ -1,4 +1,5 @@
 import Foundation
+import PCInference
 
 /// A sharded run submitted to Slurm: the batch scripts `biasprobe slurm` writes, and the manifest
 /// (`OUT.slurm.json`) that `slurm status` and `slurm resubmit` read back.
@@ -84,14 +85,12 @@ struct SlurmJob: Codable {
     }
 
     func saveManifest() throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try enc.encode(self).write(to: URL(fileURLWithPath: manifestPath), options: .atomic)
+        try JSONCoding.encoder(pretty: true).encode(self).write(to: URL(fileURLWithPath: manifestPath), options: .atomic)
     }
 
     static func load(_ path: String) throws -> SlurmJob {
         guard let d = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
-        do { return try JSONDecoder().decode(SlurmJob.self, from: d) } catch { throw CLIError("\(path) is not a biasprobe slurm manifest: \(error)") }
+        do { return try JSONCoding.decode(SlurmJob.self, from: d) } catch { throw CLIError("\(path) is not a biasprobe slurm manifest: \(error)") }
     }
 
     /// The manifests in a folder (or the one given).

@@ -2,7 +2,7 @@ import Foundation
 import PCInference
 
 /// A JSON value, to look at a config file's keys before decoding it.
-indirect enum JSONValue: Decodable, Equatable {
+indirect enum JSONValue: Codable, Equatable {
     case object([String: JSONValue]), array([JSONValue]), string(String), number(Double), bool(Bool), null
 
     init(from decoder: Decoder) throws {
@@ -15,6 +15,18 @@ indirect enum JSONValue: Decodable, Equatable {
         else { self = .object(try c.decode([String: JSONValue].self)) }
     }
 
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .object(let o): try c.encode(o)
+        case .array(let a): try c.encode(a)
+        case .string(let s): try c.encode(s)
+        case .number(let n): try c.encode(n)
+        case .bool(let b): try c.encode(b)
+        case .null: try c.encodeNil()
+        }
+    }
+
     var object: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
 }
 
@@ -25,7 +37,7 @@ enum ConfigFile {
     static func read(_ path: String) throws -> ParallelCompConfig {
         let data = try InputFile.data(path, option: "--config")
         let tree: JSONValue
-        do { tree = try JSONDecoder().decode(JSONValue.self, from: data) }
+        do { tree = try JSONCoding.decode(JSONValue.self, from: data) }
         catch { throw CLIError("--config \(path) is not valid JSON: \(describe(error))") }
         guard var object = tree.object else { throw CLIError("--config \(path) must hold a JSON object (a pipeline config), not \(kind(tree))") }
         var prefix = ""
@@ -37,8 +49,8 @@ enum ConfigFile {
         }
         try checkKeys(object, against: reference, path: path, prefix: prefix)
         do {
-            if prefix.isEmpty { return try JSONDecoder().decode(ParallelCompConfig.self, from: data) }
-            return try JSONDecoder().decode(Report.self, from: data).config
+            if prefix.isEmpty { return try JSONCoding.decode(ParallelCompConfig.self, from: data) }
+            return try JSONCoding.decode(Report.self, from: data).config
         } catch { throw CLIError("--config \(path): \(describe(error))") }
     }
 
@@ -52,8 +64,8 @@ enum ConfigFile {
         c.compression = .init(capacity: 1)
         c.evictionLab = EvictionLabSettings(kind: .streaming, budget: 1, ratio: 0.5)
         c.calibration = [CalibrationRule(band: .sink, layers: 0...0, stage: .chunk)]
-        let data = (try? JSONEncoder().encode(c)) ?? Data("{}".utf8)
-        return (try? JSONDecoder().decode(JSONValue.self, from: data))?.object ?? [:]
+        let data = (try? JSONCoding.encoder().encode(c)) ?? Data("{}".utf8)
+        return (try? JSONCoding.decode(JSONValue.self, from: data))?.object ?? [:]
     }()
 
     static func checkKeys(_ object: [String: JSONValue], against ref: [String: JSONValue], path: String, prefix: String) throws {

@@ -336,3 +336,26 @@ extension EvictionLabSettings.Kind: ExpressibleByArgument {}
 extension EvictionLabSettings.Pool: ExpressibleByArgument {}
 extension EvictionLabSettings.Setting: ExpressibleByArgument {}
 extension RetrievalTask: ExpressibleByArgument {}
+
+/// A comma-separated list of an enum's values (--tasks passkey,niah; --method parallelcomp,full).
+struct ChoiceList<Choice: RawRepresentable & CaseIterable & Equatable>: ExpressibleByArgument, CustomStringConvertible where Choice.RawValue == String {
+    let values: [Choice]
+    init(_ values: [Choice]) { self.values = values }
+    init?(argument: String) {
+        guard let v = try? Self.parse(argument, noun: "value") else { return nil }
+        self = v
+    }
+    /// `noun` names one value in the error ("unknown task 'x': use passkey, niah, ...").
+    static func parse(_ s: String, noun: String) throws -> ChoiceList {
+        let names = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty else { throw ValidationError("give at least one \(noun)") }
+        return ChoiceList(try names.map { n in
+            guard let c = Choice(rawValue: n) else {
+                throw ValidationError("unknown \(noun) '\(n)': use \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return c
+        })
+    }
+    var description: String { values.map(\.rawValue).joined(separator: ",") }
+    var defaultValueDescription: String { description }
+}

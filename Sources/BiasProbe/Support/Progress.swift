@@ -1,4 +1,5 @@
 import Foundation
+import PCInference
 
 /// A progress line on stderr: redrawn in place on a terminal, printed every few seconds otherwise.
 final class ProgressBar {
@@ -47,18 +48,10 @@ enum Log {
     static func info(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
 }
 
-/// Machine-readable output: one JSON object per line on stdout.
+/// Machine-readable output: one JSON object per line on stdout (`JSONCoding`'s settings).
 enum JSONOut {
     static func emit<T: Encodable>(_ value: T) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try enc.encode(value)
-        FileHandle.standardOutput.write(data)
-        FileHandle.standardOutput.write("\n".data(using: .utf8)!)
-    }
-    static func emit(dictionary: [String: Any]) throws {
-        let data = try JSONSerialization.data(withJSONObject: dictionary, options: [.sortedKeys, .withoutEscapingSlashes])
-        FileHandle.standardOutput.write(data)
+        FileHandle.standardOutput.write(try JSONCoding.encoder().encode(value))
         FileHandle.standardOutput.write("\n".data(using: .utf8)!)
     }
 }

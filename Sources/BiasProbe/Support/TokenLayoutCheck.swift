@@ -1,9 +1,10 @@
 import Foundation
+import PCInference
 
 extension TokenLayout {
     /// Decodes a layout, naming what is wrong: not JSON, a missing or mistyped field.
     static func decode(_ data: Data, path: String) throws -> TokenLayout {
-        do { return try JSONDecoder().decode(TokenLayout.self, from: data) }
+        do { return try JSONCoding.decode(TokenLayout.self, from: data) }
         catch { throw CLIError("--token-layout \(path) is not {\"chunks\": [[ids]], \"question\": [ids]}: \(ConfigFile.describe(error))") }
     }
 

@@ -4,7 +4,7 @@ import PCInference
 
 /// One retrieval example of a sweep (the same list for every point).
 struct SweepExample: Codable, Equatable {
-    var task: String
+    var task: RetrievalTask
     var depth: Double
     var seed: Int
 }
@@ -26,7 +26,7 @@ struct SweepPointResult {
     var kvBytes: [Double] = []
 
     /// Accuracy over the examples of one task (NaN when the sweep has none).
-    func accuracy(task: String, examples: [SweepExample]) -> Double {
+    func accuracy(task: RetrievalTask, examples: [SweepExample]) -> Double {
         let idx = examples.indices.filter { examples[$0].task == task }
         guard !idx.isEmpty else { return .nan }
         return Double(idx.reduce(0) { $0 + Int(correct[$1]) }) / Double(idx.count)
@@ -57,25 +57,18 @@ struct SweepResults {
     /// Hosts of the parts a merged file came from (empty for an unsharded run).
     var mergedHosts: [String] = []
 
-    /// Per-point summaries, by dataset name under points/: what `plot sweep` draws.
-    static let metrics = ["passkey_accuracy", "niah_accuracy", "answer_nll", "needle_mass", "needle_kept", "kv_bytes", "seconds", "peak_rss_gb"]
-        + taskAccuracies.dropFirst(2) + ["ppl_nll"]
-    /// Accuracy metrics, one per task scored by its answer (ppl is scored by `ppl_nll`).
-    static let taskAccuracies = RetrievalTask.allCases.filter { $0 != .ppl }.map { "\($0.rawValue)_accuracy" }
-
-    /// A point's value of one of `metrics`, or "accuracy": the mean of the tasks' accuracies.
-    func metric(_ name: String, _ p: SweepPointResult) -> Double {
-        switch name {
-        case "accuracy": return SweepPointResult.mean(Self.taskAccuracies.map { metric($0, p) })
-        case _ where Self.taskAccuracies.contains(name): return p.accuracy(task: String(name.dropLast("_accuracy".count)), examples: examples)
-        case "ppl_nll": return SweepPointResult.mean(examples.indices.filter { examples[$0].task == RetrievalTask.ppl.rawValue }.map { p.answerNLL[$0] })
-        case "answer_nll": return SweepPointResult.mean(p.answerNLL)
-        case "needle_mass": return SweepPointResult.mean(p.needleMass)
-        case "needle_kept": return SweepPointResult.mean(p.needleKept.map(Double.init))
-        case "kv_bytes": return SweepPointResult.mean(p.kvBytes)
-        case "seconds": return p.seconds.reduce(0, +)
-        case "peak_rss_gb": return Double(p.peakRSSBytes) / 1e9
-        default: return .nan
+    /// A point's value of a metric.
+    func metric(_ m: SweepMetric, _ p: SweepPointResult) -> Double {
+        switch m {
+        case .accuracy: return SweepPointResult.mean(SweepMetric.taskAccuracies.map { metric($0, p) })
+        case .taskAccuracy(let task): return p.accuracy(task: task, examples: examples)
+        case .pplNLL: return SweepPointResult.mean(examples.indices.filter { examples[$0].task == .ppl }.map { p.answerNLL[$0] })
+        case .answerNLL: return SweepPointResult.mean(p.answerNLL)
+        case .needleMass: return SweepPointResult.mean(p.needleMass)
+        case .needleKept: return SweepPointResult.mean(p.needleKept.map(Double.init))
+        case .kvBytes: return SweepPointResult.mean(p.kvBytes)
+        case .seconds: return p.seconds.reduce(0, +)
+        case .peakRSSGB: return Double(p.peakRSSBytes) / 1e9
         }
     }
 
@@ -105,7 +98,7 @@ struct SweepResults {
                 let ds = try file.writeDataset(name, values, shape: shape, dims: dims)
                 for (i, d) in dims.enumerated() { try ds.attachScale(d == "point" ? point : example, dimension: i) }
             }
-            try put("examples/task", examples.map(\.task), perExample: true)
+            try put("examples/task", examples.map(\.task.rawValue), perExample: true)
             try put("examples/depth", examples.map(\.depth), perExample: true)
             try put("examples/seed", examples.map { Int64($0.seed) }, perExample: true)
             try put("points/label", points.map(\.label), perPoint: true)
@@ -114,7 +107,7 @@ struct SweepResults {
             }
             // A part holds only some examples of each point: its aggregates would mislead, so
             // only merge computes them.
-            if shard == nil { for m in Self.metrics { try put("points/\(m)", points.map { metric(m, $0) }, perPoint: true) } }
+            if shard == nil { for m in SweepMetric.stored { try put("points/\(m.name)", points.map { metric(m, $0) }, perPoint: true) } }
             try put("points/peak_rss_bytes", points.map(\.peakRSSBytes), perPoint: true)
             try put("points/chunks_prefilled", points.map(\.chunksPrefilled), perPoint: true)
             try put("points/chunks_reused", points.map(\.chunksReused), perPoint: true)
@@ -159,16 +152,17 @@ struct SweepResults {
         guard (1...version).contains(v) else { throw CLIError("\(path) has sweep format version \(v); this biasprobe reads versions 1...\(version)") }
         do {
             guard let settings = try file.attribute("settings").stringValue, let names = try file.attribute("parameters").stringsValue,
-                  let axesData = settings.data(using: .utf8),
-                  let obj = try JSONSerialization.jsonObject(with: axesData) as? [String: Any], obj["axes"] != nil
+                  let axes = try? JSONCoding.decode(SweepSettings.self, from: settings).axes
             else { throw CLIError("\(path): sweep settings are missing or damaged") }
-            let axes = try JSONDecoder().decode(SweepSettings.self, from: axesData).axes
             guard axes.map(\.parameter.rawValue) == names else { throw CLIError("\(path): parameter list does not match its settings") }
             let tasks = try file.readDataset("examples/task", as: String.self).values
             let depths = try file.readDataset("examples/depth", as: Double.self).values
             let seeds = try file.readDataset("examples/seed", as: Int64.self).values
             guard tasks.count == depths.count, tasks.count == seeds.count else { throw CLIError("\(path): example lists differ in length") }
-            let examples = (0..<tasks.count).map { SweepExample(task: tasks[$0], depth: depths[$0], seed: Int(seeds[$0])) }
+            let examples = try (0..<tasks.count).map { i in
+                guard let task = RetrievalTask(rawValue: tasks[i]) else { throw CLIError("\(path): example \(i) has an unknown task '\(tasks[i])'") }
+                return SweepExample(task: task, depth: depths[i], seed: Int(seeds[i]))
+            }
             let labels = try file.readDataset("points/label", as: String.self).values
             let P = labels.count, E = examples.count
             let cols = try axes.map { try file.readDataset("points/\($0.parameter.rawValue)", as: String.self).values }
@@ -226,7 +220,7 @@ struct SweepShardInfo {
 /// The settings a sweep was started with (stored as JSON; a resume must match them).
 struct SweepSettings: Codable, Equatable {
     var axes: [SweepAxis]
-    var tasks: [String]
+    var tasks: [RetrievalTask]
     var length: Int
     var examples: [SweepExample]
     var base: ParallelCompConfig

@@ -31,7 +31,7 @@ enum SweepMerge {
         let E = first.results.examples.count, P = first.results.points.count
         func itemName(_ i: Int) -> String {
             let e = first.results.examples[i % E]
-            return "\(first.results.points[i / E].label) \(e.task) depth \(e.depth) seed \(e.seed)"
+            return "\(first.results.points[i / E].label) \(e.task.rawValue) depth \(e.depth) seed \(e.seed)"
         }
         // Each item in exactly one part.
         var owner = [Int?](repeating: nil, count: P * E)
@@ -104,13 +104,12 @@ enum SweepMerge {
             return "\(b.path) has model sha256 \(y.modelSHA256.prefix(12))…, \(a.path) has \(x.modelSHA256.prefix(12))…"
         }
         if x.settings != y.settings {
-            let dec = JSONDecoder()
-            guard let u = try? dec.decode(SweepSettings.self, from: Data(x.settings.utf8)),
-                  let v = try? dec.decode(SweepSettings.self, from: Data(y.settings.utf8)) else {
+            guard let u = try? JSONCoding.decode(SweepSettings.self, from: x.settings),
+                  let v = try? JSONCoding.decode(SweepSettings.self, from: y.settings) else {
                 return "\(b.path) has other settings than \(a.path)"
             }
             func grid(_ s: SweepSettings) -> String { s.axes.map { "\($0.parameter.rawValue)=\($0.values.map(\.text).joined(separator: ","))" }.joined(separator: " ") }
-            func ex(_ s: SweepSettings) -> String { "\(s.examples.count) examples (tasks \(s.tasks.joined(separator: ",")))" }
+            func ex(_ s: SweepSettings) -> String { "\(s.examples.count) examples (tasks \(s.tasks.map(\.rawValue).joined(separator: ",")))" }
             if u.axes != v.axes { return "\(b.path) has grid \(grid(v)), \(a.path) has \(grid(u))" }
             if u.length != v.length { return "\(b.path) has length \(v.length), \(a.path) has \(u.length)" }
             if u.tasks != v.tasks || u.examples != v.examples { return "\(b.path) has \(ex(v)), \(a.path) has other examples: \(ex(u))" }

@@ -38,10 +38,10 @@ struct SweepShardJob {
     func printPlan() throws {
         let assign = WorkPartition.assign(costs: costs, shards: shard.count)
         let E = examples.count
-        let items: [[String: Any]] = costs.indices.map {
-            ["item": $0, "point": labels[$0 / E], "example": $0 % E, "cost": costs[$0], "shard": assign[$0] + 1]
+        let items = costs.indices.map {
+            SweepPlan.Item(item: $0, point: labels[$0 / E], example: $0 % E, cost: costs[$0], shard: assign[$0] + 1)
         }
-        try JSONOut.emit(dictionary: ["shards": shard.count, "work_list_sha256": workList, "items": items, "part": path])
+        try JSONOut.emit(SweepPlan(shards: shard.count, workListSHA256: workList, items: items, part: path))
     }
 
     func run(modelSHA256: String, measure: (Int, Int) throws -> SweepItemResult) throws {
@@ -99,17 +99,28 @@ struct SweepShardJob {
                 res.points[pi].chunksReused += o.chunksReused
                 res.shard!.done[Int(item)] = 1
                 done += 1
-                bar.update(done, note: "\(labels[pi]) [\(examples[ei].task) d=\(examples[ei].depth) s=\(examples[ei].seed)]")
+                bar.update(done, note: "\(labels[pi]) [\(examples[ei].task.rawValue) d=\(examples[ei].depth) s=\(examples[ei].seed)]")
             }
             res.points[pi].peakRSSBytes = max(res.points[pi].peakRSSBytes, Int64(ProcessStats.peakRSSSinceReset))
             try res.write(path: path)
         }
         bar.finish()
         if command.json {
-            try JSONOut.emit(dictionary: ["shard": shard.description, "items": mine.count, "file": path, "work_list_sha256": workList])
+            struct Done: Encodable {
+                var shard: String, items: Int, file: String, workListSHA256: String
+                enum CodingKeys: String, CodingKey { case shard, items, file, workListSHA256 = "work_list_sha256" }
+            }
+            try JSONOut.emit(Done(shard: shard.description, items: mine.count, file: path, workListSHA256: workList))
         } else {
             print("shard \(shard): \(mine.count) of \(P * E) items (\(P) points x \(E) examples) in \(path)")
             print("merge the \(shard.count) parts with: biasprobe sweep merge \(command.out) \(shard.partPath(for: command.out).replacingOccurrences(of: "part-\(shard.index)-of", with: "part-*-of"))")
         }
     }
+}
+
+/// `sweep --plan`: the work list and the shard each item goes to.
+struct SweepPlan: Encodable {
+    struct Item: Encodable { var item: Int, point: String, example: Int, cost: Double, shard: Int }
+    var shards: Int, workListSHA256: String, items: [Item], part: String
+    enum CodingKeys: String, CodingKey { case shards, workListSHA256 = "work_list_sha256", items, part }
 }

@@ -42,9 +42,7 @@ public final class ChunkScoreMemo: @unchecked Sendable {
                               bandEdges: c.bandEdges, chunkCalibrationRows: c.chunkCalibrationRows,
                               evictionAlignment: c.evictionAlignment, evictChunkFirstToken: c.evictChunkFirstToken,
                               batchChunks: c.batchChunks)
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
+        return (try? JSONCoding.line(s)) ?? ""
     }
 
     func lookup(_ k: Key) -> Entry? { lock.lock(); defer { lock.unlock() }; return entries[k] }
