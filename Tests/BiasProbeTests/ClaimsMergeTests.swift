@@ -22,13 +22,28 @@ final class ClaimsMergeTests: XCTestCase {
         return #"{"arrays":\#(arrays),"claims":{"T3":{"value":\#(t3)},"T4":{"value":\#(t4),"share_unmatched":0.1}},"example":{"chunks":2,"index":\#(i),"offset":\#(i * 10),"passkeyDepth":0,"passkeySeed":\#(i),"question":"q"},"seconds":\#(i)}"#
     }
 
-    func writePart(_ folder: URL, shard: String, items: [Int]) throws {
+    func writePart(_ folder: URL, shard: String, items: [Int], done: [Int]? = nil) throws {
         let header: [String: Any] = ["format": "biasprobe-eval-part", "version": 1, "shard": shard, "settings": settings, "modelSHA256": "ab",
                                      "workList": "w", "totalItems": 12, "items": items, "host": "h"]
         var text = String(decoding: try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]), as: UTF8.self) + "\n"
-        for i in items { text += "{\"item\":\(i),\"peak_rss_bytes\":1000,\"row\":\(row(i))}\n" }
+        for i in done ?? items { text += "{\"item\":\(i),\"peak_rss_bytes\":1000,\"row\":\(row(i))}\n" }
         let n = shard.split(separator: "/")
         try text.write(to: folder.appendingPathComponent("examples.part-\(n[0])-of-\(n[1]).jsonl"), atomically: true, encoding: .utf8)
+    }
+
+    /// An unfinished run: a plain merge is refused, `--partial` writes an interim report that
+    /// says so and names the examples it holds.
+    func testPartialMergeIsMarkedInterim() throws {
+        try writePart(dir, shard: "1/2", items: Array(0..<6), done: [0, 1, 2])
+        try writePart(dir, shard: "2/2", items: Array(6..<12), done: [6, 7])
+        let out = dir.appendingPathComponent("examples.jsonl").path
+        let refused = try CLI.run(["claims", "merge", out])
+        XCTAssertNotEqual(refused.status, 0); XCTAssertTrue(refused.stderr.contains("incomplete"), refused.stderr)
+        let r = try CLI.run(["claims", "merge", "--partial", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let md = try String(contentsOf: dir.appendingPathComponent("claims.md"), encoding: .utf8)
+        XCTAssertTrue(md.contains("Interim report: 5 of the 12 examples of this run are done** (examples 0, 1, 2, 6, 7)"), md)
+        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count, 5)
     }
 
     func testShardsMergeIntoTheSameTable() throws {

@@ -56,7 +56,7 @@ public struct ClaimReport {
         var md = """
         # Attention-bias claims on \(model), at these sizes
 
-        Written by `biasprobe claims` under \(ClaimProtocol.line). Every verdict below is about \
+        \(rows.count < settings.examples ? "**Interim report: \(rows.count) of the \(settings.examples) examples of this run are done** (examples \(rows.map { String($0.example.index) }.joined(separator: ", "))); the run resumes, and every number below will change when it completes.\n\n" : "")Written by `biasprobe claims` under \(ClaimProtocol.line). Every verdict below is about \
         this model at these sizes (chunks of \(settings.width) tokens, far below the paper's 3.6-7.6K; lambda 0.1 unscaled), \
         not about the paper's 7-8B models. \(rows.count) examples, each a document of C x \(settings.width) tokens cut from the \
         default essays at a seeded offset (C cycling over \(settings.chunkCounts.map(String.init).joined(separator: ", "))), one of \

@@ -202,14 +202,16 @@ struct ClaimsMerge: ParsableCommand {
     @Argument(help: "The merged examples file (DIR/examples.jsonl); the report goes next to it.") var out: String
     @Argument(help: "The part files.") var parts: [String] = []
     @Flag(help: "Print the claims as JSON.") var json = false
+    @Flag(help: "Merge the examples done so far (an interim report of an unfinished run, marked as such in claims.md).") var partial = false
 
-    func run() throws { try Self.mergeFiles(out: out, parts: try MergeInputs.resolve(out: out, parts: parts), json: json) }
+    func run() throws { try Self.mergeFiles(out: out, parts: try MergeInputs.resolve(out: out, parts: parts), json: json, partial: partial) }
 
     /// `seconds`: the wall time to report (--processes knows it); by default the sum of the rows' times.
-    static func mergeFiles(out: String, parts: [String], json: Bool, seconds wall: Double? = nil, quiet: Bool = false) throws {
+    static func mergeFiles(out: String, parts: [String], json: Bool, seconds wall: Double? = nil, quiet: Bool = false, partial: Bool = false) throws {
         guard let header = ClaimsHeader.parse(try PartHeader.read(path: parts[0]).settings) else { throw CLIError("\(parts[0]) is not a part of a claims run") }
         let loaded = try parts.map { (path: $0, part: try EvalPart<ExampleRow>.read(path: $0, rowName: "claims example")) }
-        let (rows, peak, _) = try EvalMerge.merge(loaded)
+        let (rows, peak, _) = try EvalMerge.merge(loaded, partial: partial)
+        guard !rows.isEmpty else { throw CLIError("\(parts[0]): no example finished yet") }
         let seconds = wall ?? rows.reduce(0.0) { $0 + $1.seconds }
         let dir = (out as NSString).deletingLastPathComponent
         guard (out as NSString).lastPathComponent == "examples.jsonl" else { throw CLIError("name the merged file DIR/examples.jsonl: the report goes next to it") }

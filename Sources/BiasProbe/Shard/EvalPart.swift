@@ -103,7 +103,9 @@ struct EvalPart<Row: Codable> {
 
 /// Joins eval parts into the lines `eval --json` prints: every row in work-list order, then the summary.
 enum EvalMerge {
-    static func merge<Row>(_ parts: [(path: String, part: EvalPart<Row>)]) throws -> (rows: [Row], peakRSS: Int64, hosts: [String]) {
+    /// `partial`: merge the items present and leave the missing ones out (an interim report of
+    /// a resumable run); otherwise a missing item is an error.
+    static func merge<Row>(_ parts: [(path: String, part: EvalPart<Row>)], partial: Bool = false) throws -> (rows: [Row], peakRSS: Int64, hosts: [String]) {
         guard let first = parts.first else { throw CLIError("no parts to merge") }
         let h0 = first.part.header
         guard let s0 = Shard(argument: h0.shard) else { throw CLIError("\(first.path): shard '\(h0.shard)' is not I/N") }
@@ -143,10 +145,10 @@ enum EvalMerge {
         for (path, p) in parts.sorted(by: { Shard(argument: $0.part.header.shard)!.index < Shard(argument: $1.part.header.shard)!.index }) where !p.missing.isEmpty {
             problems.append("shard \(p.header.shard) (\(path)) is missing \(p.missing.count) of \(p.header.items.count) items: \(shortList(p.missing.map { "item \($0)" }))")
         }
-        if !problems.isEmpty {
+        if !problems.isEmpty && !partial {
             throw CLIError("incomplete: " + problems.joined(separator: "; ") + "; re-run those shards (the same command with --shard I/N), then merge again")
         }
-        let rows = (0..<h0.totalItems).map { parts[owner[$0]!].part.rows[$0]!.row }
+        let rows = (0..<h0.totalItems).compactMap { i in owner[i].flatMap { parts[$0].part.rows[i]?.row } }
         let peak = parts.flatMap { $0.part.rows.values.map(\.peakRSS) }.max() ?? 0
         let hosts = parts.sorted { Shard(argument: $0.part.header.shard)!.index < Shard(argument: $1.part.header.shard)!.index }.map(\.part.header.host)
         return (rows, peak, hosts)
