@@ -31,16 +31,16 @@ struct BenchDecode: ParsableCommand {
             var secs = Double.infinity, cpu = Double.infinity
             for _ in 0..<max(1, repeats) {
                 let cache = model.makeCache()
-                var logits = try model.forward(tokens: ids, positions: Array(0..<ids.count), cache: cache, logitRows: [ids.count - 1])
+                let logits = try model.forward(tokens: ids, positions: Array(0..<ids.count), cache: cache, logitRows: [ids.count - 1])
                 var sampler = Sampler(SamplingSettings())
-                generated = []
-                // Only the decode loop is timed, not the prompt's prefill.
+                // Only the decode loop is timed, not the prompt's prefill. Every token, the last
+                // included, runs through the model (`tokens` forward passes).
                 let t0 = DispatchTime.now().uptimeNanoseconds, c0 = ProcessCPU.seconds
-                for i in 0..<tokens {
-                    let t = sampler.next(logits[...])
-                    generated.append(t)
-                    logits = try model.forward(tokens: [t], positions: [ids.count + i], cache: cache, logitRows: [0], stageName: "decode")
+                generated = try DecodeLoop.run(logits: logits, position: ids.count, maxTokens: tokens + 1, sampler: &sampler, stopTokens: [],
+                                               onToken: { _ in true }) { t, pos in
+                    try model.forward(tokens: [t], positions: [pos], cache: cache, logitRows: [0], stageName: "decode")
                 }
+                generated.removeLast()
                 let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 if s < secs { secs = s; cpu = ProcessCPU.seconds - c0 }
             }

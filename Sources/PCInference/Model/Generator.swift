@@ -69,6 +69,29 @@ extension Float {
     var expApprox: Float { VectorMath.exp(SIMD16(repeating: self))[0] }
 }
 
+/// The token-by-token loop every generator shares (the pipeline's decode stage, `Generator`,
+/// the decode benchmark): sample from the last logits, keep the token, stop at a stop token,
+/// at `maxTokens` or when `onToken` says so, otherwise run the token through the model at the
+/// next position (`next`, which owns the cache, observers and any per-step eviction).
+public enum DecodeLoop {
+    /// `banStopsFirst`: no stop token may be the first (the official `min_length`, section 1.9).
+    /// `onToken` sees every token, stop tokens included, before the stop check.
+    public static func run(logits first: [Float], position: Int, maxTokens: Int, sampler: inout Sampler, stopTokens: Set<Int>,
+                           banStopsFirst: Bool = false, cancelled: () -> Bool = { false }, onToken: (Int) -> Bool = { _ in true },
+                           next: (_ token: Int, _ position: Int) throws -> [Float]) throws -> [Int] {
+        var out: [Int] = [], logits = first, pos = position
+        while out.count < maxTokens {
+            if cancelled() { throw CancellationError() }
+            let t = sampler.next(logits[...], banned: banStopsFirst && out.isEmpty ? stopTokens : [])
+            out.append(t)
+            if !onToken(t) || stopTokens.contains(t) || out.count == maxTokens { break }
+            logits = try next(t, pos)
+            pos += 1
+        }
+        return out
+    }
+}
+
 /// Prefill a prompt, then decode token by token with a KV cache.
 public struct Generator {
     public let model: LlamaModel
@@ -85,17 +108,11 @@ public struct Generator {
         guard !prompt.isEmpty else { throw ModelError("the prompt is empty") }
         let cache = model.makeCache()
         var sampler = Sampler(sampling)
-        var logits = try model.forward(tokens: prompt, positions: Array(0..<prompt.count), cache: cache, logitRows: [prompt.count - 1])
-        var out: [Int] = []
-        var pos = prompt.count
-        while out.count < maxTokens {
-            let t = sampler.next(logits[...])
-            out.append(t)
-            if stopTokens.contains(t) || !onToken(t) { break }
-            if out.count == maxTokens { break }
-            logits = try model.forward(tokens: [t], positions: [pos], cache: cache, logitRows: [0], stageName: "decode")
-            pos += 1
+        let logits = try model.forward(tokens: prompt, positions: Array(0..<prompt.count), cache: cache, logitRows: [prompt.count - 1])
+        // A stop token ends the answer without reaching the caller's onToken.
+        return try DecodeLoop.run(logits: logits, position: prompt.count, maxTokens: maxTokens, sampler: &sampler, stopTokens: stopTokens,
+                                  onToken: { stopTokens.contains($0) || onToken($0) }) { t, pos in
+            try model.forward(tokens: [t], positions: [pos], cache: cache, logitRows: [0], stageName: "decode")
         }
-        return out
     }
 }

@@ -533,23 +533,18 @@ extension ParallelCompPipeline {
         var sampler = Sampler(config.sampling)
         let stops: Set<Int> = config.stopTokens == .all ? tokenizer.stopTokenIDs : Set([tokenizer.eosID].compactMap { $0 })
         let S = st.spans.last?.upperBound ?? 0
-        var pos = st.queryPosition + st.m
-        var logits = st.logits
-        while st.answer.count < config.maxNewTokens {
-            if cancelled() { throw CancellationError() }
-            let t = sampler.next(logits[...], banned: st.answer.isEmpty ? stops : [])
-            st.answer.append(t)
-            progress?(.token(t))
-            if stops.contains(t) || st.answer.count == config.maxNewTokens { break }
+        _ = try DecodeLoop.run(logits: st.logits, position: st.queryPosition + st.m, maxTokens: config.maxNewTokens, sampler: &sampler,
+                               stopTokens: stops, banStopsFirst: true, cancelled: cancelled,
+                               onToken: { t in st.answer.append(t); progress?(.token(t)); return true }) { t, pos in
             let key = st.combined.count
             let scope = ObservationScope(stage: .decode, chunkSpans: st.spans, chunkIDs: st.kept, queryKeyStart: S,
                                          queryRowStart: key, queryRowCount: 1, firstRowKey: key)
             let rowObs = st.decodeEviction.map { DecodeRowObserver(layers: $0.layers, heads: $0.heads) }
-            logits = try model.forward(tokens: [t], positions: [pos], cache: st.combined, logitRows: [0],
-                                       observers: observers + (rowObs.map { [$0] } ?? []), scope: scope, stageName: "decode")
+            let logits = try model.forward(tokens: [t], positions: [pos], cache: st.combined, logitRows: [0],
+                                           observers: observers + (rowObs.map { [$0] } ?? []), scope: scope, stageName: "decode")
             st.decodeTop20.append(TopLogits(logits, count: 20))
             if let dyn = st.decodeEviction, let rowObs { evictAfterStep(dyn, rows: rowObs, newKey: key, st) }
-            pos += 1
+            return logits
         }
     }
 }
