@@ -46,7 +46,8 @@ let package = Package(
         .testTarget(name: "PCInferenceTests", dependencies: ["PCInference"], exclude: ["Fixtures"]),
         .testTarget(name: "HDF5BridgeTests", dependencies: ["HDF5Bridge"]),
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap"]),
-        .testTarget(name: "BiasProbeTests", dependencies: ["PCInference", "HDF5Bridge", "Heatmap"], exclude: ["Fixtures"]),
+        // Runs most commands in-process (CommandLineEntry) and a few through the built binary.
+        .testTarget(name: "BiasProbeTests", dependencies: ["BiasProbe", "PCInference", "HDF5Bridge", "Heatmap"], exclude: ["Fixtures"]),
         // The claim statistics on synthetic attention (no model): imports the executable's code.
         .testTarget(name: "ClaimsTests", dependencies: ["BiasProbe", "PCInference"]),
     ]

@@ -29,7 +29,7 @@ for v in dropped kept; do for l in $PLOT_LAYERS; do
 done; done
 
 # Step 4: the numbers: global sink mass per kept chunk, averaged over layers and heads.
-python3 - "$OUT" $PLOT_LAYERS <<'PY' > "$OUT/report.md"
+report "$OUT/report.md" python3 - "$OUT" $PLOT_LAYERS <<'PY'
 import sys, h5py, numpy as np
 out, layers = sys.argv[1], sys.argv[2:]
 print("# Sinks per chunk\n")
@@ -57,4 +57,3 @@ for v in ("dropped", "kept"):
           + (f" (global layers: {', '.join(str(i) for i, x in enumerate(kinds) if x == 'global')})" if "local" in kinds else "") + ".\n")
     print(" ".join(f"![layer {L}](layer{L}-{v}.png) ![profile](profile{L}-{v}.png)" for L in layers) + "\n")
 PY
-echo "wrote $OUT/report.md" >&2

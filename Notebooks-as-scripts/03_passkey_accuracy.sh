@@ -44,7 +44,7 @@ if [ "${REPORT_ONLY:-0}" != 1 ]; then
 fi
 
 # Step 3: the table.
-python3 - "$OUT" "$CHUNK" "$TRAINED" "$BP" <<'PY' > "$OUT/report.md"
+report "$OUT/report.md" python3 - "$OUT" "$CHUNK" "$TRAINED" "$BP" <<'PY'
 import sys, json, re, os, subprocess
 d, chunk, trained = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 info = json.loads(subprocess.run([sys.argv[4], "info", "--json"], capture_output=True, text=True, check=True).stdout)
@@ -103,4 +103,3 @@ for r in wrong:
     print(f"| {k(r['length'])} | {r['depth']} | {r['seed']} | {a} | {r.get('needle_chunk') in r['kept_chunks']} | {r.get('needle_split')} |")
 print("\nThe baselines' answers are in the .jsonl files; at 8K and beyond they describe what a pass key is.")
 PY
-echo "wrote $OUT/report.md" >&2

@@ -27,7 +27,7 @@ for band in sink recent middle all; do for q in $Q; do RULES+=";$band:$q"; done;
 "$BP" plot sweep --sweep "$SWEEP" --x calibration -o "$OUT/bands.png"
 
 # Step 3: the band x quarter tables, as differences from no eviction.
-python3 - "$SWEEP" "$BP" $Q <<'PY' > "$OUT/report.md"
+report "$OUT/report.md" python3 - "$SWEEP" "$BP" $Q <<'PY'
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 cal = [x.decode() for x in f["points/calibration"][:]]
@@ -62,4 +62,3 @@ for title, fn, fmt in [("Accuracy (pass key / needle)", lambda r: f"{r[0]['passk
     print()
 print("Figure: [every setting](bands.png). Raw table: [table.md](table.md).")
 PY
-echo "wrote $OUT/report.md" >&2

@@ -19,7 +19,7 @@ TRACE=$(out_dir 01_sinks_per_chunk)/dropped.h5
 # Step 2: per layer, the question's mass on the sink (first 100 keys of a chunk), the recent band
 # (last 100) and the middle: locally (a chunk's own question rows, mean over kept chunks) and
 # globally (summed over the kept chunks, so it is the share of the whole question's attention).
-python3 - "$TRACE" <<'PY' > "$OUT/report.md"
+report "$OUT/report.md" python3 - "$TRACE" <<'PY'
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 loc, glo = f["local/band_mass"][...], f["global/band_mass"][...]   # [layer, head, chunk, band]
@@ -58,4 +58,3 @@ print("\nLocal masses do not add to 1: the rest goes to the question's own token
       "summed over kept chunks, the rest again the question itself.\n")
 print("![overview](overview.png)")
 PY
-echo "wrote $OUT/report.md" >&2

@@ -22,7 +22,7 @@
 #
 # The sweep file is resumable: stop it with Ctrl-C and run this script again.
 source "$(dirname "$0")/_common.sh"
-OUT=outputs/07_eviction_lab
+OUT=$(out_dir 07_eviction_lab)
 mkdir -p "$OUT"
 SWEEP="${SWEEP_FILE:-$OUT/sweep.h5}"
 LENGTH="${LENGTH:-8k}"
@@ -62,10 +62,10 @@ done
 END=$(date +%s)
 
 # Step 3: the report.
-{
-  echo "# Eviction lab: SmolLM2-135M-Instruct, $LENGTH tokens"
+body() {
+  echo "# Eviction lab: $MODEL_NAME, $LENGTH tokens"
   echo
-  echo "Command: \`Notebooks-as-scripts/07_eviction_lab.sh\`. Sweep wall time $((SWEPT - START)) s, traces and figures $((END - SWEPT)) s."
+  echo "Sweep wall time $((SWEPT - START)) s, traces and figures $((END - SWEPT)) s."
   echo "384-token chunks, 2 kept; budgets are keys kept per chunk and head, 4 sink and 8 recent keys protected."
   echo
   echo "Reference rows: \`off\` is ParallelComp with no eviction (the official default: every kept chunk's keys reach the question);"
@@ -79,6 +79,6 @@ END=$(date +%s)
   echo
   echo "Figures: [what each policy keeps by band and depth](policies.png), [accuracy by policy and budget](accuracy-policy-budget.png),"
   echo "[answer NLL](answer-nll-policy-budget.png), [held-out continuation NLL](ppl-nll-policy-budget.png)."
-} > "$OUT/report.md"
+}
+report "$OUT/report.md" body
 rm -f "$OUT"/trace-*.h5
-echo "wrote $OUT/report.md" >&2

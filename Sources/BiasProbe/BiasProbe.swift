@@ -26,34 +26,58 @@ struct BiasProbe: ParsableCommand {
         // One --json line per finished example: line-buffer stdout even into a file or pipe, so a
         // run that is interrupted or killed keeps every line it printed (and tail -f shows them).
         setvbuf(stdout, nil, _IOLBF, 0)
+        Foundation.exit(CommandLineEntry.run(Array(CommandLine.arguments.dropFirst())))
+    }
+}
+
+/// One command line, parsed and run as `main` runs it, returning the exit status instead of
+/// exiting (0, 130 when interrupted, ArgumentParser's code for an error). The tests run commands
+/// in-process through this; the process-wide setup (BLAS kernel, signals, stdout buffering) is
+/// `main`'s alone.
+public enum CommandLineEntry {
+    /// The program child processes run (`check-trace`, claim workers, Slurm scripts): this
+    /// executable, or the built binary when tests run commands in-process (their own executable
+    /// is the test runner).
+    nonisolated(unsafe) public static var executable = "/proc/self/exe"
+
+    /// `executable` with its symbolic links resolved.
+    static var executablePath: String { URL(fileURLWithPath: executable).resolvingSymlinksInPath().path }
+
+    public static func run(_ arguments: [String]) -> Int32 {
         // `eval merge` cannot be a subcommand of eval, whose first argument is the task, and
         // under `sweep` ArgumentParser gives a repeated flag (--quiet) to the parent: both are
         // the top-level merge, which recognises sweep and eval parts.
-        var args = Array(CommandLine.arguments.dropFirst())
+        var args = arguments
         if args.prefix(2) == ["eval", "merge"] || args.prefix(2) == ["sweep", "merge"] { args = ["merge"] + args.dropFirst(2) }
         do {
-            var command = try parseAsRoot(args)
+            var command = try BiasProbe.parseAsRoot(args)
             try command.run()
+            return 0
         } catch let e as InterruptedError {
             Log.info("biasprobe: \(e)")
-            Foundation.exit(130)
+            return 130
         } catch is CancellationError {
             Log.info("biasprobe: \(InterruptedError())")
-            Foundation.exit(130)
+            return 130
         } catch let e as SweepInterrupted {
             Log.info("biasprobe: \(e)")
-            Foundation.exit(130)
+            return 130
         } catch {
-            // Help and version requests print as usual; every error is one line, no usage dump.
-            guard exitCode(for: error) != .success else { exit(withError: error) }
-            var text = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            // Help and version requests print to stdout as usual; every error is one line, no usage dump.
+            let code = BiasProbe.exitCode(for: error)
+            guard code != .success else {
+                let text = BiasProbe.fullMessage(for: error)
+                if !text.isEmpty { print(text) }
+                return 0
+            }
+            var text = BiasProbe.message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }.joined(separator: " ")
             // ArgumentParser reads "-1" as an option, so a negative value looks like a missing one.
             if text.hasPrefix("Missing"), let negative = args.first(where: { $0.count > 1 && $0.hasPrefix("-") && Double($0) != nil }) {
                 text += " ('\(negative)' was read as an option: write a negative value as --option=\(negative); layers, heads and counts start at 0)"
             }
             FileHandle.standardError.write("Error: \(text)\n".data(using: .utf8)!)
-            Foundation.exit(exitCode(for: error).rawValue)
+            return code.rawValue
         }
     }
 }

@@ -354,19 +354,6 @@ enum PlotFixture {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    /// The biasprobe binary: next to the test bundle (swift test builds both), else .build/release.
-    static func binary() throws -> String {
-        var candidates: [String] = []
-        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        candidates.append(me.deletingLastPathComponent().appendingPathComponent("biasprobe").path)
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("biasprobe").path)
-        candidates.append(packageRoot.appendingPathComponent(".build/release/biasprobe").path)
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw PlotTestFailure("biasprobe binary not found (looked at \(candidates.joined(separator: ", "))): run swift build -c release")
-        }
-        return found
-    }
-
     static func modelPath() throws -> String {
         let env = ProcessInfo.processInfo.environment
         let path = env["BIASPROBE_MODEL"] ?? ((env["BIASPROBE_CACHE"] ?? (NSHomeDirectory() + "/.cache/biasprobe")) + "/SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -404,34 +391,17 @@ enum PlotFixture {
         }
     }
 
-    /// Runs the binary with stdout and stderr captured through files (no pipe deadlocks).
+    /// Runs a command line in this process (CLI.run), in `cwd` when given.
     static func run(_ args: [String], cwd: String? = nil) throws -> Result {
-        let dir = try tempDir("run")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
-        _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary())
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try out.close(); try err.close()
-        return Result(status: p.terminationStatus,
-                      stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
+        let r = try InProcess.run(args, cwd: cwd)
+        return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 
     nonisolated(unsafe) private static var traces: [Kind: String] = [:]
     private static let lock = NSLock()
 
     /// A small trace of the default model (2k tokens in chunks of 512, a pass key), made once
-    /// per test run by the binary under test; `.calibrated` adds the paper's calibration.
+    /// per test run by the command under test; `.calibrated` adds the paper's calibration.
     static func trace(_ kind: Kind) throws -> String {
         lock.lock(); defer { lock.unlock() }
         if let t = traces[kind] { return t }

@@ -102,36 +102,22 @@ final class SafeRunTests: XCTestCase {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("long.h5").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["trace", "--context", "16k", "--chunk-tokens", "8192", "--split-by", "tokens", "-o", out]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        let text = Collected()
-        err.fileHandleForReading.readabilityHandler = { h in text.append(h.availableData) }
-        let exited = DispatchSemaphore(value: 0)
-        p.terminationHandler = { _ in exited.signal() }
-        try p.run()
-        // Wait until the first 8K chunk is done, so the second is in the middle of its prefill.
-        text.wait(until: { $0.contains("1/") }, while: { p.isRunning })
-        XCTAssertTrue(p.isRunning, "the trace ended before it could be interrupted: \(text.text)")
+        let p = try Child(["trace", "--context", "16k", "--chunk-tokens", "8192", "--split-by", "tokens", "-o", out])
+        // The first chunk's prefill is under way once the plan is out and the process has spent a
+        // second of CPU since (that prefill takes tens of CPU seconds).
+        p.waitForStderr { $0.contains("memory estimate") }
+        p.waitForCPU(1, from: p.cpuSeconds)
+        XCTAssertTrue(p.isRunning, "the trace ended before it could be interrupted: \(p.stderr.text)")
+        XCTAssertFalse(p.stderr.text.contains("1/"), "the first chunk was done before the interrupt: \(p.stderr.text)")
         XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasPrefix(".long.h5.tmp-") },
                       "the temporary output should exist from the start")
         let t0 = Date()
-        kill(p.processIdentifier, SIGINT)
-        let finished = exited.wait(timeout: .now() + 60) == .success
+        kill(p.process.processIdentifier, SIGINT)
+        guard p.waitForExit(deadline: 60) else { return XCTFail("no exit within 60 s of SIGINT") }
         let seconds = Date().timeIntervalSince(t0)
-        guard finished else {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            err.fileHandleForReading.readabilityHandler = nil
-            return XCTFail("no exit within 60 s of SIGINT")
-        }
-        err.fileHandleForReading.readabilityHandler = nil
         print(String(format: "SIGINT to exit: %.2f s", seconds))
-        XCTAssertEqual(p.terminationStatus, 130)
-        let log = text.text
+        XCTAssertEqual(p.process.terminationStatus, 130)
+        let log = p.stderr.text
         XCTAssertTrue(log.contains("stopping"), log)
         XCTAssertLessThan(seconds, 2, "Ctrl-C took \(seconds) s to act")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "files left behind")

@@ -145,16 +145,17 @@ final class TraceTests: XCTestCase {
     func testInterruptedRunsLeaveNoTrace() throws {
         try CLI.requireModel()
         let dir = try CLI.tempDir()
-        for (sig, delay) in [(SIGINT, 2.0), (SIGKILL, 3.0), (SIGINT, 6.0)] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: CLI.binary)
-            p.arguments = ["trace", "--context", "8k", "--chunk-tokens", "1024", "--quiet", "--out", dir.appendingPathComponent("t.h5").path]
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            Thread.sleep(forTimeInterval: delay)
-            kill(p.processIdentifier, sig)
-            p.waitUntilExit()
-            XCTAssertNotEqual(p.terminationStatus, 0, "signal \(sig) after \(delay) s")
+        // Where each signal lands, by the run's own progress: in the first chunk's prefill (0.5 and
+        // 1.5 CPU seconds in), and once the first chunk is done.
+        let stages: [(Int32, String, Double)] = [(SIGINT, "", 0.5), (SIGKILL, "", 1.5), (SIGINT, "1/", 0)]
+        for (sig, line, cpu) in stages {
+            let p = try Child(["trace", "--context", "8k", "--chunk-tokens", "512", "--out", dir.appendingPathComponent("t.h5").path])
+            p.waitForStderr { $0.contains("memory estimate") && (line.isEmpty || $0.contains(line)) }
+            p.waitForCPU(cpu, from: p.cpuSeconds)
+            XCTAssertTrue(p.isRunning, "the trace ended before signal \(sig): \(p.stderr.text)")
+            kill(p.process.processIdentifier, sig)
+            XCTAssertTrue(p.waitForExit(deadline: 120), "no exit after signal \(sig)")
+            XCTAssertNotEqual(p.process.terminationStatus, 0, "signal \(sig) after '\(line)' and \(cpu) CPU s")
             let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
             XCTAssertFalse(left.contains("t.h5"), "a trace was left after signal \(sig): \(left)")
         }

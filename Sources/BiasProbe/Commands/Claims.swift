@@ -137,7 +137,7 @@ extension ClaimsRun {
         if quiet { common.append("--quiet") }
         if restart { common.append("--restart") }
         if !quiet { Log.info("claims: \(n) processes x \(threadsEach) thread(s); parts in \(dir)") }
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let exe = URL(fileURLWithPath: CommandLineEntry.executablePath)
         var children: [Process] = []
         for i in 1...n {
             let p = Process()

@@ -40,7 +40,7 @@ struct SlurmOptions: ParsableArguments {
         let stem = ((absOut as NSString).deletingPathExtension as NSString).lastPathComponent
         let logs = (dir as NSString).appendingPathComponent("logs")
         try fm.createDirectory(atPath: logs, withIntermediateDirectories: true)
-        let binary = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let binary = CommandLineEntry.executablePath
         var job = SlurmJob(command: command, arguments: arguments, shards: shards, out: absOut, workingDirectory: cwd, binary: binary,
                            shardScript: (dir as NSString).appendingPathComponent("\(stem).sbatch"),
                            mergeScript: (dir as NSString).appendingPathComponent("\(stem).merge.sbatch"))
