@@ -68,6 +68,7 @@ trace() {
     "${SWIFTC[@]}" -module-name TraceFuzz -I "$OUT/modules" "${BLAS[@]}" "${HDF5[@]}" "${QUANT[@]}" \
         Fuzz/TraceFuzz/*.swift Sources/BiasProbe/Trace/TraceFile.swift Sources/BiasProbe/Trace/TraceSchema.swift \
         Sources/BiasProbe/Trace/TraceSummary.swift Sources/BiasProbe/Trace/DocumentMap.swift Sources/BiasProbe/Support/InputFile.swift \
+        Sources/BiasProbe/Support/SelfExecutable.swift \
         "$OUT/obj/PCInference.o" "$OUT/obj/CQuant.o" "$OUT/obj/HDF5Bridge.o" "${LIBS[@]}" -o "$OUT/trace-fuzz" 2> >(grep -v "ld.gold: warning: Cannot export local symbol" >&2)
 }
 

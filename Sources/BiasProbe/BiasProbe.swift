@@ -38,7 +38,10 @@ public enum CommandLineEntry {
     /// The program child processes run (`check-trace`, claim workers, Slurm scripts): this
     /// executable, or the built binary when tests run commands in-process (their own executable
     /// is the test runner).
-    nonisolated(unsafe) public static var executable = "/proc/self/exe"
+    public static var executable: String {
+        get { SelfExecutable.path }
+        set { SelfExecutable.path = newValue }
+    }
 
     /// `executable` with its symbolic links resolved.
     static var executablePath: String { URL(fileURLWithPath: executable).resolvingSymlinksInPath().path }

@@ -234,7 +234,7 @@ extension TraceReader {
     /// there into a one-line error here.
     static func checkInChildProcess(_ path: String, sweep: Bool = false) throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandLineEntry.executable)
+        p.executableURL = URL(fileURLWithPath: SelfExecutable.path)
         p.arguments = ["check-trace", path] + (sweep ? ["--sweep"] : [])
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
