@@ -159,7 +159,7 @@ public struct EssayRunner {
         // each run twice: the rule's keys, then as many keys per head drawn at random (v3).
         func calibrated(_ rules: [CalibrationRule], _ obs: [AttentionObserver], control: Bool) throws -> ParallelCompPipeline.Result {
             var cfg = base; cfg.calibration = rules
-            if control { cfg.calibrationControl = .random; cfg.calibrationControlSeed = ex.passkeySeed ^ 0xC0_7701 }
+            if control { cfg = PasskeyRunner.controlled(cfg, seed: ex.passkeySeed) }
             return try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: obs)
         }
         for control in [false, true] {
