@@ -35,8 +35,6 @@ public struct FewShotRunner {
     public let model: LlamaModel
     public let tok: Tokenizer
     public let settings: ClaimSettings
-    /// Chunk passes shared with the example's other runs, or nil.
-    public var passes: ChunkPassMemo? = nil
 
     public func run(_ ex: ClaimExample) throws -> FewShotRuns {
         let L = model.config.layerCount, C = ex.chunks
@@ -54,7 +52,6 @@ public struct FewShotRunner {
         func outcome(_ cfg: ParallelCompConfig) throws -> FewShotRuns.Outcome {
             let evictedLayers = Set(cfg.calibration.flatMap { Array($0.layers) }).count
             let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
-            pc.passMemo = passes
             let r = try pc.run(try .init(chunkTokenIDs: content.map { prefix + $0 }, questionIDs: q), generate: false, scoreAnswer: answer,
                                cancelled: { Signals.isInterrupted })
             return .init(nll: r.answerNLL ?? .nan, correct: Self.correct(top20: r.top20IDs, labelFirstTokens: firsts, right: task.query.type),

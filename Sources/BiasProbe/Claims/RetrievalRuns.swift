@@ -46,8 +46,6 @@ public struct PasskeyRunner {
     public let tok: Tokenizer
     public let settings: ClaimSettings
     public var doc: [Int] = []
-    /// Chunk passes shared with the example's other runs, or nil.
-    public var passes: ChunkPassMemo? = nil
 
     public func task(_ ex: ClaimExample) -> RetrievalExample {
         let b = RetrievalTaskBuilder(tokenizer: tok)
@@ -77,7 +75,6 @@ public struct PasskeyRunner {
         base.bandWidth = max(1, Int((0.025 * Double(settings.passkeyChunk)).rounded()))
         func outcome(_ cfg: ParallelCompConfig) throws -> PasskeyRuns.Outcome {
             let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: ClaimPrompt.format(tok, settings.promptLayout))
-            pc.passMemo = passes
             // v3: the needle's chunk is kept in every pass-key run, so an eviction's effect on
             // retrieval is not a change of the kept chunk (T17 tests the selection itself).
             let o = try RetrievalRunner.run(task, pipeline: pc, measure: true, keepNeedleChunk: true, cancelled: { Signals.isInterrupted })
@@ -128,7 +125,7 @@ public struct ContinuationRunner {
     public let tok: Tokenizer
     public let settings: ClaimSettings
     public let doc: [Int]
-    /// Chunk passes shared with the example's other runs (the counts share their last chunks), or nil.
+    /// Chunk passes shared by the runs (the counts share their last chunks), or nil.
     public var passes: ChunkPassMemo? = nil
 
     /// The C chunks are the C x width tokens just before a point; the "question" is the next 16
