@@ -86,6 +86,8 @@ public struct EssayRunner {
     public let tok: Tokenizer
     public let settings: ClaimSettings
     public let doc: [Int]
+    /// Chunk passes shared by the runs (most repeat the official run's passes), or nil.
+    public var passes: ChunkPassMemo? = nil
 
     public var format: PromptFormat { ClaimPrompt.format(tok, settings.promptLayout) }
 
@@ -200,6 +202,7 @@ public struct EssayRunner {
 
     public func run(_ cfg: ParallelCompConfig, chunks: [[Int]], q: [Int], observers: [AttentionObserver], generate: Bool = false) throws -> ParallelCompPipeline.Result {
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
+        pc.passMemo = passes
         let t0 = Date()
         defer {
             if ProcessInfo.processInfo.environment["BIASPROBE_CLAIMS_TIMING"] != nil {

@@ -125,6 +125,8 @@ public struct ContinuationRunner {
     public let tok: Tokenizer
     public let settings: ClaimSettings
     public let doc: [Int]
+    /// Chunk passes shared by the runs (the counts share their last chunks), or nil.
+    public var passes: ChunkPassMemo? = nil
 
     /// The C chunks are the C x width tokens just before a point; the "question" is the next 16
     /// tokens (raw text, as in a perplexity test) and the scored answer the tokens after them.
@@ -140,6 +142,7 @@ public struct ContinuationRunner {
             let chunks = (0..<C).map { c in prefix + Array(doc[(split - (C - c) * w)..<(split - (C - c - 1) * w)]) }
             var cfg = ParallelCompConfig(); cfg.maxNewTokens = 1
             let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
+            pc.passMemo = passes
             let r = try pc.run(try .init(chunkTokenIDs: chunks, questionIDs: question), generate: false, scoreAnswer: answer,
                                cancelled: { Signals.isInterrupted })
             out.nll[C] = r.answerNLL ?? .nan

@@ -38,6 +38,8 @@ struct ClaimsRun: ParsableCommand {
     var processes: Int = 1
     @Option(help: ArgumentHelp("Chunk and question layout: official (raw text, no chat markup, as the official code feeds LLaMA models) or chat (the model's chat template copied into every chunk). Run both to see the template's effect.", valueName: "official|chat"))
     var promptLayout: ClaimPromptLayout = .official
+    @Flag(help: "Run every chunk pass of an example, even one an earlier run of that example already did (by default such a pass is taken from the example's memo; the numbers are the same).")
+    var noReuseScores = false
 
     func validate() throws {
         if let e = examples, e < 1 { throw ValidationError("--examples must be at least 1") }
@@ -75,7 +77,8 @@ struct ClaimsRun: ParsableCommand {
         guard doc.count > settings.tokensNeeded + 64 else { throw CLIError("the essays hold \(doc.count) tokens; these settings need \(settings.tokensNeeded)") }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let items = settings.workList(essayTokens: doc.count)
-        let session = ClaimSession(model: model, tok: tok, settings: settings, doc: doc, claims: ClaimCatalog.all)
+        var session = ClaimSession(model: model, tok: tok, settings: settings, doc: doc, claims: ClaimCatalog.all)
+        session.reusePasses = !noReuseScores
         let header = ClaimsHeader(settings: settings, modelName: model.config.name, layers: model.config.layerCount, heads: model.config.headCount)
         func say(_ s: String) { if !quiet { Log.info(s) } }
         say("claims: \(items.count) examples, \(promptLayout.rawValue) layout, \(ClaimProtocol.line)")
@@ -136,6 +139,7 @@ extension ClaimsRun {
         if quick { common.append("--quick") }
         if quiet { common.append("--quiet") }
         if restart { common.append("--restart") }
+        if noReuseScores { common.append("--no-reuse-scores") }
         if !quiet { Log.info("claims: \(n) processes x \(threadsEach) thread(s); parts in \(dir)") }
         let exe = URL(fileURLWithPath: CommandLineEntry.executablePath)
         var children: [Process] = []

@@ -14,6 +14,8 @@ public final class RowStatsObserver: AttentionObserver, @unchecked Sendable {
     }
 
     public var needsEntropy: Bool { true }
+    /// Only a local observer sees chunk passes (`begin` declines every other stage).
+    public var watchesChunkPasses: Bool { stage == .local }
     public func begin(scope: ObservationScope, workers: Int) -> Bool {
         guard scope.stage == stage else { return false }
         sums.begin(workers: workers)

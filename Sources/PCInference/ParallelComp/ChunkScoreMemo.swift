@@ -33,6 +33,8 @@ public final class ChunkScoreMemo: @unchecked Sendable {
         var evictionAlignment: EvictionAlignment
         var evictChunkFirstToken: Bool
         var batchChunks: Int
+        /// A matched control evicts other keys than its rule, so it scores differently.
+        var calibrationControl: ParallelCompConfig.CalibrationControl, calibrationControlSeed: UInt64
     }
 
     static func settings(_ c: ParallelCompConfig) -> String {
@@ -41,7 +43,8 @@ public final class ChunkScoreMemo: @unchecked Sendable {
                               calibrationRows: c.calibrationRows, bandWidth: c.bandWidth, equalizeHeads: c.equalizeHeads,
                               bandEdges: c.bandEdges, chunkCalibrationRows: c.chunkCalibrationRows,
                               evictionAlignment: c.evictionAlignment, evictChunkFirstToken: c.evictChunkFirstToken,
-                              batchChunks: c.batchChunks)
+                              batchChunks: c.batchChunks, calibrationControl: c.calibrationControl,
+                              calibrationControlSeed: c.calibrationControlSeed)
         return (try? JSONCoding.line(s)) ?? ""
     }
 

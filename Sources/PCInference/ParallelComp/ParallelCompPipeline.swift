@@ -11,6 +11,9 @@ public final class ParallelCompPipeline {
     /// Scores of chunks seen before (nil: every chunk is prefilled). Used only when nothing
     /// watches the chunk passes: observers and chunk-stage calibration need every pass.
     public var memo: ChunkScoreMemo? = ChunkScoreMemo()
+    /// Finished chunk passes shared with other runs over the same chunks (nil, the default:
+    /// every pass that is not skipped runs). See `ChunkPassMemo`.
+    public var passMemo: ChunkPassMemo?
 
     /// One chunk of the document.
     public struct Chunk: Codable, Sendable {

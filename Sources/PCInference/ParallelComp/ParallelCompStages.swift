@@ -136,12 +136,23 @@ extension ParallelCompPipeline {
     func scoreChunks(_ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?, cancelled: () -> Bool) throws {
         let K = min(config.keepChunks, st.chunks.count)
         let t0 = Date()
-        let memo = (!observers.contains { $0.watchesChunkPasses } && config.ranking != .random) ? self.memo : nil
+        let watched = observers.contains { $0.watchesChunkPasses }
+        let memo = (!watched && config.ranking != .random) ? self.memo : nil
         let memoSettings = ChunkScoreMemo.settings(config)
-        var skipped = 0, unscored = 0, i = 0
+        // Finished passes of earlier runs (opt-in); a watched pass runs, and is stored.
+        let passes = (config.evictionLab == nil && config.batchChunks <= 1) ? passMemo : nil
+        let passSettings = passes == nil ? "" : ChunkPassMemo.settings(config)
+        var skipped = 0, unscored = 0, reused = 0, i = 0
         // Forced chunks that fill the keep budget decide the selection: no other chunk's score
         // can change it, so (when no observer watches chunk passes) the others are not prefilled.
-        let forcedFill = st.forced.count >= K && !observers.contains { $0.watchesChunkPasses }
+        let forcedFill = st.forced.count >= K && !watched
+        func hold(_ candidate: ScoredChunk) {
+            st.chunks[candidate.id].nll = candidate.nll
+            memo?.store(memoKey(st, candidate.id, memoSettings), .init(nll: candidate.nll, calibration: candidate.calibration))
+            st.held.append(candidate.held)
+            st.held.sort(by: st.before)
+            if st.held.count > K { st.held.removeLast() }   // the dropped chunk's KV is freed here
+        }
         while i < st.chunks.count {
             if cancelled() { throw CancellationError() }
             if forcedFill, !st.forced.contains(st.chunks[i].id) {
@@ -161,14 +172,17 @@ extension ParallelCompPipeline {
                 i += 1
                 continue
             }
+            if let passes, !watched, let done = passes.lookup(passKey(st, i, passSettings)) {
+                hold(reusePass(done, chunk: i, st))
+                reused += 1
+                progress?(.chunkFinished(index: i, total: st.chunks.count, tokens: 0, nll: done.nll))   // nothing prefilled
+                i += 1
+                continue
+            }
             let group = Array(i..<min(i + max(1, config.batchChunks), st.chunks.count))
             for candidate in try prefillChunks(group, st, observers: observers, progress: progress) {
-                st.chunks[candidate.id].nll = candidate.nll
-                memo?.store(memoKey(st, candidate.id, memoSettings),
-                            .init(nll: candidate.nll, calibration: candidate.calibration))
-                st.held.append(candidate.held)
-                st.held.sort(by: st.before)
-                if st.held.count > K { st.held.removeLast() }   // the dropped chunk's KV is freed here
+                if let passes { passes.store(passKey(st, candidate.id, passSettings), .init(candidate)) }
+                hold(candidate)
                 progress?(.chunkFinished(index: candidate.id, total: st.chunks.count, tokens: st.chunks[candidate.id].contextLength + st.m,
                                          nll: candidate.nll))
             }
@@ -177,6 +191,34 @@ extension ParallelCompPipeline {
         st.timings["chunk_prefill_s"] = Date().timeIntervalSince(t0)
         st.timings["chunks_reused"] = Double(skipped)
         st.timings["chunks_unscored"] = Double(unscored)
+        if passes != nil { st.timings["chunk_passes_reused"] = Double(reused) }
+    }
+
+    /// A chunk pass's memo key: its tokens, its question, the model, the chunk-stage settings,
+    /// and where chunk-stage eviction starts in it and how much SnapKV keeps (both depend on
+    /// the chunk's place in the document, not only on its tokens).
+    private func passKey(_ st: RunState, _ i: Int, _ settings: String) -> ChunkPassMemo.Key {
+        let snap = config.compression.flatMap { $0.stage == .chunk ? $0 : nil }
+        let evicts = snap != nil || !config.calibrationRules(at: .chunk).isEmpty
+        return .init(model: ObjectIdentifier(model), chunk: st.chunks[i].tokens, question: st.question(ofChunk: i), settings: settings,
+                     firstCandidate: evicts ? st.firstCandidate(st.chunks[i]) : 0,
+                     snapBudget: snap.map { min(st.snapKVBudget($0), st.chunks[i].contextLength) } ?? 0)
+    }
+
+    /// A stored pass as this run's chunk i: the same cache, masks and evictions, scored anew
+    /// (the score depends on the chunk's id and on whether it is forced).
+    private func reusePass(_ e: ChunkPassMemo.Entry, chunk j: Int, _ st: RunState) -> ScoredChunk {
+        if let cal = e.calibration { st.record(cal, chunk: st.chunks[j].id) }
+        return ScoredChunk(id: j, nll: e.nll, held: HeldChunk(id: j, score: heapScore(nll: e.nll, chunk: j, st), block: e.block, masks: e.masks,
+                                                               compressed: e.compressed, snapKept: e.snapKept), calibration: e.calibration)
+    }
+
+    /// A chunk's place in the keep-K heap (lower is better): its NLL, or under the random-selection
+    /// ablation a seeded uniform score in [0, 3); forced chunks first.
+    private func heapScore(nll: Double, chunk j: Int, _ st: RunState) -> Double {
+        var rng = SplitMix64(seed: config.rankingSeed &+ UInt64(st.chunks[j].id) &* 0x9E37_79B9_7F4A_7C15)
+        let rank = config.ranking == .random ? Double(rng.next() >> 11) / Double(1 << 53) * 3 : nll
+        return st.forced.contains(st.chunks[j].id) ? -Double.infinity : config.selection == .lowestNLL ? rank : -rank
     }
 
     private func memoKey(_ st: RunState, _ i: Int, _ settings: String) -> ChunkScoreMemo.Key {
@@ -282,11 +324,7 @@ extension ParallelCompPipeline {
             let calibration = hook.map { ChunkCalibration(evictedKeys: $0.evictedKeys, outliers: $0.outliers) }
             if let calibration { st.record(calibration, chunk: st.chunks[j].id) }
             let block = batched ? Self.extract(cache.slices[0].block, start: starts[gi], count: cLen + m) : cache.slices[0].block
-            // The random-selection ablation ranks by a seeded uniform score in [0, 3) instead.
-            var rng = SplitMix64(seed: config.rankingSeed &+ UInt64(st.chunks[j].id) &* 0x9E37_79B9_7F4A_7C15)
-            let rank = config.ranking == .random ? Double(rng.next() >> 11) / Double(1 << 53) * 3 : nll
-            let score = st.forced.contains(st.chunks[j].id) ? -Double.infinity : config.selection == .lowestNLL ? rank : -rank
-            return ScoredChunk(id: j, nll: nll, held: HeldChunk(id: j, score: score, block: block, masks: masks,
+            return ScoredChunk(id: j, nll: nll, held: HeldChunk(id: j, score: heapScore(nll: nll, chunk: j, st), block: block, masks: masks,
                                                                  compressed: compressed, snapKept: keptKeys, labKept: labKept), calibration: calibration)
         }
     }
