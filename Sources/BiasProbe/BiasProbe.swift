@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 @main
 struct BiasProbe: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 /// Which model to load, shared by every command that runs one.
 struct ModelOptions: ParsableArguments {
