@@ -75,7 +75,7 @@ struct Sweep: ParsableCommand {
         // Every point's settings are checked before any work.
         let configs = try points.map { p -> ParallelCompConfig in
             let c = try usage { try p.apply(to: base, layerCount: model.config.layerCount) }
-            do { try ConfigCheck.validate(c) } catch { throw CLIError("--vary point \(p.label(axes: axes)): \(error)") }
+            do { try ConfigCheck.validate(c) } catch { throw CLIError("--vary point \(p.label(axes: axes)): \(commandLineText(error))") }
             return c
         }
         for a in axes where a.parameter == .window || a.parameter == .kernel {
@@ -101,7 +101,7 @@ struct Sweep: ParsableCommand {
         for (pi, c) in configs.enumerated() {
             for ex in firstOfEachTask {
                 do { _ = try makePipeline(ex, c).prepare(context: ex.context, question: ex.question) }
-                catch { throw CLIError("point \(points[pi].label(axes: axes)): \(error)") }
+                catch { throw CLIError("point \(points[pi].label(axes: axes)): \(commandLineText(error))") }
             }
         }
         func settings(_ axes: [SweepAxis]) throws -> String {

@@ -9,5 +9,5 @@ extension SweepMetric: ExpressibleByArgument {}
 
 /// A sweep grid that does not parse is a usage error, as if ArgumentParser had rejected the option.
 func usage<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as SweepGridError { throw ValidationError(e.description) }
+    do { return try body() } catch let e as SweepGridError { throw ValidationError(e.text(\.commandLineText)) }
 }

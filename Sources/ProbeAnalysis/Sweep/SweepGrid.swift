@@ -16,8 +16,15 @@ public enum SweepParameter: String, CaseIterable, Codable {
 
 /// A `--vary` axis or value that does not parse or combine (the command line reports it as a usage error).
 public struct SweepGridError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ d: String) { description = d }
+    let head: String
+    /// The eviction-lab setting a point makes invalid, for the caller to put in its own words.
+    public let setting: SettingError?
+    let tail: String
+    init(_ d: String) { head = d; setting = nil; tail = "" }
+    init(_ head: String, setting: SettingError, _ tail: String) { self.head = head; self.setting = setting; self.tail = tail }
+    public var description: String { text { "\($0)" } }
+    /// The message with `setting` described by `describe`.
+    public func text(_ describe: (SettingError) -> String) -> String { head + (setting.map(describe) ?? "") + tail }
 }
 
 /// One value of a parameter: a number, "off" (compression or calibration disabled) or a rule list.
@@ -120,7 +127,7 @@ public struct SweepPoint: Equatable {
             }
         }
         if let lab = c.evictionLab {
-            do { try lab.check() } catch { throw SweepGridError("--vary policy=\(lab.kind.rawValue): \(error) (give --budget N or --ratio R, or vary budget)") }
+            do { try lab.check() } catch { throw SweepGridError("--vary policy=\(lab.kind.rawValue): ", setting: error, " (give --budget N or --ratio R, or vary budget)") }
         }
         if values[.window] != nil || values[.kernel] != nil {
             // Window and kernel only mean something with compression on.
