@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "biasprobe", targets: ["BiasProbe"]),
         .library(name: "PCInference", targets: ["PCInference"]),
+        .library(name: "ProbeAnalysis", targets: ["ProbeAnalysis"]),
         .library(name: "HDF5Bridge", targets: ["HDF5Bridge"]),
         .library(name: "Heatmap", targets: ["Heatmap"]),
     ],
@@ -34,12 +35,14 @@ let package = Package(
         .target(name: "PCInference", dependencies: ["CBLAS", "CQuant", "CSpinPool"], swiftSettings: fast),
         .target(name: "HDF5Bridge", dependencies: ["CHDF5"]),
         .target(name: "Heatmap", dependencies: ["CPNG"], swiftSettings: fast),
+        // The science on top of inference: claims, sweeps, eval parts and sharding, the eviction
+        // lab's analysis, trace recording and reading. No argument parsing, no progress lines.
+        .target(name: "ProbeAnalysis", dependencies: ["PCInference", "HDF5Bridge", "Heatmap", "COpenSSL"], swiftSettings: fast),
         .executableTarget(
             name: "BiasProbe",
             dependencies: [
-                "PCInference", "HDF5Bridge", "Heatmap",
+                "ProbeAnalysis", "PCInference", "HDF5Bridge", "Heatmap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                "COpenSSL",
             ],
             swiftSettings: fast),
 
@@ -47,8 +50,8 @@ let package = Package(
         .testTarget(name: "HDF5BridgeTests", dependencies: ["HDF5Bridge"]),
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap"]),
         // Runs most commands in-process (CommandLineEntry) and a few through the built binary.
-        .testTarget(name: "BiasProbeTests", dependencies: ["BiasProbe", "PCInference", "HDF5Bridge", "Heatmap"], exclude: ["Fixtures"]),
-        // The claim statistics on synthetic attention (no model): imports the executable's code.
-        .testTarget(name: "ClaimsTests", dependencies: ["BiasProbe", "PCInference"]),
+        .testTarget(name: "BiasProbeTests", dependencies: ["BiasProbe", "ProbeAnalysis", "PCInference", "HDF5Bridge", "Heatmap"], exclude: ["Fixtures"]),
+        // The claim statistics on synthetic attention (no model).
+        .testTarget(name: "ClaimsTests", dependencies: ["ProbeAnalysis", "PCInference"]),
     ]
 )

@@ -63,12 +63,12 @@ gguf() {
 trace() {
     pcinference
     hdf5bridge
-    # The trace reader lives in the biasprobe executable; its files are compiled in here as they are.
+    # The trace reader lives in the ProbeAnalysis library; its files are compiled in here as they are.
     say "linking trace-fuzz"
     "${SWIFTC[@]}" -module-name TraceFuzz -I "$OUT/modules" "${BLAS[@]}" "${HDF5[@]}" "${QUANT[@]}" \
-        Fuzz/TraceFuzz/*.swift Sources/BiasProbe/Trace/TraceFile.swift Sources/BiasProbe/Trace/TraceSchema.swift \
-        Sources/BiasProbe/Trace/TraceSummary.swift Sources/BiasProbe/Trace/DocumentMap.swift Sources/BiasProbe/Support/InputFile.swift \
-        Sources/BiasProbe/Support/SelfExecutable.swift \
+        Fuzz/TraceFuzz/*.swift Sources/ProbeAnalysis/Trace/TraceFile.swift Sources/ProbeAnalysis/Trace/TraceSchema.swift \
+        Sources/ProbeAnalysis/Trace/TraceSummary.swift Sources/ProbeAnalysis/Trace/DocumentMap.swift Sources/ProbeAnalysis/Support/InputFile.swift \
+        Sources/ProbeAnalysis/Support/SelfExecutable.swift Sources/ProbeAnalysis/Support/AnalysisError.swift \
         "$OUT/obj/PCInference.o" "$OUT/obj/CQuant.o" "$OUT/obj/HDF5Bridge.o" "${LIBS[@]}" -o "$OUT/trace-fuzz" 2> >(grep -v "ld.gold: warning: Cannot export local symbol" >&2)
 }
 

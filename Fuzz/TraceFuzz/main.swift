@@ -4,15 +4,10 @@
 // through what `biasprobe inspect` does: TraceReader's checks of format, version and
 // completeness, the summary (TraceSummary: arrays checked against the layer/head/chunk counts,
 // then indexed), every dataset of the schema by its stable name, and every root attribute.
-// The reader's own files are compiled in (see Fuzz/build.sh); CLIError is restated below
-// because its home, Support/Options.swift, needs ArgumentParser.
+// The reader's own files are compiled in (see Fuzz/build.sh), not the whole ProbeAnalysis
+// library, which would bring the claims, Heatmap and OpenSSL into the fuzzer.
 import Foundation
 import HDF5Bridge
-
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
 
 private let inputPath: String = {
     // Memory-backed /dev/shm when there is one: a file is written for every input.

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 @main
 struct BiasProbe: ParsableCommand {
@@ -21,7 +22,7 @@ struct BiasProbe: ParsableCommand {
 
     static func main() {
         // Must happen before anything else: OpenBLAS picks its kernel when the library loads.
-        BLASKernelSelection.ensureBestKernel()
+        BLASStartup.ensureBestKernel()
         Signals.install()
         // One --json line per finished example: line-buffer stdout even into a file or pipe, so a
         // run that is interrupted or killed keeps every line it printed (and tail -f shows them).
@@ -52,6 +53,7 @@ public enum CommandLineEntry {
         // the top-level merge, which recognises sweep and eval parts.
         var args = arguments
         if args.prefix(2) == ["eval", "merge"] || args.prefix(2) == ["sweep", "merge"] { args = ["merge"] + args.dropFirst(2) }
+        ProgramEnvironment.apply()
         do {
             var command = try BiasProbe.parseAsRoot(args)
             try command.run()
@@ -66,6 +68,8 @@ public enum CommandLineEntry {
             Log.info("biasprobe: \(e)")
             return 130
         } catch {
+            // A library's setting error is said in flag names.
+            let error = (error as? SettingError).map { CLIError($0.commandLineText) as Error } ?? error
             // Help and version requests print to stdout as usual; every error is one line, no usage dump.
             let code = BiasProbe.exitCode(for: error)
             guard code != .success else {

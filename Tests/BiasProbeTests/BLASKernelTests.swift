@@ -20,6 +20,23 @@ final class BLASKernelTests: XCTestCase {
         }
     }
 
+    /// The program reads BIASPROBE_DECODE_PATH and BIASPROBE_CACHE and hands them to the inference
+    /// library (which reads no environment) before every command, in-process runs included.
+    func testEnvironmentReachesTheLibrary() throws {
+        try CLI.requireModel()
+        func decodePath(_ env: [String: String]) throws -> String? {
+            let r = try CLI.run(["info", "--json"], environment: env)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["decode_path"] as? String
+        }
+        XCTAssertEqual(try decodePath(["BIASPROBE_DECODE_PATH": "int8"]), "int8")
+        XCTAssertEqual(try decodePath([:]), "float")
+        let cache = try CLI.tempDir().appendingPathComponent("no-cache-here").path
+        let r = try CLI.run(["info", "--model", "smollm2"], environment: ["BIASPROBE_CACHE": cache])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains(cache), r.stderr)
+    }
+
     /// When OpenBLAS picks a generic kernel, biasprobe re-executes itself with OPENBLAS_CORETYPE.
     func testReexecPicksTunedKernel() throws {
         try CLI.requireModel()

@@ -45,6 +45,12 @@ final class BadInputTests: XCTestCase {
         try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--calibration", "sink:20-40"], contains: "outside")
         try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--calibration", "sideways:1-2"], contains: "BAND")
         try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--keep-chunks", "0"], contains: "keep-chunks")
+        // The inference library reports eviction-lab problems by setting; the command line says them with its flags.
+        try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--policy", "h2o", "--budget", "8", "--ratio", "0.5"],
+                               contains: "--policy needs exactly one of --budget N or --ratio R")
+        try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--policy", "h2o", "--budget", "4", "--sink", "4", "--recent", "4"],
+                               contains: "--sink 4 + --recent 4 exceed --budget 4")
+        try assertOneLineError(["sweep", "--vary", "policy=h2o"], contains: "--vary policy=h2o: --policy needs exactly one of --budget N or --ratio R")
         let empty = dir.appendingPathComponent("empty.txt").path
         try "  \n".write(toFile: empty, atomically: true, encoding: .utf8)
         try assertOneLineError(["run", "--input", empty, "--question", "Why?"], contains: "empty")

@@ -1,4 +1,4 @@
-import BiasProbe
+import ProbeAnalysis
 import XCTest
 
 final class BootstrapTests: XCTestCase {

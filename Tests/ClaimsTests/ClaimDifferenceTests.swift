@@ -1,4 +1,4 @@
-import BiasProbe
+import ProbeAnalysis
 import XCTest
 
 /// Model differences are paired by example and carry an interval; a planted difference is

@@ -1,4 +1,4 @@
-import BiasProbe
+import ProbeAnalysis
 import XCTest
 
 /// Each claim statistic on synthetic attention whose answer is planted: a statistic that stops

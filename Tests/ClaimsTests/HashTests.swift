@@ -1,5 +1,5 @@
 import XCTest
-import BiasProbe
+import ProbeAnalysis
 
 /// The SHA-256 behind model hashes and shard work lists (libcrypto): FIPS 180-2 test vectors.
 final class HashTests: XCTestCase {

@@ -1,4 +1,4 @@
-import BiasProbe
+import ProbeAnalysis
 import XCTest
 
 /// T14, T16, T17 on planted outcomes, and the few-shot task they run on.

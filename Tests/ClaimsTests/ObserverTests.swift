@@ -1,4 +1,4 @@
-import BiasProbe
+import ProbeAnalysis
 import PCInference
 import XCTest
 

@@ -92,6 +92,31 @@ final class EvictionLabTests: XCTestCase {
         XCTAssertNoThrow(try tokens.check())
     }
 
+    /// `check` says which setting is wrong as a typed case, in the library's names for settings,
+    /// never a command line's flags (the command line words each case with its flags).
+    func testCheckNamesTheSettingNotAFlag() {
+        func problem(_ s: EvictionLabSettings) -> SettingError? {
+            do { try s.check(); return nil } catch { return error }
+        }
+        XCTAssertEqual(problem(EvictionLabSettings(kind: .h2o)), .budgetAndRatio)
+        XCTAssertEqual(problem(EvictionLabSettings(kind: .h2o, budget: 8, ratio: 0.5)), .budgetAndRatio)
+        XCTAssertEqual(problem(EvictionLabSettings(kind: .h2o, budget: 0)), .budgetBelowOne)
+        XCTAssertEqual(problem(EvictionLabSettings(kind: .h2o, ratio: 1.5)), .ratioOutOfRange)
+        XCTAssertEqual(problem(EvictionLabSettings(kind: .h2o, budget: 6, sink: 4, recent: 4)), .protectedOverBudget(sink: 4, recent: 4, budget: 6))
+        XCTAssertEqual(problem(EvictionLabSettings(kind: .snapkv, budget: 64, decodeEviction: true)), .decodeEvictionUnsupported(policy: "snapkv"))
+        XCTAssertNil(problem(EvictionLabSettings(kind: .h2o, budget: 8)))
+        XCTAssertEqual(SettingError.budgetAndRatio.fields, ["evictionLab.budget", "evictionLab.ratio"])
+        let all: [SettingError] = [.budgetAndRatio, .budgetBelowOne, .ratioOutOfRange, .negativeSinkOrRecent,
+                                   .protectedOverBudget(sink: 1, recent: 2, budget: 2), .windowOrKernel, .betaBelowOne,
+                                   .decodeEvictionUnsupported(policy: "knorm"), .oracleChunkInKVPress, .kvpressNeedsPolicyAndCausal,
+                                   .kvpressNeedsOneChunk(chunks: 3), .sharedPrefillNeedsCausalKVPress, .keepChunksBelowOne,
+                                   .labWithBatchedChunks, .batchedChunksNeedOnePass, .chunkNotBelowLengthBudget(chunkTokens: 9000, budget: 8000)]
+        for e in all {
+            XCTAssertFalse(e.description.contains("--"), e.description)
+            XCTAssertFalse(e.fields.isEmpty, e.description)
+        }
+    }
+
     func testBandLogCountsKeptKeysAndMassByBand() {
         var log = PolicyBandLog(chunks: 1, layers: 1, heads: 1, width: 2)
         // Candidates 1...6 (n = 6), question keys 7, 8 (m = 2); summed attention of the 2 rows.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 /// `bench eviction-lab`: the kvpress setting's (policy, ratio) grid on one context, run point by
 /// point (a prefill each) and with one prefill serving every point, timed side by side, and

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 struct Claims: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(

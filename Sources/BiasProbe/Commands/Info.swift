@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,7 +25,7 @@ struct Info: ParsableCommand {
                 tokenizerPre: tok.preTokenizer.rawValue, chatTemplate: tok.chatTemplate?.rawValue ?? "none",
                 weightsBytes: model.weights.arenaBytes + model.weights.mappedBytes, weightsResidentBytes: model.weights.residentWeightBytes,
                 weightsMappedBytes: model.weights.mappedBytes, decodeKernel: QuantMatVec.kernelName, decodePath: model.decodePath.rawValue,
-                blasKernel: BLAS.coreName, blasKernelChoice: BLASKernelSelection.report, blasConfig: BLAS.config, threads: model.threads,
+                blasKernel: BLAS.coreName, blasKernelChoice: BLASStartup.report, blasConfig: BLAS.config, threads: model.threads,
                 loadSeconds: loadSeconds, peakRSSBytes: ProcessStats.peakRSS, tokenizer: tok.isSentencePiece ? "sentencepiece" : "bpe",
                 layerKind: (0..<c.layerCount).map { c.layerKind($0).rawValue }))
             return
@@ -43,7 +44,7 @@ struct Info: ParsableCommand {
         tensors       \(types)
         weights       \(String(format: "%.0f", Double(model.weights.mappedBytes) / 1e6)) MB read in place from the file mapping + \(String(format: "%.2f", Double(model.weights.residentWeightBytes) / 1e6)) MB float32 vectors; loaded in \(String(format: "%.2f", loadSeconds)) s
         decode        \(model.decodePath.rawValue) path (BIASPROBE_DECODE_PATH=float|int8|sgemm), kernel \(QuantMatVec.kernelName)
-        BLAS          \(BLASKernelSelection.report), \(model.threads) threads
+        BLAS          \(BLASStartup.report), \(model.threads) threads
         """)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(

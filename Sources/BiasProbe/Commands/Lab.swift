@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 /// `lab`: the eviction lab's comparison over many independent examples (issue 27). `lab run`
 /// appends one JSON line per example (every point of the grid in it) and resumes; `lab report`
@@ -12,20 +13,6 @@ struct Lab: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Eviction lab comparison: RULER tasks x policies x kept ratios, with intervals, band accounting and a kvpress-layout export.",
         subcommands: [LabRun.self, LabReport.self])
-}
-
-/// One example's line in the lab's JSONL: every point of the grid on it.
-struct LabExampleRow: Codable {
-    var setting: String
-    var task: String
-    var example: Int
-    var seed: UInt64
-    var depth: Double
-    var tokens: Int
-    var references: [String]
-    var points: [LabPoint]
-    /// Seconds for the whole example (prefill, every point).
-    var seconds: Double
 }
 
 struct LabRun: ParsableCommand {
@@ -168,11 +155,6 @@ struct LabRun: ParsableCommand {
         }
         if !quiet { Log.info("\(todo.count) examples written to \(path); report: biasprobe lab report \(path)") }
     }
-}
-
-extension LabPoint {
-    /// "off" or "policy@ratio", as `LabRunner.Point` names it.
-    var pointName: String { ratio.map { "\(policy)@\($0)" } ?? policy }
 }
 
 /// The lab's plan line: a quick probe of this machine's prefill and decode speed, scaled to an

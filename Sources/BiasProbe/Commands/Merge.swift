@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 /// `biasprobe merge OUT PART...`: joins the parts of a sharded sweep or eval, whichever they are.
 struct Merge: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Heatmap
 import PCInference
+import ProbeAnalysis
 
 /// `biasprobe plot ...`: PNG or SVG figures of a trace, drawn with the Heatmap library.
 struct Plot: ParsableCommand {

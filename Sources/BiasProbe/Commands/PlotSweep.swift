@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Heatmap
 import PCInference
+import ProbeAnalysis
 
 struct PlotSweep: ParsableCommand {
     static let configuration = CommandConfiguration(

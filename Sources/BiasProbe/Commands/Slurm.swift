@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ProbeAnalysis
 
 struct Slurm: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,7 +52,7 @@ struct Sweep: ParsableCommand {
     @Flag(help: .hidden) var plan = false   // print the work list and its shards as JSON, run nothing (tests)
 
     func run() throws {
-        let axes = SweepAxis.merged(try vary.map(SweepAxis.parse))
+        let axes = SweepAxis.merged(try vary.map { a in try usage { try SweepAxis.parse(a) } })
         guard !axes.isEmpty else { throw ValidationError("give at least one axis with --vary NAME=V1,V2,...") }
         let taskList = tasks.values
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
@@ -73,8 +74,8 @@ struct Sweep: ParsableCommand {
         let points = SweepPoint.grid(axes)
         // Every point's settings are checked before any work.
         let configs = try points.map { p -> ParallelCompConfig in
-            let c = try p.apply(to: base, layerCount: model.config.layerCount)
-            do { try ConfigCheck.validate(c) } catch { throw CLIError("--vary point \(p.label(axes: axes)): \(error)") }
+            let c = try usage { try p.apply(to: base, layerCount: model.config.layerCount) }
+            do { try ConfigCheck.validate(c) } catch { throw CLIError("--vary point \(p.label(axes: axes)): \(commandLineText(error))") }
             return c
         }
         for a in axes where a.parameter == .window || a.parameter == .kernel {
@@ -100,7 +101,7 @@ struct Sweep: ParsableCommand {
         for (pi, c) in configs.enumerated() {
             for ex in firstOfEachTask {
                 do { _ = try makePipeline(ex, c).prepare(context: ex.context, question: ex.question) }
-                catch { throw CLIError("point \(points[pi].label(axes: axes)): \(error)") }
+                catch { throw CLIError("point \(points[pi].label(axes: axes)): \(commandLineText(error))") }
             }
         }
         func settings(_ axes: [SweepAxis]) throws -> String {

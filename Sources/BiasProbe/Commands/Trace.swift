@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HDF5Bridge
 import PCInference
+import ProbeAnalysis
 
 struct Trace: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -25,7 +25,7 @@ enum ConfigCheck {
         }
         if let lab = c.evictionLab {
             if let r = lab.ratio, !r.isFinite { throw fail("evictionLab.ratio", "--ratio", "a number in (0, 1]", r) }
-            do { try lab.check() } catch { throw CLIError("evictionLab (--policy): \(error)") }
+            do { try lab.check() } catch { throw CLIError("evictionLab (--policy): \(error.commandLineText)") }
         }
     }
 

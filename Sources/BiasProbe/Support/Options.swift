@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 /// Which model to load, shared by every command that runs one.
 struct ModelOptions: ParsableArguments {
@@ -239,7 +240,7 @@ struct PipelineOptions: ParsableArguments {
         }
         if labSetting == .kvpress && !causal { throw ValidationError("--lab-setting kvpress needs --causal (one context inside the trained context)") }
         if policy != nil && capacity != nil { throw ValidationError("--policy cannot be combined with --capacity: use --policy snapkv --budget N") }
-        if let lab = labSettings { do { try lab.check() } catch { throw ValidationError("\(error)") } }
+        if let lab = labSettings { do { try lab.check() } catch { throw ValidationError(error.commandLineText) } }
         if compressionStage != nil && capacity == nil { throw ValidationError("--compression-stage needs --capacity N") }
         if kvCacheDynamic && capacity == nil { throw ValidationError("--kv-cache-dynamic needs --capacity N (official: it requires kv_cache_eviction)") }
         if let w = window, w < 1 { throw ValidationError("--window must be at least 1") }

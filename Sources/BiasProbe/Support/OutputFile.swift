@@ -1,4 +1,5 @@
 import Foundation
+import ProbeAnalysis
 
 /// The checks every output path gets before any work starts, so that a run of hours never ends
 /// by failing to write, and never by writing over something the user wanted to keep:

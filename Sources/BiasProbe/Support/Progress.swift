@@ -1,5 +1,6 @@
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 /// A progress line on stderr: redrawn in place on a terminal, printed every few seconds otherwise.
 final class ProgressBar {
@@ -42,10 +43,6 @@ final class ProgressBar {
         if s < 3600 { return String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60) }
         return String(format: "%dh%02dm", Int(s) / 3600, (Int(s) % 3600) / 60)
     }
-}
-
-enum Log {
-    static func info(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
 }
 
 /// Machine-readable output: one JSON object per line on stdout (`JSONCoding`'s settings).

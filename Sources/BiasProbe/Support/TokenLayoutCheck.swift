@@ -1,5 +1,6 @@
 import Foundation
 import PCInference
+import ProbeAnalysis
 
 extension TokenLayout {
     /// Decodes a layout, naming what is wrong: not JSON, a missing or mistyped field.

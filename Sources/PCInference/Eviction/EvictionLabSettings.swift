@@ -109,19 +109,17 @@ public struct EvictionLabSettings: Codable, Sendable, Equatable {
     public var pool: Pool { poolOverride ?? Self.reference(kind).pool }
     var usesWindow: Bool { [.snapkv, .snapkvKvpress, .pcSnapkv, .pyramidkv].contains(kind) }
 
-    /// One line per setting that cannot work.
-    public func check() throws {
-        guard (budget == nil) != (ratio == nil) else { throw ConfigError("--policy needs exactly one of --budget N or --ratio R") }
-        if let b = budget, b < 1 { throw ConfigError("--budget must be at least 1") }
-        if let r = ratio, !(r > 0 && r <= 1) { throw ConfigError("--ratio must be in (0, 1]") }
-        guard sink >= 0, recent >= 0 else { throw ConfigError("--sink and --recent must be at least 0") }
-        if let b = budget, sink + recent > b { throw ConfigError("--sink \(sink) + --recent \(recent) exceed --budget \(b)") }
-        if usesWindow { guard window >= 1, kernel >= 1, kernel % 2 == 1 else { throw ConfigError("the policy's window must be >= 1 and its kernel odd") } }
-        guard beta >= 1 else { throw ConfigError("PyramidKV's beta must be at least 1") }
-        if decodeEviction && decodePolicy(keep: 0) == nil {
-            throw ConfigError("--decode-eviction is defined for --policy tova and h2o only (not \(kind.rawValue))")
-        }
-        if oracleChunk && setting == .kvpress { throw ConfigError("--oracle-chunk is for the ParallelComp setting (the kvpress setting has one chunk)") }
+    /// The first setting that cannot work, as a `SettingError`.
+    public func check() throws(SettingError) {
+        guard (budget == nil) != (ratio == nil) else { throw .budgetAndRatio }
+        if let b = budget, b < 1 { throw .budgetBelowOne }
+        if let r = ratio, !(r > 0 && r <= 1) { throw .ratioOutOfRange }
+        guard sink >= 0, recent >= 0 else { throw .negativeSinkOrRecent }
+        if let b = budget, sink + recent > b { throw .protectedOverBudget(sink: sink, recent: recent, budget: b) }
+        if usesWindow { guard window >= 1, kernel >= 1, kernel % 2 == 1 else { throw .windowOrKernel } }
+        guard beta >= 1 else { throw .betaBelowOne }
+        if decodeEviction && decodePolicy(keep: 0) == nil { throw .decodeEvictionUnsupported(policy: kind.rawValue) }
+        if oracleChunk && setting == .kvpress { throw .oracleChunkInKVPress }
     }
 
     /// The budget for `n` candidates: the token count, or kvpress's `max(1, int(n x ratio))`.

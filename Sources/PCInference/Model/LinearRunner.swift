@@ -41,8 +41,7 @@ public enum DecodePath: String, Sendable, CaseIterable {
     /// Dequantise each matrix + sgemm, exactly as a prefill row is computed (slow; a reference).
     case sgemm
 
-    /// The default: `BIASPROBE_DECODE_PATH` when set to a valid name, else float.
-    public static var fromEnvironment: DecodePath {
-        getenv("BIASPROBE_DECODE_PATH").flatMap { DecodePath(rawValue: String(cString: $0)) } ?? .float
-    }
+    /// The path a newly loaded model starts with: float unless the program chooses another
+    /// (biasprobe: `BIASPROBE_DECODE_PATH`) before loading it.
+    public nonisolated(unsafe) static var standard: DecodePath = .float
 }

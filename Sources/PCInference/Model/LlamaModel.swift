@@ -25,7 +25,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// Threads for the linear layers (OpenBLAS) and the attention kernel.
     public let threads: Int
     /// Arithmetic of one-row passes (decode); prefill always dequantises and runs sgemm.
-    public var decodePath = DecodePath.fromEnvironment
+    public var decodePath = DecodePath.standard
     let scratchPool: ScratchPool
     /// Asked before every layer of every row block of a pass; true stops the pass with
     /// CancellationError. A pass over an 8K-token chunk takes many seconds, so this is what lets

@@ -86,7 +86,7 @@ extension ParallelCompPipeline {
 
     /// `run`'s first stage in the kvpress setting: prefill the context, then compress it.
     func compressContext(_ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?) throws {
-        guard let lab = config.evictionLab, st.chunks.count == 1 else { throw ConfigError("the kvpress setting needs --policy and --causal (one chunk)") }
+        guard let lab = config.evictionLab, st.chunks.count == 1 else { throw SettingError.kvpressNeedsPolicyAndCausal }
         let t0 = Date()
         progress?(.chunkStarted(index: 0, total: 1, tokens: st.chunks[0].contextLength))
         let (cache, signals) = try prefillContext(st.chunks[0], labs: [lab], observers: observers)
@@ -108,7 +108,7 @@ extension ParallelCompPipeline {
                              cancelled: () -> Bool = { false }) throws -> [Result] {
         guard !labs.isEmpty else { return [] }
         guard config.causal, prep.chunks.count == 1, labs.allSatisfy({ $0.setting == .kvpress && !$0.decodeEviction }) else {
-            throw ConfigError("one prefill for every point needs --causal and kvpress-setting policies without --decode-eviction")
+            throw SettingError.sharedPrefillNeedsCausalKVPress
         }
         for lab in labs { try lab.check() }
         let t0 = Date()

@@ -205,15 +205,15 @@ public final class ParallelCompPipeline {
         guard q.count < cw else {
             throw ConfigError("the question (\(q.count) tokens) is longer than the chunk size (\(cw) tokens)")
         }
-        guard config.keepChunks >= 1 else { throw ConfigError("keep-chunks must be at least 1") }
+        guard config.keepChunks >= 1 else { throw SettingError.keepChunksBelowOne }
         if let lab = config.evictionLab {
             try lab.check()
             guard config.compression == nil else { throw ConfigError("an eviction-lab policy cannot be combined with SnapKV compression (capacity): use the snapkv policy") }
-            guard config.batchChunks <= 1 else { throw ConfigError("an eviction-lab policy needs one pass per chunk (not batch-chunks > 1)") }
+            guard config.batchChunks <= 1 else { throw SettingError.labWithBatchedChunks }
             if lab.setting == .kvpress && !config.causal { throw ConfigError("the kvpress lab setting needs causal attention (one context inside the trained context)") }
         }
         if config.batchChunks > 1 && (config.compression != nil || !config.calibrationRules(at: .chunk).isEmpty) {
-            throw ConfigError("batch-chunks > 1 cannot be combined with compression or chunk-stage calibration (they need one pass per chunk)")
+            throw SettingError.batchedChunksNeedOnePass
         }
         for r in config.calibration where r.layers.upperBound >= model.config.layerCount {
             throw ConfigError("calibration rule \(r) names layer \(r.layers.upperBound), but the model has layers 0-\(model.config.layerCount - 1)")
@@ -251,7 +251,7 @@ public final class ParallelCompPipeline {
     private func prepareOfficialSplit(q: [Int], ids: [Int], cw: Int, lead: [Int]) throws -> Prepared {
         let R = lengthBudget
         guard cw < R else {
-            throw ConfigError("chunk size \(cw) is not below the length budget R = \(R) (raw-model-max-len) that the character split needs")
+            throw SettingError.chunkNotBelowLengthBudget(chunkTokens: cw, budget: R)
         }
         let F = cw + (R - cw) / 2
         let T = ids.count + (bosID == nil ? 0 : 1)

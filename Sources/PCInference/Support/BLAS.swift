@@ -67,15 +67,11 @@ public enum BLAS {
     public static var config: String { String(cString: openblas_get_config()) }
 }
 
-/// Makes sure OpenBLAS runs its best kernel for this processor.
-///
-/// Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to the generic
-/// "Prescott" kernel, about 5x slower. The kernel is chosen in the library's load-time
-/// constructor, so setting OPENBLAS_CORETYPE inside `main` is too late: we set it and re-exec
-/// the program once. A user's own OPENBLAS_CORETYPE is always respected.
+/// Which OpenBLAS kernel this processor should run. Debian's OpenBLAS 0.3.21 does not recognise
+/// recent Xeons and falls back to the generic "Prescott" kernel, about 5x slower; it picks the
+/// kernel when the library loads, so only a program's start-up can change it (OPENBLAS_CORETYPE
+/// and a re-exec: biasprobe's `BLASStartup`).
 public enum BLASKernelSelection {
-    public static let reexecMarker = "BIASPROBE_BLAS_REEXEC"
-
     /// The kernel name to ask for on this CPU, from /proc/cpuinfo flags (nil = leave it alone).
     public static func preferredCoreType(cpuFlags: Set<String>) -> String? {
         if cpuFlags.contains("avx512f") && cpuFlags.contains("avx512bw") && cpuFlags.contains("avx512vl") { return "SKYLAKEX" }
@@ -94,35 +90,13 @@ public enum BLASKernelSelection {
     }
 
     /// Kernels that are generic fallbacks rather than tuned for a processor family.
-    static let genericCores: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "generic"]
+    public static let genericCores: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "generic"]
 
-    /// Re-executes the current process with OPENBLAS_CORETYPE set when OpenBLAS picked a generic
-    /// kernel on a processor that supports a better one. Returns only if no re-exec happened.
-    public static func ensureBestKernel() {
-        let env = ProcessInfo.processInfo.environment
-        guard env["OPENBLAS_CORETYPE"] == nil, env[reexecMarker] == nil else { return }
-        // BIASPROBE_TEST_GENERIC_BLAS lets tests exercise the re-exec on machines where OpenBLAS
-        // already recognises the processor.
-        guard genericCores.contains(BLAS.coreName.lowercased()) || env["BIASPROBE_TEST_GENERIC_BLAS"] != nil else { return }
-        guard let want = preferredCoreType(cpuFlags: cpuFlags()) else { return }
-        setenv("OPENBLAS_CORETYPE", want, 1)
-        setenv(reexecMarker, BLAS.coreName, 1)
-        let args = CommandLine.arguments
-        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
-        cargs.append(nil)
-        execv("/proc/self/exe", &cargs)
-        // execv only returns on failure: carry on with the generic kernel.
-        unsetenv("OPENBLAS_CORETYPE")
-    }
-
-    /// One line describing the kernel in use and how it was chosen.
-    public static var report: String {
-        let env = ProcessInfo.processInfo.environment
-        let core = BLAS.coreName
-        if let before = env[reexecMarker] {
-            return "\(core) (OpenBLAS picked \(before); biasprobe set OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "?"))"
-        }
-        if let user = env["OPENBLAS_CORETYPE"] { return "\(core) (OPENBLAS_CORETYPE=\(user) from the environment)" }
-        return "\(core) (chosen by OpenBLAS)"
+    /// The kernel to ask for when OpenBLAS chose `current`: a tuned one when `current` is a
+    /// generic fallback (or always, with `evenIfTuned`, which tests use) and the processor has
+    /// AVX2 or AVX-512; nil to leave OpenBLAS's choice alone.
+    public static func coreTypeToRequest(current: String, cpuFlags: Set<String>, evenIfTuned: Bool = false) -> String? {
+        guard genericCores.contains(current.lowercased()) || evenIfTuned else { return nil }
+        return preferredCoreType(cpuFlags: cpuFlags)
     }
 }

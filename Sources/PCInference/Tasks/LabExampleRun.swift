@@ -104,7 +104,7 @@ public enum LabRunner {
         let t0 = Date()
         let prep = try pc.prepare(context: ex.context, question: ex.question)
         guard prep.chunks.count == 1 else {
-            throw ConfigError("the kvpress setting needs the context in one chunk (--causal inside the trained context); it took \(prep.chunks.count)")
+            throw SettingError.kvpressNeedsOneChunk(chunks: prep.chunks.count)
         }
         let c = pc.model.config, L = c.layerCount, H = c.headCount, m = prep.questionIDs.count
         let id = String(prep.chunks[0].id)

