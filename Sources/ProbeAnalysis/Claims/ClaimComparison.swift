@@ -6,12 +6,13 @@ import PCInference
 public enum ClaimComparison {
     public struct Doc: Decodable { var model: String; var settings: ClaimSettings?; var claims: [ClaimOutcome] }
 
-    /// What a column's run was: its example count and chunk width, and whether it used the
-    /// smaller `--quick` example sizes (columns of different sizes are not like for like).
+    /// What a column's run was: its example count and chunk width, whether it used the smaller
+    /// `--quick` example sizes, its prompt layout and its protocol version (columns that differ
+    /// in any of these are not like for like: v1 computed several statistics differently).
     public static func describe(_ s: ClaimSettings?) -> String {
         guard let s else { return "—" }
         let quick = s.width == ClaimSettings.quick.width ? " (`--quick` sizes)" : ""
-        return "\(s.examples) examples, \(s.width)-token chunks\(quick)"
+        return "\(s.examples) examples, \(s.width)-token chunks\(quick), \(s.promptLayout.rawValue) layout, protocol v\(s.protocolVersion)"
     }
 
     /// Paired differences between every two runs that drew the same configurations (same seed,
@@ -53,7 +54,13 @@ public enum ClaimComparison {
         var ids: [String] = []
         for d in docs { for c in d.doc.claims where !ids.contains(c.id) { ids.append(c.id) } }
         var md = "# Claims by model\n\nWritten by `biasprobe claims` from every `*/claims.json` here: verdict, estimate [95 % interval], examples.\n\n"
-        md += "| claim | " + docs.map { "[\($0.doc.model)](\($0.folder)/claims.md)" }.joined(separator: " | ") + " |\n"
+        let versions = Set(docs.map { $0.doc.settings?.protocolVersion ?? "1" })
+        if versions.count > 1 {
+            md += "**Mixed protocol versions** (\(versions.sorted().map { "v" + $0 }.joined(separator: ", "))): a statistic may be computed "
+                + "differently from one version to the next (docs/claims-protocol.md, History), so compare a claim across columns "
+                + "of one version only; the `run` row names each column's version and prompt layout.\n\n"
+        }
+        md += "| claim | " + docs.map { "[\($0.doc.model)](\($0.folder)/claims.md) (`\($0.folder)`)" }.joined(separator: " | ") + " |\n"
         md += "|---|" + docs.map { _ in "---|" }.joined() + "\n"
         md += "| run | " + docs.map { describe($0.doc.settings) }.joined(separator: " | ") + " |\n"
         for id in ids {
