@@ -1,84 +1,67 @@
 #!/usr/bin/env bash
-# Notebook 7: the eviction lab. Which keys does each KV-eviction policy keep, and what does it cost?
+# Notebook 7: the eviction lab. Which KV-eviction policy keeps what a task needs, with intervals?
 #
-# Nine policies (docs/eviction-lab.md) x three budgets (keys kept per 384-token chunk and KV head)
-# over four tasks at 8K tokens: pass key, multi-key needle, JSON key-value retrieval and the
-# perplexity of a held-out continuation, one example each at depth 0.5 (TASKS, DEPTHS, POLICIES,
-# BUDGETS, LENGTH override; add mv-niah,vt to TASKS). Each policy evicts in every chunk pass where
-# ParallelComp's SnapKV runs. Beside them, by default:
-#   - two references (REFERENCES): 'off', ParallelComp with no eviction at all (the official
-#     default), and 'calibration', ParallelComp's own eviction, the paper's band calibration
-#     (--calibration paper: per chunk, middle band in the first layer quarter, recent in the
-#     second, sink in the last, keys above lambda 0.1). Neither has a budget: every budget
-#     column of theirs is one run, copied.
-#   - TOVA and H2O evicting during decoding too, as their papers do (DECODE_POLICIES:
-#     tova+decode, h2o+decode = --decode-eviction; answer and ppl NLL are then scored token by
-#     token with the eviction).
-# Then one trace per policy at budget 64 shows what each keeps by band and layer depth
-# (TRACES_RUN=0 skips it).
+# `biasprobe lab run` over RULER's synthetic tasks (docs/eviction-lab.md), every example its own
+# haystack seed and depth, in the two standard settings:
+#   - kvpress (SETTINGS has kvpress): one causal context of KV_LENGTH tokens (default 4k, inside
+#     both default models' trained context), prefilled once; each (policy, kept ratio) point
+#     compresses it before the question, as kvpress does. KV_EXAMPLES per task (default 50).
+#   - parallelcomp (SETTINGS has parallelcomp): per-chunk eviction in ParallelComp's chunk passes
+#     at PC_LENGTH (default 16k) with --oracle-chunk, so the evidence chunk is always kept and
+#     eviction is measured apart from chunk selection. PC_EXAMPLES per task (default 20).
+# Then `biasprobe lab report` writes the ranking (paired bootstrap intervals against off, exact
+# McNemar between policies, an order only where intervals separate), the band accounting and the
+# limits, and exports the rows in kvpress's leaderboard layout (kvpress-layout/).
 #
-# On the shared 2-core host one 8K example costs 30-150 s without shared chunk scores, so the
-# defaults are small: 33 points x 4 examples (27 distinct).
-#
-# The sweep file is resumable: stop it with Ctrl-C and run this script again.
+# TASKS, POLICIES, RATIOS and MAX_TOKENS (tokens generated per point; default RULER's per task)
+# narrow or widen the grid; PROCESSES (default 1) runs that many shards of each setting side by side.
+# The defaults are the issue's full grid: hours on a 2-core host (`lab run` prints its estimate
+# on its plan line). The JSONL files resume: stop with Ctrl-C and run this script again.
+# MODEL=gemma3 runs it on Gemma 3 (outputs under outputs/07_eviction_lab/<model>/).
 source "$(dirname "$0")/_common.sh"
 OUT=$(out_dir 07_eviction_lab)
 mkdir -p "$OUT"
-SWEEP="${SWEEP_FILE:-$OUT/sweep.h5}"
-LENGTH="${LENGTH:-8k}"
-# Policies at their reference settings (docs/eviction-lab.md); pc-snapkv is ParallelComp's own.
-POLICIES="${POLICIES:-streaming,h2o,tova,snapkv,snapkv-kvpress,pc-snapkv,pyramidkv,knorm,random}"
-# LAB_FLAGS picks the setting: "" (ParallelComp, per-chunk eviction), "--oracle-chunk" (the
-# evidence chunk always kept), or "--causal --lab-setting kvpress" (one context inside the
-# trained context, compressed before the question; use LENGTH=4k with SmolLM2 there).
-LAB_FLAGS="${LAB_FLAGS-}"
-REFERENCES="${REFERENCES-off,calibration}"
-DECODE_POLICIES="${DECODE_POLICIES-tova+decode,h2o+decode}"
-GRID="$(echo "$REFERENCES,$POLICIES,$DECODE_POLICIES" | sed 's/^,*//; s/,*$//; s/,,*/,/g')"
-TASKS="${TASKS:-passkey,mk-niah,kv,ppl}"
-DEPTHS="${DEPTHS:-0.5}"
-BUDGETS="${BUDGETS:-32,64,128}"
-START=$(date +%s)
+SETTINGS="${SETTINGS:-kvpress,parallelcomp}"
+TASKS="${TASKS:-niah_single_2,niah_multikey_1,niah_multivalue,ruler_vt,ruler_cwe}"
+POLICIES="${POLICIES:-streaming,h2o,tova,snapkv,pyramidkv,knorm,random}"
+RATIOS="${RATIOS:-0.25,0.5,0.75,0.875}"
+KV_LENGTH="${KV_LENGTH:-4k}" KV_EXAMPLES="${KV_EXAMPLES:-50}"
+PC_LENGTH="${PC_LENGTH:-16k}" PC_EXAMPLES="${PC_EXAMPLES:-20}"
+PROCESSES="${PROCESSES:-1}"
 
-# Step 1: the comparison. keep-chunks 2 so that eviction decides what the question reads.
-"$BP" sweep --length "$LENGTH" --chunk-tokens 384 --score-tokens 16 --keep-chunks 2 \
-    --tasks "$TASKS" --depths "$DEPTHS" \
-    --policy snapkv --budget 64 $LAB_FLAGS \
-    --vary "policy=$GRID" --vary "budget=$BUDGETS" \
-    -o "$SWEEP" > "$OUT/table.md"
-SWEPT=$(date +%s)
+# lab_run FILE ARGS...: one setting's rows into FILE, in PROCESSES shards run side by side
+# (each resumes its own part; the report reads the parts).
+lab_run() {
+    local file="$1"; shift
+    local common=(lab run --tasks "$TASKS" --policies "$POLICIES" --ratios "$RATIOS" ${MAX_TOKENS:+--max-tokens "$MAX_TOKENS"} -o "$file" "$@")
+    if [ "$PROCESSES" -le 1 ]; then "$BP" "${common[@]}"; return; fi
+    local pids=() i
+    for i in $(seq 1 "$PROCESSES"); do
+        "$BP" "${common[@]}" --threads 1 --shard "$i/$PROCESSES" & pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+}
+# The files the report reads: the setting's file, or its shard parts.
+lab_files() { if [ "$PROCESSES" -le 1 ]; then echo "$1"; else ls "${1%.jsonl}".part-*-of-"$PROCESSES".jsonl; fi; }
 
-# Step 2: what each policy keeps, one trace per policy at 2K tokens (same input), and the figure.
-TRACES=""
-for p in $([ "${TRACES_RUN:-1}" = 1 ] && echo "${POLICIES//,/ }" | sed 's/\boff\b//; s/\bcalibration\b//'); do
-    "$BP" trace --context 2k --chunk-tokens 384 --keep-chunks 2 --policy "$p" --budget 64 \
-        --no-prefill-rows --quiet -o "$OUT/trace-$p.h5"
-    TRACES="$TRACES${TRACES:+,}$OUT/trace-$p.h5"
-done
-[ -n "$TRACES" ] && "$BP" plot policies --traces "$TRACES" -o "$OUT/policies.png"
-"$BP" plot sweep --sweep "$SWEEP" --x budget --y policy --metric accuracy -o "$OUT/accuracy-policy-budget.png"
-"$BP" plot sweep --sweep "$SWEEP" --x budget --y policy --metric answer_nll -o "$OUT/answer-nll-policy-budget.png"
-"$BP" plot sweep --sweep "$SWEEP" --x budget --y policy --metric ppl_nll -o "$OUT/ppl-nll-policy-budget.png"
-END=$(date +%s)
+FILES=()
+case ",$SETTINGS," in *,kvpress,*)
+    lab_run "$OUT/kvpress.jsonl" --setting kvpress --length "$KV_LENGTH" --examples "$KV_EXAMPLES"
+    FILES+=($(lab_files "$OUT/kvpress.jsonl")) ;;
+esac
+case ",$SETTINGS," in *,parallelcomp,*)
+    lab_run "$OUT/parallelcomp.jsonl" --setting parallelcomp --oracle-chunk --length "$PC_LENGTH" --examples "$PC_EXAMPLES"
+    FILES+=($(lab_files "$OUT/parallelcomp.jsonl")) ;;
+esac
 
-# Step 3: the report.
 body() {
-  echo "# Eviction lab: $MODEL_NAME, $LENGTH tokens"
-  echo
-  echo "Sweep wall time $((SWEPT - START)) s, traces and figures $((END - SWEPT)) s."
-  echo "384-token chunks, 2 kept; budgets are keys kept per chunk and head, 4 sink and 8 recent keys protected."
-  echo
-  echo "Reference rows: \`off\` is ParallelComp with no eviction (the official default: every kept chunk's keys reach the question);"
-  echo "\`calibration\` is ParallelComp's own eviction, the paper's recipe (\`--calibration paper\`: in every chunk pass, keys whose"
-  echo "attention from the last question row exceeds lambda 0.1 are evicted from the middle band in the first layer quarter, the"
-  echo "recent band in the second and the sink band in the last; heads equalised). Neither has a budget: their three budget rows"
-  echo "are one run each, copied. \`tova+decode\` and \`h2o+decode\` are TOVA and H2O that also evict during decoding"
-  echo "(\`--decode-eviction\`: one key per head and generated token; answer and ppl NLL scored token by token with it)."
-  echo
-  cat "$OUT/table.md"
-  echo
-  echo "Figures: [what each policy keeps by band and depth](policies.png), [accuracy by policy and budget](accuracy-policy-budget.png),"
-  echo "[answer NLL](answer-nll-policy-budget.png), [held-out continuation NLL](ppl-nll-policy-budget.png)."
+    echo "# Eviction lab: $MODEL_NAME"
+    echo
+    case ",$SETTINGS," in *,kvpress,*) echo "- kvpress setting: one causal context of $KV_LENGTH tokens, $KV_EXAMPLES examples per task." ;; esac
+    case ",$SETTINGS," in *,parallelcomp,*) echo "- ParallelComp setting, the evidence chunk always kept: $PC_LENGTH tokens, $PC_EXAMPLES examples per task." ;; esac
+    echo "Tasks: $TASKS. Policies: $POLICIES at kept ratios $RATIOS, each against \`off\` on the same examples."
+    echo "The kvpress-layout export is in [kvpress-layout/](kvpress-layout/)."
+    echo
+    "$BP" lab report "${FILES[@]}" --export "$OUT/kvpress-layout" --model "$MODEL_TAG"
 }
 report "$OUT/report.md" body
-rm -f "$OUT"/trace-*.h5
