@@ -31,6 +31,24 @@ final class ClaimDifferenceTests: XCTestCase {
         XCTAssertTrue(ClaimDifference.markdown(aName: "a", bName: "b", rows: d).contains("| T3 | value | 0.05 [0.05, 0.05] |"))
     }
 
+    /// Clustered (pass-key) claims pair across models too: each model counts the same
+    /// example's haystack offset in its own tokens, so the offsets differ while the example is
+    /// the same (two v3 runs once gave 0 pairs for T13, T15, T16 and T20).
+    func testClusteredClaimsPairAcrossModelsWithTheirOwnHaystackOffsets() {
+        func run(_ offset: Int, _ value: (Int) -> Double) -> [ExampleRow] {
+            (0..<20).map { i in
+                ExampleRow(example: ClaimExample(index: i, offset: 0, chunks: 2, question: "", passkeyDepth: Double(i % 3) / 3,
+                                                 passkeySeed: 0, passkeyHaystack: 1000 * i + offset),
+                           claims: ["T20": ["value": value(i)]], arrays: [:], seconds: 0)
+            }
+        }
+        let claim = QuestionBOSClaim()
+        XCTAssertTrue(claim.clustered, "T20 is a pass-key claim, clustered by configuration")
+        let d = ClaimDifference.rows([claim], a: run(7) { Double($0) * 0.1 + 0.02 }, b: run(3) { Double($0) * 0.1 }, seed: 1)
+        XCTAssertEqual(d.first?.pairs, 20)
+        XCTAssertEqual(d.first?.interval.mean ?? .nan, 0.02, accuracy: 1e-12)
+    }
+
     func testIncompatibleRunsAreNotPaired() {
         var a = ClaimSettings(), b = ClaimSettings()
         XCTAssertNil(ClaimDifference.incompatibility(a, b))

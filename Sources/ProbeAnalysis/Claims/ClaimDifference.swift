@@ -44,12 +44,13 @@ public enum ClaimDifference {
         return out
     }
 
-    /// Unit key -> value: the example's index, or its configuration for clustered claims.
+    /// Unit key -> value: the example's index, or its configuration for clustered claims (which
+    /// is the example itself when each example has its own haystack: `pairingKey`).
     public static func units(_ rows: [ExampleRow], claim c: any Claim, key: String) -> [String: Double] {
         var groups: [String: [Double]] = [:]
         for r in rows {
             guard let v = r.claims[c.id]?[key], v.isFinite else { continue }
-            groups[c.clustered ? r.example.clusterKey : "example \(r.example.index)", default: []].append(v)
+            groups[c.clustered ? r.example.pairingKey : "example \(r.example.index)", default: []].append(v)
         }
         return groups.mapValues(ClaimMath.mean)
     }

@@ -24,6 +24,14 @@ public struct ClaimExample: Codable, Sendable, Equatable {
     public var clusterKey: String {
         passkeyHaystack.map { "haystack \($0) depth \(passkeyDepth)" } ?? "filler depth \(passkeyDepth)"
     }
+
+    /// The unit that pairs this example with the same example of another run (another model or
+    /// layout). With its own haystack it is the example itself: the haystack's offset counts the
+    /// model's own tokens, so `clusterKey` differs between models for the same configuration.
+    /// Under the v1 filler the configuration (its depth) is shared by both runs.
+    public var pairingKey: String {
+        passkeyHaystack == nil ? clusterKey : "example \(index)"
+    }
 }
 
 /// Everything that fixes the work list and the runs; a part's header stores it, so parts of
