@@ -41,7 +41,7 @@ final class BadInputTests: XCTestCase {
         try CLI.requireModel()
         let dir = try CLI.tempDir()
         let ctx = dir.appendingPathComponent("ctx.txt").path
-        try String(repeating: "The sky is blue. ", count: 200).write(toFile: ctx, atomically: true, encoding: .utf8)
+        try String(repeating: "The sky is blue. ", count: 80).write(toFile: ctx, atomically: true, encoding: .utf8)
         try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--calibration", "sink:20-40"], contains: "outside")
         try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--calibration", "sideways:1-2"], contains: "BAND")
         try assertOneLineError(["run", "--input", ctx, "--question", "Why?", "--keep-chunks", "0"], contains: "keep-chunks")

@@ -1,33 +1,45 @@
 import Foundation
+import PCInference
+import ProbeAnalysis
 import XCTest
 
-/// The claims runners share an example's finished chunk passes (`ChunkPassMemo`): one quick
-/// example with the memo and without it (`--no-reuse-scores`) must give the same row, every
-/// number to the last bit; only the example's seconds may differ.
+/// The claims runners share an example's finished chunk passes (`ChunkPassMemo`): the two
+/// runners that take a memo (essay and continuation) must measure the same numbers, to the last
+/// bit, with it and without it. Run in this process on the first quick example, as
+/// `claims run --quick` sets it up (expanded weights, the default essays), without the
+/// pass-key, few-shot and ranking runs that take no memo.
 final class ClaimsPassMemoTests: XCTestCase {
     func testReusedPassesChangeNoNumber() throws {
         try CLI.requireModel()
-        let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        func row(_ extra: [String], _ name: String) throws -> (line: String, log: String) {
-            let out = dir.appendingPathComponent(name)
-            let r = try CLI.run(["claims", "run", "--model", CLI.modelPath, "--quick", "--examples", "1", "--threads", "1",
-                                 "--out-dir", out.path] + extra, environment: ["BIASPROBE_CLAIMS_TIMING": "1"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            let lines = try String(contentsOf: out.appendingPathComponent("examples.jsonl"), encoding: .utf8)
-                .split(separator: "\n").filter { $0.hasPrefix("{") }
-            XCTAssertEqual(lines.count, 1)
-            // The row's JSON text as written, without its wall time (sorted keys: same row, same text).
-            let line = String(lines.first ?? "").replacingOccurrences(of: #""seconds":[-0-9.eE+]+,?"#, with: "", options: .regularExpression)
-            return (line, r.stderr)
-        }
-        let reused = try row([], "memo"), fresh = try row(["--no-reuse-scores"], "fresh")
+        let gguf = try GGUFFile(path: CLI.modelPath)
+        let tok = try Tokenizer(gguf: gguf), model = try LlamaModel(gguf: gguf, threads: ProcessInfo.processInfo.activeProcessorCount)
+        model.expandWeights()
+        var settings = ClaimSettings.quick
+        settings.model = CLI.modelPath
+        let doc = tok.encode(try DefaultCorpus.essays(), parseSpecial: false, addBOS: false)
+        let ex = try XCTUnwrap(settings.workList(essayTokens: doc.count).first)
+
+        /// Every stored number of a run, as text (Float and Double print their shortest exact form).
+        func numbers<T>(_ value: T) -> String { var s = ""; dump(value, to: &s); return s }
+
+        let essayMemo = ChunkPassMemo()
+        let essayReused = try EssayRunner(model: model, tok: tok, settings: settings, doc: doc, passes: essayMemo).run(ex)
+        let essayFresh = try EssayRunner(model: model, tok: tok, settings: settings, doc: doc, passes: nil).run(ex)
         // The memo was used: most essay runs repeat the official run's chunk passes.
-        let hits = reused.log.range(of: #"(\d+) chunk passes reused"#, options: .regularExpression)
-            .flatMap { Int(reused.log[$0].split(separator: " ")[0]) } ?? 0
-        XCTAssertGreaterThan(hits, 10, "the memo took no passes:\n\(reused.log)")
-        XCTAssertFalse(fresh.log.contains("chunk passes reused"), "--no-reuse-scores must not use the memo")
-        XCTAssertFalse(reused.line.contains("\"seconds\""))
-        XCTAssertEqual(reused.line, fresh.line, "a reused chunk pass changed the example's numbers")
+        XCTAssertGreaterThan(essayMemo.hits, 10, "the essay memo took no passes")
+        XCTAssertGreaterThan(essayFresh.global.values.count, 0)
+        let a = numbers(essayReused).split(separator: "\n"), b = numbers(essayFresh).split(separator: "\n")
+        XCTAssertEqual(a.count, b.count, "the essay runs differ in shape")
+        if let i = (0..<min(a.count, b.count)).first(where: { a[$0] != b[$0] }) {
+            XCTFail("a reused chunk pass changed the essay runs' numbers, first at line \(i) of their dump: \(a[i]) vs \(b[i])")
+        }
+
+        let contMemo = ChunkPassMemo()
+        let contReused = try ContinuationRunner(model: model, tok: tok, settings: settings, doc: doc, passes: contMemo).run(ex)
+        let contFresh = try ContinuationRunner(model: model, tok: tok, settings: settings, doc: doc, passes: nil).run(ex)
+        XCTAssertGreaterThan(contMemo.hits, 0, "the continuation memo took no passes")
+        XCTAssertEqual(contReused.nll.count, settings.continuationCounts.count)
+        XCTAssertEqual(contReused.nll.mapValues(\.bitPattern), contFresh.nll.mapValues(\.bitPattern),
+                       "a reused chunk pass changed the continuation NLLs")
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// `--first-seed` extends an earlier run: its examples are the very ones a longer run holds.
 final class EvalSeedsTests: XCTestCase {
     func lines(_ args: [String]) throws -> [[String: Any]] {
-        let r = try CLI.run(["eval", "passkey", "--model", CLI.modelPath, "--lengths", "512", "--chunk-tokens", "160",
+        let r = try CLI.run(["eval", "passkey", "--model", CLI.modelPath, "--lengths", "256", "--chunk-tokens", "128",
                              "--depths", "0.5", "--quiet", "--json"] + args)
         XCTAssertEqual(r.status, 0, r.stderr)
         return r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -27,7 +27,7 @@ final class EvalSeedsTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("firstseed-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("e.jsonl").path
-        let common = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "512", "--chunk-tokens", "160", "--depths", "0.5",
+        let common = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "256", "--chunk-tokens", "128", "--depths", "0.5",
                       "--quiet", "--shard", "1/1", "--out", out]
         XCTAssertEqual(try CLI.run(common).status, 0)
         let again = try CLI.run(common + ["--first-seed", "1"])
@@ -50,7 +50,7 @@ final class EvalSeedsTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "1024", "--chunk-tokens", "256",
+        p.arguments = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "256", "--chunk-tokens", "128",
                        "--seeds", "2", "--quiet", "--json"]   // 10 examples, under 4 KB of output in all
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         p.standardError = FileHandle.nullDevice

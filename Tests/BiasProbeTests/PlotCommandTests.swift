@@ -400,14 +400,14 @@ enum PlotFixture {
     nonisolated(unsafe) private static var traces: [Kind: String] = [:]
     private static let lock = NSLock()
 
-    /// A small trace of the default model (2k tokens in chunks of 512, a pass key), made once
+    /// A small trace of the default model (1k tokens in chunks of 256, a pass key), made once
     /// per test run by the command under test; `.calibrated` adds the paper's calibration.
     static func trace(_ kind: Kind) throws -> String {
         lock.lock(); defer { lock.unlock() }
         if let t = traces[kind] { return t }
         let model = try modelPath()
         let path = try tempDir("trace") + "/\(kind.rawValue).h5"
-        var args = ["trace", "--model", model, "--context", "2k", "--chunk-tokens", "512", "--max-tokens", "4",
+        var args = ["trace", "--model", model, "--context", "1k", "--chunk-tokens", "256", "--max-tokens", "4",
                     "--no-prefill-rows", "--quiet", "--out", path]
         if kind == .calibrated { args += ["--calibration", "paper@query"] }   // the question-stage panels
         let r = try run(args)

@@ -52,11 +52,11 @@ final class SafeRunTests: XCTestCase {
         let refused = try CLI.run(["trace", "--input", input, "--context", "1024", "-o", dir.appendingPathComponent("r.h5").path])
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.stderr.contains("--repeat"), refused.stderr)
-        let repeated = try CLI.run(["trace", "--input", input, "--context", "1024", "--repeat", "--max-tokens", "1", "-o", dir.appendingPathComponent("r.h5").path])
+        let repeated = try CLI.run(["trace", "--input", input, "--context", "512", "--repeat", "--max-tokens", "1", "-o", dir.appendingPathComponent("r.h5").path])
         XCTAssertEqual(repeated.status, 0, repeated.stderr)
         XCTAssertTrue(repeated.stderr.contains("repeated"), repeated.stderr)
         let b = try attributes(dir.appendingPathComponent("r.h5").path, ["document_tokens", "input_repeats"])
-        XCTAssertEqual(b["document_tokens"], 1024)
+        XCTAssertEqual(b["document_tokens"], 512)
         XCTAssertGreaterThan(b["input_repeats"]!, 10)
     }
 

@@ -47,7 +47,7 @@ final class ShardTests: XCTestCase {
         }
     }
 
-    let sweepArgs = ["--model", CLI.modelPath, "--length", "512", "--chunk-tokens", "160", "--depths", "0.25,0.75", "--tasks", "passkey", "--quiet"]
+    let sweepArgs = ["--model", CLI.modelPath, "--length", "256", "--chunk-tokens", "128", "--depths", "0.25,0.75", "--tasks", "passkey", "--quiet"]
 
     func sweep(_ extra: [String], _ out: String, env: [String: String] = [:]) throws -> CLI.Result {
         try CLI.run(["sweep"] + sweepArgs + ["--vary", "keep-chunks=1,2"] + extra + ["-o", out], environment: env)
@@ -170,7 +170,7 @@ final class ShardTests: XCTestCase {
     /// Eval parts merge into the lines `eval --json --out` writes; rows differ only in timing and memo counters.
     func testShardedEvalMergesAndRefuses() throws {
         try CLI.requireModel()
-        let args = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "512", "--chunk-tokens", "160", "--depths", "0.25,0.75",
+        let args = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "256", "--chunk-tokens", "128", "--depths", "0.25,0.75",
                     "--method", "parallelcomp,truncate", "--quiet"]
         let full = path("full.jsonl"), out = path("e.jsonl")
         let f = try CLI.run(args + ["--json", "--out", full])

@@ -11,7 +11,7 @@ final class SweepTests: XCTestCase {
     }
     override func tearDown() { if let dir { try? FileManager.default.removeItem(at: dir) } }
 
-    let common = ["--model", CLI.modelPath, "--length", "1024", "--chunk-tokens", "256", "--depths", "0.5", "--tasks", "passkey", "--quiet"]
+    let common = ["--model", CLI.modelPath, "--length", "512", "--chunk-tokens", "128", "--depths", "0.5", "--tasks", "passkey", "--quiet"]
 
     /// A two-point sweep: each point's verdict matches `eval` on the same example, the file holds
     /// what the schema says, a rerun resumes without work, and more values extend it.
@@ -22,7 +22,7 @@ final class SweepTests: XCTestCase {
         let lines = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         XCTAssertEqual(lines.count, 3, r.stdout)   // two points and a summary
         for (k, line) in zip(["1", "2"], lines) {
-            let e = try CLI.run(["eval", "passkey", "--model", CLI.modelPath, "--lengths", "1024", "--chunk-tokens", "256", "--depths", "0.5",
+            let e = try CLI.run(["eval", "passkey", "--model", CLI.modelPath, "--lengths", "512", "--chunk-tokens", "128", "--depths", "0.5",
                                  "--keep-chunks", k, "--quiet", "--json"])
             XCTAssertEqual(e.status, 0, e.stderr)
             let ex = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(e.stdout.split(separator: "\n")[0].utf8)) as? [String: Any])

@@ -159,7 +159,7 @@ final class TraceTests: XCTestCase {
             let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
             XCTAssertFalse(left.contains("t.h5"), "a trace was left after signal \(sig): \(left)")
         }
-        let r = try CLI.run(["trace", "--context", "2k", "--chunk-tokens", "1024", "--max-tokens", "2", "--no-prefill-rows", "--quiet",
+        let r = try CLI.run(["trace", "--context", "512", "--chunk-tokens", "256", "--max-tokens", "2", "--no-prefill-rows", "--quiet",
                              "--out", dir.appendingPathComponent("t.h5").path])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains("tmp") }, [])

@@ -28,10 +28,10 @@ final class DecodeEvictionTests: XCTestCase {
         let model = try Fixtures.model(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
         let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
         var config = ParallelCompConfig()
-        config.chunkTokens = 160; config.keepChunks = 2; config.maxNewTokens = 4
+        config.chunkTokens = 80; config.keepChunks = 2; config.maxNewTokens = 4
         config.compression = .init(capacity: 48, window: 4, kernel: 7, decodeEviction: true)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
-        let prep = try pc.prepare(context: String(text.prefix(2000)), question: "What is the passage about?")
+        let prep = try pc.prepare(context: String(text.prefix(1000)), question: "What is the passage about?")
         let r = try pc.run(prep)
         var plain = config; plain.compression?.decodeEviction = false
         let r0 = try ParallelCompPipeline(model: model, tokenizer: tok, config: plain, format: PromptFormat.forTokenizer(tok)).run(prep)

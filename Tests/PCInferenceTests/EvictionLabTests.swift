@@ -139,7 +139,7 @@ final class EvictionLabTests: XCTestCase {
     /// kept counts add up to it and agree with the kept keys reported for the kept chunks, masses
     /// are finite, kept mass is at most the band's, and the bands' mass sums to at most 1.
     func testEveryPolicyThroughTheModelKeepsItsBudget() throws {
-        let model = try Fixtures.model(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
+        let model = try Fixtures.expandedModel(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
         let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
         let L = model.config.layerCount, H = model.config.headCount
         var base = ParallelCompConfig()

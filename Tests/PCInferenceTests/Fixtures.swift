@@ -34,4 +34,17 @@ enum Fixtures {
         _model = m
         return m
     }
+
+    /// A second shared model with its weights kept expanded (`expandWeights`), for the classes
+    /// that run many short pipeline passes: each pass then skips re-expanding every matrix, as
+    /// `biasprobe claims` does. The numbers are the same (ExpandedWeightsTests); the golden
+    /// checks keep the default model, so both paths stay pinned.
+    nonisolated(unsafe) private static var _expanded: LlamaModel?
+    static func expandedModel() throws -> LlamaModel {
+        if let m = _expanded { return m }
+        let m = try LlamaModel(path: try modelPath())
+        m.expandWeights()
+        _expanded = m
+        return m
+    }
 }

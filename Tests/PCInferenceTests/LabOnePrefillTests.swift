@@ -5,7 +5,7 @@ import PCInference
 /// one-prefill path against running each point alone, stored KV under GQA, and the oracle chunk.
 final class LabOnePrefillTests: XCTestCase {
     func setup(_ config: ParallelCompConfig, chars: Int) throws -> (ParallelCompPipeline, ParallelCompPipeline.Prepared) {
-        let model = try Fixtures.model(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
+        let model = try Fixtures.expandedModel(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
         let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
         pc.memo = nil
@@ -22,7 +22,7 @@ final class LabOnePrefillTests: XCTestCase {
     /// answer, the last question row's top logits, the expected answer's NLL, the kept keys and
     /// the stored KV.
     func testOnePrefillEqualsPointByPoint() throws {
-        let (pc, prep) = try setup(kvpressBase, chars: 700)
+        let (pc, prep) = try setup(kvpressBase, chars: 400)
         let kinds: [EvictionLabSettings.Kind] = [.streaming, .h2o, .tova, .snapkv, .pyramidkv, .knorm, .random]
         let labs = kinds.enumerated().map { i, k in
             EvictionLabSettings(kind: k, ratio: [0.25, 0.5, 0.75, 0.875][i % 4], window: k == .snapkv || k == .pyramidkv ? 16 : nil,
@@ -34,7 +34,7 @@ final class LabOnePrefillTests: XCTestCase {
         var distinct = Set<[Int]>()
         for (lab, t) in zip(labs, together) {
             var c = kvpressBase; c.evictionLab = lab
-            let (alone, p1) = try setup(c, chars: 700)
+            let (alone, p1) = try setup(c, chars: 400)
             let a = try alone.run(p1, scoreAnswer: answer)
             let what = "\(lab.kind.rawValue) ratio \(lab.ratio!)"
             XCTAssertEqual(t.answerIDs, a.answerIDs, what)
@@ -53,11 +53,11 @@ final class LabOnePrefillTests: XCTestCase {
     /// keys, the stored KV is that times layers x KV heads, and the per-query-head variant stores
     /// more for the same budget.
     func testKVPressSettingStoresTheBudgetPerKVHead() throws {
-        let model = try Fixtures.model(), L = model.config.layerCount, Hkv = model.config.kvHeadCount
+        let model = try Fixtures.expandedModel(), L = model.config.layerCount, Hkv = model.config.kvHeadCount
         for (kind, perQuery) in [(EvictionLabSettings.Kind.snapkv, false), (.snapkv, true), (.knorm, false), (.random, true)] {
             var c = kvpressBase
             c.evictionLab = EvictionLabSettings(kind: kind, ratio: 0.25, window: 8, perQueryHead: perQuery, setting: .kvpress)
-            let (pc, prep) = try setup(c, chars: 600)
+            let (pc, prep) = try setup(c, chars: 400)
             let r = try pc.run(prep, generate: false)
             let n = prep.chunks[0].contextLength, keep = n / 4
             let kept = try XCTUnwrap(r.policyKept["0"])
@@ -74,7 +74,7 @@ final class LabOnePrefillTests: XCTestCase {
         var kv = kvpressBase, qa = kvpressBase
         kv.evictionLab = EvictionLabSettings(kind: .tova, ratio: 0.25, setting: .kvpress)
         qa.evictionLab = EvictionLabSettings(kind: .tova, ratio: 0.25)
-        let (p1, prep1) = try setup(kv, chars: 600), (p2, prep2) = try setup(qa, chars: 600)
+        let (p1, prep1) = try setup(kv, chars: 400), (p2, prep2) = try setup(qa, chars: 400)
         XCTAssertNotEqual(try p1.run(prep1, generate: false).policyKept, try p2.run(prep2, generate: false).policyKept)
     }
 

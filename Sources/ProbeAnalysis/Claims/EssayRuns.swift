@@ -88,6 +88,9 @@ public struct EssayRunner {
     public let doc: [Int]
     /// Chunk passes shared by the runs (most repeat the official run's passes), or nil.
     public var passes: ChunkPassMemo? = nil
+    public init(model: LlamaModel, tok: Tokenizer, settings: ClaimSettings, doc: [Int], passes: ChunkPassMemo? = nil) {
+        self.model = model; self.tok = tok; self.settings = settings; self.doc = doc; self.passes = passes
+    }
 
     public var format: PromptFormat { ClaimPrompt.format(tok, settings.promptLayout) }
 

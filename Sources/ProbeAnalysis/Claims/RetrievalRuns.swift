@@ -127,6 +127,9 @@ public struct ContinuationRunner {
     public let doc: [Int]
     /// Chunk passes shared by the runs (the counts share their last chunks), or nil.
     public var passes: ChunkPassMemo? = nil
+    public init(model: LlamaModel, tok: Tokenizer, settings: ClaimSettings, doc: [Int], passes: ChunkPassMemo? = nil) {
+        self.model = model; self.tok = tok; self.settings = settings; self.doc = doc; self.passes = passes
+    }
 
     /// The C chunks are the C x width tokens just before a point; the "question" is the next 16
     /// tokens (raw text, as in a perplexity test) and the scored answer the tokens after them.
