@@ -49,3 +49,33 @@ public extension AttentionObserver {
     func end() {}
     var watchesChunkPasses: Bool { true }
 }
+
+/// An observer of one stage's passes. Its `begin` is the one guard every such observer shares:
+/// decline the other stages' passes, else `start` (size and zero the accumulators).
+public protocol StageObserver: AttentionObserver {
+    var stage: AttentionStage { get }
+    /// Called before each pass of `stage`.
+    func start(scope: ObservationScope, workers: Int)
+}
+
+public extension StageObserver {
+    func begin(scope: ObservationScope, workers: Int) -> Bool {
+        guard scope.stage == stage else { return false }
+        start(scope: scope, workers: workers)
+        return true
+    }
+}
+
+extension AttentionBlock {
+    /// The per-key score loop every key-score observer shares: for each row of the block at key
+    /// index `fromRow` or later (the last r rows of a pass), add its probabilities into
+    /// `keyRow[key]` for the keys it sees below `keyCount`. `keyRow` is one (layer, head)'s
+    /// accumulator over keys 0 ..< keyCount.
+    @inlinable public func addKeyMass<E: BinaryFloatingPoint>(fromRow: Int, into keyRow: UnsafeMutablePointer<E>, keyCount: Int) {
+        let dst = keyRow + keyStart
+        for i in min(rowCount, max(0, fromRow - firstRow))..<rowCount {
+            let p = row(i), n = min(visibleKeys(i), keyCount - keyStart)
+            for k in 0..<n { dst[k] += E(p[k]) }
+        }
+    }
+}

@@ -4,7 +4,7 @@
 /// the sink, middle = the rest. Query rows are reduced over every chunk they see; context rows
 /// over their own chunk only (absolute or relative binning). Results are means over the
 /// selected rows, indexed by the document's chunk number.
-public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
+public final class BandMassObserver: StageObserver, @unchecked Sendable {
     public static let bands = ["sink", "middle", "recent"]
     public let stage: AttentionStage
     public let rows: RowSelection
@@ -24,11 +24,9 @@ public final class BandMassObserver: AttentionObserver, @unchecked Sendable {
         rowCount = WorkerAccumulator(Shape(layers, heads, chunks + 1))
     }
 
-    public func begin(scope: ObservationScope, workers: Int) -> Bool {
-        guard scope.stage == stage else { return false }
+    public func start(scope: ObservationScope, workers: Int) {
         seenChunks.formUnion(scope.chunkIDs)
         mass.begin(workers: workers); rowCount.begin(workers: workers)
-        return true
     }
     public func wants(isQuery: Bool) -> Bool { isQuery == rows.isQuery }
     public func end() { mass.end(); rowCount.end() }

@@ -1,7 +1,7 @@
 /// Mean attention as a function of distance Δ = row − key inside a chunk (context rows only),
 /// excluding the chunk's first `skipSink` keys: the decay the paper's Theorem A.1 assumes.
 /// Output [layer, head, Δ] for Δ in 0 ..< maxDistance (NaN where no row reached Δ).
-public final class DistanceProfileObserver: AttentionObserver, @unchecked Sendable {
+public final class DistanceProfileObserver: StageObserver, @unchecked Sendable {
     public let stage: AttentionStage
     public let maxDistance: Int, skipSink: Int
     public let layers: Int, heads: Int
@@ -15,10 +15,8 @@ public final class DistanceProfileObserver: AttentionObserver, @unchecked Sendab
         counts = WorkerAccumulator(Shape(layers, heads, self.maxDistance))
     }
 
-    public func begin(scope: ObservationScope, workers: Int) -> Bool {
-        guard scope.stage == stage else { return false }
+    public func start(scope: ObservationScope, workers: Int) {
         sums.begin(workers: workers); counts.begin(workers: workers)
-        return true
     }
     public func wants(isQuery: Bool) -> Bool { !isQuery }
     public func end() { sums.end(); counts.end() }
@@ -47,7 +45,7 @@ public final class DistanceProfileObserver: AttentionObserver, @unchecked Sendab
 /// How concentrated each query row's attention over its chunk is: the fraction of the chunk's
 /// keys whose probability exceeds c / w (w = chunk length) for each c, and the mass held by the
 /// top 1 % of keys. Means over query rows, [layer, head] per statistic.
-public final class ConcentrationObserver: AttentionObserver, @unchecked Sendable {
+public final class ConcentrationObserver: StageObserver, @unchecked Sendable {
     public let stage: AttentionStage
     public let multiples: [Double]
     public let layers: Int, heads: Int
@@ -58,10 +56,8 @@ public final class ConcentrationObserver: AttentionObserver, @unchecked Sendable
         sums = WorkerAccumulator(Shape(layers, heads, multiples.count + 2))
     }
 
-    public func begin(scope: ObservationScope, workers: Int) -> Bool {
-        guard scope.stage == stage else { return false }
+    public func start(scope: ObservationScope, workers: Int) {
         sums.begin(workers: workers)
-        return true
     }
     public func wants(isQuery: Bool) -> Bool { isQuery }
     public func end() { sums.end() }

@@ -1,7 +1,7 @@
 /// Summed attention probability per key from the last r query rows, per layer and head: the
 /// paper's cumulative score (Eq. 6). Callers count keys above lambda, or keep the top keys
 /// SnapKV-style. Keys are indexed in the pass's key space (chunks first, then the query).
-public final class KeyScoreObserver: AttentionObserver, @unchecked Sendable {
+public final class KeyScoreObserver: StageObserver, @unchecked Sendable {
     public let stage: AttentionStage
     public let lastRows: Int
     /// Sum over every row of the pass, context rows included (H2O's accumulated attention).
@@ -21,31 +21,28 @@ public final class KeyScoreObserver: AttentionObserver, @unchecked Sendable {
         sums = WorkerAccumulator(Shape(layers, heads, 0))
     }
 
-    public func begin(scope: ObservationScope, workers: Int) -> Bool {
-        guard scope.stage == stage else { return false }
+    public func start(scope: ObservationScope, workers: Int) {
         keyCount = scope.queryKeyStart + scope.queryRowCount
         sums.begin(workers: workers, size: layers * heads * keyCount)
-        return true
     }
+    /// [layer, head, key] of this pass.
+    private var keyShape: Shape { Shape(layers, heads, keyCount) }
     public func wants(isQuery: Bool) -> Bool { isQuery || allRows || tailRows != nil }
     public var watchesChunkPasses: Bool { stage == .local }
 
     public func observe(_ b: AttentionBlock) {
-        let acc = sums.slot(b.worker) + (b.layer * heads + b.head) * keyCount
-        let tailStart = tailRows.map { keyCount - $0 }
-        for i in 0..<b.rowCount where allRows || (tailStart.map { b.firstRow + i >= $0 }
-                                                  ?? (b.isQuery && b.queryIndex(i) >= b.scope.queryRowCount - lastRows)) {
-            let p = b.row(i), n = min(b.visibleKeys(i), keyCount - b.keyStart)
-            let dst = acc + b.keyStart
-            for k in 0..<n { dst[k] += p[k] }
-        }
+        let sc = b.scope
+        // Every row, the pass's tail, or its last query rows (only query blocks arrive then).
+        let fromRow = allRows ? 0 : tailRows.map { keyCount - $0 }
+            ?? sc.queryRowStart + sc.queryRowCount - min(lastRows, sc.queryRowCount)
+        b.addKeyMass(fromRow: fromRow, into: sums.slot(b.worker) + keyShape(b.layer, b.head, 0), keyCount: keyCount)
     }
 
     public func end() { sums.endPass() }
 
     /// Scores of one (layer, head) over keys [0, keyCount).
     public func scores(layer: Int, head: Int) -> ArraySlice<Float> {
-        let o = (layer * heads + head) * keyCount
+        let o = keyShape(layer, head, 0)
         return sums.total[o..<(o + keyCount)]
     }
 }

@@ -1,7 +1,7 @@
 /// Attention mass per chunk in B equal bins of relative position: the shape (U, mountain,
 /// uniform) of each head's attention over each chunk.
 /// Key k of a chunk [a, a+L) falls in bin floor((k-a) * B / L).
-public final class PositionProfileObserver: AttentionObserver, @unchecked Sendable {
+public final class PositionProfileObserver: StageObserver, @unchecked Sendable {
     public let stage: AttentionStage
     public let rows: RowSelection
     public let bins: Int
@@ -17,11 +17,9 @@ public final class PositionProfileObserver: AttentionObserver, @unchecked Sendab
         rowCount = WorkerAccumulator(Shape(layers, heads, chunks + 1))
     }
 
-    public func begin(scope: ObservationScope, workers: Int) -> Bool {
-        guard scope.stage == stage else { return false }
+    public func start(scope: ObservationScope, workers: Int) {
         seenChunks.formUnion(scope.chunkIDs)
         mass.begin(workers: workers); rowCount.begin(workers: workers)
-        return true
     }
     public func wants(isQuery: Bool) -> Bool { isQuery == rows.isQuery }
     public func end() { mass.end(); rowCount.end() }

@@ -1,7 +1,7 @@
 /// Mean row entropy (nats) and mean largest probability of the selected rows: how spread out or
 /// how concentrated each head's attention is. Indexed [layer, head, slot] where the slot is the
 /// row's chunk for local passes and context rows, and 0 for the query rows of a global pass.
-public final class RowStatsObserver: AttentionObserver, @unchecked Sendable {
+public final class RowStatsObserver: StageObserver, @unchecked Sendable {
     public let stage: AttentionStage
     public let rows: RowSelection
     public let layers: Int, heads: Int, slots: Int
@@ -16,10 +16,8 @@ public final class RowStatsObserver: AttentionObserver, @unchecked Sendable {
     public var needsEntropy: Bool { true }
     /// Only a local observer sees chunk passes (`begin` declines every other stage).
     public var watchesChunkPasses: Bool { stage == .local }
-    public func begin(scope: ObservationScope, workers: Int) -> Bool {
-        guard scope.stage == stage else { return false }
+    public func start(scope: ObservationScope, workers: Int) {
         sums.begin(workers: workers)
-        return true
     }
     public func wants(isQuery: Bool) -> Bool { isQuery == rows.isQuery }
     public func end() { sums.end() }

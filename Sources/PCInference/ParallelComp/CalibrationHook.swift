@@ -124,11 +124,7 @@ final class LayerKeyScores: AttentionObserver, @unchecked Sendable {
     func begin(scope: ObservationScope, workers: Int) -> Bool { sums.begin(workers: workers); return true }
     func wants(isQuery: Bool) -> Bool { isQuery }
     func observe(_ b: AttentionBlock) {
-        let dst = sums.slot(b.worker) + sums.shape(b.head, b.keyStart)
-        for i in 0..<b.rowCount {
-            let p = b.row(i)
-            for k in 0..<min(b.visibleKeys(i), keys - b.keyStart) { dst[k] += p[k] }
-        }
+        b.addKeyMass(fromRow: 0, into: sums.slot(b.worker) + sums.shape(b.head, 0), keyCount: keys)
     }
     func end() { sums.endPass() }
     func scores(head: Int, count: Int) -> [Float] { Array(sums.total[sums.shape(head, 0)..<(sums.shape(head, 0) + min(count, keys))]) }

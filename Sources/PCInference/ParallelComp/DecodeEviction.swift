@@ -49,28 +49,29 @@ extension DecodeEvictionState: DecodeStepEvicting {
 }
 
 /// The last row of a decoding step, per layer and head, over the cache's keys.
-final class DecodeRowObserver: AttentionObserver, @unchecked Sendable {
+final class DecodeRowObserver: StageObserver, @unchecked Sendable {
+    let stage = AttentionStage.decode
     let layers: Int, heads: Int
     private(set) var keys = 0
     private var probs: [Float] = []
     init(layers: Int, heads: Int) { self.layers = layers; self.heads = heads }
-    func begin(scope: ObservationScope, workers: Int) -> Bool {
-        guard scope.stage == .decode else { return false }
+    func start(scope: ObservationScope, workers: Int) {
         keys = scope.firstRowKey + scope.queryRowCount
         probs = [Float](repeating: 0, count: layers * heads * keys)
-        return true
     }
+    /// [layer, head, key] of this step.
+    private var keyShape: Shape { Shape(layers, heads, keys) }
     func wants(isQuery: Bool) -> Bool { isQuery }
     var watchesChunkPasses: Bool { false }
+    /// The block's last row, added to zeros: a copy.
     func observe(_ b: AttentionBlock) {
-        let i = b.rowCount - 1, n = min(b.visibleKeys(i), keys - b.keyStart), p = b.row(i)
+        let o = keyShape(b.layer, b.head, 0)
         probs.withUnsafeMutableBufferPointer { dst in
-            let o = (b.layer * heads + b.head) * keys + b.keyStart
-            for k in 0..<n { dst[o + k] = p[k] }
+            b.addKeyMass(fromRow: b.firstRow + b.rowCount - 1, into: dst.baseAddress! + o, keyCount: keys)
         }
     }
     func row(layer: Int, head: Int) -> ArraySlice<Float> {
-        let o = (layer * heads + head) * keys
+        let o = keyShape(layer, head, 0)
         return probs[o..<(o + keys)]
     }
 }

@@ -5,7 +5,7 @@ import PCInference
 /// (layer, head). Global passes fill slot 0 over [combined cache ; query]; local passes fill one
 /// slot per chunk over [chunk ; query]. The claims need the per-key view because their bands
 /// (template prefix, content sink, recent tail) are not the observers' fixed sink/middle/recent.
-public final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
+public final class QueryKeyMass: StageObserver, @unchecked Sendable {
     public let stage: AttentionStage
     public let lastRows: Int?
     public let layers: Int, heads: Int
@@ -18,25 +18,18 @@ public final class QueryKeyMass: AttentionObserver, @unchecked Sendable {
         self.stage = stage; self.lastRows = lastRows; self.layers = layers; self.heads = heads
     }
 
-    public func begin(scope: ObservationScope, workers: Int) -> Bool {
-        guard scope.stage == stage else { return false }
+    public func start(scope: ObservationScope, workers: Int) {
         slot = stage == .local ? (scope.chunkIDs.first ?? 0) : 0
         keys = scope.queryRowStart + scope.queryRowCount
         rowsSeen = min(lastRows ?? scope.queryRowCount, scope.queryRowCount)
         partial.begin(workers: workers, size: layers * heads * keys)
-        return true
     }
     public func wants(isQuery: Bool) -> Bool { isQuery }
     public var watchesChunkPasses: Bool { stage == .local }
 
     public func observe(_ b: AttentionBlock) {
-        let first = b.scope.queryRowCount - rowsSeen
-        let o = (b.layer * heads + b.head) * keys
-        let acc = partial.slot(b.worker)
-        for i in 0..<b.rowCount where b.queryIndex(i) >= first {
-            let p = b.row(i)
-            for j in 0..<min(b.visibleKeys(i), keys - b.keyStart) { acc[o + b.keyStart + j] += Double(p[j]) }
-        }
+        let fromRow = b.scope.queryRowStart + b.scope.queryRowCount - rowsSeen
+        b.addKeyMass(fromRow: fromRow, into: partial.slot(b.worker) + Shape(layers, heads, keys)(b.layer, b.head, 0), keyCount: keys)
     }
 
     public func end() {
@@ -70,7 +63,8 @@ public struct KeyTable: Sendable {
 /// A head's context rows come in several blocks that any worker may take, so per-worker sums
 /// would add them in a run-dependent order (last-digit differences between runs). Each block's
 /// sum is kept apart and folded in row order at the end: the same numbers on every run.
-public final class FullReachProfile: AttentionObserver, @unchecked Sendable {
+public final class FullReachProfile: StageObserver, @unchecked Sendable {
+    public let stage = AttentionStage.local
     public let maxDistance: Int, skip: Int, layers: Int, heads: Int
     private let lock = NSLock()
     /// (lh, first row of the block) -> (sums over Δ, rows)
@@ -81,11 +75,7 @@ public final class FullReachProfile: AttentionObserver, @unchecked Sendable {
         self.maxDistance = maxDistance; self.skip = skip; self.layers = layers; self.heads = heads
         sums = Array(repeating: 0, count: layers * heads * maxDistance); rows = Array(repeating: 0, count: layers * heads)
     }
-    public func begin(scope: ObservationScope, workers: Int) -> Bool {
-        guard scope.stage == .local else { return false }
-        blocks = [:]
-        return true
-    }
+    public func start(scope: ObservationScope, workers: Int) { blocks = [:] }
     public func wants(isQuery: Bool) -> Bool { !isQuery }
 
     public func observe(_ b: AttentionBlock) {
