@@ -96,14 +96,21 @@ final class Gemma3SlidingWindowTests: XCTestCase {
         let scope = ObservationScope(stage: .global, chunkSpans: spans, chunkIDs: Array(0..<spans.count), queryKeyStart: off,
                                      queryRowStart: off, queryRowCount: queryLen, firstRowKey: 0)
         let ctxStats = RowStatsObserver(stage: .global, rows: .context, layers: 1, heads: H, chunks: spans.count)
+        // Observers that read a query row chunk by chunk must see only the columns the row
+        // scored: on a windowed layer the block starts at the window, not at the chunk.
+        let conc = ConcentrationObserver(stage: .global, layers: 1, heads: H)
         var out = [Float](repeating: 0, count: N * H * d)
         let kernel = AttentionKernel(config: config, workers: 2)
         XCTAssertTrue(ctxStats.begin(scope: scope, workers: 2))
+        XCTAssertTrue(conc.begin(scope: scope, workers: 2))
         Q.withUnsafeBufferPointer { qp in out.withUnsafeMutableBufferPointer { op in
             kernel.run(layer: 0, q: qp.baseAddress!, rows: N, cache: cache, layout: AttentionLayout(segments: segs), firstRowKey: 0,
-                       out: op.baseAddress!, observers: [ctxStats], scope: scope)
+                       out: op.baseAddress!, observers: [ctxStats, conc], scope: scope)
         } }
-        ctxStats.end()
+        ctxStats.end(); conc.end()
+        // Reference concentration per head: over query rows x chunks, the share of the chunk's keys
+        // above 1/w and 4/w, and the mass of its top 1 % keys (keys a row does not see count as 0).
+        var refAbove = [[Double]](repeating: [0, 0], count: H), refTop = [Double](repeating: 0, count: H), refN = [Double](repeating: 0, count: H)
 
         // Reference: the PCW/causal mask, then the window by RoPE position.
         var evictedOutsideWindow = false
@@ -136,17 +143,33 @@ final class Gemma3SlidingWindowTests: XCTestCase {
                     for i in 0..<d { dot += Double(Q[r * H * d + h * d + i]) * Double(K[k * Hkv * d + g * d + i]) }
                     s.append((k, dot / Double(d).squareRoot()))
                 }
-                if s.isEmpty { continue }   // nothing left to see: the row is 0
-                let m = s.map(\.1).max()!
+                let m = s.map(\.1).max() ?? 0
                 let z = s.reduce(0.0) { $0 + exp($1.1 - m) }
                 for (k, v) in s {
                     for i in 0..<d { refOut[r * H * d + h * d + i] += exp(v - m) / z * Double(V[k * Hkv * d + g * d + i]) }
+                }
+                if r >= off {   // a row that sees nothing is all zeros, and still a row
+                    var prob = [Double](repeating: 0, count: N)
+                    for (k, v) in s { prob[k] = exp(v - m) / z }
+                    for span in spans {
+                        let w = span.count, vals = span.map { prob[$0] }
+                        for (mi, c) in [1.0, 4.0].enumerated() { refAbove[h][mi] += Double(vals.filter { $0 > c / Double(w) }.count) / Double(w) }
+                        refTop[h] += vals.sorted(by: >).prefix(max(1, (w + 99) / 100)).reduce(0, +)
+                        refN[h] += 1
+                    }
                 }
             }
         }
         var worst = 0.0
         for i in 0..<out.count { worst = max(worst, abs(Double(out[i]) - refOut[i])) }
         XCTAssertLessThan(worst, 1e-5, "trial \(trial): chunks \(chunkLens), query \(queryLen), window \(window), evictions \(String(describing: evictions))")
+        let cm = conc.means()
+        for h in 0..<H where refN[h] > 0 {
+            for mi in 0..<2 {
+                XCTAssertEqual(Double(cm.above[mi][h]), refAbove[h][mi] / refN[h], accuracy: 1e-4, "trial \(trial) head \(h): share above, window \(window)")
+            }
+            XCTAssertEqual(Double(cm.top1[h]), refTop[h] / refN[h], accuracy: 1e-4, "trial \(trial) head \(h): top-1 % mass, window \(window)")
+        }
         return evictedOutsideWindow
     }
 }

@@ -31,7 +31,8 @@ public final class DistanceProfileObserver: StageObserver, @unchecked Sendable {
             let p = b.row(i)
             var k = key, d = 0
             while k >= start && d < maxDistance {
-                acc[o + d] += Double(p[k - b.keyStart]); cnt[o + d] += 1
+                // Keys before the block's first column lie outside a sliding window: probability 0.
+                acc[o + d] += k >= b.keyStart ? Double(p[k - b.keyStart]) : 0; cnt[o + d] += 1
                 k -= 1; d += 1
             }
         }
@@ -69,8 +70,12 @@ public final class ConcentrationObserver: StageObserver, @unchecked Sendable {
             for span in b.scope.chunkSpans {
                 let w = span.count
                 guard w > 0 else { continue }
-                let p = b.row(i) + (span.lowerBound - b.keyStart)
-                let vals = (0..<w).map { p[$0] }
+                // Only the keys the row scored: on a sliding-window layer the block starts at the
+                // window (keys before keyStart have probability 0, and the row holds no column
+                // for them), so a chunk longer than the window must not be read from its start.
+                let lo = max(span.lowerBound, b.keyStart), hi = min(span.upperBound, b.keyStart + b.visibleKeys(i))
+                let p = b.row(i)
+                let vals = lo < hi ? (lo..<hi).map { p[$0 - b.keyStart] } : []
                 for (mi, c) in multiples.enumerated() {
                     let t = Float(c / Double(w))
                     acc[o + mi] += Double(vals.reduce(0) { $0 + ($1 > t ? 1 : 0) }) / Double(w)

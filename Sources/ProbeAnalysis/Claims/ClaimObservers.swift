@@ -85,7 +85,7 @@ public final class FullReachProfile: StageObserver, @unchecked Sendable {
             let key = b.firstRow + i
             guard let j = b.scope.spanIndex(ofKey: key), key - (maxDistance - 1) >= b.scope.chunkSpans[j].lowerBound + skip else { continue }
             let p = b.row(i)
-            for d in 0..<maxDistance { acc[d] += Double(p[key - d - b.keyStart]) }
+            for d in 0..<maxDistance where key - d >= b.keyStart { acc[d] += Double(p[key - d - b.keyStart]) }   // before keyStart: outside a window, 0
             n += 1
         }
         guard n > 0 else { return }
