@@ -16,6 +16,8 @@ final class ClaimsPassMemoTests: XCTestCase {
         model.expandWeights()
         var settings = ClaimSettings.quick
         settings.model = CLI.modelPath
+        // Half the quick widths: the same runs and memo hits, half the tokens per pass.
+        settings.width = 64; settings.continuationWidth = 32
         let doc = tok.encode(try DefaultCorpus.essays(), parseSpecial: false, addBOS: false)
         let ex = try XCTUnwrap(settings.workList(essayTokens: doc.count).first)
 

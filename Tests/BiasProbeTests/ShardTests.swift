@@ -116,7 +116,10 @@ final class ShardTests: XCTestCase {
         // process, so the count is 34-36 and every result dataset must be among the identical.
         let line = cmp.stdout.split(separator: "\n").first { $0.contains("identical datasets: ") }.map(String.init) ?? ""
         let n = Int(line.components(separatedBy: "identical datasets: ").last?.split(separator: " ").first ?? "") ?? 0
-        XCTAssertTrue(line.contains(" of 40") && (34...36).contains(n), cmp.stdout)
+        // On sweeps this small the memo counters may coincide as well (each item's chunks are
+        // few), so up to all 40; the script's exit status above already requires every dataset
+        // but timings, memory and memo counters to be identical.
+        XCTAssertTrue(line.contains(" of 40") && (34...40).contains(n), cmp.stdout)
         for d in ["results/correct", "results/answer_nll", "results/needle_mass", "points/answer_nll", "points/kv_bytes"] {
             XCTAssertTrue(line.contains(d), "\(d) differs: \(cmp.stdout)")
         }
