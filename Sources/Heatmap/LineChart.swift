@@ -85,79 +85,9 @@ public struct LineChart: Sendable {
         return (xr, yr)
     }
 
-    func render(in area: Rect, painter p: inout Painter, layout: inout FigureLayout) {
-        let lh = BitmapFont.lineHeight
-        let (xr, yr) = ranges()
-        // y ticks depend only on the range (count from a generous height estimate).
-        let yCount = max(3, min(8, area.height / 60))
-        let yTicks: [Double], yLabels: [String]
-        if logY {
-            yTicks = Ticks.log(min: pow(10, yr.lowerBound), max: pow(10, yr.upperBound), maxCount: yCount)
-            yLabels = Ticks.labels(yTicks, log: true)
-        } else {
-            yTicks = Ticks.linear(min: yr.lowerBound, max: yr.upperBound, maxCount: yCount)
-            yLabels = Ticks.labels(yTicks)
-        }
-        let tick = HeatmapPanel.tickLength, gap = HeatmapPanel.tickGap, lgap = HeatmapPanel.labelGap
-        var left = 1 + tick + gap + BitmapFont.maxWidth(yLabels)
-        if yLabel != nil { left += lh + lgap }
-        var bottom = 1 + tick + gap + lh
-        if xLabel != nil { bottom += lgap + lh }
-        let top = lh / 2 + 2
-        // x ticks: as many as fit with their label widths.
-        func xTicksFor(width: Int) -> ([Double], [String]) {
-            var count = max(2, min(10, width / 70))
-            while true {
-                let t = Ticks.linear(min: xr.lowerBound, max: xr.upperBound, maxCount: count)
-                let l = Ticks.labels(t)
-                let need = (BitmapFont.maxWidth(l) + 16) * max(1, l.count)
-                if need <= width || count <= 2 { return (t, l) }
-                count -= 1
-            }
-        }
-        let entries = series.indices.filter { !series[$0].name.isEmpty }
-        let legendSize = (width: 8 + 22 + 6 + BitmapFont.maxWidth(entries.map { series[$0].name }) + 8,
-                          height: 6 + entries.count * 16 + 2)
-        func plotRect(outsideLegend: Bool) -> Rect {
-            var right = 2 + BitmapFont.measure(Ticks.labels([xr.upperBound]).first ?? "").width / 2
-            if outsideLegend { right = max(right, legendSize.width + 12) }
-            return Rect(x: area.x + left, y: area.y + top, width: max(10, area.width - left - right),
-                        height: max(10, area.height - top - bottom))
-        }
-        var plot = plotRect(outsideLegend: legend == .outsideRight)
-        var legendBox: Rect?
-        if !entries.isEmpty && legend != .none {
-            let inset = 8
-            func corner(_ c: LegendPlacement, _ r: Rect) -> Rect {
-                let w = legendSize.width, h = legendSize.height
-                switch c {
-                case .topLeft: return Rect(x: r.x + inset, y: r.y + inset, width: w, height: h)
-                case .bottomRight: return Rect(x: r.maxX - inset - w, y: r.maxY - inset - h, width: w, height: h)
-                case .bottomLeft: return Rect(x: r.x + inset, y: r.maxY - inset - h, width: w, height: h)
-                case .outsideRight: return Rect(x: r.maxX + 12, y: r.y, width: w, height: h)
-                default: return Rect(x: r.maxX - inset - w, y: r.y + inset, width: w, height: h)
-                }
-            }
-            switch legend {
-            case .auto:
-                let free = [LegendPlacement.topRight, .topLeft, .bottomRight, .bottomLeft].first { c in
-                    let box = corner(c, plot)
-                    return box.width <= plot.width - 2 * inset && box.height <= plot.height - 2 * inset
-                        && !dataTouches(box.insetBy(-3), plot: plot, xr: xr, yr: yr)
-                }
-                if let c = free {
-                    legendBox = corner(c, plot)
-                } else {
-                    plot = plotRect(outsideLegend: true)
-                    legendBox = corner(.outsideRight, plot)
-                }
-            case .none: break
-            default: legendBox = corner(legend, plot)
-            }
-        }
-        layout.plot = plot
-        let (xTicks, xLabels) = xTicksFor(width: plot.width)
-
+    /// Data to pixel centres inside the plot rectangle (y in axis units: log10 on a log axis).
+    struct Mapping {
+        let plot: Rect, xr: ClosedRange<Double>, yr: ClosedRange<Double>, logY: Bool
         func px(_ x: Double) -> Double {
             Double(plot.x) + (x - xr.lowerBound) / (xr.upperBound - xr.lowerBound) * Double(plot.width - 1) + 0.5
         }
@@ -165,26 +95,118 @@ public struct LineChart: Sendable {
             Double(plot.maxY - 1) - (yAxis - yr.lowerBound) / (yr.upperBound - yr.lowerBound)
                 * Double(plot.height - 1) + 0.5
         }
-        let grid = RGBA(228, 228, 228), minor = RGBA(242, 242, 242)
-        // Grid lines.
-        if gridLines {
-            if logY {
-                for v in Ticks.logMinor(min: pow(10, yr.lowerBound), max: pow(10, yr.upperBound)) {
-                    let y = Int(py(log10(v)))
-                    p.fill(Rect(x: plot.x, y: y, width: plot.width, height: 1), with: minor)
-                }
-            }
-            for v in yTicks {
-                let y = Int(py(logY ? log10(v) : v))
-                p.fill(Rect(x: plot.x, y: y, width: plot.width, height: 1), with: grid)
-            }
-            for v in xTicks {
-                p.fill(Rect(x: Int(px(v)), y: plot.y, width: 1, height: plot.height), with: grid)
+        /// A data value's y: log10 first on a log axis.
+        func pyValue(_ y: Double) -> Double { py(logY ? log10(y) : y) }
+    }
+
+    /// Ticks and labels of an axis.
+    struct AxisTicks { var values: [Double], labels: [String] }
+
+    func render(in area: Rect, painter p: inout Painter, layout: inout FigureLayout) {
+        let lh = BitmapFont.lineHeight
+        let (xr, yr) = ranges()
+        let yTicks = yAxisTicks(yr, height: area.height)
+        let tick = HeatmapPanel.tickLength, gap = HeatmapPanel.tickGap, lgap = HeatmapPanel.labelGap
+        var left = 1 + tick + gap + BitmapFont.maxWidth(yTicks.labels)
+        if yLabel != nil { left += lh + lgap }
+        var bottom = 1 + tick + gap + lh
+        if xLabel != nil { bottom += lgap + lh }
+        let margins = (left: left, top: lh / 2 + 2, bottom: bottom)
+        let entries = series.indices.filter { !series[$0].name.isEmpty }
+        let (plot, legendBox) = placePlot(in: area, margins: margins, entries: entries, xr: xr, yr: yr)
+        layout.plot = plot
+        let xTicks = xAxisTicks(xr, width: plot.width)
+        let m = Mapping(plot: plot, xr: xr, yr: yr, logY: logY)
+        if gridLines { drawGrid(m, xTicks: xTicks, yTicks: yTicks, painter: &p) }
+        drawSeries(m, painter: &p)
+        drawAxes(m, xTicks: xTicks, yTicks: yTicks, painter: &p)
+        if let box = legendBox {
+            drawLegend(box, entries: entries, painter: &p)
+            layout.legend = box
+        }
+    }
+
+    /// y ticks depend only on the range (count from a generous height estimate).
+    func yAxisTicks(_ yr: ClosedRange<Double>, height: Int) -> AxisTicks {
+        let yCount = max(3, min(8, height / 60))
+        if logY {
+            let t = Ticks.log(min: pow(10, yr.lowerBound), max: pow(10, yr.upperBound), maxCount: yCount)
+            return AxisTicks(values: t, labels: Ticks.labels(t, log: true))
+        }
+        let t = Ticks.linear(min: yr.lowerBound, max: yr.upperBound, maxCount: yCount)
+        return AxisTicks(values: t, labels: Ticks.labels(t))
+    }
+
+    /// x ticks: as many as fit with their label widths.
+    func xAxisTicks(_ xr: ClosedRange<Double>, width: Int) -> AxisTicks {
+        var count = max(2, min(10, width / 70))
+        while true {
+            let t = Ticks.linear(min: xr.lowerBound, max: xr.upperBound, maxCount: count)
+            let l = Ticks.labels(t)
+            let need = (BitmapFont.maxWidth(l) + 16) * max(1, l.count)
+            if need <= width || count <= 2 { return AxisTicks(values: t, labels: l) }
+            count -= 1
+        }
+    }
+
+    /// The plot rectangle and the legend's box: the legend goes where `legend` says, or (auto)
+    /// in the first inside corner the data leaves free, else outside on the right.
+    func placePlot(in area: Rect, margins: (left: Int, top: Int, bottom: Int), entries: [Int],
+                   xr: ClosedRange<Double>, yr: ClosedRange<Double>) -> (Rect, Rect?) {
+        let legendSize = (width: 8 + 22 + 6 + BitmapFont.maxWidth(entries.map { series[$0].name }) + 8,
+                          height: 6 + entries.count * 16 + 2)
+        func plotRect(outsideLegend: Bool) -> Rect {
+            var right = 2 + BitmapFont.measure(Ticks.labels([xr.upperBound]).first ?? "").width / 2
+            if outsideLegend { right = max(right, legendSize.width + 12) }
+            return Rect(x: area.x + margins.left, y: area.y + margins.top, width: max(10, area.width - margins.left - right),
+                        height: max(10, area.height - margins.top - margins.bottom))
+        }
+        let plot = plotRect(outsideLegend: legend == .outsideRight)
+        guard !entries.isEmpty && legend != .none else { return (plot, nil) }
+        let inset = 8
+        func corner(_ c: LegendPlacement, _ r: Rect) -> Rect {
+            let w = legendSize.width, h = legendSize.height
+            switch c {
+            case .topLeft: return Rect(x: r.x + inset, y: r.y + inset, width: w, height: h)
+            case .bottomRight: return Rect(x: r.maxX - inset - w, y: r.maxY - inset - h, width: w, height: h)
+            case .bottomLeft: return Rect(x: r.x + inset, y: r.maxY - inset - h, width: w, height: h)
+            case .outsideRight: return Rect(x: r.maxX + 12, y: r.y, width: w, height: h)
+            default: return Rect(x: r.maxX - inset - w, y: r.y + inset, width: w, height: h)
             }
         }
-        // Series: lines clipped to the plot; dots may overhang its edge by a few pixels so points
-        // at the ends of the range are drawn whole.
-        let dotClip = plot.insetBy(-5)
+        guard legend == .auto else { return (plot, corner(legend, plot)) }
+        let free = [LegendPlacement.topRight, .topLeft, .bottomRight, .bottomLeft].first { c in
+            let box = corner(c, plot)
+            return box.width <= plot.width - 2 * inset && box.height <= plot.height - 2 * inset
+                && !dataTouches(box.insetBy(-3), plot: plot, xr: xr, yr: yr)
+        }
+        if let c = free { return (plot, corner(c, plot)) }
+        let outside = plotRect(outsideLegend: true)
+        return (outside, corner(.outsideRight, outside))
+    }
+
+    func drawGrid(_ m: Mapping, xTicks: AxisTicks, yTicks: AxisTicks, painter p: inout Painter) {
+        let plot = m.plot, yr = m.yr
+        let grid = RGBA(228, 228, 228), minor = RGBA(242, 242, 242)
+        if logY {
+            for v in Ticks.logMinor(min: pow(10, yr.lowerBound), max: pow(10, yr.upperBound)) {
+                let y = Int(m.py(log10(v)))
+                p.fill(Rect(x: plot.x, y: y, width: plot.width, height: 1), with: minor)
+            }
+        }
+        for v in yTicks.values {
+            let y = Int(m.pyValue(v))
+            p.fill(Rect(x: plot.x, y: y, width: plot.width, height: 1), with: grid)
+        }
+        for v in xTicks.values {
+            p.fill(Rect(x: Int(m.px(v)), y: plot.y, width: 1, height: plot.height), with: grid)
+        }
+    }
+
+    /// Lines clipped to the plot; dots may overhang its edge by a few pixels so points at the
+    /// ends of the range are drawn whole.
+    func drawSeries(_ m: Mapping, painter p: inout Painter) {
+        let plot = m.plot, dotClip = plot.insetBy(-5)
         for (i, s) in series.enumerated() {
             let c = color(i)
             var run: [(x: Double, y: Double)] = []
@@ -197,30 +219,35 @@ public struct LineChart: Sendable {
                 run.removeAll()
             }
             for (x, y) in zip(s.x, s.y) {
-                if usable(x, y) { run.append((px(x), py(logY ? log10(y) : y))) } else { flush() }
+                if usable(x, y) { run.append((m.px(x), m.pyValue(y))) } else { flush() }
             }
             flush()
             if s.markers {
                 for (x, y) in zip(s.x, s.y) where usable(x, y) {
-                    p.disc(cx: px(x), cy: py(logY ? log10(y) : y), radius: s.lineWidth + 1.5,
+                    p.disc(cx: m.px(x), cy: m.pyValue(y), radius: s.lineWidth + 1.5,
                            color: c, clip: dotClip)
                 }
             }
         }
-        // Frame, ticks, labels.
+    }
+
+    /// Frame, ticks, tick labels and axis labels.
+    func drawAxes(_ m: Mapping, xTicks: AxisTicks, yTicks: AxisTicks, painter p: inout Painter) {
+        let plot = m.plot, yr = m.yr, lh = BitmapFont.lineHeight
+        let tick = HeatmapPanel.tickLength, gap = HeatmapPanel.tickGap, lgap = HeatmapPanel.labelGap
         p.stroke(plot.insetBy(-1), color: .ink)
-        for (v, s) in zip(yTicks, yLabels) {
-            let y = Int(py(logY ? log10(v) : v))
+        for (v, s) in zip(yTicks.values, yTicks.labels) {
+            let y = Int(m.pyValue(v))
             p.fill(Rect(x: plot.x - 1 - tick, y: y, width: tick, height: 1), with: .ink)
             p.text(s, x: plot.x - 1 - tick - gap, y: y, align: .right, valign: .middle)
         }
         if logY {
             for v in Ticks.logMinor(min: pow(10, yr.lowerBound), max: pow(10, yr.upperBound)) {
-                p.fill(Rect(x: plot.x - 3, y: Int(py(log10(v))), width: 2, height: 1), with: .ink)
+                p.fill(Rect(x: plot.x - 3, y: Int(m.py(log10(v))), width: 2, height: 1), with: .ink)
             }
         }
-        for (v, s) in zip(xTicks, xLabels) {
-            let x = Int(px(v))
+        for (v, s) in zip(xTicks.values, xTicks.labels) {
+            let x = Int(m.px(v))
             p.fill(Rect(x: x, y: plot.maxY + 1, width: 1, height: tick), with: .ink)
             p.text(s, x: x, y: plot.maxY + 1 + tick + gap, align: .center)
         }
@@ -228,25 +255,24 @@ public struct LineChart: Sendable {
             p.text(l, x: plot.x + plot.width / 2, y: plot.maxY + 1 + tick + gap + lh + lgap, align: .center)
         }
         if let l = yLabel {
-            p.text(l, x: plot.x - 1 - tick - gap - BitmapFont.maxWidth(yLabels) - lgap, y: plot.y + plot.height / 2,
+            p.text(l, x: plot.x - 1 - tick - gap - BitmapFont.maxWidth(yTicks.labels) - lgap, y: plot.y + plot.height / 2,
                    align: .right, valign: .middle, rotated: true)
         }
-        // Legend.
-        if let box = legendBox {
-            p.fill(box, with: .white)
-            p.stroke(box, color: RGBA(200, 200, 200))
-            for (row, i) in entries.enumerated() {
-                let cy = box.y + 6 + row * 16 + 7
-                let c = color(i)
-                p.polyline([(Double(box.x + 8), Double(cy) + 0.5), (Double(box.x + 30), Double(cy) + 0.5)],
-                           color: c, lineWidth: series[i].lineWidth)
-                if series[i].markers {
-                    p.disc(cx: Double(box.x + 19), cy: Double(cy) + 0.5,
-                           radius: series[i].lineWidth + 1.5, color: c)
-                }
-                p.text(series[i].name, x: box.x + 36, y: cy, align: .left, valign: .middle)
+    }
+
+    func drawLegend(_ box: Rect, entries: [Int], painter p: inout Painter) {
+        p.fill(box, with: .white)
+        p.stroke(box, color: RGBA(200, 200, 200))
+        for (row, i) in entries.enumerated() {
+            let cy = box.y + 6 + row * 16 + 7
+            let c = color(i)
+            p.polyline([(Double(box.x + 8), Double(cy) + 0.5), (Double(box.x + 30), Double(cy) + 0.5)],
+                       color: c, lineWidth: series[i].lineWidth)
+            if series[i].markers {
+                p.disc(cx: Double(box.x + 19), cy: Double(cy) + 0.5,
+                       radius: series[i].lineWidth + 1.5, color: c)
             }
-            layout.legend = box
+            p.text(series[i].name, x: box.x + 36, y: cy, align: .left, valign: .middle)
         }
     }
 

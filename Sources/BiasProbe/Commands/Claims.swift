@@ -99,14 +99,8 @@ struct ClaimsRun: ParsableCommand {
             let h = PartHeader(shard: shard.description, settings: settingsText, modelSHA256: try sha256(of: modelOptions.modelPath),
                                     workList: SHA256Hasher.hex(settingsText + "\n" + costs.map { String($0) }.joined(separator: ",")),
                                     totalItems: items.count, items: mine, host: hostName)
-            var part = EvalPart<ExampleRow>(header: h)
-            if FileManager.default.fileExists(atPath: path) && !restart {
-                let old = try EvalPart<ExampleRow>.read(path: path, rowName: "claims example")
-                var oh = old.header; oh.host = h.host
-                guard oh == h else { throw CLIError("\(path) holds another shard or claims run (settings, model or shard count differ): pass --restart to overwrite it") }
-                part.rows = old.rows
-                say("resuming shard \(shard): \(mine.count - part.missing.count) of \(mine.count) examples already in \(path)")
-            }
+            let (part, resumed) = try EvalPart<ExampleRow>.resuming(path: path, header: h, rowName: "claims example", restart: restart, what: "claims run")
+            if resumed { say("resuming shard \(shard): \(mine.count - part.missing.count) of \(mine.count) examples already in \(path)") }
             try part.write(path: path)
             let todo = part.missing
             for (n, i) in todo.enumerated() {

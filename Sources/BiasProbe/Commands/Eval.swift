@@ -71,31 +71,15 @@ struct Eval: ParsableCommand {
         let config = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults)
         let builder = RetrievalTaskBuilder(tokenizer: tok)
         let essays = task.needsEssays ? try DefaultCorpus.essays() : ""
-        // Seeds outermost within a length, so an interrupted run still covers every depth evenly.
-        var items: [Item] = []
-        for L in lengths.values { for seed in firstSeed..<(firstSeed + seeds) { for depth in depths.values { for m in methods { items.append(Item(length: L, seed: seed, depth: depth, method: m)) } } } }
-        // Each item's work in token-equivalents (attention counted as extra tokens), for sharding
-        // and for the plan line.
-        let costs = items.map { it -> Double in
-            let ct = config.chunkTokens ?? model.config.contextLength
-            switch it.method {
-            case .parallelcomp, .causal: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: ct, keepChunks: config.keepChunks)
-            case .truncate: return WorkPartition.retrievalCost(contextTokens: ct, chunkTokens: ct, keepChunks: 0)
-            case .full: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: it.length.tokens, keepChunks: 0)
-            }
-        }
-        if !quiet {
-            let rate = Plan.quickRate(model.config, threads: model.threads)
-            let secs = costs.reduce(0, +) * FlopCount.linearPerToken(model.config) / (0.8 * rate * 1e9)
-            Log.info("plan: \(items.count) examples (\(lengths.values.count) lengths x \(seeds) seeds x \(depths.values.count) depths x \(methods.count) methods), "
-                     + "about \(Plan.duration(secs)) at most (repeated filler chunks are scored once, so usually much less; sgemm \(Int(rate)) GFLOP/s now)")
-        }
+        let items = workItems(methods)
+        let costs = items.map { Self.cost($0, config: config, contextLength: model.config.contextLength) }
+        if !quiet { logPlan(items: items, costs: costs, methods: methods.count, model: model) }
         let t0 = Date()
         // One memo for the whole evaluation: the passkey's filler chunks recur across examples.
         let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
 
         /// Runs one item; the row eval prints for it.
-        func runItem(_ it: Item, _ n: Int, of total: Int) throws -> EvalRow {
+        func runItem(_ it: Item, _ n: Int, _ total: Int) throws -> EvalRow {
             if Signals.isInterrupted { throw InterruptedError() }
             let ex = task.example(builder, essays: essays, tokens: it.length.tokens, depth: it.depth, seed: UInt64(it.seed))
             let t1 = Date()
@@ -111,45 +95,70 @@ struct Eval: ParsableCommand {
             return row
         }
 
-        if let shard {
-            let settings = try JSONCoding.line(EvalSettings(task: task, lengths: lengths.values.map(\.tokens), depths: depths.values, seeds: seeds,
-                                                            methods: methods, measure: measure,
-                                                            firstSeed: firstSeed == 0 ? nil : firstSeed, config: config, model: modelOptions.modelPath))
-            let mine = WorkPartition.items(costs: costs, shards: shard.count, index: shard.index - 1)
-            let workList = SHA256Hasher.hex(settings + "\n" + costs.map { String($0) }.joined(separator: ","))
-            let path = shard.partPath(for: out ?? "eval.jsonl")
-            let header = PartHeader(shard: shard.description, settings: settings, modelSHA256: try sha256(of: modelOptions.modelPath),
-                                         workList: workList, totalItems: items.count, items: mine, host: hostName)
-            var part = EvalPart<EvalRow>(header: header)
-            if FileManager.default.fileExists(atPath: path) && !restart {
-                let old = try EvalPart<EvalRow>.read(path: path, rowName: "eval")
-                var h = old.header; h.host = header.host
-                guard h == header else { throw CLIError("\(path) holds another shard or eval (settings, model or shard count differ): pass --restart to overwrite it") }
-                part.rows = old.rows
-                if !quiet { Log.info("resuming shard \(shard): \(mine.count - part.missing.count) of \(mine.count) items already in \(path)") }
-            }
-            let folder = (path as NSString).deletingLastPathComponent
-            try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
-            try part.write(path: path)   // drops a line a killed task left cut short
-            let todo = part.missing
-            for (n, i) in todo.enumerated() {
-                let row = try runItem(items[i], n + 1, of: todo.count)
-                try EvalPart.append(path: path, item: i, peakRSS: Int64(ProcessStats.peakRSS), row: row)
-                if json { print(try JSONCoding.line(row)) }
-            }
-            if !json { print("shard \(shard): \(mine.count) of \(items.count) items in \(path); merge the parts with: biasprobe eval merge \(out ?? "eval.jsonl")") }
-            return
-        }
+        if let shard { return try runShard(shard, items: items, costs: costs, config: config, runItem: runItem) }
 
         var rows: [EvalRow] = []
         for (n, it) in items.enumerated() {
-            let row = try runItem(it, n + 1, of: items.count)
+            let row = try runItem(it, n + 1, items.count)
             rows.append(row)
             if json { print(try JSONCoding.line(row)) }
         }
         let summary = Self.summary(rows: rows, config: config, seconds: Date().timeIntervalSince(t0), peakRSS: Int64(ProcessStats.peakRSS))
         if json { print(try JSONCoding.line(summary)) } else { print(Self.table(rows: rows, depths: depths.values.count, seeds: seeds, names: lengths.values)) }
         if let out { try Self.lines(rows, summary).write(toFile: out, atomically: true, encoding: .utf8) }
+    }
+
+    /// The work list: seeds outermost within a length, so an interrupted run still covers every
+    /// depth evenly.
+    func workItems(_ methods: [Method]) -> [Item] {
+        var items: [Item] = []
+        for L in lengths.values { for seed in firstSeed..<(firstSeed + seeds) { for depth in depths.values { for m in methods { items.append(Item(length: L, seed: seed, depth: depth, method: m)) } } } }
+        return items
+    }
+
+    /// An item's work in token-equivalents (attention counted as extra tokens), for sharding and
+    /// for the plan line.
+    static func cost(_ it: Item, config: ParallelCompConfig, contextLength: Int) -> Double {
+        let ct = config.chunkTokens ?? contextLength
+        switch it.method {
+        case .parallelcomp, .causal: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: ct, keepChunks: config.keepChunks)
+        case .truncate: return WorkPartition.retrievalCost(contextTokens: ct, chunkTokens: ct, keepChunks: 0)
+        case .full: return WorkPartition.retrievalCost(contextTokens: it.length.tokens, chunkTokens: it.length.tokens, keepChunks: 0)
+        }
+    }
+
+    func logPlan(items: [Item], costs: [Double], methods: Int, model: LlamaModel) {
+        let rate = Plan.quickRate(model.config, threads: model.threads)
+        let secs = costs.reduce(0, +) * FlopCount.linearPerToken(model.config) / (0.8 * rate * 1e9)
+        Log.info("plan: \(items.count) examples (\(lengths.values.count) lengths x \(seeds) seeds x \(depths.values.count) depths x \(methods) methods), "
+                 + "about \(Plan.duration(secs)) at most (repeated filler chunks are scored once, so usually much less; sgemm \(Int(rate)) GFLOP/s now)")
+    }
+
+    /// This shard's items of the work list, appended row by row to its part file (resumed when
+    /// the part holds the same work list).
+    func runShard(_ shard: Shard, items: [Item], costs: [Double], config: ParallelCompConfig,
+                  runItem: (Item, Int, Int) throws -> EvalRow) throws {
+        let methods = method.values
+        let settings = try JSONCoding.line(EvalSettings(task: task, lengths: lengths.values.map(\.tokens), depths: depths.values, seeds: seeds,
+                                                        methods: methods, measure: measure,
+                                                        firstSeed: firstSeed == 0 ? nil : firstSeed, config: config, model: modelOptions.modelPath))
+        let mine = WorkPartition.items(costs: costs, shards: shard.count, index: shard.index - 1)
+        let workList = SHA256Hasher.hex(settings + "\n" + costs.map { String($0) }.joined(separator: ","))
+        let path = shard.partPath(for: out ?? "eval.jsonl")
+        let header = PartHeader(shard: shard.description, settings: settings, modelSHA256: try sha256(of: modelOptions.modelPath),
+                                     workList: workList, totalItems: items.count, items: mine, host: hostName)
+        let (part, resumed) = try EvalPart<EvalRow>.resuming(path: path, header: header, rowName: "eval", restart: restart, what: "eval")
+        if resumed && !quiet { Log.info("resuming shard \(shard): \(mine.count - part.missing.count) of \(mine.count) items already in \(path)") }
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+        try part.write(path: path)   // drops a line a killed task left cut short
+        let todo = part.missing
+        for (n, i) in todo.enumerated() {
+            let row = try runItem(items[i], n + 1, todo.count)
+            try EvalPart.append(path: path, item: i, peakRSS: Int64(ProcessStats.peakRSS), row: row)
+            if json { print(try JSONCoding.line(row)) }
+        }
+        if !json { print("shard \(shard): \(mine.count) of \(items.count) items in \(path); merge the parts with: biasprobe eval merge \(out ?? "eval.jsonl")") }
     }
 
     /// Accuracy and mean answer NLL per (method, length) from the rows, in order of first appearance.

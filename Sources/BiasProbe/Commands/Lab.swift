@@ -84,27 +84,7 @@ struct LabRun: ParsableCommand {
         if setting == .kvpress && length.tokens > model.config.contextLength {
             throw ValidationError("--length \(length.tokens) is past the model's trained context \(model.config.contextLength): the kvpress setting runs inside it")
         }
-        // Rows already written (a line cut short by a kill is dropped and rewritten).
-        var done = Set<String>()
-        if FileManager.default.fileExists(atPath: path) && !restart {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            var kept: [String] = []
-            for line in text.split(separator: "\n") {
-                guard let r = try? JSONCoding.decode(LabExampleRow.self, from: line) else { continue }
-                guard r.points.map(\.pointName) == pts.map(\.name) else {
-                    throw CLIError("\(path) holds rows of another grid (policies or ratios differ): pass --restart or another --out")
-                }
-                guard r.setting == setting.rawValue, r.tokens == length.tokens else {
-                    throw CLIError("\(path) holds rows of another setting or length: pass --restart or another --out")
-                }
-                done.insert("\(r.task)#\(r.example)"); kept.append(String(line))
-            }
-            try (kept.map { $0 + "\n" }.joined()).write(toFile: path, atomically: true, encoding: .utf8)
-        } else {
-            let folder = (path as NSString).deletingLastPathComponent
-            try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CLIError("--out \(path): cannot create the file") }
-        }
+        let done = try rowsWritten(path, points: pts)
         var todo: [(RetrievalTask, Int)] = []
         for i in 0..<examples where shard.map({ i % $0.count == $0.index - 1 }) ?? true {
             for t in taskList where !done.contains("\(t.rawValue)#\(i)") { todo.append((t, i)) }
@@ -123,37 +103,70 @@ struct LabRun: ParsableCommand {
         let t0 = Date()
         for (n, (task, i)) in todo.enumerated() {
             if Signals.isInterrupted { throw InterruptedError() }
-            let seed = UInt64(firstSeed + i), depth = task.ruler.map { $0.hasNeedle ? RulerTask.depth(example: i) : 0 } ?? RulerTask.depth(example: i)
-            let ex = task.example(builder, essays: essays, tokens: length.tokens, depth: depth, seed: seed)
-            var config = ParallelCompConfig()
-            config.maxNewTokens = maxTokens ?? task.answerTokens
-            config.keepChunks = keepChunks
-            if let c = chunkTokens { config.chunkTokens = c }
-            let format = PromptFormat.forExample(tok, layout: .official, template: ex.template, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
-            let t1 = Date()
-            let results: [LabPoint]
-            switch setting {
-            case .kvpress:
-                config.causal = true
-                let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
-                pc.memo = nil
-                results = try LabRunner.kvpress(ex, pipeline: pc, points: pts, cancelled: { Signals.isInterrupted })
-            case .parallelComp:
-                results = try LabRunner.parallelComp(ex, model: model, tokenizer: tok, config: config, format: format, points: pts, memo: nil,
-                                                     cancelled: { Signals.isInterrupted })
-            }
-            let row = LabExampleRow(setting: setting.rawValue, task: task.rawValue, example: i, seed: seed, depth: depth, tokens: length.tokens,
-                                    references: ex.references, points: results, seconds: Date().timeIntervalSince(t1))
+            let row = try runExample(task, i, model: model, tok: tok, builder: builder, essays: essays, points: pts)
             handle.write(Data((try JSONCoding.line(row) + "\n").utf8))
             if !quiet {
+                let results = row.points
                 let off = results.first.map { String(format: "off %.2f", $0.score) } ?? ""
                 let mean = results.dropFirst().map(\.score).reduce(0, +) / Double(max(1, results.count - 1))
                 let left = Date().timeIntervalSince(t0) / Double(n + 1) * Double(todo.count - n - 1)
-                Log.info(String(format: "[%d/%d] %@ #%d depth %.2f: %@, points mean %.2f, %.1f s (about %@ left)", n + 1, todo.count, task.rawValue, i, depth,
+                Log.info(String(format: "[%d/%d] %@ #%d depth %.2f: %@, points mean %.2f, %.1f s (about %@ left)", n + 1, todo.count, task.rawValue, i, row.depth,
                                 off, mean, row.seconds, Plan.duration(left)))
             }
         }
         if !quiet { Log.info("\(todo.count) examples written to \(path); report: biasprobe lab report \(path)") }
+    }
+
+    /// The rows already in the output (a line cut short by a kill is dropped and rewritten), as
+    /// "task#example"; a new output is created empty.
+    func rowsWritten(_ path: String, points pts: [LabRunner.Point]) throws -> Set<String> {
+        var done = Set<String>()
+        guard FileManager.default.fileExists(atPath: path) && !restart else {
+            let folder = (path as NSString).deletingLastPathComponent
+            try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CLIError("--out \(path): cannot create the file") }
+            return done
+        }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var kept: [String] = []
+        for line in text.split(separator: "\n") {
+            guard let r = try? JSONCoding.decode(LabExampleRow.self, from: line) else { continue }
+            guard r.points.map(\.pointName) == pts.map(\.name) else {
+                throw CLIError("\(path) holds rows of another grid (policies or ratios differ): pass --restart or another --out")
+            }
+            guard r.setting == setting.rawValue, r.tokens == length.tokens else {
+                throw CLIError("\(path) holds rows of another setting or length: pass --restart or another --out")
+            }
+            done.insert("\(r.task)#\(r.example)"); kept.append(String(line))
+        }
+        try (kept.map { $0 + "\n" }.joined()).write(toFile: path, atomically: true, encoding: .utf8)
+        return done
+    }
+
+    /// Example i of a task at every point of the grid, in the chosen setting.
+    func runExample(_ task: RetrievalTask, _ i: Int, model: LlamaModel, tok: Tokenizer, builder: RetrievalTaskBuilder, essays: String,
+                    points pts: [LabRunner.Point]) throws -> LabExampleRow {
+        let seed = UInt64(firstSeed + i), depth = task.ruler.map { $0.hasNeedle ? RulerTask.depth(example: i) : 0 } ?? RulerTask.depth(example: i)
+        let ex = task.example(builder, essays: essays, tokens: length.tokens, depth: depth, seed: seed)
+        var config = ParallelCompConfig()
+        config.maxNewTokens = maxTokens ?? task.answerTokens
+        config.keepChunks = keepChunks
+        if let c = chunkTokens { config.chunkTokens = c }
+        let format = PromptFormat.forExample(tok, layout: .official, template: ex.template, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
+        let t1 = Date()
+        let results: [LabPoint]
+        switch setting {
+        case .kvpress:
+            config.causal = true
+            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
+            pc.memo = nil
+            results = try LabRunner.kvpress(ex, pipeline: pc, points: pts, cancelled: { Signals.isInterrupted })
+        case .parallelComp:
+            results = try LabRunner.parallelComp(ex, model: model, tokenizer: tok, config: config, format: format, points: pts, memo: nil,
+                                                 cancelled: { Signals.isInterrupted })
+        }
+        return LabExampleRow(setting: setting.rawValue, task: task.rawValue, example: i, seed: seed, depth: depth, tokens: length.tokens,
+                             references: ex.references, points: results, seconds: Date().timeIntervalSince(t1))
     }
 }
 

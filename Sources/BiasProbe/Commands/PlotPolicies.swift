@@ -34,12 +34,12 @@ struct PlotPolicies: ParsableCommand {
 
     func run() throws {
         let paths = (traces ?? options.trace).split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let bands = PolicyBandLog.Band.allCases.filter { $0 != .question }
+        let bands = KeyBand.chunkBands
         var keptShare: [Float] = [], massShare: [Float] = [], labels: [String] = [], layers = 0, context = ""
         var G = depthGroups
         for path in paths {
             let t = try PlotTrace(path: path)
-            let L = t.layers, H = t.heads, C = t.chunks, PB = PolicyBandLog.Band.allCases.count
+            let L = t.layers, H = t.heads, C = t.chunks, PB = KeyBand.allCases.count
             if layers == 0 { layers = L; context = t.context; G = min(depthGroups, L) }
             guard L == layers else { throw CLIError("\(path) has \(L) layers, \(paths[0]) has \(layers): compare traces of one model") }
             guard t.config?.evictionLab != nil else { throw CLIError("\(path) was traced without --policy: it has no eviction-lab datasets to compare") }
@@ -50,7 +50,7 @@ struct PlotPolicies: ParsableCommand {
             guard keys.count == C * PB, kept.count == L * H * C * PB else { throw CLIError("\(path): eviction/policy_* datasets have unexpected sizes") }
             let at = Shape(L, H, C, PB)
             for b in bands {
-                let bi = PolicyBandLog.Band.allCases.firstIndex(of: b)!
+                let bi = b.index
                 for g in 0..<G {
                     var k = 0.0, n = 0.0, m = 0.0, mb = 0.0
                     for l in (g * L / G)..<((g + 1) * L / G) {

@@ -52,115 +52,70 @@ struct Sweep: ParsableCommand {
     @Flag(help: .hidden) var plan = false   // print the work list and its shards as JSON, run nothing (tests)
 
     func run() throws {
+        let axes = try checkArguments()
+        let setup = try SweepSetup(self, axes: axes)
+        let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
+        let measure = { (pi: Int, ei: Int) in try setup.measure(pi, ei, memo: memo) }
+        if let shard = try shard ?? Shard.fromEnvironment() {
+            let job = try setup.shardJob(self, shard: shard)
+            if plan { return try job.printPlan() }
+            return try job.run(modelSHA256: try sha256(of: setup.modelPath), measure: measure)
+        }
+        if plan { return try setup.shardJob(self, shard: Shard(index: 1, count: 1)).printPlan() }
+        var results = try resumedResults(setup)
+        let copied = try runPoints(setup, into: &results, measure: measure)
+        try report(setup, results, copied: copied, scoresReused: memo != nil)
+    }
+
+    /// The options' own checks, before the model loads: returns the axes.
+    func checkArguments() throws -> [SweepAxis] {
         let axes = SweepAxis.merged(try vary.map { a in try usage { try SweepAxis.parse(a) } })
         guard !axes.isEmpty else { throw ValidationError("give at least one axis with --vary NAME=V1,V2,...") }
-        let taskList = tasks.values
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         for d in depths.values where !(0...1).contains(d) { throw ValidationError("--depths: depth \(d) is outside 0...1") }
-        try WorkList.check(counts: [("--tasks", taskList.count), ("--seeds", seeds), ("--depths", depths.values.count),
+        try WorkList.check(counts: [("--tasks", tasks.values.count), ("--seeds", seeds), ("--depths", depths.values.count),
                                     ("--vary", axes.reduce(1) { $0.multipliedReportingOverflow(by: max(1, $1.values.count)).partialValue })],
                            firstSeed: 0, seeds: seeds)
         if !plan {
             try OutputFile.check((try shard ?? Shard.fromEnvironment()).map { $0.partPath(for: out) } ?? out, option: "--out",
                                  inputs: [("--config", pipeline.config), ("--model", modelOptions.modelPath)])
         }
+        return axes
+    }
 
-        let (model, tok, _) = try modelOptions.load()
-        let modelPath = modelOptions.modelPath
-        var defaults = ParallelCompConfig()
-        defaults.keepChunks = 1
-        defaults.maxNewTokens = 12
-        let base = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults)
-        let points = SweepPoint.grid(axes)
-        // Every point's settings are checked before any work.
-        let configs = try points.map { p -> ParallelCompConfig in
-            let c = try usage { try p.apply(to: base, layerCount: model.config.layerCount) }
-            do { try ConfigCheck.validate(c) } catch { throw CLIError("--vary point \(p.label(axes: axes)): \(commandLineText(error))") }
-            return c
+    /// The results to add to: empty, or the file's finished points when the same sweep resumes.
+    func resumedResults(_ setup: SweepSetup) throws -> SweepResults {
+        let axes = setup.axes, points = setup.points
+        var results = SweepResults(settings: try setup.settings(axes), model: setup.modelPath, axes: axes, examples: setup.examples)
+        results.modelSHA256 = try sha256(of: setup.modelPath)
+        guard FileManager.default.fileExists(atPath: out) && !restart else { return results }
+        let old = try SweepResults.read(path: out)
+        // A format-1 file predates the official defaults: its points ran another variant
+        // (no question BOS, mean NLL, ...) that its stored settings cannot describe.
+        guard old.formatVersion >= 2 else {
+            throw CLIError("\(out) was written by an earlier biasprobe, before the official ParallelComp defaults (sweep format 1): its points cannot be resumed; pass --restart to overwrite it, or another --out")
         }
-        for a in axes where a.parameter == .window || a.parameter == .kernel {
-            guard configs.contains(where: { $0.compression != nil }) else {
-                throw ValidationError("--vary \(a.parameter.rawValue) needs compression: give --capacity N or vary capacity")
-            }
+        // Same examples, base settings and parameter names: the grid may have gained values.
+        let was = try JSONCoding.decode(SweepSettings.self, from: old.settings)
+        guard was.tasks == tasks.values, was.length == length.tokens, was.examples == setup.examples, was.base == setup.base,
+              was.axes.map(\.parameter) == axes.map(\.parameter), was.model == nil || was.model == setup.modelPath else {
+            throw CLIError("\(out) holds a sweep with other settings (examples, base options or parameters): pass --restart to overwrite it, or another --out")
         }
+        // Keep every value seen, so the stored settings describe all stored points.
+        results.axes = SweepAxis.merged(was.axes + axes)
+        results.settings = try setup.settings(results.axes)
+        results.points = old.points
+        let labels = Set(points.map { $0.label(axes: axes) })
+        let inGrid = old.points.filter { labels.contains($0.label) }.count
+        if !quiet && inGrid > 0 { Log.info("resuming: \(inGrid) of \(points.count) points already in \(out)") }
+        return results
+    }
 
-        var examples: [SweepExample] = []
-        for t in taskList { for s in 0..<seeds { for d in depths.values { examples.append(SweepExample(task: t, depth: d, seed: s)) } } }
-        let builder = RetrievalTaskBuilder(tokenizer: tok)
-        let essays = taskList.contains { $0.needsEssays } ? try DefaultCorpus.essays() : ""
-        let built = examples.map { e in
-            e.task.example(builder, essays: essays, tokens: length.tokens, depth: e.depth, seed: UInt64(e.seed))
-        }
-        func makePipeline(_ ex: RetrievalExample, _ config: ParallelCompConfig) -> ParallelCompPipeline {
-            let format = pipeline.format(tok, example: ex)
-            return ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
-        }
-        // What the pipeline itself refuses (chunk size against the prefix and question, batching
-        // with compression...) is found now, not hours into the sweep: one example of each task.
-        let firstOfEachTask = taskList.compactMap { t in examples.firstIndex { $0.task == t }.map { built[$0] } }
-        for (pi, c) in configs.enumerated() {
-            for ex in firstOfEachTask {
-                do { _ = try makePipeline(ex, c).prepare(context: ex.context, question: ex.question) }
-                catch { throw CLIError("point \(points[pi].label(axes: axes)): \(commandLineText(error))") }
-            }
-        }
-        func settings(_ axes: [SweepAxis]) throws -> String {
-            try JSONCoding.line(SweepSettings(axes: axes, tasks: taskList, length: length.tokens, examples: examples, base: base, model: modelPath))
-        }
-
-        let memo: ChunkScoreMemo? = pipeline.noReuseScores ? nil : ChunkScoreMemo()
-        /// Runs example `ei` at point `pi`.
-        func measure(_ pi: Int, _ ei: Int) throws -> SweepItemResult {
-            if Signals.isInterrupted { throw CancellationError() }
-            var config = configs[pi]
-            // Each task's own answer budget, unless --max-tokens says otherwise.
-            if pipeline.maxTokens == nil { config.maxNewTokens = examples[ei].task.answerTokens }
-            let pc = makePipeline(built[ei], config)
-            pc.memo = memo
-            let o = try RetrievalRunner.run(built[ei], pipeline: pc, measure: true, cancelled: { Signals.isInterrupted })
-            return SweepItemResult(correct: o.correct ? 1 : 0, answerNLL: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
-                                   needleKept: o.needleChunk.map { o.keptChunks.contains($0) } == true ? 1 : 0, kvBytes: o.kvBytes ?? .nan, seconds: o.seconds,
-                                   chunksPrefilled: Int64(o.chunkCount - o.chunksReused - o.chunksUnscored), chunksReused: Int64(o.chunksReused))
-        }
-        // The work list of a sharded run: every (point, example), point-major, with its estimated cost.
-        let costs = points.indices.flatMap { pi in
-            examples.indices.map { _ in
-                WorkPartition.retrievalCost(contextTokens: length.tokens, chunkTokens: configs[pi].chunkTokens ?? model.config.contextLength,
-                                            keepChunks: configs[pi].keepChunks)
-            }
-        }
-        if let shard = try shard ?? Shard.fromEnvironment() {
-            let job = SweepShardJob(command: self, shard: shard, axes: axes, points: points, examples: examples, settings: try settings(axes),
-                                    modelPath: modelPath, costs: costs)
-            if plan { return try job.printPlan() }
-            return try job.run(modelSHA256: try sha256(of: modelPath), measure: measure)
-        }
-        if plan { return try SweepShardJob(command: self, shard: Shard(index: 1, count: 1), axes: axes, points: points, examples: examples,
-                                           settings: try settings(axes), modelPath: modelPath, costs: costs).printPlan() }
-
-        var results = SweepResults(settings: try settings(axes), model: modelPath, axes: axes, examples: examples)
-        results.modelSHA256 = try sha256(of: modelPath)
-        if FileManager.default.fileExists(atPath: out) && !restart {
-            let old = try SweepResults.read(path: out)
-            // A format-1 file predates the official defaults: its points ran another variant
-            // (no question BOS, mean NLL, ...) that its stored settings cannot describe.
-            guard old.formatVersion >= 2 else {
-                throw CLIError("\(out) was written by an earlier biasprobe, before the official ParallelComp defaults (sweep format 1): its points cannot be resumed; pass --restart to overwrite it, or another --out")
-            }
-            // Same examples, base settings and parameter names: the grid may have gained values.
-            let was = try JSONCoding.decode(SweepSettings.self, from: old.settings)
-            guard was.tasks == taskList, was.length == length.tokens, was.examples == examples, was.base == base,
-                  was.axes.map(\.parameter) == axes.map(\.parameter), was.model == nil || was.model == modelPath else {
-                throw CLIError("\(out) holds a sweep with other settings (examples, base options or parameters): pass --restart to overwrite it, or another --out")
-            }
-            // Keep every value seen, so the stored settings describe all stored points.
-            results.axes = SweepAxis.merged(was.axes + axes)
-            results.settings = try settings(results.axes)
-            results.points = old.points
-            let labels = Set(points.map { $0.label(axes: axes) })
-            let inGrid = old.points.filter { labels.contains($0.label) }.count
-            if !quiet && inGrid > 0 { Log.info("resuming: \(inGrid) of \(points.count) points already in \(out)") }
-        }
+    /// Runs every unfinished point, writing the file after each; returns the points copied from a
+    /// twin with the same settings ("label = twin").
+    func runPoints(_ setup: SweepSetup, into results: inout SweepResults,
+                   measure: (Int, Int) throws -> SweepItemResult) throws -> [String] {
+        let axes = setup.axes, points = setup.points, examples = setup.examples
         let folder = (out as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
         let finished = Set(results.points.map(\.label))
@@ -172,7 +127,7 @@ struct Sweep: ParsableCommand {
             let point = points[pi], label = point.label(axes: axes)
             // A point whose settings equal a finished one's (a value the others ignore, such as a
             // budget with policy=off) would measure the same: its results are copied, not re-run.
-            if let twin = points.indices.first(where: { $0 != pi && configs[$0] == configs[pi] }).map({ points[$0].label(axes: axes) }),
+            if let twin = points.indices.first(where: { $0 != pi && setup.configs[$0] == setup.configs[pi] }).map({ points[$0].label(axes: axes) }),
                var r = results.points.first(where: { $0.label == twin }) {
                 r.label = label
                 r.values = axes.map { point.values[$0.parameter]!.text }
@@ -187,18 +142,11 @@ struct Sweep: ParsableCommand {
             ProcessStats.resetPeak()
             var r = SweepPointResult(label: label, values: axes.map { point.values[$0.parameter]!.text }, correct: [], answerNLL: [],
                                      needleMass: [], needleKept: [], seconds: [], peakRSSBytes: 0, chunksPrefilled: 0, chunksReused: 0)
-            for ei in built.indices {
+            for ei in examples.indices {
                 let o: SweepItemResult
                 do { o = try measure(pi, ei) }
                 catch is CancellationError { throw SweepInterrupted(saved: results.points.count, total: points.count, path: out) }
-                r.correct.append(o.correct)
-                r.answerNLL.append(o.answerNLL)
-                r.needleMass.append(o.needleMass)
-                r.needleKept.append(o.needleKept)
-                r.kvBytes.append(o.kvBytes)
-                r.seconds.append(o.seconds)
-                r.chunksPrefilled += o.chunksPrefilled
-                r.chunksReused += o.chunksReused
+                r.add(o)
                 done += 1
                 bar.update(done, note: "\(label) [\(examples[ei].task.rawValue) d=\(examples[ei].depth) s=\(examples[ei].seed)]")
             }
@@ -208,23 +156,27 @@ struct Sweep: ParsableCommand {
             if json { try JSONOut.emit(SweepPointReport(results, r)) }
         }
         bar.finish()
-        // Points in grid order for the report.
-        let order = Dictionary(uniqueKeysWithValues: points.enumerated().map { ($1.label(axes: axes), $0) })
+        return copied
+    }
+
+    /// The table (or the JSON summary) of every point in grid order, and the recommended one.
+    func report(_ setup: SweepSetup, _ results: SweepResults, copied: [String], scoresReused: Bool) throws {
+        let order = Dictionary(uniqueKeysWithValues: setup.points.enumerated().map { ($1.label(axes: setup.axes), $0) })
         let ordered = results.points.sorted { (order[$0.label] ?? .max) < (order[$1.label] ?? .max) }
         let best = Self.recommended(results, ordered)
         if json {
-            try JSONOut.emit(SweepReport(points: ordered.count, scoresReused: memo != nil, file: out, recommended: best?.label, rule: Self.rule, config: base))
-        } else {
-            print(Self.table(results, ordered))
-            if !copied.isEmpty {
-                print("Points with the same settings as another ran once; copied: \(copied.joined(separator: "; ")).\n")
-            }
-            if memo != nil {
-                print("Times count only the work each point did: chunk scores are shared between points (--no-reuse-scores times every point from scratch).\n")
-            }
-            if let best { print("recommended: \(best.label)  (\(Self.rule))") }
-            print("results: \(out)")
+            try JSONOut.emit(SweepReport(points: ordered.count, scoresReused: scoresReused, file: out, recommended: best?.label, rule: Self.rule, config: setup.base))
+            return
         }
+        print(Self.table(results, ordered))
+        if !copied.isEmpty {
+            print("Points with the same settings as another ran once; copied: \(copied.joined(separator: "; ")).\n")
+        }
+        if scoresReused {
+            print("Times count only the work each point did: chunk scores are shared between points (--no-reuse-scores times every point from scratch).\n")
+        }
+        if let best { print("recommended: \(best.label)  (\(Self.rule))") }
+        print("results: \(out)")
     }
 
     static let rule = "highest mean accuracy over tasks, then lowest answer NLL, then highest needle mass"

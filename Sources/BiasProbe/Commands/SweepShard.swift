@@ -14,6 +14,15 @@ struct SweepItemResult {
     var chunksReused: Int64
 }
 
+extension SweepPointResult {
+    /// Appends one example's measurements (an unsharded sweep fills a point example by example).
+    mutating func add(_ o: SweepItemResult) {
+        correct.append(o.correct); answerNLL.append(o.answerNLL); needleMass.append(o.needleMass)
+        needleKept.append(o.needleKept); kvBytes.append(o.kvBytes); seconds.append(o.seconds)
+        chunksPrefilled += o.chunksPrefilled; chunksReused += o.chunksReused
+    }
+}
+
 /// `biasprobe sweep ... --shard I/N`: runs this shard's items of the work list into its part file.
 ///
 /// The work list is every (grid point, example), point-major: item = point * examples + example.

@@ -3,14 +3,7 @@ public enum CalibrationBands {
     /// Whether candidate `i` of `n` lies in `band` (width w).
     public static func contains(_ band: CalibrationRule.Band, index i: Int, count n: Int, width w: Int,
                                 edges: ParallelCompConfig.BandEdges = .official) -> Bool {
-        switch (band, edges) {
-        case (.all, _): return true
-        case (.sink, _): return i < w
-        case (.recent, .official): return i > n - w
-        case (.middle, .official): return i > w && i < n - w
-        case (.recent, .tiled): return i >= max(n - w, min(w, n))
-        case (.middle, .tiled): return i >= min(w, n) && i < max(n - w, min(w, n))
-        }
+        band.keyBand?.contains(index: i, count: n, width: w, edges: edges) ?? true
     }
 }
 

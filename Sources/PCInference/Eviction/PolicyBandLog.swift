@@ -6,7 +6,7 @@
 /// `eviction/policy_keys`, `eviction/policy_kept`, `eviction/policy_mass` and
 /// `eviction/policy_band_mass`.
 public struct PolicyBandLog: Codable, Sendable, Equatable {
-    public enum Band: String, CaseIterable, Codable, Sendable { case sink, middle, recent, question }
+    public typealias Band = KeyBand
     public var chunks: Int, layers: Int, heads: Int, width: Int
     /// [chunk, band]: keys in the band before eviction (-1: the chunk was not prefilled, its
     /// known score let the pipeline skip it).
@@ -29,13 +29,13 @@ public struct PolicyBandLog: Codable, Sendable, Equatable {
     }
 
     public func index(chunk: Int, band: Band, layer: Int, head: Int) -> Int {
-        ((chunk * Band.allCases.count + Band.allCases.firstIndex(of: band)!) * layers + layer) * heads + head
+        Shape(chunks, Band.allCases.count, layers, heads)(chunk, band.index, layer, head)
     }
 
     /// The band of candidate position `i` of `n`.
     public func band(position i: Int, count n: Int) -> Band {
-        CalibrationBands.contains(.sink, index: i, count: n, width: width, edges: .tiled) ? .sink
-            : CalibrationBands.contains(.recent, index: i, count: n, width: width, edges: .tiled) ? .recent : .middle
+        KeyBand.sink.contains(index: i, count: n, width: width, edges: .tiled) ? .sink
+            : KeyBand.recent.contains(index: i, count: n, width: width, edges: .tiled) ? .recent : .middle
     }
 
     /// Record one layer of one chunk pass: the candidates are keys `first ..< first + n`, the
@@ -44,8 +44,8 @@ public struct PolicyBandLog: Codable, Sendable, Equatable {
     public mutating func record(chunk c: Int, layer l: Int, first: Int, n: Int, m: Int, scores: [[Float]], evicted: [[Int]]) {
         let B = Band.allCases.count
         var count = [Int](repeating: 0, count: B)
-        for i in 0..<n { count[Band.allCases.firstIndex(of: band(position: i, count: n))!] += 1 }
-        count[B - 1] = m
+        for i in 0..<n { count[band(position: i, count: n).index] += 1 }
+        count[KeyBand.question.index] = m
         for b in 0..<B { keys[c * B + b] = count[b] }
         for h in 0..<heads {
             let gone = Set(evicted[h]), s = scores[h]

@@ -8,6 +8,17 @@ public enum Dequantize {
     public static func run(_ type: GGMLType, _ raw: UnsafeRawBufferPointer, into y: UnsafeMutablePointer<Float>, count: Int) {
         let p = raw.baseAddress!
         switch type {
+        case .f32, .f16, .bf16: floats(type, p, into: y, count: count)
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: blocks32(type, p, into: y, count: count)
+        case .q4_K, .q5_K, .q6_K: superBlocks256(type, p, into: y, count: count)
+        default:
+            preconditionFailure("Dequantize.run called with unsupported type \(type.name)")
+        }
+    }
+
+    /// Plain float types: f32, f16, bf16.
+    static func floats(_ type: GGMLType, _ p: UnsafeRawPointer, into y: UnsafeMutablePointer<Float>, count: Int) {
+        switch type {
         case .f32:
             UnsafeMutableRawPointer(y).copyMemory(from: p, byteCount: count * 4)
         case .f16:
@@ -16,6 +27,14 @@ public enum Dequantize {
             for i in 0..<count {
                 y[i] = Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
             }
+        default:
+            preconditionFailure("Dequantize.floats called with type \(type.name)")
+        }
+    }
+
+    /// The 32-weight block types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0.
+    static func blocks32(_ type: GGMLType, _ p: UnsafeRawPointer, into y: UnsafeMutablePointer<Float>, count: Int) {
+        switch type {
         case .q4_0:
             // 32 weights: f16 scale d, 16 bytes of nibbles; low nibbles are weights 0..15, high 16..31.
             for b in 0..<count / 32 {
@@ -69,6 +88,14 @@ public enum Dequantize {
                 let d = half(blk, 0)
                 for j in 0..<32 { out[j] = Float(blk.load(fromByteOffset: 2 + j, as: Int8.self)) * d }
             }
+        default:
+            preconditionFailure("Dequantize.blocks32 called with type \(type.name)")
+        }
+    }
+
+    /// The 256-weight K-quant types: Q4_K, Q5_K, Q6_K.
+    static func superBlocks256(_ type: GGMLType, _ p: UnsafeRawPointer, into y: UnsafeMutablePointer<Float>, count: Int) {
+        switch type {
         case .q4_K:
             // 256 weights: f16 d, f16 dmin, 12 bytes of packed 6-bit (scale, min) pairs for 8 sub-blocks,
             // 128 bytes of nibbles; each 64-weight group uses the low then the high nibbles of 32 bytes.
@@ -131,7 +158,7 @@ public enum Dequantize {
                 }
             }
         default:
-            preconditionFailure("Dequantize.run called with unsupported type \(type.name)")
+            preconditionFailure("Dequantize.superBlocks256 called with type \(type.name)")
         }
     }
 

@@ -53,6 +53,38 @@ public final class LlamaWeights: @unchecked Sendable {
         for t in gguf.tensors { types[t.type?.name ?? "type#\(t.typeCode)", default: 0] += 1 }
         tensorTypes = types
 
+        var plan = TensorPlan(gguf: gguf)
+        let D = c.embeddingLength
+        let pending = try (0..<c.layerCount).map { try plan.layer($0, config: c) }
+        let onOff = try plan.vector("output_norm.weight", D)!
+        output = c.tiedOutput ? nil : try plan.matrix("output.weight", rows: c.vocabSize, cols: D)
+        let ropeOff = try plan.vector("rope_freqs.weight", c.ropeDimensions / 2, optional: true)
+
+        arenaBytes = plan.total * 4
+        arena = .allocate(capacity: max(plan.total, 1))
+        for p in plan.vectors {
+            Dequantize.run(p.info.type!, try gguf.bytes(of: p.info), into: arena + p.offset, count: p.info.elementCount)
+        }
+        let base = arena
+        blocks = pending.map { $0.block(base) }
+        output_norm = base + onOff
+        rope_freqs = ropeOff.map { Array(UnsafeBufferPointer(start: base + $0, count: c.ropeDimensions / 2)) }
+        token_embd = try EmbeddingTable(gguf: gguf, rows: c.vocabSize, cols: D)
+        mappedBytes = plan.mapped + token_embd.storedBytes
+        let layer = pending.first.map { [$0.q, $0.k, $0.v, $0.o, $0.g, $0.u, $0.d].reduce(0) { $0 + $1.elementCount } } ?? 0
+        layerMatrixElements = layer
+        largestMatrixElements = pending.first.map { [$0.q, $0.k, $0.v, $0.o, $0.g, $0.u, $0.d].map(\.elementCount).max()! } ?? 0
+    }
+
+    /// Where each tensor of the file goes: matrices stay mapped (quantised), small vectors are
+    /// planned into one float32 arena; every tensor is checked for presence, shape and type.
+    struct TensorPlan {
+        let gguf: GGUFFile
+        struct Vector { let info: GGUFTensorInfo; let offset: Int }
+        private(set) var vectors: [Vector] = []
+        /// Floats of the arena, and bytes of the mapped matrices.
+        private(set) var total = 0, mapped = 0
+
         func info(_ name: String, _ shape: [Int], optional: Bool = false) throws -> GGUFTensorInfo? {
             guard let t = gguf.tensor(name) else {
                 if optional { return nil }
@@ -64,28 +96,23 @@ public final class LlamaWeights: @unchecked Sendable {
             }
             return t
         }
-        // Small vectors: planned into one float32 arena.
-        struct Plan { let info: GGUFTensorInfo; let offset: Int }
-        var plans: [Plan] = []
-        var total = 0
-        func vector(_ name: String, _ n: Int, optional: Bool = false) throws -> Int? {
+        /// The vector's offset in the arena.
+        mutating func vector(_ name: String, _ n: Int, optional: Bool = false) throws -> Int? {
             guard let t = try info(name, [n], optional: optional) else { return nil }
-            plans.append(Plan(info: t, offset: total))
+            vectors.append(Vector(info: t, offset: total))
             total += (n + 15) / 16 * 16   // 64-byte aligned starts
-            return plans.last!.offset
+            return vectors.last!.offset
         }
-        var mapped = 0
-        func matrix(_ name: String, rows: Int, cols: Int) throws -> Matrix {
+        mutating func matrix(_ name: String, rows: Int, cols: Int) throws -> Matrix {
             let t = try info(name, [cols, rows])!
             let m = Matrix(rows: rows, cols: cols, type: t.type!, raw: try gguf.bytes(of: t).baseAddress!)
             mapped += m.byteCount
             return m
         }
-        let D = c.embeddingLength, F = c.feedForwardLength
-        struct Pending { let an: Int, fn: Int, qb: Int?, kb: Int?, vb: Int?; let q, k, v, o, g, u, d: Matrix; var gemma3: [Int]? = nil }
-        var pending: [Pending] = []
-        for l in 0..<c.layerCount {
-            let p = "blk.\(l)."
+
+        /// Layer l's tensors, in the file's order of use.
+        mutating func layer(_ l: Int, config c: ModelConfig) throws -> PendingBlock {
+            let p = "blk.\(l).", D = c.embeddingLength, F = c.feedForwardLength
             let an = try vector(p + "attn_norm.weight", D)!
             let q = try matrix(p + "attn_q.weight", rows: c.qDim, cols: D)
             let k = try matrix(p + "attn_k.weight", rows: c.kvDim, cols: D)
@@ -101,39 +128,30 @@ public final class LlamaWeights: @unchecked Sendable {
             let g = try matrix(p + "ffn_gate.weight", rows: F, cols: D)
             let u = try matrix(p + "ffn_up.weight", rows: F, cols: D)
             let d = try matrix(p + "ffn_down.weight", rows: D, cols: F)
-            var pb = Pending(an: an, fn: fn, qb: qb, kb: kb, vb: vb, q: q, k: k, v: v, o: o, g: g, u: u, d: d)
+            var pb = PendingBlock(an: an, fn: fn, qb: qb, kb: kb, vb: vb, q: q, k: k, v: v, o: o, g: g, u: u, d: d)
             if c.gemma3 != nil {   // Gemma 3: q/k norms, post-norms (see Gemma3Config.swift)
                 pb.gemma3 = try Gemma3Config.normTensors(layer: l, config: c).map { try vector($0.name, $0.size)! }
             }
-            pending.append(pb)
+            return pb
         }
-        let onOff = try vector("output_norm.weight", D)!
-        output = c.tiedOutput ? nil : try matrix("output.weight", rows: c.vocabSize, cols: D)
-        let ropeOff = try vector("rope_freqs.weight", c.ropeDimensions / 2, optional: true)
+    }
 
-        arenaBytes = total * 4
-        arena = .allocate(capacity: max(total, 1))
-        for p in plans {
-            Dequantize.run(p.info.type!, try gguf.bytes(of: p.info), into: arena + p.offset, count: p.info.elementCount)
-        }
-        let base = arena
-        blocks = pending.map { b in
-            var blk = LlamaBlock(attn_norm: base + b.an, attn_q: b.q, attn_k: b.k, attn_v: b.v, attn_output: b.o,
-                       attn_q_bias: b.qb.map { base + $0 }, attn_k_bias: b.kb.map { base + $0 }, attn_v_bias: b.vb.map { base + $0 },
-                       ffn_norm: base + b.fn, ffn_gate: b.g, ffn_up: b.u, ffn_down: b.d)
-            if let g = b.gemma3 {
+    /// A layer's matrices and its vectors' arena offsets, before the arena exists.
+    struct PendingBlock {
+        let an: Int, fn: Int, qb: Int?, kb: Int?, vb: Int?
+        let q, k, v, o, g, u, d: Matrix
+        var gemma3: [Int]? = nil
+
+        func block(_ base: UnsafeMutablePointer<Float>) -> LlamaBlock {
+            var blk = LlamaBlock(attn_norm: base + an, attn_q: q, attn_k: k, attn_v: v, attn_output: o,
+                       attn_q_bias: qb.map { base + $0 }, attn_k_bias: kb.map { base + $0 }, attn_v_bias: vb.map { base + $0 },
+                       ffn_norm: base + fn, ffn_gate: g, ffn_up: u, ffn_down: d)
+            if let g = gemma3 {
                 blk.attn_q_norm = base + g[0]; blk.attn_k_norm = base + g[1]
                 blk.post_attention_norm = base + g[2]; blk.post_ffw_norm = base + g[3]
             }
             return blk
         }
-        output_norm = base + onOff
-        rope_freqs = ropeOff.map { Array(UnsafeBufferPointer(start: base + $0, count: c.ropeDimensions / 2)) }
-        token_embd = try EmbeddingTable(gguf: gguf, rows: c.vocabSize, cols: D)
-        mappedBytes = mapped + token_embd.storedBytes
-        let layer = pending.first.map { [$0.q, $0.k, $0.v, $0.o, $0.g, $0.u, $0.d].reduce(0) { $0 + $1.elementCount } } ?? 0
-        layerMatrixElements = layer
-        largestMatrixElements = pending.first.map { [$0.q, $0.k, $0.v, $0.o, $0.g, $0.u, $0.d].map(\.elementCount).max()! } ?? 0
     }
 
     deinit { arena.deallocate() }

@@ -5,13 +5,13 @@
 /// over their own chunk only (absolute or relative binning). Results are means over the
 /// selected rows, indexed by the document's chunk number.
 public final class BandMassObserver: StageObserver, @unchecked Sendable {
-    public static let bands = ["sink", "middle", "recent"]
+    public static let bands = KeyBand.chunkBandNames
     public let stage: AttentionStage
     public let rows: RowSelection
     public let sinkWidth: Int, recentWidth: Int
     public let binning: ChunkBinning
     public let layers: Int, heads: Int, chunks: Int
-    /// [layer, head, chunk, (sink, middle, recent, query)]
+    /// [layer, head, chunk, KeyBand.index] (question: the query's own tokens)
     let mass: WorkerAccumulator<Double>
     /// Rows reduced, [layer, head, row slot]: `rowSlot`, with slot `chunks` for global query rows.
     let rowCount: WorkerAccumulator<Double>
@@ -52,26 +52,25 @@ public final class BandMassObserver: StageObserver, @unchecked Sendable {
             if b.isQuery {
                 for (j, span) in sc.chunkSpans.enumerated() {
                     let (se, rs) = edges(span.lowerBound, span.count)
-                    let o = M(b.layer, b.head, sc.chunkIDs[j], 0)
-                    acc[o] += sum(span.lowerBound, se)
-                    acc[o + 1] += sum(se, rs)
-                    acc[o + 2] += sum(rs, span.upperBound)
+                    let c = sc.chunkIDs[j]
+                    acc[M(b.layer, b.head, c, KeyBand.sink.index)] += sum(span.lowerBound, se)
+                    acc[M(b.layer, b.head, c, KeyBand.middle.index)] += sum(se, rs)
+                    acc[M(b.layer, b.head, c, KeyBand.recent.index)] += sum(rs, span.upperBound)
                 }
                 // The query's own tokens: slot 0 of a global pass, the chunk of a local one.
-                acc[M(b.layer, b.head, slot == chunks ? 0 : slot, 3)] += sum(sc.queryKeyStart, Int.max)
+                acc[M(b.layer, b.head, slot == chunks ? 0 : slot, KeyBand.question.index)] += sum(sc.queryKeyStart, Int.max)
             } else {
                 let key = b.firstRow + i
                 let j = sc.spanIndex(ofKey: key)!
                 let span = sc.chunkSpans[j], c = slot
                 let L = binning == .absolute ? span.count : key - span.lowerBound + 1
                 let (se, rs) = edges(span.lowerBound, L)
-                let o = M(b.layer, b.head, c, 0)
                 // A context row sees only its own chunk and its probabilities sum to 1, so the
                 // middle is what the sink and recent bands leave: O(S + R) per row, not O(keys).
                 let sink = sum(span.lowerBound, se), recent = sum(rs, span.lowerBound + L)
-                acc[o] += sink
-                acc[o + 1] += (b.maxProb[i] > 0 ? 1 : 0) - sink - recent
-                acc[o + 2] += recent
+                acc[M(b.layer, b.head, c, KeyBand.sink.index)] += sink
+                acc[M(b.layer, b.head, c, KeyBand.middle.index)] += (b.maxProb[i] > 0 ? 1 : 0) - sink - recent
+                acc[M(b.layer, b.head, c, KeyBand.recent.index)] += recent
             }
         }
     }
@@ -86,7 +85,7 @@ public final class BandMassObserver: StageObserver, @unchecked Sendable {
                     let n = rowCount.total[N(l, h, stage != .local && rows.isQuery ? chunks : c)]
                     // A global pass sees only the kept chunks: leave the others NaN.
                     guard n > 0, stage == .local || !rows.isQuery || seenChunks.contains(c) else { continue }
-                    for band in 0..<3 { v[out(l, h, c, band)] = Float(mass.total[M(l, h, c, band)] / n) }
+                    for band in KeyBand.chunkBands { v[out(l, h, c, band.index)] = Float(mass.total[M(l, h, c, band.index)] / n) }
                 }
             }
         }
@@ -105,7 +104,7 @@ public final class BandMassObserver: StageObserver, @unchecked Sendable {
                 for s in 0..<out.dims[2] {
                     let n = rowCount.total[N(l, h, stage != .local ? chunks : s)]
                     guard n > 0 else { continue }
-                    v[out(l, h, s)] = Float(mass.total[M(l, h, s, 3)] / n)
+                    v[out(l, h, s)] = Float(mass.total[M(l, h, s, KeyBand.question.index)] / n)
                 }
             }
         }

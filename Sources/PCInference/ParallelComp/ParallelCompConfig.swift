@@ -226,7 +226,12 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
 
 /// Evict keys above lambda in one band over a range of layers, at one stage.
 public struct CalibrationRule: Codable, Sendable, Equatable, CustomStringConvertible {
-    public enum Band: String, Codable, Sendable, CaseIterable { case sink, middle, recent, all }
+    /// A chunk band (`KeyBand`) or all of the candidates.
+    public enum Band: String, Codable, Sendable, CaseIterable {
+        case sink, middle, recent, all
+        /// The band's keys; nil for `all`.
+        public var keyBand: KeyBand? { self == .all ? nil : KeyBand(rawValue: rawValue) }
+    }
     public enum Stage: String, Codable, Sendable, CaseIterable {
         /// Per chunk during its own prefill; bands are the chunk's own first/last tokens.
         case chunk

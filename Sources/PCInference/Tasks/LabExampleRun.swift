@@ -53,12 +53,12 @@ public enum LabRunner {
     /// Kept fractions per band (sink, middle, recent) and per layer from a band log, over every
     /// chunk pass it recorded.
     public static func keptFractions(_ log: PolicyBandLog) -> (bands: [String: Double], layers: [Double]) {
-        let B = PolicyBandLog.Band.allCases.count
+        let B = KeyBand.allCases.count
         var kept = [String: Double](), total = [String: Double]()
         var layerKept = [Double](repeating: 0, count: log.layers), layerTotal = layerKept
         for ch in 0..<log.chunks {
-            for b in PolicyBandLog.Band.allCases where b != .question {
-                let n = log.keys[ch * B + PolicyBandLog.Band.allCases.firstIndex(of: b)!]
+            for b in KeyBand.chunkBands {
+                let n = log.keys[ch * B + b.index]
                 guard n > 0 else { continue }
                 for l in 0..<log.layers {
                     for h in 0..<log.heads {

@@ -104,17 +104,41 @@ public final class Tokenizer: Sendable {
         let spm = try scores.map { try SentencePieceModel(tokenCount: n, scores: $0, tokenToID: toID) }
         sentencePiece = spm
 
+        let bytes = try Self.byteTokenTable(toID, sentencePiece: spm != nil)
+        byteTokens = bytes.tokens
+        missingByteTokens = bytes.missing
+        mergeTable = Self.mergeRanks(merges, toID)
+        let (flat, starts) = Self.decodeAll(tokens, types, sentencePiece: spm != nil)
+        decodedBytes = flat
+        decodedStart = starts
+        var raw: [[UInt8]: Int32] = [:]
+        if ignoresMerges {
+            raw.reserveCapacity(n)
+            for i in 0..<n where types[i] == .normal {
+                let key = Array(flat[starts[i]..<starts[i + 1]])
+                if raw[key] == nil { raw[key] = Int32(i) }
+            }
+        }
+        rawVocab = raw
+        specials = Self.specialTokens(tokens, types, sentencePiece: spm != nil)
+    }
+
+    /// The token of each byte (-1 when missing) for byte-level BPE, and the bytes missing; a
+    /// SentencePiece vocabulary has none.
+    static func byteTokenTable(_ toID: [String: Int], sentencePiece: Bool) throws -> (tokens: [Int32], missing: [UInt8]) {
         var bt = [Int32](repeating: -1, count: 256)
         var missing: [UInt8] = []
-        for b in 0..<256 where spm == nil {
+        for b in 0..<256 where !sentencePiece {
             if let id = toID[String(Character(ByteLevel.byteToScalar[b]))] { bt[b] = Int32(id) } else { missing.append(UInt8(b)) }
         }
         guard missing.count < 128 else {
             throw TokenizerError("the vocabulary lacks \(missing.count) of the 256 byte tokens: it is not a byte-level BPE vocabulary")
         }
-        byteTokens = bt
-        missingByteTokens = missing
+        return (bt, missing)
+    }
 
+    /// (left id, right id) -> (rank, merged id), the first of duplicate pairs winning.
+    static func mergeRanks(_ merges: [String], _ toID: [String: Int]) -> [UInt64: UInt64] {
         var table: [UInt64: UInt64] = [:]
         table.reserveCapacity(merges.count)
         for (rank, m) in merges.enumerated() {
@@ -125,41 +149,36 @@ public final class Tokenizer: Sendable {
             let key = UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))
             if table[key] == nil { table[key] = UInt64(rank) << 32 | UInt64(UInt32(c)) }
         }
-        mergeTable = table
+        return table
+    }
 
+    /// Every token's bytes, flat, and where each starts (n + 1 offsets).
+    static func decodeAll(_ tokens: [String], _ types: [TokenType], sentencePiece: Bool) -> ([UInt8], [Int]) {
         var flat: [UInt8] = []
         var starts: [Int] = [0]
-        flat.reserveCapacity(n * 6)
-        starts.reserveCapacity(n + 1)
+        flat.reserveCapacity(tokens.count * 6)
+        starts.reserveCapacity(tokens.count + 1)
         for (i, t) in tokens.enumerated() {
             switch types[i] {
             case .control, .userDefined: flat.append(contentsOf: t.utf8)
-            case _ where spm != nil: flat.append(contentsOf: SentencePieceModel.decode(t, isByte: types[i] == .byte))
+            case _ where sentencePiece: flat.append(contentsOf: SentencePieceModel.decode(t, isByte: types[i] == .byte))
             default: flat.append(contentsOf: ByteLevel.decode(t) ?? Array(t.utf8))
             }
             starts.append(flat.count)
         }
-        decodedBytes = flat
-        decodedStart = starts
+        return (flat, starts)
+    }
 
-        var raw: [[UInt8]: Int32] = [:]
-        if ignoresMerges {
-            raw.reserveCapacity(n)
-            for i in 0..<n where types[i] == .normal {
-                let key = Array(flat[starts[i]..<starts[i + 1]])
-                if raw[key] == nil { raw[key] = Int32(i) }
-            }
-        }
-        rawVocab = raw
-
+    /// The tokens split out of text before BPE, longest first.
+    static func specialTokens(_ tokens: [String], _ types: [TokenType], sentencePiece: Bool) -> [SpecialToken] {
         var sp: [SpecialToken] = []
         // SentencePiece: `<unk>` is split out like a control token (llama.cpp's partition).
-        let unknownIsSpecial = spm != nil
-        for i in 0..<n where (types[i] == .control || types[i] == .userDefined || (unknownIsSpecial && types[i] == .unknown)) && !tokens[i].isEmpty {
+        let unknownIsSpecial = sentencePiece
+        for i in 0..<tokens.count where (types[i] == .control || types[i] == .userDefined || (unknownIsSpecial && types[i] == .unknown)) && !tokens[i].isEmpty {
             sp.append(SpecialToken(bytes: Array(tokens[i].utf8), id: Int32(i), control: types[i] != .userDefined))
         }
         sp.sort { $0.bytes.count != $1.bytes.count ? $0.bytes.count > $1.bytes.count : $0.id < $1.id }
-        specials = sp
+        return sp
     }
 
     /// Read the tokenizer of a GGUF file (`tokenizer.ggml.*`, `tokenizer.chat_template`).

@@ -94,113 +94,139 @@ public struct EssayRunner {
 
     public var format: PromptFormat { ClaimPrompt.format(tok, settings.promptLayout) }
 
+    /// One example's sizes and token lists, shared by its runs.
+    struct Example {
+        let ex: ClaimExample
+        let L: Int, H: Int, C: Int, w: Int, S: Int
+        let prefix: [Int], q: [Int]
+        /// Each chunk's content tokens; a chunk pass reads prefix + content.
+        let content: [[Int]]
+        /// Every run's settings before its own changes: all C chunks kept, one answer token.
+        let base: ParallelCompConfig
+        var chunks: [[Int]] { content.map { prefix + $0 } }
+    }
+
     public func run(_ ex: ClaimExample) throws -> EssayRuns {
         let L = model.config.layerCount, H = model.config.headCount, C = ex.chunks, w = settings.width, S = settings.bandWidth
-        let prefix = format.leadIDs(tok)
-        let q = format.questionIDs(tok, question: ex.question)
-        let content = (0..<C).map { c in Array(doc[(ex.offset + c * w)..<(ex.offset + (c + 1) * w)]) }
-        var r = EssayRuns()
-        r.layers = L; r.heads = H; r.chunks = C; r.width = w; r.band = S; r.midLayer = L / 2
-
         var base = ParallelCompConfig()
         base.keepChunks = C; base.maxNewTokens = 1
-
-        // Official run: every observer the attention claims read.
-        do {
-            var cfg = base; cfg.maxNewTokens = 2   // one decode row, observed (T6's baseline)
-            let g = QueryKeyMass(stage: .global, layers: L, heads: H), g1 = QueryKeyMass(stage: .global, lastRows: 1, layers: L, heads: H)
-            let g8 = QueryKeyMass(stage: .global, lastRows: 8, layers: L, heads: H), loc = QueryKeyMass(stage: .local, layers: L, heads: H)
-            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
-            let dec = RowStatsObserver(stage: .decode, rows: .queryAll, layers: L, heads: H, chunks: C)
-            let conc = ConcentrationObserver(stage: .local, layers: L, heads: H)
-            let reachD = min(w / 2, 256)
-            let reach = FullReachProfile(maxDistance: reachD, skip: prefix.count + S, layers: L, heads: H)
-            let res = try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: [g, g1, g8, loc, stats, dec, conc, reach], generate: true)
-            r.bands = ChunkBands.of(res.combinedSpans, width: w, sink: S, recent: S)
-            r.global = g.tables[0]!; r.globalLast = g1.tables[0]!; r.globalLast8 = g8.tables[0]!
-            r.local = (0..<C).map { loc.tables[$0]! }
-            r.localBands = ChunkBands.of([0..<(prefix.count + w)], width: w, sink: S, recent: S)
-            let m = stats.means(); r.globalEntropy = m.entropy.map(Double.init); r.globalMax = m.maxProb.map(Double.init)
-            r.decodeEntropy = dec.means().entropy.map(Double.init)
-            let cm = conc.means(); r.above = cm.above[0].map(Double.init); r.top1 = cm.top1.map(Double.init)
-            r.reach = reach.profile(); r.reachDistance = reachD
-        }
-        // Every chunk's first token kept (the observation on the BOS convention).
-        do {
-            var cfg = base; cfg.keepEveryChunkFirstToken = true
-            let g = QueryKeyMass(stage: .global, layers: L, heads: H)
-            let res = try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: [g])
-            r.keptBands = ChunkBands.of(res.combinedSpans, width: w, sink: S, recent: S); r.kept = g.tables[0]!
-        }
-        // Normal attention over the same content in one chunk (T5, and T11's largest width).
-        do {
-            var cfg = base; cfg.keepChunks = 1
-            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: 1)
-            let g8 = QueryKeyMass(stage: .global, lastRows: 8, layers: L, heads: H)
-            let conc = ConcentrationObserver(stage: .local, layers: L, heads: H)
-            let res = try run(cfg, chunks: [prefix + content.flatMap { $0 }], q: q, observers: [stats, g8, conc])
-            r.normalEntropy = stats.means().entropy.map(Double.init); r.normalLast8 = g8.tables[0]!; r.normalContext = res.combinedKeys
-            let cm = conc.means(); r.normalAbove = cm.above[0].map(Double.init); r.normalTop1 = cm.top1.map(Double.init)
-        }
-        // T11: two small chunks from the same place.
-        do {
-            let sw = settings.smallWidth
-            let conc = ConcentrationObserver(stage: .local, layers: L, heads: H)
-            var cfg = base; cfg.keepChunks = 2
-            _ = try run(cfg, chunks: (0..<2).map { c in prefix + Array(doc[(ex.offset + c * sw)..<(ex.offset + (c + 1) * sw)]) }, q: q, observers: [conc])
-            let cm = conc.means(); r.smallAbove = cm.above[0].map(Double.init); r.smallTop1 = cm.top1.map(Double.init)
-        }
-        // T6: half of each chunk's content kept, once over everything after the question
-        // (standard eviction) or inside every chunk (ParallelComp's); decode rows see the result.
-        for stage in [ParallelCompConfig.Compression.Stage.question, .chunk] {
-            var cfg = base; cfg.maxNewTokens = 2
-            cfg.compression = .init(capacity: w / 2, stage: stage)
-            let dec = RowStatsObserver(stage: .decode, rows: .queryAll, layers: L, heads: H, chunks: C)
-            _ = try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: [dec], generate: true)
-            let e = dec.means().entropy.map(Double.init)
-            if stage == .question { r.decodeEntropyGlobalEviction = e } else { r.decodeEntropyChunkEviction = e }
-        }
-        // T7-T9: the official question-stage calibration (prefill_2, lambda 0.1, bands of 100),
-        // each run twice: the rule's keys, then as many keys per head drawn at random (v3).
-        func calibrated(_ rules: [CalibrationRule], _ obs: [AttentionObserver], control: Bool) throws -> ParallelCompPipeline.Result {
-            var cfg = base; cfg.calibration = rules
-            if control { cfg = PasskeyRunner.controlled(cfg, seed: ex.passkeySeed) }
-            return try run(cfg, chunks: content.map { prefix + $0 }, q: q, observers: obs)
-        }
-        for control in [false, true] {
-            for deepRun in [false, true] {
-                let rule = CalibrationRule(band: .sink, layers: r.layersOf(quarter: deepRun ? 2 : 0), stage: .query)
-                let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
-                let ev = try calibrated([rule], [stats], control: control).evictions.calibrationQuery.map(Double.init)
-                let e = stats.means().entropy.map(Double.init)
-                switch (control, deepRun) {
-                case (false, false): r.entropySinkEarly = e; r.evictedSinkEarly = ev
-                case (false, true): r.entropySinkDeep = e; r.evictedSinkDeep = ev
-                case (true, false): r.control.entropySinkEarly = e
-                case (true, true): r.control.entropySinkDeep = e
-                }
-            }
-            do {
-                let g = QueryKeyMass(stage: .global, layers: L, heads: H)
-                let res = try calibrated([CalibrationRule(band: .recent, layers: r.layersOf(quarter: 3), stage: .query)], [g], control: control)
-                if control { r.control.globalRecentDeep = g.tables[0]!; r.control.evictedKeysRecentDeep = res.evictedQuery ?? [] } else {
-                    r.evictedRecentDeep = res.evictions.calibrationQuery.map(Double.init)
-                    r.globalRecentDeep = g.tables[0]!; r.evictedKeysRecentDeep = res.evictedQuery ?? []
-                }
-            }
-            do {
-                let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
-                let mid = r.midLayer...r.midLayer
-                let res = try calibrated([CalibrationRule(band: .sink, layers: mid, stage: .query), CalibrationRule(band: .recent, layers: mid, stage: .query)],
-                                         [stats], control: control)
-                let m = stats.means()
-                if control { r.control.entropyBothMid = m.entropy.map(Double.init) } else {
-                    r.evictedBothMid = res.evictions.calibrationQuery.map(Double.init)
-                    r.entropyBothMid = m.entropy.map(Double.init); r.maxBothMid = m.maxProb.map(Double.init)
-                }
-            }
-        }
+        let e = Example(ex: ex, L: L, H: H, C: C, w: w, S: S, prefix: format.leadIDs(tok), q: format.questionIDs(tok, question: ex.question),
+                        content: (0..<C).map { c in Array(doc[(ex.offset + c * w)..<(ex.offset + (c + 1) * w)]) }, base: base)
+        var r = EssayRuns()
+        r.layers = L; r.heads = H; r.chunks = C; r.width = w; r.band = S; r.midLayer = L / 2
+        // The order is part of the result: later runs reuse the official run's chunk passes.
+        try officialRun(e, &r)
+        try firstTokensKeptRun(e, &r)
+        try normalAttentionRun(e, &r)
+        try smallChunksRun(e, &r)
+        try evictionDecodeRuns(e, &r)
+        for control in [false, true] { try calibrationRuns(e, &r, control: control) }
         return r
+    }
+
+    /// Official run: every observer the attention claims read.
+    func officialRun(_ e: Example, _ r: inout EssayRuns) throws {
+        let (L, H, C, w, S) = (e.L, e.H, e.C, e.w, e.S)
+        var cfg = e.base; cfg.maxNewTokens = 2   // one decode row, observed (T6's baseline)
+        let g = QueryKeyMass(stage: .global, layers: L, heads: H), g1 = QueryKeyMass(stage: .global, lastRows: 1, layers: L, heads: H)
+        let g8 = QueryKeyMass(stage: .global, lastRows: 8, layers: L, heads: H), loc = QueryKeyMass(stage: .local, layers: L, heads: H)
+        let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
+        let dec = RowStatsObserver(stage: .decode, rows: .queryAll, layers: L, heads: H, chunks: C)
+        let conc = ConcentrationObserver(stage: .local, layers: L, heads: H)
+        let reachD = min(w / 2, 256)
+        let reach = FullReachProfile(maxDistance: reachD, skip: e.prefix.count + S, layers: L, heads: H)
+        let res = try run(cfg, chunks: e.chunks, q: e.q, observers: [g, g1, g8, loc, stats, dec, conc, reach], generate: true)
+        r.bands = ChunkBands.of(res.combinedSpans, width: w, sink: S, recent: S)
+        r.global = g.tables[0]!; r.globalLast = g1.tables[0]!; r.globalLast8 = g8.tables[0]!
+        r.local = (0..<C).map { loc.tables[$0]! }
+        r.localBands = ChunkBands.of([0..<(e.prefix.count + w)], width: w, sink: S, recent: S)
+        let m = stats.means(); r.globalEntropy = m.entropy.map(Double.init); r.globalMax = m.maxProb.map(Double.init)
+        r.decodeEntropy = dec.means().entropy.map(Double.init)
+        let cm = conc.means(); r.above = cm.above[0].map(Double.init); r.top1 = cm.top1.map(Double.init)
+        r.reach = reach.profile(); r.reachDistance = reachD
+    }
+
+    /// Every chunk's first token kept (the observation on the BOS convention).
+    func firstTokensKeptRun(_ e: Example, _ r: inout EssayRuns) throws {
+        var cfg = e.base; cfg.keepEveryChunkFirstToken = true
+        let g = QueryKeyMass(stage: .global, layers: e.L, heads: e.H)
+        let res = try run(cfg, chunks: e.chunks, q: e.q, observers: [g])
+        r.keptBands = ChunkBands.of(res.combinedSpans, width: e.w, sink: e.S, recent: e.S); r.kept = g.tables[0]!
+    }
+
+    /// Normal attention over the same content in one chunk (T5, and T11's largest width).
+    func normalAttentionRun(_ e: Example, _ r: inout EssayRuns) throws {
+        var cfg = e.base; cfg.keepChunks = 1
+        let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: e.L, heads: e.H, chunks: 1)
+        let g8 = QueryKeyMass(stage: .global, lastRows: 8, layers: e.L, heads: e.H)
+        let conc = ConcentrationObserver(stage: .local, layers: e.L, heads: e.H)
+        let res = try run(cfg, chunks: [e.prefix + e.content.flatMap { $0 }], q: e.q, observers: [stats, g8, conc])
+        r.normalEntropy = stats.means().entropy.map(Double.init); r.normalLast8 = g8.tables[0]!; r.normalContext = res.combinedKeys
+        let cm = conc.means(); r.normalAbove = cm.above[0].map(Double.init); r.normalTop1 = cm.top1.map(Double.init)
+    }
+
+    /// T11: two small chunks from the same place.
+    func smallChunksRun(_ e: Example, _ r: inout EssayRuns) throws {
+        let sw = settings.smallWidth, off = e.ex.offset
+        let conc = ConcentrationObserver(stage: .local, layers: e.L, heads: e.H)
+        var cfg = e.base; cfg.keepChunks = 2
+        _ = try run(cfg, chunks: (0..<2).map { c in e.prefix + Array(doc[(off + c * sw)..<(off + (c + 1) * sw)]) }, q: e.q, observers: [conc])
+        let cm = conc.means(); r.smallAbove = cm.above[0].map(Double.init); r.smallTop1 = cm.top1.map(Double.init)
+    }
+
+    /// T6: half of each chunk's content kept, once over everything after the question (standard
+    /// eviction) or inside every chunk (ParallelComp's); decode rows see the result.
+    func evictionDecodeRuns(_ e: Example, _ r: inout EssayRuns) throws {
+        for stage in [ParallelCompConfig.Compression.Stage.question, .chunk] {
+            var cfg = e.base; cfg.maxNewTokens = 2
+            cfg.compression = .init(capacity: e.w / 2, stage: stage)
+            let dec = RowStatsObserver(stage: .decode, rows: .queryAll, layers: e.L, heads: e.H, chunks: e.C)
+            _ = try run(cfg, chunks: e.chunks, q: e.q, observers: [dec], generate: true)
+            let entropy = dec.means().entropy.map(Double.init)
+            if stage == .question { r.decodeEntropyGlobalEviction = entropy } else { r.decodeEntropyChunkEviction = entropy }
+        }
+    }
+
+    /// T7-T9: the official question-stage calibration (prefill_2, lambda 0.1, bands of 100): the
+    /// rule's keys, or (control) as many keys per head drawn at random (v3).
+    func calibrationRuns(_ e: Example, _ r: inout EssayRuns, control: Bool) throws {
+        let (L, H, C) = (e.L, e.H, e.C)
+        func calibrated(_ rules: [CalibrationRule], _ obs: [AttentionObserver]) throws -> ParallelCompPipeline.Result {
+            var cfg = e.base; cfg.calibration = rules
+            if control { cfg = PasskeyRunner.controlled(cfg, seed: e.ex.passkeySeed) }
+            return try run(cfg, chunks: e.chunks, q: e.q, observers: obs)
+        }
+        for deepRun in [false, true] {
+            let rule = CalibrationRule(band: .sink, layers: r.layersOf(quarter: deepRun ? 2 : 0), stage: .query)
+            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
+            let ev = try calibrated([rule], [stats]).evictions.calibrationQuery.map(Double.init)
+            let entropy = stats.means().entropy.map(Double.init)
+            switch (control, deepRun) {
+            case (false, false): r.entropySinkEarly = entropy; r.evictedSinkEarly = ev
+            case (false, true): r.entropySinkDeep = entropy; r.evictedSinkDeep = ev
+            case (true, false): r.control.entropySinkEarly = entropy
+            case (true, true): r.control.entropySinkDeep = entropy
+            }
+        }
+        do {
+            let g = QueryKeyMass(stage: .global, layers: L, heads: H)
+            let res = try calibrated([CalibrationRule(band: .recent, layers: r.layersOf(quarter: 3), stage: .query)], [g])
+            if control { r.control.globalRecentDeep = g.tables[0]!; r.control.evictedKeysRecentDeep = res.evictedQuery ?? [] } else {
+                r.evictedRecentDeep = res.evictions.calibrationQuery.map(Double.init)
+                r.globalRecentDeep = g.tables[0]!; r.evictedKeysRecentDeep = res.evictedQuery ?? []
+            }
+        }
+        do {
+            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
+            let mid = r.midLayer...r.midLayer
+            let res = try calibrated([CalibrationRule(band: .sink, layers: mid, stage: .query), CalibrationRule(band: .recent, layers: mid, stage: .query)],
+                                     [stats])
+            let m = stats.means()
+            if control { r.control.entropyBothMid = m.entropy.map(Double.init) } else {
+                r.evictedBothMid = res.evictions.calibrationQuery.map(Double.init)
+                r.entropyBothMid = m.entropy.map(Double.init); r.maxBothMid = m.maxProb.map(Double.init)
+            }
+        }
     }
 
     public func run(_ cfg: ParallelCompConfig, chunks: [[Int]], q: [Int], observers: [AttentionObserver], generate: Bool = false) throws -> ParallelCompPipeline.Result {

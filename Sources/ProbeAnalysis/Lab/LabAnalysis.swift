@@ -61,7 +61,7 @@ public struct LabAnalysis: Encodable {
                     let allPts = tasks.flatMap { t in byTask[t, default: []].map { $0.points[p] } }
                     let layers = allPts.compactMap(\.keptLayer).flatMap { $0 }.filter(\.isFinite)
                     var bands: [String: Double] = [:]
-                    for b in ["sink", "middle", "recent"] { if let m = mean(allPts.map { $0.keptBand?[b] }) { bands[b] = m } }
+                    for b in KeyBand.chunkBandNames { if let m = mean(allPts.map { $0.keptBand?[b] }) { bands[b] = m } }
                     result.append(Row(point: n, tier: ti + 1, score: mean(pts.map(\.score)) ?? .nan,
                                       deltaScore: LabStatistics.pairedInterval(strata(p, minus: 0, { $0.score }), seed: seed ^ n.hashValueStable),
                                       deltaNLL: LabStatistics.pairedInterval(strata(p, minus: 0, { $0.answerNLL }), seed: seed ^ n.hashValueStable ^ 1),
@@ -111,7 +111,7 @@ public struct LabAnalysis: Encodable {
         s += "\n### Band accounting (every task; kept fraction of the band's keys over layers and heads)\n\n"
         s += "| point | sink | middle | recent | per layer (min-max) | heads holding all evidence | any evidence | evidence attention lost |\n|---|---|---|---|---|---|---|---|\n"
         for r in rows.sorted(by: { $0.point < $1.point }) {
-            s += "| \(r.point) | \(f(r.keptBand["sink"])) | \(f(r.keptBand["middle"])) | \(f(r.keptBand["recent"])) | \(f(r.keptLayerMin))-\(f(r.keptLayerMax)) | \(f(r.evidenceHeldAll)) | \(f(r.evidenceHeldAny)) | \(f(r.evidenceMassLost)) |\n"
+            s += "| \(r.point) | \(f(r.keptBand[KeyBand.sink.rawValue])) | \(f(r.keptBand[KeyBand.middle.rawValue])) | \(f(r.keptBand[KeyBand.recent.rawValue])) | \(f(r.keptLayerMin))-\(f(r.keptLayerMax)) | \(f(r.evidenceHeldAll)) | \(f(r.evidenceHeldAny)) | \(f(r.evidenceMassLost)) |\n"
         }
         s += "\n### What this setup cannot tell\n\n"
         s += "- With \(n) examples per task an interval of a score difference is about ±\(String(format: "%.2f", n > 0 ? 2 / Double(n).squareRoot() * 0.5 : .nan)) wide at worst: differences smaller than that are not resolved, and points in one tier are not shown equal, only not separated.\n"

@@ -59,6 +59,22 @@ public struct EvalPart<Row: Codable> {
 
     public var missing: [Int] { header.items.filter { rows[$0] == nil } }
 
+    /// The part to continue at `path`: the rows already there when it holds the same work list
+    /// (only the host may differ; `resumed` true), else, and with `restart`, a new part. `what`
+    /// names the run in the refusal ("eval", "claims run").
+    public static func resuming(path: String, header: Header, rowName: String, restart: Bool,
+                                what: String) throws -> (part: EvalPart, resumed: Bool) {
+        var part = EvalPart(header: header)
+        guard FileManager.default.fileExists(atPath: path) && !restart else { return (part, false) }
+        let old = try read(path: path, rowName: rowName)
+        var h = old.header; h.host = header.host
+        guard h == header else {
+            throw AnalysisError("\(path) holds another shard or \(what) (settings, model or shard count differ): pass --restart to overwrite it")
+        }
+        part.rows = old.rows
+        return (part, true)
+    }
+
     /// `rowName` names the row type in errors ("eval", "claims example").
     public static func read(path: String, rowName: String) throws -> EvalPart {
         let data = try InputFile.data(path, option: "part")

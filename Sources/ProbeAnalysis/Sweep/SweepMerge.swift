@@ -20,7 +20,6 @@ public enum SweepMerge {
         for p in parts where p.results.shard == nil {
             throw AnalysisError("\(p.path) is not a part of a sharded sweep (no shard attribute)")
         }
-        let s0 = first.results.shard!
         for p in parts.dropFirst() {
             if let d = firstDifference(first, p) { throw AnalysisError("cannot merge: \(d)") }
         }
@@ -31,12 +30,22 @@ public enum SweepMerge {
             if let q = byShard[s.index] { throw AnalysisError("cannot merge: shard \(s) is given twice (\(q.path) and \(p.path))") }
             byShard[s.index] = p
         }
-        let E = first.results.examples.count, P = first.results.points.count
-        func itemName(_ i: Int) -> String {
-            let e = first.results.examples[i % E]
-            return "\(first.results.points[i / E].label) \(e.task.rawValue) depth \(e.depth) seed \(e.seed)"
-        }
-        // Each item in exactly one part.
+        let owner = try owners(parts)
+        try checkComplete(parts, byShard: byShard, owner: owner)
+        return join(parts, byShard: byShard, owner: owner)
+    }
+
+    /// "point task depth d seed s" of work item i.
+    static func describeItem(_ first: Part, _ i: Int) -> String {
+        let E = first.results.examples.count, e = first.results.examples[i % E]
+        return "\(first.results.points[i / E].label) \(e.task.rawValue) depth \(e.depth) seed \(e.seed)"
+    }
+
+    /// The part that owns each work item: each item in exactly one part, and no part holding a
+    /// result it does not own (it was not written by this biasprobe).
+    static func owners(_ parts: [Part]) throws -> [Int?] {
+        let first = parts[0], P = first.results.points.count, E = first.results.examples.count
+        let itemName = { describeItem(first, $0) }
         var owner = [Int?](repeating: nil, count: P * E)
         for p in parts {
             for item in p.results.shard!.items.map(Int.init) {
@@ -51,7 +60,12 @@ public enum SweepMerge {
                 throw AnalysisError("cannot merge: \(p.path) holds item \(stray) (\(itemName(stray))) that is not in its shard")
             }
         }
-        // Nothing missing: no shard without its part, no part with unfinished items.
+        return owner
+    }
+
+    /// Nothing missing: no shard without its part, no part with unfinished items.
+    static func checkComplete(_ parts: [Part], byShard: [Int: Part], owner: [Int?]) throws {
+        let s0 = parts[0].results.shard!, itemName = { describeItem(parts[0], $0) }
         var problems: [String] = []
         let absent = (1...s0.shard.count).filter { byShard[$0] == nil }
         if !absent.isEmpty {
@@ -68,7 +82,12 @@ public enum SweepMerge {
         if !problems.isEmpty {
             throw AnalysisError("incomplete: " + problems.joined(separator: "; ") + "; re-run those shards (the same command with --shard I/N), then merge again")
         }
+    }
 
+    /// The unsharded sweep's results: each item from its owner, the point counters summed over
+    /// the parts that ran some of the point's items.
+    static func join(_ parts: [Part], byShard: [Int: Part], owner: [Int?]) -> SweepResults {
+        let first = parts[0], P = first.results.points.count, E = first.results.examples.count
         var out = SweepResults(settings: first.results.settings, model: first.results.model, axes: first.results.axes, examples: first.results.examples)
         out.modelSHA256 = first.results.modelSHA256
         out.mergedHosts = byShard.keys.sorted().map { byShard[$0]!.results.shard!.host }

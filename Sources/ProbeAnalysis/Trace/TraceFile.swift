@@ -20,38 +20,64 @@ public enum TraceWriter {
 
     /// Writes a complete trace into `file` (made by `H5File.createAtomic` when the command
     /// started) and renames it into place; on any failure the temporary file is removed.
-    public static func write(file: H5File, attributes: [String: H5AttributeValue], result: ParallelCompPipeline.Result,
+    public static func write(file: H5File, attributes: [String: H5AttributeValue], result r: ParallelCompPipeline.Result,
                       arrays: [(String, [Float], [Int])], document: DocumentMap?, layers L: Int, heads H: Int, chunks C: Int, bins B: Int) throws {
         let path = file.filePath
         do {
             for (k, v) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(k, v) }
             try file.setAttribute("complete", 0)
             try file.setAttribute("key_scores_floor", Double(keyScoreFloor))
-            // Axes first, so datasets can attach them. They live in the root group: a netCDF
-            // reader looks for a variable's dimensions in its own group and its ancestors.
-            let r = result
             let keyCount = arrays.first { $0.0 == "global/key_scores" }?.2.last ?? 0
-            var scales: [String: H5Dataset] = [:]
+            var out = try Datasets(file: file, result: r, layers: L, heads: H, chunks: C, bins: B, keys: keyCount)
+            try out.putInput(r)
+            if let d = document { try out.putDocument(d, r) }
+            for (name, values, shape) in arrays {
+                try out.put(name, name == "global/key_scores" ? compactKeyScores(values) : values, shape)
+            }
+            try out.putEvictions(r)
+            try file.setAttribute("complete", 1)
+            try file.commit()
+        } catch {
+            file.abandon()
+            throw AnalysisError("cannot write \(path): \(error)")
+        }
+    }
+
+    /// A trace's datasets being written, with the axes (dimension scales) they attach.
+    struct Datasets {
+        let file: H5File
+        let L: Int, H: Int, C: Int
+        var scales: [String: H5Dataset] = [:]
+
+        /// Axes first, so datasets can attach them. They live in the root group: a netCDF reader
+        /// looks for a variable's dimensions in its own group and its ancestors.
+        init(file: H5File, result r: ParallelCompPipeline.Result, layers L: Int, heads H: Int, chunks C: Int, bins B: Int, keys: Int) throws {
+            self.file = file; self.L = L; self.H = H; self.C = C
             scales["layer"] = try file.writeDimensionScale("layer", (0..<L).map(Int64.init))
             scales["head"] = try file.writeDimensionScale("head", (0..<H).map(Int64.init))
             scales["chunk"] = try file.writeDimensionScale("chunk", (0..<C).map(Int64.init))
             scales["band"] = try file.writeDimensionScale("band", TraceSchema.bands)
             scales["policy_band"] = try file.writeDimensionScale("policy_band", TraceSchema.policyBands)
             scales["bin"] = try file.writeDimensionScale("bin", (0..<B).map(Int64.init))
-            scales["key"] = try file.writeDimensionScale("key", (0..<keyCount).map(Int64.init))
+            scales["key"] = try file.writeDimensionScale("key", (0..<keys).map(Int64.init))
             scales["kept"] = try file.writeDimensionScale("kept", r.keptChunkIDs.map(Int64.init))
             scales["edge"] = try file.writeDimensionScale("edge", ["start", "end"])
             scales["question_token"] = try file.writeDimensionScale("question_token", (0..<r.questionIDs.count).map(Int64.init))
             scales["answer_token"] = try file.writeDimensionScale("answer_token", (0..<r.answerIDs.count).map(Int64.init))
-            func put<T: H5Element>(_ name: String, _ values: [T], _ shape: [Int]) throws {
-                guard let e = TraceSchema.entry(name) else { preconditionFailure("\(name) is not in TraceSchema") }
-                let big = values.count > 1 << 16
-                let ds = try file.writeDataset(name, values, shape: shape,
-                                               options: big ? .compressed(level: 1) : .contiguous, dims: e.dims)
-                for (i, d) in e.dims.enumerated() {
-                    if let s = scales[d], (try? s.shape()) == [shape[i]] { try ds.attachScale(s, dimension: i) }
-                }
+        }
+
+        /// One dataset of the schema, compressed when large, with its axes attached.
+        func put<T: H5Element>(_ name: String, _ values: [T], _ shape: [Int]) throws {
+            guard let e = TraceSchema.entry(name) else { preconditionFailure("\(name) is not in TraceSchema") }
+            let big = values.count > 1 << 16
+            let ds = try file.writeDataset(name, values, shape: shape,
+                                           options: big ? .compressed(level: 1) : .contiguous, dims: e.dims)
+            for (i, d) in e.dims.enumerated() {
+                if let s = scales[d], (try? s.shape()) == [shape[i]] { try ds.attachScale(s, dimension: i) }
             }
+        }
+
+        func putInput(_ r: ParallelCompPipeline.Result) throws {
             try put("input/chunk_start", r.chunks.map { Int64($0.documentTokens?.lowerBound ?? -1) }, [C])
             try put("input/chunk_length", r.chunks.map { Int64($0.contextLength) }, [C])
             try put("input/chunk_nll", r.chunks.map { $0.nll ?? .nan }, [C])
@@ -59,23 +85,25 @@ public enum TraceWriter {
             try put("input/combined_span", r.combinedSpans.flatMap { [Int64($0.lowerBound), Int64($0.upperBound)] }, [r.combinedSpans.count, 2])
             try put("input/question_ids", r.questionIDs.map(Int64.init), [r.questionIDs.count])
             try put("input/answer_ids", r.answerIDs.map(Int64.init), [r.answerIDs.count])
-            if let d = document {
-                // The document itself, so every key maps back to its text (see DocumentMap).
-                scales["document_token"] = try file.writeDimensionScale("document_token", (0..<d.ids.count).map(Int64.init))
-                try put("input/document_ids", d.ids.map(Int64.init), [d.ids.count])
-                try put("input/token_char_start", d.tokenCharStart.map(Int64.init), [d.ids.count])
-                try file.setAttribute("document_text", .string(d.text))
-                try put("input/chunk_token_span", r.chunks.flatMap { ch in ch.documentTokens.map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1] }, [C, 2])
-                try put("input/chunk_char_span", r.chunks.flatMap { ch in
-                    (ch.documentCharacters ?? ch.documentTokens.map { d.charSpan($0) }).map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1]
-                }, [C, 2])
-                let chars = d.chunkTokenChars(r.chunks, tokenizer: d.tokenizer)
-                scales["chunk_token"] = try file.writeDimensionScale("chunk_token", (0..<chars.count).map(Int64.init))
-                try put("input/chunk_token_char", chars.map(Int64.init), [chars.count])
-            }
-            for (name, values, shape) in arrays {
-                try put(name, name == "global/key_scores" ? compactKeyScores(values) : values, shape)
-            }
+        }
+
+        /// The document itself, so every key maps back to its text (see DocumentMap).
+        mutating func putDocument(_ d: DocumentMap, _ r: ParallelCompPipeline.Result) throws {
+            scales["document_token"] = try file.writeDimensionScale("document_token", (0..<d.ids.count).map(Int64.init))
+            try put("input/document_ids", d.ids.map(Int64.init), [d.ids.count])
+            try put("input/token_char_start", d.tokenCharStart.map(Int64.init), [d.ids.count])
+            try file.setAttribute("document_text", .string(d.text))
+            try put("input/chunk_token_span", r.chunks.flatMap { ch in ch.documentTokens.map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1] }, [C, 2])
+            try put("input/chunk_char_span", r.chunks.flatMap { ch in
+                (ch.documentCharacters ?? ch.documentTokens.map { d.charSpan($0) }).map { [Int64($0.lowerBound), Int64($0.upperBound)] } ?? [-1, -1]
+            }, [C, 2])
+            let chars = d.chunkTokenChars(r.chunks, tokenizer: d.tokenizer)
+            scales["chunk_token"] = try file.writeDimensionScale("chunk_token", (0..<chars.count).map(Int64.init))
+            try put("input/chunk_token_char", chars.map(Int64.init), [chars.count])
+        }
+
+        /// Keys evicted per (layer, head) by each mechanism, and the lab's band log.
+        func putEvictions(_ r: ParallelCompPipeline.Result) throws {
             let ev = r.evictions
             try put("eviction/calibration_query", ev.calibrationQuery.map(Int64.init), [L, H])
             try put("eviction/calibration_chunk", ev.calibrationChunk.map(Int64.init), [L, H])
@@ -88,20 +116,16 @@ public enum TraceWriter {
             let PB = TraceSchema.policyBands.count
             let bl = r.policyBands
             try put("eviction/policy_keys", (0..<(C * PB)).map { Int64(bl?.keys[$0] ?? -1) }, [C, PB])
+            let (L, H, C) = (L, H, C), mem = Shape(C, PB, L, H)
             func layerFirst<T>(_ v: (Int) -> T) -> [T] {
                 var out: [T] = []
                 out.reserveCapacity(L * H * C * PB)
-                for l in 0..<L { for h in 0..<H { for c in 0..<C { for b in 0..<PB { out.append(v(((c * PB + b) * L + l) * H + h)) } } } }
+                for l in 0..<L { for h in 0..<H { for c in 0..<C { for b in 0..<PB { out.append(v(mem(c, b, l, h))) } } } }
                 return out
             }
             try put("eviction/policy_kept", layerFirst { Int64(bl?.kept[$0] ?? 0) }, [L, H, C, PB])
             try put("eviction/policy_mass", layerFirst { bl?.mass[$0] ?? .nan }, [L, H, C, PB])
             try put("eviction/policy_band_mass", layerFirst { bl?.bandMass[$0] ?? .nan }, [L, H, C, PB])
-            try file.setAttribute("complete", 1)
-            try file.commit()
-        } catch {
-            file.abandon()
-            throw AnalysisError("cannot write \(path): \(error)")
         }
     }
 }

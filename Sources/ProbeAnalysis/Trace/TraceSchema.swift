@@ -16,8 +16,8 @@ public enum TraceSchema {
         public let meaning: String
     }
 
-    public static let bands = ["sink", "middle", "recent"]
-    public static let policyBands = PolicyBandLog.Band.allCases.map(\.rawValue)
+    public static let bands = KeyBand.chunkBandNames
+    public static let policyBands = KeyBand.allCases.map(\.rawValue)
 
     public static let entries: [Entry] = [
         // input
