@@ -22,6 +22,13 @@ public struct AttentionBlock {
     public let maxProb: UnsafePointer<Float>
 
     @inline(__always) public func visibleKeys(_ i: Int) -> Int { firstRow + i + 1 - keyStart }
+    /// The keys row i holds columns for, clipped to `keys`: on a sliding-window layer a block
+    /// starts at the window, so a chunk may begin before the row's first column (those keys
+    /// have probability 0 and no column).
+    @inline(__always) public func scoredKeys(_ i: Int, in keys: Range<Int>) -> Range<Int> {
+        let lo = max(keys.lowerBound, keyStart), hi = min(keys.upperBound, keyStart + visibleKeys(i))
+        return lo < hi ? lo..<hi : lo..<lo
+    }
     @inline(__always) public func row(_ i: Int) -> UnsafePointer<Float> { probs + i * ld }
     /// Index of row i among the pass's query rows (0-based), for query blocks.
     @inline(__always) public func queryIndex(_ i: Int) -> Int { firstRow + i - scope.queryRowStart }

@@ -43,10 +43,11 @@ public final class BandMassObserver: StageObserver, @unchecked Sendable {
         let M = mass.shape, N = rowCount.shape
         for i in 0..<b.rowCount where rows.contains(b, i) {
             guard let slot = b.rowSlot(i, globalSlot: chunks) else { continue }
-            let p = b.row(i), vis = b.visibleKeys(i), k0 = b.keyStart
+            let p = b.row(i), k0 = b.keyStart
             @inline(__always) func sum(_ lo: Int, _ hi: Int) -> Double {
-                let l = max(lo, k0), h = min(hi, k0 + vis)
-                return l < h ? Double(VectorMath.sum(p + (l - k0), h - l)) : 0
+                guard lo < hi else { return 0 }
+                let r = b.scoredKeys(i, in: lo..<hi)
+                return r.isEmpty ? 0 : Double(VectorMath.sum(p + (r.lowerBound - k0), r.count))
             }
             cnt[N(b.layer, b.head, slot)] += 1
             if b.isQuery {

@@ -73,9 +73,8 @@ public final class ConcentrationObserver: StageObserver, @unchecked Sendable {
                 // Only the keys the row scored: on a sliding-window layer the block starts at the
                 // window (keys before keyStart have probability 0, and the row holds no column
                 // for them), so a chunk longer than the window must not be read from its start.
-                let lo = max(span.lowerBound, b.keyStart), hi = min(span.upperBound, b.keyStart + b.visibleKeys(i))
                 let p = b.row(i)
-                let vals = lo < hi ? (lo..<hi).map { p[$0 - b.keyStart] } : []
+                let vals = b.scoredKeys(i, in: span).map { p[$0 - b.keyStart] }
                 for (mi, c) in multiples.enumerated() {
                     let t = Float(c / Double(w))
                     acc[o + mi] += Double(vals.reduce(0) { $0 + ($1 > t ? 1 : 0) }) / Double(w)
