@@ -32,5 +32,15 @@ final class ClaimComparisonTests: XCTestCase {
         try ClaimComparison.write(root: root.path)
         let single = try String(contentsOf: root.appendingPathComponent("comparison.md"), encoding: .utf8)
         XCTAssertFalse(single.contains("Mixed protocol versions"), single)
+
+        // v3 beside v4: the same statistics (v4 only added a size), said so, no warning.
+        var v3 = ClaimSettings(); v3.protocolVersion = "3"
+        try folder(root, "v3", settingsJSON: try JSONCoding.line(v3))
+        try folder(root, "window", settingsJSON: try JSONCoding.line(ClaimSettings.window))
+        try ClaimComparison.write(root: root.path)
+        let both = try String(contentsOf: root.appendingPathComponent("comparison.md"), encoding: .utf8)
+        XCTAssertFalse(both.contains("Mixed protocol versions"), both)
+        XCTAssertTrue(both.contains("Protocol versions v3, v4 share every statistic"), both)
+        XCTAssertTrue(both.contains("20 examples, 768-token chunks (window size)"), both)
     }
 }

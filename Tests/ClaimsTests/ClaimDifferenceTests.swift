@@ -60,5 +60,26 @@ final class ClaimDifferenceTests: XCTestCase {
         XCTAssertNotNil(ClaimDifference.incompatibility(a, b))
         a.protocolVersion = "2"
         XCTAssertNotNil(ClaimDifference.incompatibility(a, ClaimSettings()))
+        // v4 only added the window size: a v3 and a v4 standard run pair; the two sizes do not.
+        a = ClaimSettings(); a.protocolVersion = "3"
+        XCTAssertNil(ClaimDifference.incompatibility(a, ClaimSettings()), "v3 and v4 share every statistic")
+        XCTAssertEqual(ClaimDifference.incompatibility(ClaimSettings.window, ClaimSettings()), "different sizes")
+    }
+
+    /// The protocol's sizes, as docs/claims-protocol.md section 1 fixes them; a run with no size
+    /// flag is the standard size.
+    func testSizesArePinned() {
+        let s = ClaimSettings()
+        XCTAssertEqual(s.size, .standard)
+        XCTAssertEqual([s.examples, s.width, s.smallWidth, s.passkeyTokens, s.passkeyChunk, s.bandWidth], [40, 256, 64, 768, 256, 6])
+        XCTAssertEqual(s.chunkCounts, [2, 3, 4])
+        let w = ClaimSettings.window
+        XCTAssertEqual(w.size, .window)
+        XCTAssertEqual([w.examples, w.width, w.smallWidth, w.passkeyTokens, w.passkeyChunk, w.bandWidth], [20, 768, 192, 2304, 768, 19])
+        XCTAssertGreaterThan(w.width, 512, "the window size exists to exceed Gemma 3's 512-token sliding window")
+        XCTAssertEqual([w.continuationWidth, w.rankingWidth, w.fewShotRoundsPerChunk], [s.continuationWidth, s.rankingWidth, s.fewShotRoundsPerChunk])
+        XCTAssertEqual(ClaimSettings.quick.size, .quick)
+        var custom = ClaimSettings(); custom.width = 300
+        XCTAssertNil(custom.size)
     }
 }

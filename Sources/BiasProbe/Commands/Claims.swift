@@ -26,10 +26,12 @@ struct ClaimsRun: ParsableCommand {
         """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Examples (default 40, the protocol's n; --quick: 2).") var examples: Int?
-    @Flag(help: "CI-sized: 2 small examples (128-token chunks); every claim still measured.") var quick = false
+    @Option(help: "Examples (default: the size's n, 40 standard, 20 window, 2 quick).") var examples: Int?
+    @Flag(help: "CI-sized: 2 small examples (128-token chunks); every claim still measured. Same as --size quick.") var quick = false
+    @Option(help: ArgumentHelp("Run size (docs/claims-protocol.md): standard (256-token chunks, n 40, both models on equal terms), window (768-token chunks, n 20: chunks exceed Gemma 3's 512-token sliding window) or quick.", valueName: "standard|window|quick"))
+    var size: ClaimSize = .standard
     @Option(help: "Seed of the examples and the bootstrap.") var seed: UInt64 = 2025
-    @Option(help: "Folder for claims.md, claims.json, examples.jsonl and figures (default outputs/claims/MODEL).") var outDir: String?
+    @Option(help: "Folder for claims.md, claims.json, examples.jsonl and figures (default outputs/claims/MODEL, MODEL-window for --size window).") var outDir: String?
     @Flag(help: "Print claims.json's claims on stdout too.") var json = false
     @Flag(help: "No progress lines.") var quiet = false
     @Option(help: ArgumentHelp("Run only part I of N of the examples (balanced by estimated cost); merge with 'biasprobe claims merge'. Default: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT when set.", valueName: "I/N"))
@@ -46,6 +48,7 @@ struct ClaimsRun: ParsableCommand {
         if let e = examples, e < 1 { throw ValidationError("--examples must be at least 1") }
         if processes < 1 || processes > 64 { throw ValidationError("--processes must be between 1 and 64") }
         if processes > 1 && shard != nil { throw ValidationError("--processes and --shard do not combine: --processes runs every shard itself") }
+        if quick && size != .standard && size != .quick { throw ValidationError("--quick and --size \(size.rawValue) do not combine: --quick is --size quick") }
     }
 
     /// outputs/claims/<short name> for a model setup.sh fetches (smollm2, gemma3), else
@@ -56,7 +59,12 @@ struct ClaimsRun: ParsableCommand {
         return "outputs/claims/" + (file as NSString).deletingPathExtension.lowercased()
     }
 
-    var dir: String { outDir ?? Self.defaultFolder(modelPath: modelOptions.modelPath) }
+    /// A window-size run gets a folder of its own, so it never replaces the standard run's files.
+    var dir: String {
+        if let outDir { return outDir }
+        let base = Self.defaultFolder(modelPath: modelOptions.modelPath)
+        return size == .window ? base + "-window" : base
+    }
 
     func run() throws {
         let t0 = Date()
@@ -65,7 +73,7 @@ struct ClaimsRun: ParsableCommand {
             return
         }
         let shard = try self.shard ?? Shard.fromEnvironment()
-        var settings = quick ? ClaimSettings.quick : ClaimSettings()
+        var settings = (quick ? ClaimSize.quick : size).preset
         if let examples { settings.examples = examples }
         settings.seed = seed
         settings.model = modelOptions.modelPath
@@ -80,9 +88,10 @@ struct ClaimsRun: ParsableCommand {
         let items = settings.workList(essayTokens: doc.count)
         var session = ClaimSession(model: model, tok: tok, settings: settings, doc: doc, claims: ClaimCatalog.all)
         session.reusePasses = !noReuseScores
+        session.logTiming = ProcessInfo.processInfo.environment["BIASPROBE_CLAIMS_TIMING"] != nil
         let header = ClaimsHeader(settings: settings, modelName: model.config.name, layers: model.config.layerCount, heads: model.config.headCount)
         func say(_ s: String) { if !quiet { Log.info(s) } }
-        say("claims: \(items.count) examples, \(promptLayout.rawValue) layout, \(ClaimProtocol.line)")
+        say("claims: \(items.count) examples, \(settings.size?.rawValue ?? "custom") size (\(settings.width)-token chunks), \(promptLayout.rawValue) layout, \(ClaimProtocol.line)")
         func runOne(_ i: Int, _ n: Int, of total: Int) throws -> ExampleRow {
             if Signals.isInterrupted { throw InterruptedError() }
             let row = try session.row(items[i])
@@ -131,7 +140,7 @@ extension ClaimsRun {
         var common = ["claims", "run", "--model", modelOptions.modelPath, "--threads", String(threadsEach), "--seed", String(seed), "--out-dir", dir,
                       "--prompt-layout", promptLayout.rawValue]
         if let examples { common += ["--examples", String(examples)] }
-        if quick { common.append("--quick") }
+        if quick { common.append("--quick") } else { common += ["--size", size.rawValue] }
         if quiet { common.append("--quiet") }
         if restart { common.append("--restart") }
         if noReuseScores { common.append("--no-reuse-scores") }

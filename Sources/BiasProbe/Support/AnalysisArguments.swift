@@ -4,6 +4,7 @@ import ProbeAnalysis
 // The analysis library's values that options take; each type parses its own text
 // (`init?(argument:)`), the command line only adds ArgumentParser's conformance.
 extension ClaimPromptLayout: ExpressibleByArgument {}
+extension ClaimSize: ExpressibleByArgument {}
 extension Shard: ExpressibleByArgument {}
 extension SweepMetric: ExpressibleByArgument {}
 

@@ -11,8 +11,8 @@ public enum ClaimComparison {
     /// in any of these are not like for like: v1 computed several statistics differently).
     public static func describe(_ s: ClaimSettings?) -> String {
         guard let s else { return "—" }
-        let quick = s.width == ClaimSettings.quick.width ? " (`--quick` sizes)" : ""
-        return "\(s.examples) examples, \(s.width)-token chunks\(quick), \(s.promptLayout.rawValue) layout, protocol v\(s.protocolVersion)"
+        let size = s.size.map { $0 == .standard ? "" : " (\($0.rawValue) size)" } ?? " (custom sizes)"
+        return "\(s.examples) examples, \(s.width)-token chunks\(size), \(s.promptLayout.rawValue) layout, protocol v\(s.protocolVersion)"
     }
 
     /// Paired differences between every two runs that drew the same configurations (same seed,
@@ -55,7 +55,11 @@ public enum ClaimComparison {
         for d in docs { for c in d.doc.claims where !ids.contains(c.id) { ids.append(c.id) } }
         var md = "# Claims by model\n\nWritten by `biasprobe claims` from every `*/claims.json` here: verdict, estimate [95 % interval], examples.\n\n"
         let versions = Set(docs.map { $0.doc.settings?.protocolVersion ?? "1" })
-        if versions.count > 1 {
+        let families = Set(versions.map(ClaimProtocol.statisticsFamily))
+        if families.count == 1 && versions.count > 1 {
+            md += "Protocol versions \(versions.sorted().map { "v" + $0 }.joined(separator: ", ")) share every statistic "
+                + "(docs/claims-protocol.md, History: a later version only added a run size), so their columns compare.\n\n"
+        } else if versions.count > 1 {
             md += "**Mixed protocol versions** (\(versions.sorted().map { "v" + $0 }.joined(separator: ", "))): a statistic may be computed "
                 + "differently from one version to the next (docs/claims-protocol.md, History), so compare a claim across columns "
                 + "of one version only; the `run` row names each column's version and prompt layout.\n\n"

@@ -21,7 +21,7 @@ public enum ClaimDifference {
         if a.seed != b.seed { return "different seeds (\(a.seed), \(b.seed))" }
         if a.width != b.width || a.passkeyChunk != b.passkeyChunk || a.passkeyTokens != b.passkeyTokens { return "different sizes" }
         if a.chunkCounts != b.chunkCounts { return "different chunk counts" }
-        if a.protocolVersion != b.protocolVersion { return "protocol v\(a.protocolVersion) against v\(b.protocolVersion)" }
+        if ClaimProtocol.statisticsFamily(a.protocolVersion) != ClaimProtocol.statisticsFamily(b.protocolVersion) { return "protocol v\(a.protocolVersion) against v\(b.protocolVersion)" }
         if a.passkeyHaystacks != b.passkeyHaystacks { return "different pass-key designs" }
         return nil
     }

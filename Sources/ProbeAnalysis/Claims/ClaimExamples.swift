@@ -74,6 +74,26 @@ public struct ClaimSettings: Codable, Sendable, Equatable {
         return s
     }
 
+    /// Protocol v4's window size: essay and pass-key chunks of 768 content tokens, 1.5x Gemma 3's
+    /// 512-token sliding window, so a chunk's last third of rows sees none of its first keys in a
+    /// local layer while the global layers see them all; n = 20. Continuation, few-shot and
+    /// ranking runs keep the standard sizes (they test nothing about the window).
+    public static var window: ClaimSettings {
+        var s = ClaimSettings()
+        s.examples = 20; s.width = 768; s.smallWidth = 192
+        s.passkeyTokens = 2304; s.passkeyChunk = 768
+        return s
+    }
+
+    /// The named size these settings' widths match (nil: a custom mix, as tests build).
+    public var size: ClaimSize? {
+        ClaimSize.allCases.first { s in
+            let p = s.preset
+            return p.width == width && p.smallWidth == smallWidth && p.passkeyChunk == passkeyChunk && p.passkeyTokens == passkeyTokens
+                && p.chunkCounts == chunkCounts && p.continuationWidth == continuationWidth && p.rankingWidth == rankingWidth
+        }
+    }
+
     /// Sink and recent band width: about 2.5 % of a chunk, the paper's 100 of 3,600-4,000 tokens.
     public var bandWidth: Int { max(1, Int((0.025 * Double(width)).rounded())) }
 
@@ -134,6 +154,24 @@ extension ClaimSettings {
         // Parts written before protocol v2 ran the chat layout on the one filler.
         promptLayout = try v(.promptLayout, .chat); passkeyHaystacks = try v(.passkeyHaystacks, false)
         protocolVersion = try v(.protocolVersion, "1")
+    }
+}
+
+/// The protocol's named run sizes (docs/claims-protocol.md, section 1).
+public enum ClaimSize: String, Codable, Sendable, CaseIterable {
+    /// 256-token chunks, n = 40: both models on equal terms (the headline tables).
+    case standard
+    /// 768-token chunks, n = 20: chunks exceed Gemma 3's 512-token sliding window.
+    case window
+    /// Two small examples for checking the pipeline; no verdict.
+    case quick
+
+    public var preset: ClaimSettings {
+        switch self {
+        case .standard: return ClaimSettings()
+        case .window: return .window
+        case .quick: return .quick
+        }
     }
 }
 

@@ -5,13 +5,22 @@ import Foundation
 /// every output, and a test fails when the document and this hash disagree: the protocol cannot
 /// change without a new version (and date) here and in the document.
 public enum ClaimProtocol {
-    public static let version = "3"
+    public static let version = "4"
     public static let date = "2026-12-07"
     /// sha256 of docs/claims-protocol.md as committed for this version.
-    public static let sha256 = "189d31a4318aeff3c3f6951dad5f337f42f93e820d7a5542db2b1727641791c8"
+    public static let sha256 = "92df8e58fca393db21cab8ba7b809f99d07684e710db792afe3fdeb5503fc4a6"
     /// Below this mean number of keys evicted per intervened (layer, head) and chunk pass, an
     /// intervention claim has no manipulation to test.
     public static let minimumEvictedPerHead = 1.0
+
+    /// Versions whose statistics are the same (v4 only added a run size to v3): their standard
+    /// runs measure the same thing and pair.
+    static let sameStatistics: [Set<String>] = [["3", "4"]]
+
+    /// The statistics family of a version: itself unless it shares v3's.
+    public static func statisticsFamily(_ version: String) -> String {
+        sameStatistics.first { $0.contains(version) }.map { $0.sorted().map { "v" + $0 }.joined(separator: "/") } ?? "v" + version
+    }
 
     public static var line: String { "claims protocol v\(version) (\(date)), docs/claims-protocol.md sha256 \(sha256)" }
 }

@@ -14,6 +14,9 @@ public struct ClaimSession {
     /// and no two runners share a chunk (their widths differ), so each of those two gets a memo
     /// of its own, freed when it returns: memory does not grow with the run.
     public var reusePasses = true
+    /// Log each runner's seconds and each essay run's (`claims run` sets it from
+    /// BIASPROBE_CLAIMS_TIMING).
+    public var logTiming = false
     public init(model: LlamaModel, tok: Tokenizer, settings: ClaimSettings, doc: [Int], claims: [any Claim], reusePasses: Bool = true) {
         self.model = model; self.tok = tok; self.settings = settings; self.doc = doc; self.claims = claims; self.reusePasses = reusePasses
     }
@@ -27,7 +30,11 @@ public struct ClaimSession {
             defer { if let m { reuse.append("\(runner) \(m.hits) chunk passes reused, \(m.stores) stored (\(m.bytes / 1_000_000) MB)") } }
             return try body(m)
         }
-        let essay = try sharingPasses("essay") { try EssayRunner(model: model, tok: tok, settings: settings, doc: doc, passes: $0).run(ex) }
+        let essay = try sharingPasses("essay") {
+            var runner = EssayRunner(model: model, tok: tok, settings: settings, doc: doc, passes: $0)
+            runner.logTiming = logTiming
+            return try runner.run(ex)
+        }
         let t1 = Date()
         let pk = PasskeyRunner(model: model, tok: tok, settings: settings, doc: doc)
         let passkey = try pk.run(ex)
@@ -38,7 +45,7 @@ public struct ClaimSession {
         let fewShot = try FewShotRunner(model: model, tok: tok, settings: settings).run(ex)
         let t4 = Date()
         let ranking = try ChunkRankingRunner(model: model, tok: tok, settings: settings, doc: doc).run(ex)
-        if ProcessInfo.processInfo.environment["BIASPROBE_CLAIMS_TIMING"] != nil {
+        if logTiming {
             Log.info(String(format: "claims timing: essay %.1f s, passkey %.1f s, continuation %.1f s, few-shot %.1f s, ranking %.1f s",
                             t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), t3.timeIntervalSince(t2), t4.timeIntervalSince(t3), Date().timeIntervalSince(t4)))
             for line in reuse { Log.info("claims timing: " + line) }

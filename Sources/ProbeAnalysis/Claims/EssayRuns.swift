@@ -88,6 +88,8 @@ public struct EssayRunner {
     public let doc: [Int]
     /// Chunk passes shared by the runs (most repeat the official run's passes), or nil.
     public var passes: ChunkPassMemo? = nil
+    /// Log each run's tokens and seconds (`claims run` sets it from BIASPROBE_CLAIMS_TIMING).
+    public var logTiming = false
     public init(model: LlamaModel, tok: Tokenizer, settings: ClaimSettings, doc: [Int], passes: ChunkPassMemo? = nil) {
         self.model = model; self.tok = tok; self.settings = settings; self.doc = doc; self.passes = passes
     }
@@ -234,7 +236,7 @@ public struct EssayRunner {
         pc.passMemo = passes
         let t0 = Date()
         defer {
-            if ProcessInfo.processInfo.environment["BIASPROBE_CLAIMS_TIMING"] != nil {
+            if logTiming {
                 Log.info(String(format: "  essay run: %d tokens, %d observers, %.2f s", chunks.reduce(0) { $0 + $1.count }, observers.count, Date().timeIntervalSince(t0)))
             }
         }
