@@ -22,9 +22,12 @@ source "$(dirname "$0")/_common.sh"
 OUT=$(out_dir 07_eviction_lab)
 mkdir -p "$OUT"
 SETTINGS="${SETTINGS:-kvpress,parallelcomp}"
-TASKS="${TASKS:-niah_single_2,niah_multikey_1,niah_multivalue,ruler_vt,ruler_cwe}"
-POLICIES="${POLICIES:-streaming,h2o,tova,snapkv,pyramidkv,knorm,random}"
-RATIOS="${RATIOS:-0.25,0.5,0.75,0.875}"
+FULL_TASKS=niah_single_2,niah_multikey_1,niah_multivalue,ruler_vt,ruler_cwe
+FULL_POLICIES=streaming,h2o,tova,snapkv,pyramidkv,knorm,random
+FULL_RATIOS=0.25,0.5,0.75,0.875
+TASKS="${TASKS:-$FULL_TASKS}" POLICIES="${POLICIES:-$FULL_POLICIES}" RATIOS="${RATIOS:-$FULL_RATIOS}"
+# cut_from FULL CHOSEN: " a, b" for the items of FULL not in CHOSEN (empty when none).
+cut_from() { local x out=""; for x in ${1//,/ }; do case ",$2," in *",$x,"*) ;; *) out+=" $x" ;; esac; done; echo -n "$out"; }
 KV_LENGTH="${KV_LENGTH:-4k}" KV_EXAMPLES="${KV_EXAMPLES:-50}"
 PC_LENGTH="${PC_LENGTH:-16k}" PC_EXAMPLES="${PC_EXAMPLES:-20}"
 PROCESSES="${PROCESSES:-1}"
@@ -60,6 +63,9 @@ body() {
     case ",$SETTINGS," in *,kvpress,*) echo "- kvpress setting: one causal context of $KV_LENGTH tokens, $KV_EXAMPLES examples per task." ;; esac
     case ",$SETTINGS," in *,parallelcomp,*) echo "- ParallelComp setting, the evidence chunk always kept: $PC_LENGTH tokens, $PC_EXAMPLES examples per task." ;; esac
     echo "Tasks: $TASKS. Policies: $POLICIES at kept ratios $RATIOS, each against \`off\` on the same examples."
+    local cut
+    cut=$(cut_from "$FULL_TASKS" "$TASKS")$(cut_from "$FULL_POLICIES" "$POLICIES")$(cut_from "$FULL_RATIOS" "$RATIOS")
+    [ -n "$cut" ] && echo "Cut from the full grid to fit the compute (docs/eviction-lab.md, \"What the full grid costs\"):$cut."
     echo "The kvpress-layout export is in [kvpress-layout/](kvpress-layout/)."
     echo
     "$BP" lab report "${FILES[@]}" --export "$OUT/kvpress-layout" --model "$MODEL_TAG"
