@@ -19,7 +19,7 @@ public struct Shard: Equatable, CustomStringConvertible {
     /// Arrays numbered 0..N-1 and 1..N both work; a task that cannot be placed (e.g. a lone
     /// resubmitted --array=3, which Slurm reports as a one-task array) is refused rather than
     /// silently running the whole list.
-    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> Shard? {
+    public static func fromEnvironment(_ env: [String: String]) throws -> Shard? {
         guard let idText = env["SLURM_ARRAY_TASK_ID"], let countText = env["SLURM_ARRAY_TASK_COUNT"] else { return nil }
         guard let id = Int(idText), let n = Int(countText), n >= 1 else {
             throw AnalysisError("SLURM_ARRAY_TASK_ID=\(idText) / SLURM_ARRAY_TASK_COUNT=\(countText) are not numbers: pass --shard I/N")

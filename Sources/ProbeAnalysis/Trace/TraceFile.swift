@@ -256,6 +256,9 @@ extension TraceReader {
 
     /// Runs `biasprobe check-trace PATH` (this executable) and turns a crash, a hang or a refusal
     /// there into a one-line error here.
+    /// Base seconds a child's check may take before it counts as a hang (plus time for size).
+    nonisolated(unsafe) public static var childCheckSeconds: Double = 30
+
     public static func checkInChildProcess(_ path: String, sweep: Bool = false) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: SelfExecutable.path)
@@ -265,10 +268,9 @@ extension TraceReader {
         p.standardError = err
         do { try p.run() } catch { return }  // Cannot start a child: read in this process as before.
         // Reading is fast (a 2 MB trace takes well under a second); a big trace gets more time.
-        // BIASPROBE_TRACE_CHECK_SECONDS sets the base allowance (tests use a short one).
+        // `childCheckSeconds` is the base allowance (the program sets it; tests use a short one).
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        let base = ProcessInfo.processInfo.environment["BIASPROBE_TRACE_CHECK_SECONDS"].flatMap(Double.init) ?? 30
-        let deadline = Date().addingTimeInterval(base + Double(size) / 20e6)
+        let deadline = Date().addingTimeInterval(childCheckSeconds + Double(size) / 20e6)
         let pid = p.processIdentifier
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + deadline.timeIntervalSinceNow, execute: watchdog)
