@@ -72,4 +72,25 @@ final class EvictionLabCommandTests: XCTestCase {
             XCTAssertTrue(["policy", "budget", "ratio", "sink", "setting"].contains { said.contains($0) }, "\(args): \(r.stderr)")
         }
     }
+
+    /// ExpectedAttention on Gemma 3 (per-head QK norm) is refused as kvpress refuses it: one line
+    /// naming the model and the reason, a non-zero exit, and no output started.
+    func testExpectedAttentionIsRefusedOnGemma3InOneLine() throws {
+        let gemma = (ProcessInfo.processInfo.environment["BIASPROBE_CACHE"] ?? (NSHomeDirectory() + "/.cache/biasprobe")) + "/gemma-3-270m-q4_k_m.gguf"
+        guard FileManager.default.fileExists(atPath: gemma) else { throw XCTSkip("Gemma 3 model missing at \(gemma): run scripts/setup.sh") }
+        let dir = try CLI.tempDir()
+        let text = dir.appendingPathComponent("text.txt"), out = dir.appendingPathComponent("lab.jsonl").path
+        try "Some text to read.".write(to: text, atomically: true, encoding: .utf8)
+        for args in [["lab", "run", "--model", "gemma3", "--policies", "knorm,expected-attention", "--examples", "1", "--quiet", "--out", out],
+                     ["run", "--model", "gemma3", "--input", text.path, "--question", "q", "--policy", "expected-attention", "--ratio", "0.5",
+                      "--causal", "--lab-setting", "kvpress", "--json"]] {
+            let r = try CLI.run(args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            let lines = r.stderr.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            XCTAssertEqual(lines.count, 1, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("expected-attention cannot run on") && r.stderr.contains("gemma3"), r.stderr)
+            XCTAssertEqual(r.stdout, "", "\(args)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
 }

@@ -231,4 +231,97 @@ final class EvictionReferenceTests: XCTestCase {
         XCTAssertEqual(EvictionLabSettings(kind: .streaming, budget: 128).sink, 4)
         XCTAssertEqual(EvictionLabSettings(kind: .h2o, budget: 128).sink, 0)
     }
+
+    // MARK: ExpectedAttention
+
+    /// kvpress `ExpectedAttentionPress` (n_future 512, n_sink 4, covariance and value norms on),
+    /// transcribed in float64 from the attention input h and Wq: moments of h after the sinks,
+    /// projected per head, the RoPE matrix of every future position built whole and averaged,
+    /// softmax over the keys after the sinks, group mean, times ||v||, sinks at the maximum. The
+    /// lab sees the queries q = h Wq^T in float32 (in two row blocks, as a pass hands them over)
+    /// and selects per KV head.
+    func testExpectedAttentionMatchesTheReference() {
+        let T = 70, D = 16, sink = 4, future = 512, G = H / Hkv, theta = 10000.0
+        var rng = SplitMix64(seed: 27)
+        func u() -> Double { Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1 }
+        // Hidden rows with a common offset (a non-zero mean) and a few outlier sink rows.
+        let offset = (0..<D).map { _ in u() }
+        let h = (0..<T).map { t in (0..<D).map { j in offset[j] + u() * (t < sink ? 6 : 1) } }
+        let wq = (0..<(H * d)).map { _ in (0..<D).map { _ in u() * 0.6 } }
+        var k = (0..<Hkv).map { _ in (0..<T).map { _ in (0..<d).map { _ in u() } } }
+        for g in 0..<Hkv { for t in stride(from: 5 + g, to: T, by: 9) { for j in 0..<d { k[g][t][j] *= 2.5 } } }
+        let v = (0..<Hkv).map { _ in (0..<T).map { _ in (0..<d).map { j in u() * (1 + Double(j % 3)) } } }
+
+        for style in [ModelConfig.RopeStyle.adjacentPairs, .halfSplit] {
+            // Reference: moments of h[sink:], per-head projection.
+            let rows = Array(h[sink...]), n = Double(rows.count)
+            let meanH = (0..<D).map { j in rows.map { $0[j] }.reduce(0, +) / n }
+            let sigma = (0..<D).map { a in (0..<D).map { b in rows.map { ($0[a] - meanH[a]) * ($0[b] - meanH[b]) }.reduce(0, +) / n } }
+            // The average rotation, built as whole d x d matrices per position.
+            var R = [[Double]](repeating: [Double](repeating: 0, count: d), count: d)
+            for p in T..<(T + future) {
+                for i in 0..<(d / 2) {
+                    let a = Double(p) * Foundation.pow(theta, -2 * Double(i) / Double(d))
+                    let (x, y) = style == .adjacentPairs ? (2 * i, 2 * i + 1) : (i, i + d / 2)
+                    R[x][x] += Foundation.cos(a) / Double(future); R[x][y] -= Foundation.sin(a) / Double(future)
+                    R[y][x] += Foundation.sin(a) / Double(future); R[y][y] += Foundation.cos(a) / Double(future)
+                }
+            }
+            func mat(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
+                a.map { row in b[0].indices.map { j in row.indices.map { row[$0] * b[$0][j] }.reduce(0, +) } }
+            }
+            func transpose(_ a: [[Double]]) -> [[Double]] { a[0].indices.map { j in a.map { $0[j] } } }
+            var perHead: [[Double]] = []   // softmax x ||v|| over keys sink ..< T, per query head
+            for qh in 0..<H {
+                let W = Array(wq[(qh * d)..<((qh + 1) * d)])
+                let mu = mat(R, mat(W, meanH.map { [$0] })).map { $0[0] }
+                let cov = mat(mat(R, mat(mat(W, sigma), transpose(W))), transpose(R))
+                let g = qh / G
+                let logits = (sink..<T).map { t -> Double in
+                    let kt = k[g][t]
+                    let lin = zip(mu, kt).map(*).reduce(0, +) / Double(d).squareRoot()
+                    let quad = (0..<d).map { a in (0..<d).map { b in kt[a] * cov[a][b] * kt[b] }.reduce(0, +) }.reduce(0, +)
+                    return lin + quad / Double(d) / 2
+                }
+                let mx = logits.max()!, e = logits.map { Foundation.exp($0 - mx) }, z = e.reduce(0, +)
+                let norms: [Double] = (sink..<T).map { t in v[g][t].map { $0 * $0 }.reduce(0, +).squareRoot() }
+                perHead.append((0..<(T - sink)).map { i in e[i] / z * norms[i] })
+            }
+            let want = (0..<Hkv).map { g -> [Int] in
+                var s = (0..<(T - sink)).map { i in (0..<G).map { perHead[g * G + $0][i] }.reduce(0, +) / Double(G) }
+                s = Array(repeating: s.max()!, count: sink) + s
+                return topk(s, T / 2)
+            }
+
+            // The lab: float32 queries in two blocks into the moments, scores per query head.
+            let q: [Float] = h.flatMap { row in wq.map { w in Float(zip(w, row).map(*).reduce(0, +)) } }
+            let moments = QueryMoments(layers: 1, heads: H, headDim: d, rows: sink..<T)
+            q.withUnsafeBufferPointer { qb in
+                moments.observeQueries(layer: 0, firstKey: 0, rows: 33, q: qb.baseAddress!)
+                moments.observeQueries(layer: 0, firstKey: 33, rows: T - 33, q: qb.baseAddress! + 33 * H * d)
+            }
+            var config = ModelConfig(layerCount: 1, embeddingLength: D, headCount: H, kvHeadCount: Hkv, headDim: d, feedForwardLength: D, vocabSize: 8)
+            config.ropeStyle = style
+            let rotation = FutureRotation(config: config, positions: T..<(T + future))
+            let kf = k.map { $0.flatMap { $0.map(Float.init) } }, vf = v.map { $0.flatMap { $0.map(Float.init) } }
+            let scores: [[Float]] = (0..<H).map { qh in
+                kf[qh / G].withUnsafeBufferPointer { kb in
+                    vf[qh / G].withUnsafeBufferPointer { vb in
+                        ExpectedAttention.scores(mean: moments.mean(layer: 0, head: qh), covariance: moments.covariance(layer: 0, head: qh),
+                                                 rotation: rotation, keys: sink..<T, keyCount: T,
+                                                 key: { kb.baseAddress! + $0 * d }, value: { vb.baseAddress! + $0 * d })
+                    }
+                }
+            }
+            for qh in 0..<H {
+                for t in sink..<T {
+                    let ref = perHead[qh][t - sink]
+                    XCTAssertEqual(Double(scores[qh][t]), ref, accuracy: 1e-4 * ref, "\(style) head \(qh) key \(t)")
+                }
+            }
+            let lab = EvictionLabSettings(kind: .expectedAttention, ratio: 0.5)
+            XCTAssertEqual(lab.sink, sink)
+            XCTAssertEqual(labKept(lab, scores, T: T), expand(want), "\(style)")
+        }
+    }
 }

@@ -23,7 +23,7 @@ final class LabOnePrefillTests: XCTestCase {
     /// the stored KV.
     func testOnePrefillEqualsPointByPoint() throws {
         let (pc, prep) = try setup(kvpressBase, chars: 400)
-        let kinds: [EvictionLabSettings.Kind] = [.streaming, .h2o, .tova, .snapkv, .pyramidkv, .knorm, .random]
+        let kinds: [EvictionLabSettings.Kind] = [.streaming, .h2o, .tova, .snapkv, .pyramidkv, .knorm, .random, .expectedAttention]
         let labs = kinds.enumerated().map { i, k in
             EvictionLabSettings(kind: k, ratio: [0.25, 0.5, 0.75, 0.875][i % 4], window: k == .snapkv || k == .pyramidkv ? 16 : nil,
                                 setting: .kvpress)
@@ -54,7 +54,7 @@ final class LabOnePrefillTests: XCTestCase {
     /// more for the same budget.
     func testKVPressSettingStoresTheBudgetPerKVHead() throws {
         let model = try Fixtures.expandedModel(), L = model.config.layerCount, Hkv = model.config.kvHeadCount
-        for (kind, perQuery) in [(EvictionLabSettings.Kind.snapkv, false), (.snapkv, true), (.knorm, false), (.random, true)] {
+        for (kind, perQuery) in [(EvictionLabSettings.Kind.snapkv, false), (.snapkv, true), (.knorm, false), (.random, true), (.expectedAttention, false)] {
             var c = kvpressBase
             c.evictionLab = EvictionLabSettings(kind: kind, ratio: 0.25, window: 8, perQueryHead: perQuery, setting: .kvpress)
             let (pc, prep) = try setup(c, chars: 400)
@@ -62,6 +62,13 @@ final class LabOnePrefillTests: XCTestCase {
             let n = prep.chunks[0].contextLength, keep = n / 4
             let kept = try XCTUnwrap(r.policyKept["0"])
             XCTAssertTrue(kept.allSatisfy { $0.allSatisfy { $0.count == keep } }, "\(kind)")
+            if kind == .expectedAttention {
+                // Its 4 sinks stay, and the rest is ranked by a signal, not by position (all-equal
+                // scores, as without the query moments, would keep the earliest keys).
+                XCTAssertTrue(kept.allSatisfy { $0.allSatisfy { Array($0.prefix(4)) == [0, 1, 2, 3] } })
+                XCTAssertTrue(kept.contains { $0.contains { $0 != Array(0..<keep) } })
+                XCTAssertTrue((0..<L).contains { l in kept[l][0] != kept[l][3] })   // KV heads differ
+            }
             if perQuery {
                 XCTAssertGreaterThan(r.storedKVPairs, keep * L * Hkv, "\(kind) per query head")
             } else {

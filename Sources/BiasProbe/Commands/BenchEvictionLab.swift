@@ -13,21 +13,20 @@ struct BenchEvictionLab: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Context length (inside the trained context).", transform: ContextLength.argument) var tokens = ContextLength(argument: "4096")!
-    @Option(help: "Policies.") var policies = "streaming,h2o,tova,snapkv,pyramidkv,knorm,random"
+    @Option(help: ArgumentHelp("Policies (default: \(LabPolicyList.defaultText), expected-attention left out on QK-norm models).", valueName: "list"))
+    var policies: String?
     @Option(help: "Kept ratios.") var ratios = "0.25,0.5,0.75,0.875"
     @Option(help: "Tokens generated per point.") var maxTokens = 8
     @Flag(help: "JSON on stdout.") var json = false
 
     func run() throws {
-        let kinds = try policies.split(separator: ",").map { name -> EvictionLabSettings.Kind in
-            guard let k = EvictionLabSettings.Kind(rawValue: String(name)) else { throw ValidationError("--policies: '\(name)' is not a lab policy") }
-            return k
-        }
+        let list = try LabPolicyList(policies)
         let rs = try ratios.split(separator: ",").map { v -> Double in
             guard let r = Double(v), r > 0, r <= 1 else { throw ValidationError("--ratios: '\(v)' is not in (0, 1]") }
             return r
         }
         let (model, tok, _) = try modelOptions.load()
+        let kinds = try list.fitted(to: model.config)
         let T = tokens.tokens
         guard T + 64 + maxTokens <= model.config.contextLength else {
             throw ValidationError("--tokens \(T) leaves no room for the question and answer in the trained context \(model.config.contextLength)")

@@ -68,7 +68,7 @@ struct Eval: ParsableCommand {
         var defaults = ParallelCompConfig()
         defaults.keepChunks = 1          // the paper keeps one chunk for retrieval tasks
         defaults.maxNewTokens = task.answerTokens
-        let config = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults)
+        let config = try pipeline.resolve(layerCount: model.config.layerCount, defaults: defaults, model: model.config)
         let builder = RetrievalTaskBuilder(tokenizer: tok)
         let essays = task.needsEssays ? try DefaultCorpus.essays() : ""
         let items = workItems(methods)

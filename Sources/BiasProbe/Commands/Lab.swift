@@ -32,8 +32,8 @@ struct LabRun: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Tasks, comma separated: RULER's niah_single_1/2/3, niah_multikey_1/2/3, niah_multivalue, niah_multiquery, ruler_vt, ruler_cwe, ruler_fwe (our own tasks work too).")
     var tasks = "niah_single_2,niah_multikey_1,niah_multivalue,ruler_vt,ruler_cwe"
-    @Option(help: "Policies, comma separated (off always runs): streaming, h2o, tova, snapkv, snapkv-kvpress, pc-snapkv, pyramidkv, knorm, random.")
-    var policies = "streaming,h2o,tova,snapkv,pyramidkv,knorm,random"
+    @Option(help: ArgumentHelp("Policies, comma separated (off always runs): streaming, h2o, tova, snapkv, snapkv-kvpress, pc-snapkv, pyramidkv, knorm, random, expected-attention (default: \(LabPolicyList.defaultText); expected-attention is left out on QK-norm models such as Gemma 3).", valueName: "list"))
+    var policies: String?
     @Option(help: "Kept ratios, comma separated (kvpress's 1 - compression_ratio).") var ratios = "0.25,0.5,0.75,0.875"
     @Option(help: "kvpress or parallelcomp.") var setting: EvictionLabSettings.Setting = .kvpress
     @Option(help: "Prompt length in tokens (answer budget included), as RULER's max_seq_length.", transform: ContextLength.argument)
@@ -51,13 +51,10 @@ struct LabRun: ParsableCommand {
     @Flag(help: "Start --out over instead of resuming it.") var restart = false
     @Flag(help: "Hide progress.") var quiet = false
 
-    func points() throws -> [LabRunner.Point] {
-        let kinds = try policies.split(separator: ",").map { n -> EvictionLabSettings.Kind in
-            guard let k = EvictionLabSettings.Kind(rawValue: String(n)) else {
-                throw ValidationError("--policies: '\(n)' is not one of \(EvictionLabSettings.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return k
-        }
+    /// The grid's points; `model`: fit the policy list to it (nil: check the names only).
+    func points(model: ModelConfig? = nil) throws -> [LabRunner.Point] {
+        let list = try LabPolicyList(policies)
+        let kinds = try model.map { try list.fitted(to: $0) } ?? list.kinds
         let rs = try ratios.split(separator: ",").map { v -> Double in
             guard let r = Double(v), r > 0, r <= 1 else { throw ValidationError("--ratios: '\(v)' is not in (0, 1]") }
             return r
@@ -76,11 +73,12 @@ struct LabRun: ParsableCommand {
         guard firstSeed >= 0 else { throw ValidationError("--first-seed must be at least 0") }
         if let m = maxTokens, m < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if oracleChunk && setting == .kvpress { throw ValidationError("--oracle-chunk is for --setting parallelcomp (the kvpress setting has one chunk)") }
-        let pts = try points()
+        _ = try points()
         let shard = try self.shard ?? Shard.fromEnvironment()
         let path = shard.map { $0.partPath(for: out) } ?? out
         try OutputFile.check(path, option: "--out", inputs: [("--model", modelOptions.modelPath)], createsFolder: true)
         let (model, tok, _) = try modelOptions.load()
+        let pts = try points(model: model.config)
         if setting == .kvpress && length.tokens > model.config.contextLength {
             throw ValidationError("--length \(length.tokens) is past the model's trained context \(model.config.contextLength): the kvpress setting runs inside it")
         }

@@ -30,7 +30,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let (model, tok, _) = try modelOptions.load()
-        let config = try pipeline.resolve(layerCount: model.config.layerCount)
+        let config = try pipeline.resolve(layerCount: model.config.layerCount, model: model.config)
         let format = pipeline.format(tok, instruction: instruction, answerPrefix: answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
         if pipeline.noReuseScores { pc.memo = nil }

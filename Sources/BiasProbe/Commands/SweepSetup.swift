@@ -31,13 +31,13 @@ struct SweepSetup {
         var defaults = ParallelCompConfig()
         defaults.keepChunks = 1
         defaults.maxNewTokens = 12
-        let layers = model.config.layerCount
-        base = try pipeline.resolve(layerCount: layers, defaults: defaults)
+        let layers = model.config.layerCount, modelConfig = model.config
+        base = try pipeline.resolve(layerCount: layers, defaults: defaults, model: model.config)
         points = SweepPoint.grid(axes)
         let (points, base) = (points, base)
         configs = try points.map { p -> ParallelCompConfig in
             let c = try usage { try p.apply(to: base, layerCount: layers) }
-            do { try ConfigCheck.validate(c) } catch { throw CLIError("--vary point \(p.label(axes: axes)): \(commandLineText(error))") }
+            do { try ConfigCheck.validate(c); try c.evictionLab?.check(model: modelConfig) } catch { throw CLIError("--vary point \(p.label(axes: axes)): \(commandLineText(error))") }
             return c
         }
         for a in axes where a.parameter == .window || a.parameter == .kernel {

@@ -59,7 +59,7 @@ struct Trace: ParsableCommand {
         if let layout { try layout.check(contextLength: c.contextLength, vocabulary: c.vocabSize, path: tokenLayout!) }
         var defaults = ParallelCompConfig()
         defaults.maxNewTokens = 16
-        let config = try pipeline.resolve(layerCount: c.layerCount, defaults: defaults)
+        let config = try pipeline.resolve(layerCount: c.layerCount, defaults: defaults, model: c)
         var doc = try traceInput(inputText, tok: tok)
         let format = doc.task.map { pipeline.format(tok, example: $0) } ?? pipeline.format(tok, instruction: doc.instruction, answerPrefix: doc.answerPrefix)
         // The answer as the model continues it: an answer prefix is shown only when the prompt has it.

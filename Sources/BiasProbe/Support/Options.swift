@@ -169,13 +169,13 @@ struct PipelineOptions: ParsableArguments {
     var kernel: Int?
     @Option(help: "Where SnapKV compresses: in every chunk pass (official kv_cache_eviction, the default) or once after the question prefill (official stage_eviction; changes what decoding sees).")
     var compressionStage: ParallelCompConfig.Compression.Stage?
-    @Option(help: ArgumentHelp("Eviction-lab policy in every chunk pass (docs/eviction-lab.md), at its reference settings: streaming, h2o, tova, snapkv (32/5/avg), snapkv-kvpress (64/5/avg), pc-snapkv (ParallelComp's 8/7/max), pyramidkv, knorm or random; needs --budget or --ratio.", valueName: "name"))
+    @Option(help: ArgumentHelp("Eviction-lab policy in every chunk pass (docs/eviction-lab.md), at its reference settings: streaming, h2o, tova, snapkv (32/5/avg), snapkv-kvpress (64/5/avg), pc-snapkv (ParallelComp's 8/7/max), pyramidkv, knorm, random or expected-attention (kvpress defaults; not on QK-norm models such as Gemma 3); needs --budget or --ratio.", valueName: "name"))
     var policy: EvictionLabSettings.Kind?
     @Option(help: ArgumentHelp("--policy: context keys kept per chunk and KV head.", valueName: "n"))
     var budget: Int?
     @Option(help: ArgumentHelp("--policy: fraction of each chunk's context keys kept per KV head, in (0, 1] (kvpress's 1 - compression_ratio; kept = max(1, floor(n r))).", valueName: "r"))
     var ratio: Double?
-    @Option(help: "--policy: first keys of each chunk always kept (default: 4 for streaming, its n_sink; 0 for the others).")
+    @Option(help: "--policy: first keys of each chunk always kept (default: 4 for streaming and expected-attention, their n_sink; 0 for the others).")
     var sink: Int?
     @Option(help: "--policy: last keys of each chunk always kept (default 0).")
     var recent: Int?
@@ -276,8 +276,9 @@ struct PipelineOptions: ParsableArguments {
                                          setting: labSetting ?? .parallelComp, oracleChunk: oracleChunk) }
     }
 
-    /// The pipeline configuration: defaults, then the JSON file, then flags.
-    func resolve(layerCount: Int, defaults: ParallelCompConfig = ParallelCompConfig()) throws -> ParallelCompConfig {
+    /// The pipeline configuration: defaults, then the JSON file, then flags; checked against the
+    /// `model` it will run on, when given, before any work.
+    func resolve(layerCount: Int, defaults: ParallelCompConfig = ParallelCompConfig(), model: ModelConfig? = nil) throws -> ParallelCompConfig {
         var c = defaults
         if let path = config { c = try ConfigFile.read(path) }
         if let v = chunkTokens { c.chunkTokens = v }
@@ -316,6 +317,7 @@ struct PipelineOptions: ParsableArguments {
         if let v = topP { c.sampling.topP = v }
         if let v = samplingSeed { c.sampling.seed = v }
         try ConfigCheck.validate(c)
+        if let model { do { try c.evictionLab?.check(model: model) } catch { throw ValidationError(error.commandLineText) } }
         return c
     }
 }

@@ -13,6 +13,9 @@ public enum KeySignal: Sendable, Equatable {
     case attention(lastRows: Int?)
     /// Each key's L2 norm (the keys are stored after RoPE, a rotation, so the norm is RoPE's too).
     case keyNorm
+    /// ExpectedAttention's scores (`ExpectedAttention.scores`): the moments of the pass's context
+    /// queries after its first `sink` rows, rotated `futurePositions` ahead, against every key.
+    case expectedAttention(sink: Int, futurePositions: Int)
 }
 
 /// A policy that keeps the `keep` best-ranked candidates of every head.

@@ -15,6 +15,8 @@ public struct EvictionLabSettings: Codable, Sendable, Equatable {
         /// ParallelComp's per-chunk SnapKV: window 8, kernel 7, max pooling.
         case pcSnapkv = "pc-snapkv"
         case pyramidkv, knorm, random
+        /// kvpress's `ExpectedAttentionPress` (n_future 512, n_sink 4); not for QK-norm models.
+        case expectedAttention = "expected-attention"
     }
     public enum Pool: String, Codable, Sendable { case avg, max }
 
@@ -100,6 +102,9 @@ public struct EvictionLabSettings: Codable, Sendable, Equatable {
         case .tova: return .init(window: 1, kernel: 1, pool: .max, sink: 0, source: "NVIDIA/kvpress kvpress/presses/tova_press.py")
         case .knorm: return .init(window: 0, kernel: 1, pool: .max, sink: 0, source: "NVIDIA/kvpress kvpress/presses/knorm_press.py")
         case .random: return .init(window: 0, kernel: 1, pool: .max, sink: 0, source: "NVIDIA/kvpress kvpress/presses/random_press.py")
+        case .expectedAttention:
+            return .init(window: 0, kernel: 1, pool: .max, sink: ExpectedAttention.sink,
+                         source: "NVIDIA/kvpress kvpress/presses/expected_attention_press.py (n_future_positions 512, n_sink 4, covariance, value norms)")
         }
     }
 
@@ -159,6 +164,7 @@ public struct EvictionLabSettings: Codable, Sendable, Equatable {
         case .pyramidkv: return SnapKVPolicy(keep: keep, window: window, kernel: kernel, pool: pool, label: "pyramidkv")
         case .knorm: return KNormPolicy(keep: keep)
         case .random: return RandomPolicy(keep: keep, seed: seed &+ salt &* 0xD1B5_4A32_D192_ED03, group: perQueryHead ? 1 : group)
+        case .expectedAttention: return ExpectedAttentionPolicy(keep: keep, sink: sink)
         }
     }
 
@@ -170,6 +176,18 @@ public struct EvictionLabSettings: Codable, Sendable, Equatable {
         case .h2o: return H2ODecodeEviction(keep: keep, recent: recent)
         default: return nil
         }
+    }
+
+    /// Whether the policy can run on a model of `config`: ExpectedAttention cannot on QK-norm
+    /// models (Gemma 3), as kvpress refuses them.
+    public func check(model config: ModelConfig) throws(SettingError) {
+        if kind == .expectedAttention && config.hasQKNorm { throw .expectedAttentionNeedsNoQKNorm(model: config.name, architecture: config.architecture) }
+    }
+
+    /// The kinds that can run on a model of `config` out of `kinds`, and the ones left out.
+    public static func runnable(_ kinds: [Kind], model config: ModelConfig) -> (kept: [Kind], left: [Kind]) {
+        let ok = kinds.filter { k in (try? EvictionLabSettings(kind: k, ratio: 1).check(model: config)) != nil }
+        return (ok, kinds.filter { !ok.contains($0) })
     }
 
     /// What the chosen policy reads (the same for every layer).

@@ -53,6 +53,8 @@ struct ForwardPass {
     let blocks: [Range<Int>]
     let ropeTables: [(cos: [Float], sin: [Float])], localRopeTables: [(cos: [Float], sin: [Float])]?
     let observers: [AttentionObserver]
+    /// Readers of the pre-RoPE queries (ExpectedAttention's moments); usually none.
+    let queryObservers: [QueryObserver]
     let scope: ObservationScope?
     let stageName: String
 
@@ -83,6 +85,7 @@ struct ForwardPass {
         let xb = s.x.p + b.lowerBound * D, qb = s.q.p + b.lowerBound * c.qDim, h = s.h.p, k = s.k.p, v = s.v.p
         for i in 0..<n { VectorMath.rmsNorm(xb + i * D, w.attn_norm, h + i * D, n: D, eps: c.rmsEps) }
         lin.run(h, rows: n, [(w.attn_q, qb), (w.attn_k, k), (w.attn_v, v)])
+        for o in queryObservers { o.observeQueries(layer: l, firstKey: firstKey + b.lowerBound, rows: n, q: qb) }
         if let qbias = w.attn_q_bias, let kbias = w.attn_k_bias, let vbias = w.attn_v_bias {
             for i in 0..<n {
                 VectorMath.add(qb + i * c.qDim, qbias, c.qDim)

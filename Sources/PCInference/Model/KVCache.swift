@@ -173,10 +173,15 @@ public final class KVCache: @unchecked Sendable {
     }
 
     /// Key `k`'s post-RoPE vector for one layer and KV head (slices are few: a linear walk).
-    public func keyRow(layer: Int, kvHead: Int, key k: Int) -> UnsafePointer<Float> {
+    public func keyRow(layer: Int, kvHead: Int, key k: Int) -> UnsafePointer<Float> { row(k) { $0.keys(layer: layer, head: kvHead) } }
+
+    /// Key `k`'s value vector for one layer and KV head.
+    public func valueRow(layer: Int, kvHead: Int, key k: Int) -> UnsafePointer<Float> { row(k) { $0.values(layer: layer, head: kvHead) } }
+
+    private func row(_ k: Int, _ base0: (KVBlock) -> UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
         var base = 0
         for s in slices {
-            if k < base + s.count { return UnsafePointer(s.block.keys(layer: layer, head: kvHead) + (s.start + k - base) * headDim) }
+            if k < base + s.count { return UnsafePointer(base0(s.block) + (s.start + k - base) * headDim) }
             base += s.count
         }
         preconditionFailure("key \(k) outside the cache")

@@ -81,7 +81,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// instead of logits, so callers can project them in batches (see `logits(hidden:rows:)`).
     public func forwardHidden(tokens: [Int], positions: [Int], cache: KVCache, layout: AttentionLayout? = nil,
                               hiddenRows logitRows: [Int] = [], observers: [AttentionObserver] = [], scope: ObservationScope? = nil,
-                              hooks: [AttentionHook] = [], stageName: String = "forward") throws -> [Float] {
+                              hooks: [AttentionHook] = [], queryObservers: [QueryObserver] = [], stageName: String = "forward") throws -> [Float] {
         let c = config, T = tokens.count
         guard T > 0 else { return [] }
         guard positions.count == T else { throw ModelError("\(T) tokens but \(positions.count) positions") }
@@ -108,7 +108,7 @@ public final class LlamaModel: @unchecked Sendable {
             cache: cache, block: block, blockStart: blockStart, firstKey: firstKey, layout: layout, blocks: blocks,
             ropeTables: blocks.map { rope.tables(positions: positions[$0]) },
             localRopeTables: localRope.map { lr in blocks.map { lr.tables(positions: positions[$0]) } },
-            observers: active, scope: scope, stageName: stageName)
+            observers: active, queryObservers: queryObservers, scope: scope, stageName: stageName)
 
         pass.embed(tokens)
         let stop = shouldStop

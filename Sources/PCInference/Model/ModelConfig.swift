@@ -28,6 +28,8 @@ public struct ModelConfig: Sendable, Codable {
     public var gemma3: Gemma3Config?
 
     public var groupSize: Int { headCount / kvHeadCount }
+    /// Queries and keys are RMS-normed per head before RoPE (Gemma 3's attn_q_norm / attn_k_norm).
+    public var hasQKNorm: Bool { gemma3 != nil }
     public var qDim: Int { headCount * headDim }
     public var kvDim: Int { kvHeadCount * headDim }
 

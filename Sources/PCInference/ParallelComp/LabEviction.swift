@@ -16,14 +16,22 @@ extension ParallelCompPipeline {
         return (score, KeyScoreObserver(stage: .local, lastRows: max(1, m), layers: c.layerCount, heads: c.headCount))
     }
 
+    /// ExpectedAttention's query moments for a pass whose candidates are keys `rows` (nil for
+    /// every other policy, so they cost nothing): the rows after the policy's sinks.
+    func labMoments(_ lab: EvictionLabSettings, rows: Range<Int>) -> QueryMoments? {
+        guard case .expectedAttention(let sink, _) = lab.signal else { return nil }
+        let c = model.config, from = min(rows.lowerBound + sink, rows.upperBound)
+        return QueryMoments(layers: c.layerCount, heads: c.headCount, headDim: c.headDim, rows: from..<rows.upperBound)
+    }
+
     /// Evict a lab policy's keys from one pass's cache: candidates are keys `first ..< cLen`
     /// (`m` question keys follow them), the protected sink and recent candidates stay, the policy
     /// ranks the rest and selects per KV head (per query head with `perQueryHead`).
     func labEvict(_ lab: EvictionLabSettings, cache: KVCache, chunkID id: Int, cLen: Int, m: Int, first: Int, compressed: inout [Int],
-                  scores: KeyScoreObserver?, mass: KeyScoreObserver, _ st: RunState) -> [[[Int]]] {
+                  scores: KeyScoreObserver?, moments: QueryMoments? = nil, mass: KeyScoreObserver, _ st: RunState) -> [[[Int]]] {
         let c = model.config, H = c.headCount
         let n = cLen - first, ranked = lab.ranked(candidates: n)
-        let signal = labSignal(lab.signal, cache: cache, scores: scores, keys: cLen + m)
+        let signal = labSignal(lab.signal, cache: cache, scores: scores, moments: moments, keys: cLen + m)
         return evictChunk(cache, cLen: cLen, m: m, first: first, compressed: &compressed, plan: { l in
             let keep = lab.kept(layer: l, layers: c.layerCount, candidates: n) - (n - ranked.count)
             return (lab.policy(keep: max(0, keep), salt: UInt64(id * c.layerCount + l), group: c.groupSize), ranked)
@@ -36,13 +44,19 @@ extension ParallelCompPipeline {
     }
 
     /// The scoring signals of one context pass, enough for every lab in a list: one observer per
-    /// distinct attention signal (keyed by its row count, nil for every row), and the question
-    /// rows' mass for the band log (empty in the kvpress setting: no question yet).
+    /// distinct attention signal (keyed by its row count, nil for every row), ExpectedAttention's
+    /// query moments per distinct sink count, and the question rows' mass for the band log (empty
+    /// in the kvpress setting: no question yet).
     struct ContextSignals {
         var scores: [Int?: KeyScoreObserver] = [:]
+        var moments: [Int: QueryMoments] = [:]
         let mass: KeyScoreObserver
         func score(for lab: EvictionLabSettings) -> KeyScoreObserver? {
             if case .attention(let rows) = lab.signal { return scores[rows] }
+            return nil
+        }
+        func moments(for lab: EvictionLabSettings) -> QueryMoments? {
+            if case .expectedAttention(let sink, _) = lab.signal { return moments[sink] }
             return nil
         }
     }
@@ -57,10 +71,12 @@ extension ParallelCompPipeline {
         var signals = ContextSignals(mass: labObservers(labs[0], questionRows: 0).mass)
         for lab in labs {
             if case .attention(let rows) = lab.signal, signals.scores[rows] == nil { signals.scores[rows] = labObservers(lab, questionRows: 0).score }
+            if case .expectedAttention(let sink, _) = lab.signal, signals.moments[sink] == nil { signals.moments[sink] = labMoments(lab, rows: 0..<cLen) }
         }
         let watch = signals.scores.keys.sorted { ($0 ?? -1) < ($1 ?? -1) }.compactMap { signals.scores[$0] } + [signals.mass]
         _ = try model.forwardHidden(tokens: ch.tokens, positions: Array(0..<cLen), cache: cache, layout: .causal(rows: cLen),
-                                    observers: observers + watch, scope: scope, stageName: "context prefill")
+                                    observers: observers + watch, scope: scope,
+                                    queryObservers: signals.moments.keys.sorted().compactMap { signals.moments[$0] }, stageName: "context prefill")
         cache.settleEvictions()
         return (cache, signals)
     }
@@ -72,7 +88,7 @@ extension ParallelCompPipeline {
         let c = model.config, ch = st.chunks[0], cLen = ch.contextLength
         var compressed = Array(repeating: 0, count: c.layerCount * c.headCount)
         let kept = labEvict(lab, cache: cache, chunkID: ch.id, cLen: cLen, m: 0, first: 0, compressed: &compressed,
-                            scores: signals.score(for: lab), mass: signals.mass, st)
+                            scores: signals.score(for: lab), moments: signals.moments(for: lab), mass: signals.mass, st)
         st.combined = cache
         st.chunks[0].kept = true
         st.kept = [0]
@@ -110,7 +126,7 @@ extension ParallelCompPipeline {
         guard config.causal, prep.chunks.count == 1, labs.allSatisfy({ $0.setting == .kvpress && !$0.decodeEviction }) else {
             throw SettingError.sharedPrefillNeedsCausalKVPress
         }
-        for lab in labs { try lab.check() }
+        for lab in labs { try lab.check(); try lab.check(model: model.config) }
         let t0 = Date()
         let (cache, signals) = try prefillContext(prep.chunks[0], labs: labs, observers: [])
         let prefillSeconds = Date().timeIntervalSince(t0), cLen = prep.chunks[0].contextLength

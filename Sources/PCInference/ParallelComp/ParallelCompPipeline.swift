@@ -296,6 +296,7 @@ public final class ParallelCompPipeline {
     /// Run the whole pipeline. Observers receive every pass (they pick stages themselves).
     /// Checks a prepared input against the model before running.
     public func validate(_ prep: Prepared) throws {
+        try config.evictionLab?.check(model: model.config)
         let V = model.config.vocabSize
         for ch in prep.chunks { for t in ch.tokens where t < 0 || t >= V { throw ConfigError("token id \(t) in chunk \(ch.id) is outside the vocabulary (0..<\(V))") } }
         for t in prep.questionIDs where t < 0 || t >= V { throw ConfigError("question token id \(t) is outside the vocabulary (0..<\(V))") }

@@ -272,6 +272,7 @@ extension ParallelCompPipeline {
         }
         let cache = model.makeCache()
         var scoreObs: KeyScoreObserver?, massObs: KeyScoreObserver?
+        var moments: QueryMoments?
         var hook: CalibrationHook?
         var scope: ObservationScope?
         let first = group[0]
@@ -282,7 +283,10 @@ extension ParallelCompPipeline {
             if let snap = config.compression, snap.stage == .chunk {
                 scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.window, layers: c.layerCount, heads: H)
             }
-            if let lab = config.evictionLab { (scoreObs, massObs) = labObservers(lab, questionRows: m) }
+            if let lab = config.evictionLab {
+                (scoreObs, massObs) = labObservers(lab, questionRows: m)
+                moments = labMoments(lab, rows: st.firstCandidate(st.chunks[first])..<cLen)
+            }
             let rules = config.calibrationRules(at: .chunk)
             if !rules.isEmpty {
                 hook = CalibrationHook(rules: rules, settings: config, kernel: model.kernel,
@@ -294,7 +298,8 @@ extension ParallelCompPipeline {
         }
         let hidden = try model.forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: AttentionLayout(segments: segs),
                                              hiddenRows: logitRows, observers: batched ? [] : observers + [scoreObs, massObs].compactMap { $0 },
-                                             scope: scope, hooks: hook.map { [$0] } ?? [], stageName: "chunk \(first) prefill")
+                                             scope: scope, hooks: hook.map { [$0] } ?? [], queryObservers: moments.map { [$0] } ?? [],
+                                             stageName: "chunk \(first) prefill")
         cache.settleEvictions()
         return group.enumerated().map { gi, j in
             let cLen = st.chunks[j].contextLength, q = st.question(ofChunk: j), m = q.count
@@ -318,7 +323,7 @@ extension ParallelCompPipeline {
             }
             if let lab = config.evictionLab, let massObs {
                 labKept = labEvict(lab, cache: cache, chunkID: st.chunks[j].id, cLen: cLen, m: m, first: first, compressed: &compressed,
-                                   scores: scoreObs, mass: massObs, st)
+                                   scores: scoreObs, moments: moments, mass: massObs, st)
             }
             let masks = cache.keepMasks
             let calibration = hook.map { ChunkCalibration(evictedKeys: $0.evictedKeys, outliers: $0.outliers) }
@@ -354,11 +359,22 @@ extension ParallelCompPipeline {
         return kk
     }
 
-    /// A lab policy's per-key signal for (layer, head): attention sums, key norms, or nothing.
-    func labSignal(_ signal: KeySignal, cache: KVCache, scores: KeyScoreObserver?, keys n: Int) -> (Int, Int) -> [Float] {
+    /// A lab policy's per-key signal for (layer, head): attention sums, key norms, expected
+    /// attention from the pass's query `moments`, or nothing.
+    func labSignal(_ signal: KeySignal, cache: KVCache, scores: KeyScoreObserver?, moments: QueryMoments? = nil, keys n: Int) -> (Int, Int) -> [Float] {
         let c = model.config
         switch signal {
         case .none: return { _, _ in [] }
+        case .expectedAttention(_, let future):
+            guard let moments else { return { _, _ in [] } }
+            // The future queries sit right after the context (kvpress: positions q_len ..< q_len + 512).
+            let qLen = moments.rows.upperBound, rotation = FutureRotation(rope: model.rope, positions: qLen..<(qLen + future))
+            return { l, h in
+                ExpectedAttention.scores(mean: moments.mean(layer: l, head: h), covariance: moments.covariance(layer: l, head: h),
+                                         rotation: rotation, keys: moments.rows, keyCount: n,
+                                         key: { cache.keyRow(layer: l, kvHead: h / c.groupSize, key: $0) },
+                                         value: { cache.valueRow(layer: l, kvHead: h / c.groupSize, key: $0) })
+            }
         case .attention: return { l, h in scores.map { Array($0.scores(layer: l, head: h)) } ?? [] }
         case .keyNorm:
             return { l, h in

@@ -26,6 +26,8 @@ public enum SettingError: Error, Equatable, Sendable, CustomStringConvertible {
     case kvpressNeedsOneChunk(chunks: Int)
     /// One prefill for every lab point: needs causal and kvpress-setting policies without decodeEviction.
     case sharedPrefillNeedsCausalKVPress
+    /// ExpectedAttention asked for on a model whose queries and keys are normed per head.
+    case expectedAttentionNeedsNoQKNorm(model: String, architecture: String)
     /// keepChunks below 1.
     case keepChunksBelowOne
     /// evictionLab with batchChunks above 1 (a policy needs one pass per chunk).
@@ -50,6 +52,7 @@ public enum SettingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .kvpressNeedsPolicyAndCausal: return ["evictionLab", "causal"]
         case .kvpressNeedsOneChunk: return ["causal", "evictionLab.setting"]
         case .sharedPrefillNeedsCausalKVPress: return ["causal", "evictionLab.setting", "evictionLab.decodeEviction"]
+        case .expectedAttentionNeedsNoQKNorm: return ["evictionLab.kind"]
         case .keepChunksBelowOne: return ["keepChunks"]
         case .labWithBatchedChunks: return ["evictionLab", "batchChunks"]
         case .batchedChunksNeedOnePass: return ["batchChunks", "compression", "calibration"]
@@ -71,10 +74,16 @@ public enum SettingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .kvpressNeedsPolicyAndCausal: return "the kvpress setting needs an evictionLab policy and causal attention (one chunk)"
         case .kvpressNeedsOneChunk(let n): return "the kvpress setting needs the context in one chunk (causal, inside the trained context); it took \(n)"
         case .sharedPrefillNeedsCausalKVPress: return "one prefill for every point needs causal attention and kvpress-setting policies without decodeEviction"
+        case let .expectedAttentionNeedsNoQKNorm(m, a): return Self.qkNormText(model: m, architecture: a, option: "evictionLab.kind")
         case .keepChunksBelowOne: return "keepChunks must be at least 1"
         case .labWithBatchedChunks: return "an eviction-lab policy needs one pass per chunk (not batchChunks > 1)"
         case .batchedChunksNeedOnePass: return "batchChunks > 1 cannot be combined with compression or chunk-stage calibration (they need one pass per chunk)"
         case let .chunkNotBelowLengthBudget(cw, r): return "chunk size \(cw) is not below the length budget R = \(r) (rawModelMaxLen) that the character split needs"
         }
+    }
+
+    /// One wording for the QK-norm refusal, with the option named as the front end names it.
+    public static func qkNormText(model: String, architecture: String, option: String) -> String {
+        "\(option): expected-attention cannot run on \(model) (\(architecture)): its queries and keys are RMS-normed per head, so the query moments it predicts attention from do not hold; kvpress refuses such models too (use another policy)"
     }
 }
