@@ -24,8 +24,13 @@ public final class LlamaModel: @unchecked Sendable {
     public var tokenBlock = 512
     /// Threads for the linear layers (OpenBLAS) and the attention kernel.
     public let threads: Int
-    /// Arithmetic of one-row passes (decode); prefill always dequantises and runs sgemm.
+    /// Arithmetic of one-row passes (decode); with `.float`, passes of up to `fewRowsLimit` rows
+    /// use the same kernels (see `LinearRunner`), longer ones dequantise and run sgemm.
     public var decodePath = DecodePath.standard
+    /// Longest pass whose linear layers read the quantized blocks directly on the `.float` path;
+    /// 0 sends every pass of several rows to sgemm. Set from `bench rows` on this project's host.
+    public var fewRowsLimit = LlamaModel.defaultFewRowsLimit
+    public static let defaultFewRowsLimit = 16
     let scratchPool: ScratchPool
     /// Asked before every layer of every row block of a pass; true stops the pass with
     /// CancellationError. A pass over an 8K-token chunk takes many seconds, so this is what lets
@@ -104,7 +109,8 @@ public final class LlamaModel: @unchecked Sendable {
         let blocks = ForwardPass.rowBlocks(rows: T, block: B, queryStart: scope.map { $0.queryRowStart - firstKey } ?? 0)
         let pass = ForwardPass(
             model: self, s: scratch,
-            lin: LinearRunner(workers: threads, rowPath: T == 1 ? decodePath : nil, scratch: scratch.dequant, expanded: expanded),
+            lin: LinearRunner(workers: threads, direct: LinearRunner.direct(rows: T, path: decodePath, fewRowsLimit: fewRowsLimit),
+                              scratch: scratch.dequant, expanded: expanded),
             cache: cache, block: block, blockStart: blockStart, firstKey: firstKey, layout: layout, blocks: blocks,
             ropeTables: blocks.map { rope.tables(positions: positions[$0]) },
             localRopeTables: localRope.map { lr in blocks.map { lr.tables(positions: positions[$0]) } },
