@@ -43,7 +43,7 @@ struct BenchRows: ParsableCommand {
             func pass(_ m: LlamaModel, direct: Bool) throws -> Double {
                 m.fewRowsLimit = direct ? Int.max : 0
                 m.decodePath = direct ? .float : .sgemm
-                defer { m.fewRowsLimit = LlamaModel.defaultFewRowsLimit; m.decodePath = DecodePath.standard }
+                defer { m.fewRowsLimit = nil; m.decodePath = DecodePath.standard }
                 return try bestTime(1) { try m.forward(tokens: ids, positions: Array(0..<R), cache: m.makeCache(), logitRows: [R - 1]) }
             }
             var d = Double.infinity, s = Double.infinity, e = Double.infinity
