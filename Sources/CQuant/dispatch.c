@@ -151,6 +151,20 @@ int cq_matvec(uint32_t type, int mode, int n, const void *w, size_t row_bytes, i
 #endif
 }
 
+int cq_matmul_f(uint32_t type, int n, const void *w, size_t row_bytes, int r0, int r1, const float *act, size_t act_stride, int nx,
+                float *y, size_t ldy, int accumulate) {
+#if CQ_X86
+    switch (cq_kernel()) {
+    case CQ_KERNEL_AVX512VNNI: return matmul_f_vnni(type, n, (const uint8_t *)w, row_bytes, r0, r1, act, act_stride, nx, y, ldy, accumulate);
+    case CQ_KERNEL_AVX2: return matmul_f_avx2(type, n, (const uint8_t *)w, row_bytes, r0, r1, act, act_stride, nx, y, ldy, accumulate);
+    default: return -1;
+    }
+#else
+    (void)type; (void)n; (void)w; (void)row_bytes; (void)r0; (void)r1; (void)act; (void)act_stride; (void)nx; (void)y; (void)ldy; (void)accumulate;
+    return -1;
+#endif
+}
+
 // Decode-row attention (kernels.inc), with a scalar fallback for CPUs without AVX2 or odd d.
 static void scores_scalar(const float *q, int g, int d, const float *k, int n, float scale, float *s, int lds) {
     for (int h = 0; h < g; h++)

@@ -6,7 +6,7 @@ import ProbeAnalysis
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed: prefill against the sgemm rate, decode tokens/s, and the cost of attention observers.",
-        subcommands: [BenchPrefill.self, BenchDecode.self, BenchAttention.self, BenchEvictionLab.self])
+        subcommands: [BenchPrefill.self, BenchDecode.self, BenchRows.self, BenchAttention.self, BenchEvictionLab.self])
 }
 
 /// Floating-point work of a prefill, counted the usual way (2 FLOP per multiply-add).

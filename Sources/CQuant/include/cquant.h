@@ -49,6 +49,13 @@ void cq_quantize_activation(int kind, const float *x, int n, void *out);
 int cq_matvec(uint32_t ggml_type, int mode, int n, const void *w, size_t row_bytes, int r0, int r1,
               const void *act, float *y, int accumulate);
 
+/// Float mode for a few activation rows at once (short prefill passes): y[j*ldy + r] (+)=
+/// dot(W[r], x_j) for r in [r0, r1), j < nx, where x_j = act + j*act_stride floats, each encoded
+/// with cq_activation_kind(ggml_type, CQ_MODE_FLOAT). Each weight block is widened once per 8
+/// rows; every output equals cq_matvec's in float mode bit for bit. Returns 0, or -1 as cq_matvec.
+int cq_matmul_f(uint32_t ggml_type, int n, const void *w, size_t row_bytes, int r0, int r1,
+                const float *act, size_t act_stride, int nx, float *y, size_t ldy, int accumulate);
+
 /// Attention for one query row per head of a key/value group (decode), float32 throughout.
 /// s[h*lds + j] = scale * dot(q[h*d ..< h*d+d], k[j*d ..< j*d+d]) for h < g, j < n.
 void cq_attn_scores(const float *q, int g, int d, const float *k, int n, float scale, float *s, int lds);

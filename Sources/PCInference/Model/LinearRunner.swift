@@ -2,23 +2,34 @@ import Foundation
 
 /// How a forward pass runs its linear layers.
 ///
-/// - Several rows (prefill): each weight matrix is dequantised into float32 scratch (once per
-///   layer when the layer fits the scratch budget) and multiplied with OpenBLAS sgemm. The result
-///   is the same as with weights expanded at load, as biasprobe did before.
+/// - Many rows (prefill): each weight matrix is dequantised into float32 scratch (once per layer
+///   when the layer fits the scratch budget) and multiplied with OpenBLAS sgemm. The result is the
+///   same as with weights expanded at load, as biasprobe did before.
 /// - One row (decode), unless `DecodePath.sgemm` is chosen: the kernels of `QuantMatVec` read the
 ///   GGUF blocks directly, with a float32 (`.float`) or 8-bit (`.int8`) activation row.
+/// - A few rows (at most `LlamaModel.fewRowsLimit`) on the `.float` path: the same kernels widen
+///   each weight block once for up to 8 rows. sgemm would first expand and pack the whole matrix,
+///   a cost per pass that does not shrink with the rows (docs/quantized-weights.md has the
+///   crossover). Numbers differ from sgemm's by float summation order only.
 struct LinearRunner {
     let workers: Int
-    /// How a one-row pass runs; nil when the pass has several rows.
-    let rowPath: DecodePath?
+    /// The direct-kernel arithmetic this pass uses; nil runs dequantise + sgemm.
+    let direct: DecodePath?
     let scratch: DequantScratch
     /// Matrices kept expanded for the whole run (`LlamaModel.expandWeights`), if any.
     var expanded: ExpandedWeights? = nil
 
+    /// The direct path for a pass of `rows` rows. Decided once per pass, not per row block, so
+    /// a row's numbers never depend on how the pass is cut into blocks.
+    static func direct(rows: Int, path: DecodePath, fewRowsLimit: Int) -> DecodePath? {
+        if rows == 1 { return path == .sgemm ? nil : path }
+        return path == .float && rows <= fewRowsLimit ? .float : nil
+    }
+
     /// y_i (+)= x W_i^T for matrices that read the same input rows x [rows, cols].
     func run(_ x: UnsafePointer<Float>, rows: Int, _ items: [(Matrix, UnsafeMutablePointer<Float>)], accumulate: Bool = false) {
-        if rows == 1, let p = rowPath, p != .sgemm {
-            QuantMatVec.apply(x, items, accumulate: accumulate, int8: p == .int8, workers: workers)
+        if let p = direct {
+            QuantMatVec.apply(x, rows: rows, items, accumulate: accumulate, int8: p == .int8, workers: workers)
             return
         }
         for (w, y) in items {

@@ -24,8 +24,15 @@ public final class LlamaModel: @unchecked Sendable {
     public var tokenBlock = 512
     /// Threads for the linear layers (OpenBLAS) and the attention kernel.
     public let threads: Int
-    /// Arithmetic of one-row passes (decode); prefill always dequantises and runs sgemm.
+    /// Arithmetic of one-row passes (decode); with `.float`, passes of up to `fewRowsLimit` rows
+    /// use the same kernels (see `LinearRunner`), longer ones dequantise and run sgemm.
     public var decodePath = DecodePath.standard
+    /// Longest pass whose linear layers read the quantized blocks directly on the `.float` path;
+    /// 0 sends every pass of several rows to sgemm. Nil picks the measured crossover (`bench rows`
+    /// on a 2-core AMD EPYC, docs/quantized-weights.md): 32 rows when each pass dequantises the
+    /// matrices, 16 when they are kept expanded (sgemm then skips the dequantisation).
+    public var fewRowsLimit: Int? = nil
+    var activeFewRowsLimit: Int { fewRowsLimit ?? (expanded == nil ? 32 : 16) }
     let scratchPool: ScratchPool
     /// Asked before every layer of every row block of a pass; true stops the pass with
     /// CancellationError. A pass over an 8K-token chunk takes many seconds, so this is what lets
@@ -73,7 +80,9 @@ public final class LlamaModel: @unchecked Sendable {
                         hooks: [AttentionHook] = [], stageName: String = "forward") throws -> [Float] {
         let hidden = try forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: layout, hiddenRows: logitRows,
                                        observers: observers, scope: scope, hooks: hooks, stageName: stageName)
-        let rowPath = tokens.count == 1 ? decodePath : nil
+        // The output projection follows the pass's linear layers: direct kernels for a decode
+        // row or a short pass, else dequantise + sgemm.
+        let rowPath = LinearRunner.direct(rows: tokens.count, path: decodePath, fewRowsLimit: activeFewRowsLimit)
         return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: logitRows.count, rowPath: rowPath) }
     }
 
@@ -104,7 +113,8 @@ public final class LlamaModel: @unchecked Sendable {
         let blocks = ForwardPass.rowBlocks(rows: T, block: B, queryStart: scope.map { $0.queryRowStart - firstKey } ?? 0)
         let pass = ForwardPass(
             model: self, s: scratch,
-            lin: LinearRunner(workers: threads, rowPath: T == 1 ? decodePath : nil, scratch: scratch.dequant, expanded: expanded),
+            lin: LinearRunner(workers: threads, direct: LinearRunner.direct(rows: T, path: decodePath, fewRowsLimit: activeFewRowsLimit),
+                              scratch: scratch.dequant, expanded: expanded),
             cache: cache, block: block, blockStart: blockStart, firstKey: firstKey, layout: layout, blocks: blocks,
             ropeTables: blocks.map { rope.tables(positions: positions[$0]) },
             localRopeTables: localRope.map { lr in blocks.map { lr.tables(positions: positions[$0]) } },
@@ -127,8 +137,9 @@ public final class LlamaModel: @unchecked Sendable {
         return pass.finalNorm(rows: logitRows)
     }
 
-    /// Output projection of normalised hidden rows [rows, D] -> logits [rows, V]. `rowPath` (one
-    /// decode row) other than sgemm uses the `QuantMatVec` kernels; otherwise the matrix (the separate output
+    /// Output projection of normalised hidden rows [rows, D] -> logits [rows, V]. `rowPath` other
+    /// than sgemm (one decode row, or a short pass on `.float`: see `LinearRunner.direct`) uses
+    /// the `QuantMatVec` kernels; otherwise the matrix (the separate output
     /// or the tied embedding) is dequantised in slabs of rows, so it never needs a float32 copy,
     /// and the vocabulary is split across the model's threads.
     public func logits(hidden: UnsafePointer<Float>, rows: Int, rowPath: DecodePath? = nil) -> [Float] {
@@ -137,8 +148,8 @@ public final class LlamaModel: @unchecked Sendable {
         let w = weights.output ?? weights.token_embd.matrix
         var out = [Float](repeating: 0, count: rows * V)
         out.withUnsafeMutableBufferPointer { ob in
-            if rows == 1, let p = rowPath, p != .sgemm {
-                QuantMatVec.apply(hidden, [(w, ob.baseAddress!)], accumulate: false, int8: p == .int8, workers: threads)
+            if let p = rowPath, p != .sgemm, rows == 1 || p == .float {
+                QuantMatVec.apply(hidden, rows: rows, [(w, ob.baseAddress!)], accumulate: false, int8: p == .int8, workers: threads)
                 return
             }
             let hp = SharedPointer(hidden), op = SharedPointer(ob.baseAddress!)
