@@ -1,5 +1,6 @@
 import Foundation
 import Heatmap
+import ProbeAnalysis
 import XCTest
 
 /// `biasprobe claims merge` on hand-written parts (no model): two shards merge into the table a
@@ -67,7 +68,7 @@ final class ClaimsMergeTests: XCTestCase {
         // (the secondary column: none of T3's secondary keys is in the synthetic rows)
         XCTAssertTrue(row("T3").hasSuffix("| 12 (12) | — | — | **holds** | **holds** |"), md)
         XCTAssertTrue(row("T4").hasSuffix("| 12 (12) | — | — | **fails** | **fails** |"), md)
-        XCTAssertTrue(md.contains("claims protocol v3") && md.contains("docs/claims-protocol.md sha256 "), "claims.md must name the protocol and its hash")
+        XCTAssertTrue(md.contains("claims protocol v\(ClaimProtocol.version) (\(ClaimProtocol.date)), docs/claims-protocol.md sha256 \(ClaimProtocol.sha256)"), "claims.md must name the protocol and its hash")
     }
 
     func testEveryFigureIsWrittenAsPNGAndAsSVG() throws {
