@@ -47,11 +47,15 @@ final class ExpandedWeightsTests: XCTestCase {
     func testExpandedWeightsChangeNoNumber() throws {
         let model = try LlamaModel(path: try Fixtures.modelPath())   // its own: expansion lasts
         let prompt = [1, 504, 3458, 282, 4649, 314, 2115, 30, 378, 3458, 282, 6871, 314]
+        // A 24-row pass too: between the direct kernel's crossovers with and without expanded
+        // weights, where two limits would send the two runs down different paths.
+        let long = Array((prompt + prompt).prefix(24))
         func run() throws -> [Float] {
             let cache = model.makeCache()
             let rows = try model.forward(tokens: prompt, positions: Array(0..<prompt.count), cache: cache, logitRows: Array(0..<prompt.count))
             let step = try model.forward(tokens: [2115], positions: [prompt.count], cache: cache, logitRows: [0])
-            return rows + step
+            let wide = try model.forward(tokens: long, positions: Array(0..<long.count), cache: model.makeCache(), logitRows: [long.count - 1])
+            return rows + step + wide
         }
         let before = try run()
         XCTAssertNil(model.expanded)

@@ -28,11 +28,12 @@ public final class LlamaModel: @unchecked Sendable {
     /// use the same kernels (see `LinearRunner`), longer ones dequantise and run sgemm.
     public var decodePath = DecodePath.standard
     /// Longest pass whose linear layers read the quantized blocks directly on the `.float` path;
-    /// 0 sends every pass of several rows to sgemm. Nil picks the measured crossover (`bench rows`
-    /// on a 2-core AMD EPYC, docs/quantized-weights.md): 32 rows when each pass dequantises the
-    /// matrices, 16 when they are kept expanded (sgemm then skips the dequantisation).
+    /// 0 sends every pass of several rows to sgemm. Nil picks the measured crossover against
+    /// per-pass dequantisation (`bench rows` on a 2-core AMD EPYC, docs/quantized-weights.md):
+    /// 32 rows, whether or not the weights are kept expanded, so that expanding them (a memory
+    /// choice) never changes a number.
     public var fewRowsLimit: Int? = nil
-    var activeFewRowsLimit: Int { fewRowsLimit ?? (expanded == nil ? 32 : 16) }
+    var activeFewRowsLimit: Int { fewRowsLimit ?? 32 }
     let scratchPool: ScratchPool
     /// Asked before every layer of every row block of a pass; true stops the pass with
     /// CancellationError. A pass over an 8K-token chunk takes many seconds, so this is what lets
