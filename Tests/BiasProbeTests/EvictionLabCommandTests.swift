@@ -73,6 +73,22 @@ final class EvictionLabCommandTests: XCTestCase {
         }
     }
 
+    /// `bench eviction-lab --setting parallelcomp`: point by point against shared chunk passes,
+    /// identical (it exits non-zero when they differ); --oracle-chunk is refused in the kvpress setting.
+    func testBenchParallelCompSettingIsIdentical() throws {
+        try CLI.requireModel()
+        let r = try CLI.run(["bench", "eviction-lab", "--model", CLI.modelPath, "--setting", "parallelcomp", "--tokens", "300", "--chunk-tokens", "96",
+                             "--policies", "knorm,random", "--ratios", "0.5", "--max-tokens", "2", "--oracle-chunk", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let row = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(row["identical"] as? Bool, true)
+        XCTAssertEqual(row["points"] as? Int, 2)
+        XCTAssertGreaterThan(row["chunks"] as? Int ?? 0, 2)
+        let bad = try CLI.run(["bench", "eviction-lab", "--model", CLI.modelPath, "--oracle-chunk"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--oracle-chunk is for --setting parallelcomp"), bad.stderr)
+    }
+
     /// ExpectedAttention on Gemma 3 (per-head QK norm) is refused as kvpress refuses it: one line
     /// naming the model and the reason, a non-zero exit, and no output started.
     func testExpectedAttentionIsRefusedOnGemma3InOneLine() throws {

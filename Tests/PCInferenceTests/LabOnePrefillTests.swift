@@ -49,6 +49,87 @@ final class LabOnePrefillTests: XCTestCase {
         XCTAssertGreaterThan(distinct.count, 3)   // the points really differ
     }
 
+    /// The ParallelComp setting: one pass per chunk serves every point, with and without the
+    /// oracle chunk. Each point's answer, top logits, answer NLL, kept chunks, kept keys per
+    /// chunk, stored KV, eviction counts and band log equal `run` with its lab alone, bit for bit.
+    func testChunkPassesServeEveryPoint() throws {
+        let kinds: [EvictionLabSettings.Kind] = [.snapkv, .h2o, .random, .expectedAttention]
+        for oracle in [false, true] {
+            var base = ParallelCompConfig()
+            base.chunkTokens = 128; base.keepChunks = oracle ? 1 : 2; base.maxNewTokens = 4
+            let labs = kinds.flatMap { k in [0.25, 0.75].map { EvictionLabSettings(kind: k, ratio: $0, oracleChunk: oracle) } }
+            var (pc, prep) = try setup(base, chars: 2000)
+            XCTAssertGreaterThanOrEqual(prep.chunks.count, 4)
+            // The oracle forces a chunk the scores would not keep, so selection really is overridden.
+            if oracle { prep.keepChunkIDs = [try pc.run(prep, generate: false).keptChunkIDs[0] == 1 ? 2 : 1] }
+            let answer = pc.tokenizer.encode(" an essay", parseSpecial: false, addBOS: false)
+            let together = try pc.runLabPoints(prep, labs: labs, scoreAnswer: answer)
+            XCTAssertEqual(together.count, labs.count)
+            var distinct = Set<[UInt32]>()
+            for (lab, t) in zip(labs, together) {
+                var c = base; c.evictionLab = lab
+                let (alone, _) = try setup(c, chars: 2000)
+                let a = try alone.run(prep, scoreAnswer: answer)
+                let what = "\(lab.kind.rawValue) ratio \(lab.ratio!) oracle \(oracle)"
+                XCTAssertEqual(t.keptChunkIDs, a.keptChunkIDs, what)
+                XCTAssertEqual(t.answerIDs, a.answerIDs, what)
+                XCTAssertEqual(t.top20IDs, a.top20IDs, what)
+                XCTAssertEqual(t.top20Logits.map(\.bitPattern), a.top20Logits.map(\.bitPattern), what)
+                XCTAssertEqual(t.decodeTop20, a.decodeTop20, what)
+                XCTAssertEqual(t.answerNLL?.bitPattern, a.answerNLL?.bitPattern, what)
+                XCTAssertEqual(t.policyKept, a.policyKept, what)
+                XCTAssertEqual(t.storedKVPairs, a.storedKVPairs, what)
+                XCTAssertEqual(t.evictions.compression, a.evictions.compression, what)
+                XCTAssertEqual(t.policyBands, a.policyBands, what)
+                XCTAssertEqual(t.chunks.map { $0.nll?.bitPattern }, a.chunks.map { $0.nll?.bitPattern }, what)
+                XCTAssertEqual(t.timings["chunks_unscored"], a.timings["chunks_unscored"], what)
+                if oracle { XCTAssertEqual(t.keptChunkIDs, Array(prep.keepChunkIDs), what) }
+                distinct.insert(t.top20Logits.prefix(3).map(\.bitPattern))
+            }
+            XCTAssertGreaterThan(distinct.count, 5, "oracle \(oracle)")   // the points really differ
+        }
+        // A setting that changes the chunk pass cannot share it: refused, not silently shared.
+        var snap = ParallelCompConfig()
+        snap.chunkTokens = 128; snap.compression = .init(capacity: 32, window: 8, kernel: 7)
+        let (pc, prep) = try setup(snap, chars: 2000)
+        XCTAssertThrowsError(try pc.runLabPoints(prep, labs: [EvictionLabSettings(kind: .knorm, ratio: 0.5)])) {
+            XCTAssertEqual($0 as? SettingError, .sharedChunkPassesUnsupported)
+        }
+    }
+
+    /// `LabRunner` in the ParallelComp setting: every point's row from the shared chunk passes
+    /// equals the row the point gets run alone (answer, score, NLL, KV bytes, band and layer
+    /// fractions, evidence held and its attention mass), with and without the oracle chunk.
+    func testLabRunnerRowsEqualPointAlone() throws {
+        let model = try Fixtures.expandedModel(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
+        let ex = RetrievalTaskBuilder(tokenizer: tok).ruler(.niahSingle2, essays: try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8),
+                                                          tokens: 600, depth: 0.5, seed: 1)
+        let format = PromptFormat.forExample(tok, layout: .official, template: ex.template, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
+        var config = ParallelCompConfig()
+        config.chunkTokens = 192; config.keepChunks = 1; config.maxNewTokens = 4
+        for oracle in [false, true] {
+            let points = [LabRunner.Point.off(.parallelComp, oracleChunk: oracle)] + [(EvictionLabSettings.Kind.snapkv, 0.5), (.random, 0.25), (.expectedAttention, 0.5)].map {
+                LabRunner.Point(name: "\($0.0.rawValue)@\($0.1)", lab: EvictionLabSettings(kind: $0.0, ratio: $0.1, oracleChunk: oracle))
+            }
+            let together = try LabRunner.parallelComp(ex, model: model, tokenizer: tok, config: config, format: format, points: points, memo: nil)
+            for (p, t) in zip(points, together) {
+                let a = try XCTUnwrap(LabRunner.parallelComp(ex, model: model, tokenizer: tok, config: config, format: format, points: [p], memo: nil).first)
+                let what = "\(p.name) oracle \(oracle)"
+                XCTAssertEqual(t.answer, a.answer, what)
+                XCTAssertEqual(t.score, a.score, what)
+                XCTAssertEqual(t.answerNLL?.bitPattern, a.answerNLL?.bitPattern, what)
+                XCTAssertEqual(t.kvBytes, a.kvBytes, what)
+                XCTAssertEqual(t.keptBand, a.keptBand, what)
+                XCTAssertEqual(t.keptLayer?.map(\.bitPattern), a.keptLayer?.map(\.bitPattern), what)
+                XCTAssertEqual(t.evidenceHeldAll, a.evidenceHeldAll, what)
+                XCTAssertEqual(t.evidenceHeldAny, a.evidenceHeldAny, what)
+                XCTAssertEqual(t.evidenceMass?.bitPattern, a.evidenceMass?.bitPattern, what)
+                XCTAssertNotNil(t.evidenceMass, what)
+            }
+            XCTAssertGreaterThan(Set(together.map { $0.answerNLL?.bitPattern }).count, 2, "oracle \(oracle)")
+        }
+    }
+
     /// The kvpress setting compresses before the question: each KV head keeps floor(n r) context
     /// keys, the stored KV is that times layers x KV heads, and the per-query-head variant stores
     /// more for the same budget.

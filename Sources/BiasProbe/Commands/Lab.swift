@@ -23,8 +23,9 @@ struct LabRun: ParsableCommand {
         kvpress setting (default): one causal context of --length tokens inside the trained context, \
         prefilled once; each point compresses it without the question, then reads the question and \
         answers (one prefill serves every point). parallelcomp setting: each point evicts in every \
-        chunk pass of ParallelComp (question appended), one pipeline run per point; --oracle-chunk \
-        keeps the evidence chunk so eviction is measured apart from chunk selection.
+        chunk pass of ParallelComp (question appended); the chunk passes run once for every point, \
+        each point then combining its own kept chunks and answering; --oracle-chunk keeps the \
+        evidence chunk so eviction is measured apart from chunk selection.
         Example i of a task has seed first-seed + i and RULER's depth grid visited in stride 17 \
         (any 40 consecutive examples cover its 40 depths). Rows already in --out are skipped.
         """)
@@ -91,7 +92,7 @@ struct LabRun: ParsableCommand {
         let builder = RetrievalTaskBuilder(tokenizer: tok)
         if !quiet {
             let perExample = LabPlan.probe(model: model, tokenizer: tok, tokens: length.tokens, points: pts.count, setting: setting,
-                                           chunkTokens: chunkTokens, answerTokens: taskList.map { maxTokens ?? $0.answerTokens }.max() ?? 32)
+                                           chunkTokens: chunkTokens, keepChunks: keepChunks, oracleChunk: oracleChunk, answerTokens: taskList.map { maxTokens ?? $0.answerTokens }.max() ?? 32)
             Log.info("plan: \(todo.count) examples to run (\(taskList.count) tasks x \(examples) examples\(shard.map { ", shard \($0)" } ?? ""); \(done.count) already in \(path)) x \(pts.count) points (off + \(pts.count - 1)) in the \(setting.rawValue) setting at \(length.text); "
                      + "about \(Plan.duration(perExample * Double(todo.count))) at most (\(String(format: "%.1f", perExample)) s per example from a quick probe of prefill and decode speed; answers that stop early take less)")
         }
@@ -172,7 +173,7 @@ struct LabRun: ParsableCommand {
 /// example's work (its prefills by FLOP count, its decode steps by count).
 enum LabPlan {
     static func probe(model: LlamaModel, tokenizer tok: Tokenizer, tokens: Int, points: Int, setting: EvictionLabSettings.Setting,
-                      chunkTokens: Int?, answerTokens: Int) -> Double {
+                      chunkTokens: Int?, keepChunks: Int = 1, oracleChunk: Bool = false, answerTokens: Int) -> Double {
         let c = model.config, ids = benchTokens(tok, count: 256)
         let g = Generator(model: model)
         let t0 = Date()
@@ -189,7 +190,13 @@ enum LabPlan {
         case .parallelComp:
             let chunk = chunkTokens ?? min(tokens, c.contextLength / 2)
             let chunks = max(1, (tokens + chunk - 1) / chunk)
-            return Double(points) * (Double(chunks) * pass(chunk + question) + pass(chunk) + Double(answerTokens) * step * 1.5)
+            // The chunk passes run once for every point; an oracle chunk that fills the keep budget
+            // leaves the others unprefilled.
+            // A point's question prefill: its rows through the weights, attending to the kept chunks.
+            let attend = 4 * Double(c.headDim * c.headCount * c.layerCount * question * keepChunks * chunk)
+            let questionPass = prefill * (FlopCount.prefill(c, tokens: question) + attend) / FlopCount.prefill(c, tokens: 256)
+            let passes = oracleChunk && keepChunks <= 1 ? 1 : chunks
+            return Double(passes) * pass(chunk + question) + Double(points) * (questionPass + Double(answerTokens) * step * 1.5)
         }
     }
 }

@@ -16,6 +16,8 @@ extension SettingError {
         case .kvpressNeedsPolicyAndCausal: return "the kvpress setting needs --policy and --causal (one chunk)"
         case .kvpressNeedsOneChunk(let n): return "the kvpress setting needs the context in one chunk (--causal inside the trained context); it took \(n)"
         case .sharedPrefillNeedsCausalKVPress: return "one prefill for every point needs --causal and kvpress-setting policies without --decode-eviction"
+        case .sharedChunkPassesUnsupported:
+            return "one chunk pass for every point needs parallelcomp-setting policies with one --oracle-chunk choice and no --decode-eviction, and no --capacity, chunk-stage calibration or --batch-chunks > 1"
         case let .expectedAttentionNeedsNoQKNorm(m, a): return SettingError.qkNormText(model: m, architecture: a, option: "--policy")
         case .keepChunksBelowOne: return "--keep-chunks must be at least 1"
         case .labWithBatchedChunks: return "an eviction-lab policy needs one pass per chunk (not --batch-chunks > 1)"

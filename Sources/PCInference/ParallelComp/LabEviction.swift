@@ -59,6 +59,20 @@ extension ParallelCompPipeline {
             if case .expectedAttention(let sink, _) = lab.signal { return moments[sink] }
             return nil
         }
+        /// The pass's observers, in a fixed order (every row first, then by row count, the mass last).
+        var watching: [AttentionObserver] { scores.keys.sorted { ($0 ?? -1) < ($1 ?? -1) }.compactMap { scores[$0] } + [mass] }
+        var queryObservers: [QueryMoments] { moments.keys.sorted().compactMap { moments[$0] } }
+    }
+
+    /// One observer per distinct signal the `labs` read in a pass with `m` question rows whose
+    /// eviction candidates are keys `candidates` (where ExpectedAttention's moments start).
+    func contextSignals(_ labs: [EvictionLabSettings], questionRows m: Int, candidates: Range<Int>) -> ContextSignals {
+        var signals = ContextSignals(mass: labObservers(labs[0], questionRows: m).mass)
+        for lab in labs {
+            if case .attention(let rows) = lab.signal, signals.scores[rows] == nil { signals.scores[rows] = labObservers(lab, questionRows: m).score }
+            if case .expectedAttention(let sink, _) = lab.signal, signals.moments[sink] == nil { signals.moments[sink] = labMoments(lab, rows: candidates) }
+        }
+        return signals
     }
 
     /// The kvpress setting's context pass: the one chunk (`--causal`) prefilled alone, observed
@@ -68,15 +82,10 @@ extension ParallelCompPipeline {
         let cache = model.makeCache()
         let scope = ObservationScope(stage: .local, chunkSpans: [0..<cLen], chunkIDs: [ch.id], queryKeyStart: cLen,
                                      queryRowStart: cLen, queryRowCount: 0, firstRowKey: 0)
-        var signals = ContextSignals(mass: labObservers(labs[0], questionRows: 0).mass)
-        for lab in labs {
-            if case .attention(let rows) = lab.signal, signals.scores[rows] == nil { signals.scores[rows] = labObservers(lab, questionRows: 0).score }
-            if case .expectedAttention(let sink, _) = lab.signal, signals.moments[sink] == nil { signals.moments[sink] = labMoments(lab, rows: 0..<cLen) }
-        }
-        let watch = signals.scores.keys.sorted { ($0 ?? -1) < ($1 ?? -1) }.compactMap { signals.scores[$0] } + [signals.mass]
+        let signals = contextSignals(labs, questionRows: 0, candidates: 0..<cLen)
         _ = try model.forwardHidden(tokens: ch.tokens, positions: Array(0..<cLen), cache: cache, layout: .causal(rows: cLen),
-                                    observers: observers + watch, scope: scope,
-                                    queryObservers: signals.moments.keys.sorted().compactMap { signals.moments[$0] }, stageName: "context prefill")
+                                    observers: observers + signals.watching, scope: scope,
+                                    queryObservers: signals.queryObservers, stageName: "context prefill")
         cache.settleEvictions()
         return (cache, signals)
     }
@@ -111,7 +120,8 @@ extension ParallelCompPipeline {
         st.timings["chunk_prefill_s"] = Date().timeIntervalSince(t0)
     }
 
-    /// Every lab point of the kvpress setting for the price of one context prefill: the context
+    /// Every lab point for the price of one context prefill (the ParallelComp setting: one pass per
+    /// chunk, `runChunkLabPoints`). In the kvpress setting: the context
     /// is prefilled once with the observers every point's signal needs, and each point then costs
     /// its selection, the question and the answer over the same cache, reset between points (the
     /// appended question and answer truncated, every mask cleared). Results equal `run` with each
@@ -123,6 +133,10 @@ extension ParallelCompPipeline {
                              questionObservers: ((Int) -> [AttentionObserver])? = nil,
                              cancelled: () -> Bool = { false }) throws -> [Result] {
         guard !labs.isEmpty else { return [] }
+        if labs.allSatisfy({ $0.setting == .parallelComp }) {
+            return try runChunkLabPoints(prep, labs: labs, generate: generate, scoreAnswer: scoreAnswer, questionObservers: questionObservers,
+                                         cancelled: cancelled)
+        }
         guard config.causal, prep.chunks.count == 1, labs.allSatisfy({ $0.setting == .kvpress && !$0.decodeEviction }) else {
             throw SettingError.sharedPrefillNeedsCausalKVPress
         }

@@ -14,8 +14,10 @@ extension ParallelCompPipeline {
         let compressed: [Int]
         let snapKept: [[[Int]]]?
         var labKept: [[[Int]]]? = nil
+        /// One lab point's eviction each when one chunk pass serves several points (`LabChunkPoints`).
+        var points: [PointEviction]? = nil
         func relabelled(_ id: Int) -> HeldChunk {
-            HeldChunk(id: id, score: score, block: block, masks: masks, compressed: compressed, snapKept: snapKept, labKept: labKept)
+            HeldChunk(id: id, score: score, block: block, masks: masks, compressed: compressed, snapKept: snapKept, labKept: labKept, points: points)
         }
     }
 
@@ -38,6 +40,9 @@ extension ParallelCompPipeline {
         /// context left in the combined cache (per layer and KV head, summed).
         let forced: Set<Int>
         var storedKVPairs = 0
+        /// Lab points sharing this run's chunk passes: each evicts from every pass with its own
+        /// policy into its own state (nil: the run's own lab, if any, evicts). See `LabChunkPoints`.
+        var fanout: [(lab: EvictionLabSettings, state: RunState)]?
         /// The keep-K heap, best first (see `before`).
         var held: [HeldChunk] = []
         // Filled by combineKept.
@@ -140,7 +145,7 @@ extension ParallelCompPipeline {
         let memo = (!watched && config.ranking != .random) ? self.memo : nil
         let memoSettings = ChunkScoreMemo.settings(config)
         // Finished passes of earlier runs (opt-in); a watched pass runs, and is stored.
-        let passes = (config.evictionLab == nil && config.batchChunks <= 1) ? passMemo : nil
+        let passes = (config.evictionLab == nil && st.fanout == nil && config.batchChunks <= 1) ? passMemo : nil
         let passSettings = passes == nil ? "" : ChunkPassMemo.settings(config)
         var skipped = 0, unscored = 0, reused = 0, i = 0
         // Forced chunks that fill the keep budget decide the selection: no other chunk's score
@@ -273,6 +278,7 @@ extension ParallelCompPipeline {
         let cache = model.makeCache()
         var scoreObs: KeyScoreObserver?, massObs: KeyScoreObserver?
         var moments: QueryMoments?
+        var shared: ContextSignals?
         var hook: CalibrationHook?
         var scope: ObservationScope?
         let first = group[0]
@@ -283,7 +289,9 @@ extension ParallelCompPipeline {
             if let snap = config.compression, snap.stage == .chunk {
                 scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.window, layers: c.layerCount, heads: H)
             }
-            if let lab = config.evictionLab {
+            if let fan = st.fanout {
+                shared = contextSignals(fan.map(\.lab), questionRows: m, candidates: st.firstCandidate(st.chunks[first])..<cLen)
+            } else if let lab = config.evictionLab {
                 (scoreObs, massObs) = labObservers(lab, questionRows: m)
                 moments = labMoments(lab, rows: st.firstCandidate(st.chunks[first])..<cLen)
             }
@@ -297,8 +305,10 @@ extension ParallelCompPipeline {
             }
         }
         let hidden = try model.forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: AttentionLayout(segments: segs),
-                                             hiddenRows: logitRows, observers: batched ? [] : observers + [scoreObs, massObs].compactMap { $0 },
-                                             scope: scope, hooks: hook.map { [$0] } ?? [], queryObservers: moments.map { [$0] } ?? [],
+                                             hiddenRows: logitRows,
+                                             observers: batched ? [] : observers + [scoreObs, massObs].compactMap { $0 } + (shared?.watching ?? []),
+                                             scope: scope, hooks: hook.map { [$0] } ?? [],
+                                             queryObservers: (moments.map { [$0] } ?? []) + (shared?.queryObservers ?? []),
                                              stageName: "chunk \(first) prefill")
         cache.settleEvictions()
         return group.enumerated().map { gi, j in
@@ -325,12 +335,14 @@ extension ParallelCompPipeline {
                 labKept = labEvict(lab, cache: cache, chunkID: st.chunks[j].id, cLen: cLen, m: m, first: first, compressed: &compressed,
                                    scores: scoreObs, moments: moments, mass: massObs, st)
             }
+            let points = shared.map { evictForPoints(st.fanout!, cache: cache, chunkID: st.chunks[j].id, cLen: cLen, m: m, first: first, signals: $0) }
             let masks = cache.keepMasks
             let calibration = hook.map { ChunkCalibration(evictedKeys: $0.evictedKeys, outliers: $0.outliers) }
             if let calibration { st.record(calibration, chunk: st.chunks[j].id) }
             let block = batched ? Self.extract(cache.slices[0].block, start: starts[gi], count: cLen + m) : cache.slices[0].block
             return ScoredChunk(id: j, nll: nll, held: HeldChunk(id: j, score: heapScore(nll: nll, chunk: j, st), block: block, masks: masks,
-                                                                 compressed: compressed, snapKept: keptKeys, labKept: labKept), calibration: calibration)
+                                                                 compressed: compressed, snapKept: keptKeys, labKept: labKept, points: points),
+                               calibration: calibration)
         }
     }
 

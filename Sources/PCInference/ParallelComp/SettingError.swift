@@ -26,6 +26,10 @@ public enum SettingError: Error, Equatable, Sendable, CustomStringConvertible {
     case kvpressNeedsOneChunk(chunks: Int)
     /// One prefill for every lab point: needs causal and kvpress-setting policies without decodeEviction.
     case sharedPrefillNeedsCausalKVPress
+    /// One chunk pass for every lab point: needs ParallelComp-setting policies with one oracleChunk
+    /// choice and no decodeEviction, and no compression, chunk-stage calibration or batched chunks
+    /// (they change the chunk pass itself).
+    case sharedChunkPassesUnsupported
     /// ExpectedAttention asked for on a model whose queries and keys are normed per head.
     case expectedAttentionNeedsNoQKNorm(model: String, architecture: String)
     /// keepChunks below 1.
@@ -52,6 +56,7 @@ public enum SettingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .kvpressNeedsPolicyAndCausal: return ["evictionLab", "causal"]
         case .kvpressNeedsOneChunk: return ["causal", "evictionLab.setting"]
         case .sharedPrefillNeedsCausalKVPress: return ["causal", "evictionLab.setting", "evictionLab.decodeEviction"]
+        case .sharedChunkPassesUnsupported: return ["evictionLab.setting", "evictionLab.oracleChunk", "evictionLab.decodeEviction", "compression", "calibration", "batchChunks"]
         case .expectedAttentionNeedsNoQKNorm: return ["evictionLab.kind"]
         case .keepChunksBelowOne: return ["keepChunks"]
         case .labWithBatchedChunks: return ["evictionLab", "batchChunks"]
@@ -74,6 +79,8 @@ public enum SettingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .kvpressNeedsPolicyAndCausal: return "the kvpress setting needs an evictionLab policy and causal attention (one chunk)"
         case .kvpressNeedsOneChunk(let n): return "the kvpress setting needs the context in one chunk (causal, inside the trained context); it took \(n)"
         case .sharedPrefillNeedsCausalKVPress: return "one prefill for every point needs causal attention and kvpress-setting policies without decodeEviction"
+        case .sharedChunkPassesUnsupported:
+            return "one chunk pass for every point needs parallelcomp-setting policies with one oracleChunk choice and no decodeEviction, and no compression, chunk-stage calibration or batchChunks > 1"
         case let .expectedAttentionNeedsNoQKNorm(m, a): return Self.qkNormText(model: m, architecture: a, option: "evictionLab.kind")
         case .keepChunksBelowOne: return "keepChunks must be at least 1"
         case .labWithBatchedChunks: return "an eviction-lab policy needs one pass per chunk (not batchChunks > 1)"

@@ -148,31 +148,57 @@ public enum LabRunner {
         }
     }
 
-    /// The ParallelComp setting: each point runs the pipeline with its policy evicting in every
-    /// chunk pass (a prefill per point: the question is in the pass, so no point can share one).
+    /// The ParallelComp setting: every point evicts in every chunk pass (question appended). One
+    /// pass per chunk serves every point (`runLabPoints`), each point then combining its own
+    /// masked copies of the kept chunks; points that change the chunk pass itself (see
+    /// `ParallelCompPipeline.sharesChunkPasses`) run the pipeline one by one instead.
     public static func parallelComp(_ ex: RetrievalExample, model: LlamaModel, tokenizer tok: Tokenizer, config: ParallelCompConfig,
                                     format: PromptFormat, points: [Point], memo: ChunkScoreMemo?,
                                     cancelled: @escaping () -> Bool = { false }) throws -> [LabPoint] {
-        let c = model.config, L = c.layerCount, H = c.headCount
-        return try points.map { p in
-            var cfg = config
-            cfg.evictionLab = p.lab
-            let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
-            pc.memo = memo
-            let o = try RetrievalRunner.run(ex, pipeline: pc, measure: true, cancelled: cancelled)
-            var out = LabPoint(policy: p.name == "off" ? "off" : p.lab.kind.rawValue, ratio: p.name == "off" ? nil : p.lab.ratio, answer: o.answer, score: ex.score(o.answer),
-                               correct: ex.isCorrect(o.answer), answerNLL: o.answerNLL, kvBytes: o.kvBytes, seconds: o.seconds)
-            if let b = o.policyBands { let f = keptFractions(b); out.keptBand = f.bands; out.keptLayer = f.layers }
-            let keptChunks = Set(o.keptChunks.map(String.init))
-            let sets = o.policyKept.mapValues { k in k.map { $0.map { Set($0) } } }
-            if let h = held(o.evidenceKeys, layers: L, heads: H, sees: { id, l, hd in
-                guard keptChunks.contains(id) else { return nil }
-                return sets[id].map { $0[l][hd] } ?? Set(o.evidenceKeys[id] ?? [])
-            }) {
-                out.evidenceHeldAll = h.all; out.evidenceHeldAny = h.any
+        let c = model.config, labs = points.map(\.lab)
+        guard ParallelCompPipeline.sharesChunkPasses(config, labs: labs) else {
+            return try points.map { p in
+                var cfg = config
+                cfg.evictionLab = p.lab
+                let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
+                pc.memo = memo
+                return labPoint(p, ex, try RetrievalRunner.run(ex, pipeline: pc, measure: true, cancelled: cancelled), model: c)
             }
-            out.evidenceMass = o.needleMass
-            return out
         }
+        let t0 = Date()
+        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)
+        pc.memo = memo
+        let input = try RetrievalRunner.prepare(ex, pipeline: pc, keepNeedleChunk: labs[0].oracleChunk)
+        let m = input.prep.questionIDs.count
+        // Each point's question attention, for its needle mass (a fresh observer per point).
+        var mass: [KeyScoreObserver] = []
+        let results = try pc.runLabPoints(input.prep, labs: labs, scoreAnswer: answerIDs(ex, tok), questionObservers: { _ in
+            let o = KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: c.headCount)
+            mass.append(o)
+            return [o]
+        }, cancelled: cancelled)
+        let per = Date().timeIntervalSince(t0) / Double(max(1, points.count))
+        return points.indices.map { i in
+            var o = RetrievalRunner.outcome(ex, input, result: results[i], measure: true, mass: mass[i], pipeline: pc)
+            o.seconds = per
+            return labPoint(points[i], ex, o, model: c)
+        }
+    }
+
+    /// A point's row from its run's outcome: the answer and its score, and what the policy kept.
+    static func labPoint(_ p: Point, _ ex: RetrievalExample, _ o: RetrievalOutcome, model c: ModelConfig) -> LabPoint {
+        var out = LabPoint(policy: p.name == "off" ? "off" : p.lab.kind.rawValue, ratio: p.name == "off" ? nil : p.lab.ratio, answer: o.answer, score: ex.score(o.answer),
+                           correct: ex.isCorrect(o.answer), answerNLL: o.answerNLL, kvBytes: o.kvBytes, seconds: o.seconds)
+        if let b = o.policyBands { let f = keptFractions(b); out.keptBand = f.bands; out.keptLayer = f.layers }
+        let keptChunks = Set(o.keptChunks.map(String.init))
+        let sets = o.policyKept.mapValues { k in k.map { $0.map { Set($0) } } }
+        if let h = held(o.evidenceKeys, layers: c.layerCount, heads: c.headCount, sees: { id, l, hd in
+            guard keptChunks.contains(id) else { return nil }
+            return sets[id].map { $0[l][hd] } ?? Set(o.evidenceKeys[id] ?? [])
+        }) {
+            out.evidenceHeldAll = h.all; out.evidenceHeldAny = h.any
+        }
+        out.evidenceMass = o.needleMass
+        return out
     }
 }

@@ -108,16 +108,33 @@ public enum RetrievalRunner {
                            cancelled: () -> Bool = { false }) throws -> RetrievalOutcome {
         let t0 = Date()
         let tok = pc.tokenizer, c = pc.model.config
-        var prep = try pc.prepare(context: ex.context, question: ex.question)
-        let m = prep.questionIDs.count
-        let span = needleTokens(ex, tokenizer: tok)
-        let needleChunk = prep.chunkIndex(context: ex.context, characterOffset: ex.needle.lowerBound, tokenOffset: { span.lowerBound })
-        // The lab's oracle-chunk mode: the evidence chunk is kept whatever its score.
-        if pc.config.evictionLab?.oracleChunk == true || keepNeedleChunk, let n = needleChunk { prep.keepChunkIDs = [prep.chunks[n].id] }
-        let massObs = measure ? KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: c.headCount) : nil
+        let input = try prepare(ex, pipeline: pc, keepNeedleChunk: pc.config.evictionLab?.oracleChunk == true || keepNeedleChunk)
+        let massObs = measure ? KeyScoreObserver(stage: .global, lastRows: input.prep.questionIDs.count, layers: c.layerCount, heads: c.headCount) : nil
         // A continuation (ppl) is scored as it is: its first token carries its own space.
         let answerIDs = measure ? tok.encode((ex.scoredOnly ? "" : " ") + ex.answer, parseSpecial: false, addBOS: false) : nil
-        let r = try pc.run(prep, observers: massObs.map { [$0] } ?? [], scoreAnswer: answerIDs, cancelled: cancelled)
+        let r = try pc.run(input.prep, observers: massObs.map { [$0] } ?? [], scoreAnswer: answerIDs, cancelled: cancelled)
+        var out = outcome(ex, input, result: r, measure: measure, mass: massObs, pipeline: pc)
+        out.seconds = Date().timeIntervalSince(t0)
+        return out
+    }
+
+    /// An example split for a pipeline: its prepared input, the needle's token span and the chunk
+    /// holding its first token; `keepNeedleChunk` forces that chunk (the lab's oracle chunk).
+    public struct Input { public var prep: ParallelCompPipeline.Prepared; public var span: Range<Int>; public var needleChunk: Int? }
+
+    public static func prepare(_ ex: RetrievalExample, pipeline pc: ParallelCompPipeline, keepNeedleChunk: Bool) throws -> Input {
+        var prep = try pc.prepare(context: ex.context, question: ex.question)
+        let span = needleTokens(ex, tokenizer: pc.tokenizer)
+        let needleChunk = prep.chunkIndex(context: ex.context, characterOffset: ex.needle.lowerBound, tokenOffset: { span.lowerBound })
+        if keepNeedleChunk, let n = needleChunk { prep.keepChunkIDs = [prep.chunks[n].id] }
+        return Input(prep: prep, span: span, needleChunk: needleChunk)
+    }
+
+    /// What a run of an example produced and where its needle went (`seconds` left 0); `mass`:
+    /// the question rows' attention in the run's question prefill, for the needle's mass.
+    public static func outcome(_ ex: RetrievalExample, _ input: Input, result r: ParallelCompPipeline.Result, measure: Bool,
+                               mass massObs: KeyScoreObserver?, pipeline pc: ParallelCompPipeline) -> RetrievalOutcome {
+        let c = pc.model.config, prep = input.prep, span = input.span, m = prep.questionIDs.count
         var out = RetrievalOutcome(answer: r.answer, correct: ex.isCorrect(r.answer), keptChunks: r.keptChunkIDs,
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
                                    seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
@@ -126,7 +143,7 @@ public enum RetrievalRunner {
         out.policyKept = r.policyKept; out.policyBands = r.policyBands
         if measure { out.evidenceKeys = evidenceKeys(ex, prep: prep, pipeline: pc) }
         out.kvBytes = Double(r.storedKVPairs * c.headDim * 2 * MemoryLayout<Float>.size)
-        if let n = needleChunk {
+        if let n = input.needleChunk {
             out.needleChunk = n; out.needleChunkNLL = r.chunks[n].nll
             if let d = prep.chunks[n].documentTokens {
                 out.needleOffset = span.lowerBound - d.lowerBound; out.needleChunkTokens = d.count
@@ -155,7 +172,6 @@ public enum RetrievalRunner {
             }
             out.needleMass = total / Double(m * c.layerCount * c.headCount)
         }
-        out.seconds = Date().timeIntervalSince(t0)
         return out
     }
 }
