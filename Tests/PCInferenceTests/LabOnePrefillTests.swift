@@ -57,7 +57,9 @@ final class LabOnePrefillTests: XCTestCase {
         for oracle in [false, true] {
             var base = ParallelCompConfig()
             base.chunkTokens = 128; base.keepChunks = oracle ? 1 : 2; base.maxNewTokens = 4
-            let labs = kinds.flatMap { k in [0.25, 0.75].map { EvictionLabSettings(kind: k, ratio: $0, oracleChunk: oracle) } }
+            // One ratio per policy, alternating, so both budgets and every policy are covered at
+            // half the runs (the suite's time is model passes).
+            let labs = kinds.enumerated().map { i, k in EvictionLabSettings(kind: k, ratio: i % 2 == 0 ? 0.25 : 0.75, oracleChunk: oracle) }
             var (pc, prep) = try setup(base, chars: 2000)
             XCTAssertGreaterThanOrEqual(prep.chunks.count, 4)
             // The oracle forces a chunk the scores would not keep, so selection really is overridden.
@@ -86,7 +88,7 @@ final class LabOnePrefillTests: XCTestCase {
                 if oracle { XCTAssertEqual(t.keptChunkIDs, Array(prep.keepChunkIDs), what) }
                 distinct.insert(t.top20Logits.prefix(3).map(\.bitPattern))
             }
-            XCTAssertGreaterThan(distinct.count, 5, "oracle \(oracle)")   // the points really differ
+            XCTAssertGreaterThan(distinct.count, 2, "oracle \(oracle)")   // the points really differ
         }
         // A setting that changes the chunk pass cannot share it: refused, not silently shared.
         var snap = ParallelCompConfig()
@@ -99,7 +101,8 @@ final class LabOnePrefillTests: XCTestCase {
 
     /// `LabRunner` in the ParallelComp setting: every point's row from the shared chunk passes
     /// equals the row the point gets run alone (answer, score, NLL, KV bytes, band and layer
-    /// fractions, evidence held and its attention mass), with and without the oracle chunk.
+    /// fractions, evidence held and its attention mass), with the oracle chunk as notebook 07 runs
+    /// it (both modes are compared at the library level above).
     func testLabRunnerRowsEqualPointAlone() throws {
         let model = try Fixtures.expandedModel(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
         let ex = RetrievalTaskBuilder(tokenizer: tok).ruler(.niahSingle2, essays: try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8),
@@ -107,7 +110,7 @@ final class LabOnePrefillTests: XCTestCase {
         let format = PromptFormat.forExample(tok, layout: .official, template: ex.template, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
         var config = ParallelCompConfig()
         config.chunkTokens = 192; config.keepChunks = 1; config.maxNewTokens = 4
-        for oracle in [false, true] {
+        for oracle in [true] {
             let points = [LabRunner.Point.off(.parallelComp, oracleChunk: oracle)] + [(EvictionLabSettings.Kind.snapkv, 0.5), (.random, 0.25), (.expectedAttention, 0.5)].map {
                 LabRunner.Point(name: "\($0.0.rawValue)@\($0.1)", lab: EvictionLabSettings(kind: $0.0, ratio: $0.1, oracleChunk: oracle))
             }
