@@ -21,6 +21,18 @@ final class LabOnePrefillTests: XCTestCase {
     /// One prefill for every (policy, ratio) gives what each point gives alone, bit for bit: the
     /// answer, the last question row's top logits, the expected answer's NLL, the kept keys and
     /// the stored KV.
+    /// A point's outcome shared with the point run alone, bit for bit: answer, top-20 logits of
+    /// the question's last row, answer NLL, kept keys and stored KV.
+    func assertSameOutcome(_ t: ParallelCompPipeline.Result, _ a: ParallelCompPipeline.Result, _ what: String,
+                           file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(t.answerIDs, a.answerIDs, what, file: file, line: line)
+        XCTAssertEqual(t.top20IDs, a.top20IDs, what, file: file, line: line)
+        XCTAssertEqual(t.top20Logits.map(\.bitPattern), a.top20Logits.map(\.bitPattern), what, file: file, line: line)
+        XCTAssertEqual(t.answerNLL?.bitPattern, a.answerNLL?.bitPattern, what, file: file, line: line)
+        XCTAssertEqual(t.policyKept, a.policyKept, what, file: file, line: line)
+        XCTAssertEqual(t.storedKVPairs, a.storedKVPairs, what, file: file, line: line)
+    }
+
     func testOnePrefillEqualsPointByPoint() throws {
         let (pc, prep) = try setup(kvpressBase, chars: 400)
         let kinds: [EvictionLabSettings.Kind] = [.streaming, .h2o, .tova, .snapkv, .pyramidkv, .knorm, .random, .expectedAttention]
@@ -37,12 +49,7 @@ final class LabOnePrefillTests: XCTestCase {
             let (alone, p1) = try setup(c, chars: 400)
             let a = try alone.run(p1, scoreAnswer: answer)
             let what = "\(lab.kind.rawValue) ratio \(lab.ratio!)"
-            XCTAssertEqual(t.answerIDs, a.answerIDs, what)
-            XCTAssertEqual(t.top20IDs, a.top20IDs, what)
-            XCTAssertEqual(t.top20Logits.map(\.bitPattern), a.top20Logits.map(\.bitPattern), what)
-            XCTAssertEqual(t.answerNLL?.bitPattern, a.answerNLL?.bitPattern, what)
-            XCTAssertEqual(t.policyKept, a.policyKept, what)
-            XCTAssertEqual(t.storedKVPairs, a.storedKVPairs, what)
+            assertSameOutcome(t, a, what)
             XCTAssertEqual(t.evictions.compression, a.evictions.compression, what)
             distinct.insert(t.top20Logits.prefix(3).map { Int($0.bitPattern) })
         }
@@ -73,14 +80,9 @@ final class LabOnePrefillTests: XCTestCase {
                 let (alone, _) = try setup(c, chars: 2000)
                 let a = try alone.run(prep, scoreAnswer: answer)
                 let what = "\(lab.kind.rawValue) ratio \(lab.ratio!) oracle \(oracle)"
+                assertSameOutcome(t, a, what)
                 XCTAssertEqual(t.keptChunkIDs, a.keptChunkIDs, what)
-                XCTAssertEqual(t.answerIDs, a.answerIDs, what)
-                XCTAssertEqual(t.top20IDs, a.top20IDs, what)
-                XCTAssertEqual(t.top20Logits.map(\.bitPattern), a.top20Logits.map(\.bitPattern), what)
                 XCTAssertEqual(t.decodeTop20, a.decodeTop20, what)
-                XCTAssertEqual(t.answerNLL?.bitPattern, a.answerNLL?.bitPattern, what)
-                XCTAssertEqual(t.policyKept, a.policyKept, what)
-                XCTAssertEqual(t.storedKVPairs, a.storedKVPairs, what)
                 XCTAssertEqual(t.evictions.compression, a.evictions.compression, what)
                 XCTAssertEqual(t.policyBands, a.policyBands, what)
                 XCTAssertEqual(t.chunks.map { $0.nll?.bitPattern }, a.chunks.map { $0.nll?.bitPattern }, what)
