@@ -51,14 +51,22 @@ final class QuantKernelTests: XCTestCase {
         return out
     }
 
-    /// Five rows (the kernels take four at a time, then the rest), both activation modes.
-    func testEveryKernelMatchesDequantizeThenDot() throws {
-        let cols = 512, rows = 5
-        var rng = SplitMix64(seed: 15)
+    /// Runs `body` with each kernel family this CPU can run in use (0, the Swift fallback, up to
+    /// the detected one), then restores the detected family.
+    static func forEachKernelFamily(_ body: (Int) throws -> Void) rethrows {
         let best = QuantMatVec.detectedKernel
         defer { QuantMatVec.useKernel(best) }
         for family in 0...best {
             XCTAssertEqual(QuantMatVec.useKernel(family), family)
+            try body(family)
+        }
+    }
+
+    /// Five rows (the kernels take four at a time, then the rest), both activation modes.
+    func testEveryKernelMatchesDequantizeThenDot() throws {
+        let cols = 512, rows = 5
+        var rng = SplitMix64(seed: 15)
+        Self.forEachKernelFamily { family in
             for type in Self.types {
                 for int8 in [false, true] {
                     let raw = (0..<rows).flatMap { _ in Self.randomRow(type, cols: cols, rng: &rng) }
