@@ -59,11 +59,14 @@ struct ClaimsRun: ParsableCommand {
         return "outputs/claims/" + (file as NSString).deletingPathExtension.lowercased()
     }
 
+    /// The size this run has: `--quick` is `--size quick`.
+    var runSize: ClaimSize { quick ? .quick : size }
+
     /// A window-size run gets a folder of its own, so it never replaces the standard run's files.
     var dir: String {
         if let outDir { return outDir }
         let base = Self.defaultFolder(modelPath: modelOptions.modelPath)
-        return size == .window ? base + "-window" : base
+        return runSize == .window ? base + "-window" : base
     }
 
     func run() throws {
@@ -73,7 +76,7 @@ struct ClaimsRun: ParsableCommand {
             return
         }
         let shard = try self.shard ?? Shard.fromEnvironment()
-        var settings = (quick ? ClaimSize.quick : size).preset
+        var settings = runSize.preset
         if let examples { settings.examples = examples }
         settings.seed = seed
         settings.model = modelOptions.modelPath
@@ -140,7 +143,7 @@ extension ClaimsRun {
         var common = ["claims", "run", "--model", modelOptions.modelPath, "--threads", String(threadsEach), "--seed", String(seed), "--out-dir", dir,
                       "--prompt-layout", promptLayout.rawValue]
         if let examples { common += ["--examples", String(examples)] }
-        if quick { common.append("--quick") } else { common += ["--size", size.rawValue] }
+        common += ["--size", runSize.rawValue]
         if quiet { common.append("--quiet") }
         if restart { common.append("--restart") }
         if noReuseScores { common.append("--no-reuse-scores") }
