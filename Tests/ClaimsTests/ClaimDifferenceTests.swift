@@ -82,4 +82,14 @@ final class ClaimDifferenceTests: XCTestCase {
         var custom = ClaimSettings(); custom.width = 300
         XCTAssertNil(custom.size)
     }
+
+    /// Only a standard run writes into the model's own folder: a `--quick` run once wrote its two
+    /// examples over the committed 40-example results there.
+    func testOnlyTheStandardSizeWritesIntoTheModelFolder() {
+        let base = "outputs/claims/smollm2"
+        XCTAssertEqual(ClaimSize.standard.folder(model: base), base)
+        XCTAssertEqual(ClaimSize.window.folder(model: base), base + "-window")
+        XCTAssertEqual(ClaimSize.quick.folder(model: base), base + "-quick")
+        XCTAssertEqual(Set(ClaimSize.allCases.map { $0.folder(model: base) }).count, ClaimSize.allCases.count)
+    }
 }

@@ -20,7 +20,7 @@ struct ClaimsRun: ParsableCommand {
         Student-t interval of the mean (BCa beside it), one-sided tests with a minimum effect per \
         claim, equivalence tests for "no change" claims, Holm's correction (raw and adjusted \
         verdicts), manipulation checks, and the protocol's sha256 in every output. Writes claims.md, claims.json, examples.jsonl and figures to --out-dir \
-        (default outputs/claims/MODEL). With --shard I/N (or inside a Slurm job array) only part \
+        (default outputs/claims/MODEL; MODEL-window and MODEL-quick for those sizes). With --shard I/N (or inside a Slurm job array) only part \
         I of N of the examples runs, into examples.part-I-of-N.jsonl; 'biasprobe claims merge \
         DIR/examples.jsonl' then writes what an unsharded run writes.
         """)
@@ -31,7 +31,7 @@ struct ClaimsRun: ParsableCommand {
     @Option(help: ArgumentHelp("Run size (docs/claims-protocol.md): standard (256-token chunks, n 40, both models on equal terms), window (768-token chunks, n 20: chunks exceed Gemma 3's 512-token sliding window) or quick.", valueName: "standard|window|quick"))
     var size: ClaimSize = .standard
     @Option(help: "Seed of the examples and the bootstrap.") var seed: UInt64 = 2025
-    @Option(help: "Folder for claims.md, claims.json, examples.jsonl and figures (default outputs/claims/MODEL, MODEL-window for --size window).") var outDir: String?
+    @Option(help: "Folder for claims.md, claims.json, examples.jsonl and figures (default outputs/claims/MODEL; MODEL-window and MODEL-quick for those sizes).") var outDir: String?
     @Flag(help: "Print claims.json's claims on stdout too.") var json = false
     @Flag(help: "No progress lines.") var quiet = false
     @Option(help: ArgumentHelp("Run only part I of N of the examples (balanced by estimated cost); merge with 'biasprobe claims merge'. Default: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT when set.", valueName: "I/N"))
@@ -62,12 +62,9 @@ struct ClaimsRun: ParsableCommand {
     /// The size this run has: `--quick` is `--size quick`.
     var runSize: ClaimSize { quick ? .quick : size }
 
-    /// A window-size run gets a folder of its own, so it never replaces the standard run's files.
-    var dir: String {
-        if let outDir { return outDir }
-        let base = Self.defaultFolder(modelPath: modelOptions.modelPath)
-        return runSize == .window ? base + "-window" : base
-    }
+    /// Window and quick runs get folders of their own (MODEL-window, MODEL-quick), so neither
+    /// ever replaces the standard run's files.
+    var dir: String { outDir ?? runSize.folder(model: Self.defaultFolder(modelPath: modelOptions.modelPath)) }
 
     func run() throws {
         let t0 = Date()
@@ -126,8 +123,9 @@ struct ClaimsRun: ParsableCommand {
         for i in items.indices { rows.append(try runOne(i, i + 1, of: items.count)) }
         try ClaimsOutput.finish(rows: rows, header: header, dir: dir, seconds: Date().timeIntervalSince(t0),
                                 peakRSS: ProcessStats.peakRSS, json: json, quiet: quiet)
-        // The default folders sit side by side under outputs/claims: refresh the model comparison.
-        if outDir == nil { try ClaimComparison.write(root: (dir as NSString).deletingLastPathComponent) }
+        // The default folders sit side by side under outputs/claims: refresh the model comparison
+        // (not for a CI-sized quick run, whose two examples are no finding).
+        if outDir == nil && runSize != .quick { try ClaimComparison.write(root: (dir as NSString).deletingLastPathComponent) }
     }
 }
 
@@ -228,7 +226,7 @@ struct ClaimsMerge: ParsableCommand {
         guard (out as NSString).lastPathComponent == "examples.jsonl" else { throw CLIError("name the merged file DIR/examples.jsonl: the report goes next to it") }
         try ClaimsOutput.finish(rows: rows, header: header, dir: dir.isEmpty ? "." : dir, seconds: seconds, peakRSS: Int(peak), json: json, quiet: quiet)
         let root = ((dir.isEmpty ? "." : dir) as NSString).deletingLastPathComponent
-        if root.hasSuffix("outputs/claims") { try ClaimComparison.write(root: root) }
+        if root.hasSuffix("outputs/claims") && header.settings.size != .quick { try ClaimComparison.write(root: root) }
         if wall == nil { print("merged \(parts.count) parts (\(rows.count) examples) into \(out)") }
     }
 }

@@ -173,6 +173,16 @@ public enum ClaimSize: String, Codable, Sendable, CaseIterable {
         case .quick: return .quick
         }
     }
+
+    /// The default results folder of a run of this size, given the model's folder: only a
+    /// standard run writes into MODEL itself, so a window or quick run never replaces its files.
+    public func folder(model base: String) -> String {
+        switch self {
+        case .standard: return base
+        case .window: return base + "-window"
+        case .quick: return base + "-quick"
+        }
+    }
 }
 
 /// One finished example: its numbers per claim, and the arrays the figures average.
