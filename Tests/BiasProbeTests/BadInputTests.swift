@@ -60,4 +60,15 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("keeping all"), r.stderr)
     }
+
+    /// A model without a chat template (the base Gemma 3 270M) has no chat layout: the claims
+    /// refuse it rather than write a column labelled "chat" that is the official layout.
+    func testChatLayoutNeedsAChatTemplate() throws {
+        let gemma = (ProcessInfo.processInfo.environment["BIASPROBE_CACHE"] ?? (NSHomeDirectory() + "/.cache/biasprobe")) + "/gemma-3-270m-q4_k_m.gguf"
+        guard FileManager.default.fileExists(atPath: gemma) else { throw XCTSkip("Gemma 3 model missing at \(gemma): run scripts/setup.sh") }
+        let out = try CLI.tempDir().appendingPathComponent("claims").path
+        try assertOneLineError(["claims", "run", "--model", "gemma3", "--prompt-layout", "chat", "--examples", "1", "--quiet", "--out-dir", out],
+                               contains: "has no chat template")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "refused before any work: nothing written")
+    }
 }
