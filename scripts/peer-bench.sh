@@ -190,7 +190,9 @@ done
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- 6. Summary --------------------------------------------------------------------------------------
-BP_COMMIT="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+# The tree's commit describes the binary only when the binary is the tree's own build.
+if [ -n "${BIASPROBE_BIN:-}" ]; then BP_COMMIT="unknown (BIASPROBE_BIN)"
+else BP_COMMIT="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"; fi
 export PB_MODEL="$(basename "$MODEL_FILE")" PB_CPU="$CPU_NAME" PB_AVX2="$(has_flag avx2)" PB_AVX512F="$(has_flag avx512f)"
 export PB_AMX="$(has_flag amx_tile)" PB_COMMIT="$BP_COMMIT" PB_BIN="$BP" PB_PROMPT="$PROMPT" PB_GEN="$GEN" PB_DEPTH="$DEPTH"
 export PB_ROUNDS="$ROUNDS" PB_REPEATS="$REPEATS" PB_LOAD_BEFORE="$LOAD_BEFORE" PB_LOAD_AFTER="$LOAD_AFTER"
@@ -220,7 +222,7 @@ if as_json:
     sys.exit(0)
 flags = ", ".join(f for f in ("avx2", "avx512f", "amx") if meta[f]) or "no avx2"
 print(f"model {meta['model']}   CPU {meta['cpu']} ({flags})")
-print(f"llama.cpp {meta['llama_cpp']}   biasprobe {meta['biasprobe_bin']} (tree at {meta['biasprobe_commit']})")
+print(f"llama.cpp {meta['llama_cpp']}   biasprobe {meta['biasprobe_bin']} (commit {meta['biasprobe_commit']})")
 print(f"{meta['rounds']} rounds, llama-bench and biasprobe alternating; best of {meta['repeats']} repetitions per process; mean (min-max) of the rounds")
 test_name = {"prefill": f"pp{meta['prompt']}", "decode": f"tg{meta['gen']}" + (f" @ d{meta['depth']}" if meta["depth"] else "")}
 print(f"{'threads':>7}  {'test':<12} {'llama.cpp tok/s':>22}  {'biasprobe tok/s':>22}  {'ratio':>5}  per round")
