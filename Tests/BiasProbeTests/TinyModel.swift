@@ -27,6 +27,8 @@ enum TinyModel {
         let out = dir.appendingPathComponent("tiny-llama.gguf")
         try bytes(from: GGUFFile(path: CLI.modelPath)).write(to: out, options: .atomic)
         made = out.path
+        // 15 MB per test process: removed when the process exits.
+        atexit { if let made = TinyModel.made { try? FileManager.default.removeItem(atPath: (made as NSString).deletingLastPathComponent) } }
         return out.path
     }
 
@@ -124,39 +126,9 @@ enum TinyModel {
     }
 }
 
-/// SplitMix64: a fixed, platform-independent stream (the system generator is neither).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1), from the top 24 bits (exact in Float).
+extension SplitMix64 {
+    /// Uniform in [-1, 1), from the top 24 bits (exact in Float): a fixed, platform-independent stream.
     mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
-}
-
-/// The tiny model is what the mechanics tests assume: deterministic bytes, the default model's
-/// tokenizer, the tiny shape, and a model that loads and answers.
-final class TinyModelTests: XCTestCase {
-    func testTinyModelIsDeterministicAndLoads() throws {
-        let path = try TinyModel.path()
-        let source = try GGUFFile(path: CLI.modelPath)
-        XCTAssertEqual(try TinyModel.bytes(from: source), try Data(contentsOf: URL(fileURLWithPath: path)), "a second writing differs")
-        let tiny = try GGUFFile(path: path)
-        for key in source.metadataKeys where key.hasPrefix("tokenizer.") { XCTAssertEqual(tiny.metadata[key], source.metadata[key], key) }
-        let c = try ModelConfig(gguf: tiny), s = try ModelConfig(gguf: source)
-        XCTAssertEqual([c.layerCount, c.embeddingLength, c.headCount, c.kvHeadCount, c.headDim, c.feedForwardLength],
-                       [TinyModel.layers, TinyModel.embedding, TinyModel.heads, TinyModel.kvHeads, TinyModel.headDim, TinyModel.feedForward])
-        XCTAssertEqual([c.vocabSize, c.contextLength], [s.vocabSize, s.contextLength])
-        XCTAssertEqual(c.ropeTheta, s.ropeTheta)
-        let r = try CLI.run(["eval", "passkey", "--model", path, "--lengths", "256", "--chunk-tokens", "128", "--depths", "0.5", "--quiet", "--json"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("\"answer\""), r.stdout)
-    }
 }
 
 struct TinyModelError: Error, CustomStringConvertible {
