@@ -17,18 +17,21 @@ enum TinyModel {
     nonisolated(unsafe) private static var made: String?
     private static let lock = NSLock()
 
-    /// The file's path, written on first use into a folder of this test process.
+    /// The file's path. Its name is a hash of its bytes, in one folder shared by test processes:
+    /// each version is written once (atomically, so concurrent processes are safe) and none is
+    /// left per process.
     static func path() throws -> String {
         lock.lock(); defer { lock.unlock() }
         if let made { return made }
         try CLI.requireModel()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("biasprobe-tiny-model-\(getpid())")
+        let image = try bytes(from: GGUFFile(path: CLI.modelPath))
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a
+        for b in image { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("biasprobe-tiny-model-\(getuid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let out = dir.appendingPathComponent("tiny-llama.gguf")
-        try bytes(from: GGUFFile(path: CLI.modelPath)).write(to: out, options: .atomic)
+        let out = dir.appendingPathComponent("tiny-llama-\(String(h, radix: 16)).gguf")
+        if (try? Data(contentsOf: out, options: .alwaysMapped)) != image { try image.write(to: out, options: .atomic) }
         made = out.path
-        // 15 MB per test process: removed when the process exits.
-        atexit { if let made = TinyModel.made { try? FileManager.default.removeItem(atPath: (made as NSString).deletingLastPathComponent) } }
         return out.path
     }
 
