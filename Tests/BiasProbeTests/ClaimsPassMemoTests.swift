@@ -7,15 +7,16 @@ import XCTest
 /// runners that take a memo (essay and continuation) must measure the same numbers, to the last
 /// bit, with it and without it. Run in this process on the first quick example, as
 /// `claims run --quick` sets it up (expanded weights, the default essays), without the
-/// pass-key, few-shot and ranking runs that take no memo.
+/// pass-key, few-shot and ranking runs that take no memo. Equality of two paths holds for any
+/// weights, so it runs on the tiny test model (its calibration runs do evict: counted below).
 final class ClaimsPassMemoTests: XCTestCase {
     func testReusedPassesChangeNoNumber() throws {
-        try CLI.requireModel()
-        let gguf = try GGUFFile(path: CLI.modelPath)
+        let path = try TinyModel.path()
+        let gguf = try GGUFFile(path: path)
         let tok = try Tokenizer(gguf: gguf), model = try LlamaModel(gguf: gguf, threads: ProcessInfo.processInfo.activeProcessorCount)
         model.expandWeights()
         var settings = ClaimSettings.quick
-        settings.model = CLI.modelPath
+        settings.model = path
         // Half the quick widths: the same runs and memo hits, half the tokens per pass.
         settings.width = 64; settings.continuationWidth = 32
         let doc = tok.encode(try DefaultCorpus.essays(), parseSpecial: false, addBOS: false)
@@ -30,6 +31,11 @@ final class ClaimsPassMemoTests: XCTestCase {
         // The memo was used: most essay runs repeat the official run's chunk passes.
         XCTAssertGreaterThan(essayMemo.hits, 10, "the essay memo took no passes")
         XCTAssertGreaterThan(essayFresh.global.values.count, 0)
+        // The calibration runs evicted keys, so the memo is compared on runs that evict too.
+        for (name, ev) in [("sink early", essayFresh.evictedSinkEarly), ("sink deep", essayFresh.evictedSinkDeep),
+                           ("recent deep", essayFresh.evictedRecentDeep), ("both mid", essayFresh.evictedBothMid)] {
+            XCTAssertGreaterThan(ev.reduce(0, +), 0, "the \(name) calibration evicted nothing")
+        }
         let a = numbers(essayReused).split(separator: "\n"), b = numbers(essayFresh).split(separator: "\n")
         XCTAssertEqual(a.count, b.count, "the essay runs differ in shape")
         if let i = (0..<min(a.count, b.count)).first(where: { a[$0] != b[$0] }) {

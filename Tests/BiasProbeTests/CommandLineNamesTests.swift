@@ -55,12 +55,12 @@ final class CommandLineNamesTests: XCTestCase {
 
     /// The two seeds of `trace` are separate options that each take effect.
     func testTraceSeedsAreDistinct() throws {
-        try CLI.requireModel()
+        let model = try TinyModel.path()
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         func question(seed: Int) throws -> (String, String) {
             let out = dir.appendingPathComponent("s\(seed).h5").path
-            let r = try CLI.run(["trace", "--context", "300", "--chunk-tokens", "192", "--passkey-seed", String(seed),
+            let r = try CLI.run(["trace", "--model", model, "--context", "300", "--chunk-tokens", "192", "--passkey-seed", String(seed),
                                  "--sampling-seed", "7", "--max-tokens", "1", "--no-prefill-rows", "--quiet", "--json", "--out", out])
             XCTAssertEqual(r.status, 0, r.stderr)
             let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]

@@ -2,9 +2,10 @@ import XCTest
 import Foundation
 
 /// `--first-seed` extends an earlier run: its examples are the very ones a longer run holds.
+/// Runs compared with runs use the tiny test model.
 final class EvalSeedsTests: XCTestCase {
     func lines(_ args: [String]) throws -> [[String: Any]] {
-        let r = try CLI.run(["eval", "passkey", "--model", CLI.modelPath, "--lengths", "256", "--chunk-tokens", "128",
+        let r = try CLI.run(["eval", "passkey", "--model", try TinyModel.path(), "--lengths", "256", "--chunk-tokens", "128",
                              "--depths", "0.5", "--quiet", "--json"] + args)
         XCTAssertEqual(r.status, 0, r.stderr)
         return r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -27,7 +28,7 @@ final class EvalSeedsTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("firstseed-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("e.jsonl").path
-        let common = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "256", "--chunk-tokens", "128", "--depths", "0.5",
+        let common = ["eval", "passkey", "--model", try TinyModel.path(), "--lengths", "256", "--chunk-tokens", "128", "--depths", "0.5",
                       "--quiet", "--shard", "1/1", "--out", out]
         XCTAssertEqual(try CLI.run(common).status, 0)
         let again = try CLI.run(common + ["--first-seed", "1"])

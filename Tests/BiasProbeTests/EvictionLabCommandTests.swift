@@ -75,16 +75,17 @@ final class EvictionLabCommandTests: XCTestCase {
 
     /// `bench eviction-lab --setting parallelcomp`: point by point against shared chunk passes,
     /// identical (it exits non-zero when they differ); --oracle-chunk is refused in the kvpress setting.
+    /// Two paths compared on one model: the tiny test model serves.
     func testBenchParallelCompSettingIsIdentical() throws {
-        try CLI.requireModel()
-        let r = try CLI.run(["bench", "eviction-lab", "--model", CLI.modelPath, "--setting", "parallelcomp", "--tokens", "300", "--chunk-tokens", "96",
+        let model = try TinyModel.path()
+        let r = try CLI.run(["bench", "eviction-lab", "--model", model, "--setting", "parallelcomp", "--tokens", "300", "--chunk-tokens", "96",
                              "--policies", "knorm,random", "--ratios", "0.5", "--max-tokens", "2", "--oracle-chunk", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let row = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(row["identical"] as? Bool, true)
         XCTAssertEqual(row["points"] as? Int, 2)
         XCTAssertGreaterThan(row["chunks"] as? Int ?? 0, 2)
-        let bad = try CLI.run(["bench", "eviction-lab", "--model", CLI.modelPath, "--oracle-chunk"])
+        let bad = try CLI.run(["bench", "eviction-lab", "--model", model, "--oracle-chunk"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--oracle-chunk is for --setting parallelcomp"), bad.stderr)
     }

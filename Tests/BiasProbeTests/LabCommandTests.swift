@@ -3,8 +3,8 @@ import XCTest
 
 /// `lab run` then `lab report --export` end to end, as notebook 07 drives them: rows per example
 /// with every point, resuming without re-running, the report's ranking and accounting, and the
-/// kvpress-layout export (one folder per method and compression ratio). Tiny sizes: what is
-/// checked is the plumbing, not a ranking.
+/// kvpress-layout export (one folder per method and compression ratio). Tiny sizes and the tiny
+/// test model: what is checked is the plumbing, not a ranking.
 final class LabCommandTests: XCTestCase {
     struct Row: Decodable {
         struct Point: Decodable { var policy: String; var ratio: Double?; var score: Double; var kv_bytes: Double? }
@@ -16,11 +16,11 @@ final class LabCommandTests: XCTestCase {
     }
 
     func testRunResumeReportAndExport() throws {
-        try CLI.requireModel()
+        let model = try TinyModel.path()
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("lab.jsonl").path
-        let args = ["lab", "run", "--model", CLI.modelPath, "--setting", "kvpress", "--length", "384", "--examples", "1",
+        let args = ["lab", "run", "--model", model, "--setting", "kvpress", "--length", "384", "--examples", "1",
                     "--tasks", "niah_single_1,ruler_vt", "--policies", "streaming,snapkv", "--ratios", "0.5",
                     "--max-tokens", "4", "-o", out, "--quiet"]
         let r = try CLI.run(args)
@@ -55,9 +55,10 @@ final class LabCommandTests: XCTestCase {
         XCTAssertTrue(Set(a.ranked).isDisjoint(with: a.droppedAtFloor))
 
         let folders = try FileManager.default.contentsOfDirectory(atPath: export).sorted()
-        let model = ((CLI.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
-        XCTAssertEqual(folders, ["ruler__384__\(model)__no_press__0.00", "ruler__384__\(model)__snapkv_32_5__0.50",
-                                 "ruler__384__\(model)__streaming_llm__0.50"].sorted())
+        // `lab report` names folders after its own --model (default: the default model), not the run's.
+        let name = ((CLI.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
+        XCTAssertEqual(folders, ["ruler__384__\(name)__no_press__0.00", "ruler__384__\(name)__snapkv_32_5__0.50",
+                                 "ruler__384__\(name)__streaming_llm__0.50"].sorted())
         for f in folders {
             let files = Set(try FileManager.default.contentsOfDirectory(atPath: export + "/" + f))
             XCTAssertTrue(files.isSuperset(of: ["predictions.csv", "metrics.json", "config.yaml"]), "\(f): \(files.sorted())")

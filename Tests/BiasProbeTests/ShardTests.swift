@@ -4,10 +4,13 @@ import XCTest
 
 /// Sharding (`--shard I/N`), merging and the Slurm batch scripts, without Slurm: the partition
 /// itself, sharded runs merged into what an unsharded run writes, and every refusal.
-/// scripts/slurm-test.sh runs the same on a real one-node Slurm.
+/// scripts/slurm-test.sh runs the same on a real one-node Slurm. Every assertion compares runs
+/// with each other or checks files and refusals, so the runs use the tiny test model.
 final class ShardTests: XCTestCase {
     var dir: URL!
+    var model = ""
     override func setUpWithError() throws {
+        model = try TinyModel.path()
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("shard-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     }
@@ -47,7 +50,7 @@ final class ShardTests: XCTestCase {
         }
     }
 
-    let sweepArgs = ["--model", CLI.modelPath, "--length", "256", "--chunk-tokens", "128", "--depths", "0.25,0.75", "--tasks", "passkey", "--quiet"]
+    var sweepArgs: [String] { ["--model", model, "--length", "256", "--chunk-tokens", "128", "--depths", "0.25,0.75", "--tasks", "passkey", "--quiet"] }
 
     func sweep(_ extra: [String], _ out: String, env: [String: String] = [:]) throws -> CLI.Result {
         try CLI.run(["sweep"] + sweepArgs + ["--vary", "keep-chunks=1,2"] + extra + ["-o", out], environment: env)
@@ -62,7 +65,6 @@ final class ShardTests: XCTestCase {
     /// The plan the sweep deals: every (point, example) once, shards balanced, and the shard
     /// taken from Slurm's array variables when --shard is absent.
     func testSweepPlanAndSlurmEnvironment() throws {
-        try CLI.requireModel()
         let r = try sweep(["--vary", "chunk-tokens=256,512", "--plan", "--shard", "2/3"], path("p.h5"))
         XCTAssertEqual(r.status, 0, r.stderr)
         let plan = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -90,7 +92,6 @@ final class ShardTests: XCTestCase {
     /// counters byte-identical); bad merges are refused in one line; an incomplete part is
     /// reported with its missing items and completed by re-running only its shard.
     func testShardedSweepMergesExactlyAndRefusesBadParts() throws {
-        try CLI.requireModel()
         let full = path("full.h5"), out = path("s.h5")
         XCTAssertEqual(try sweep([], full).status, 0)
         for i in 1...3 {
@@ -172,8 +173,7 @@ final class ShardTests: XCTestCase {
 
     /// Eval parts merge into the lines `eval --json --out` writes; rows differ only in timing and memo counters.
     func testShardedEvalMergesAndRefuses() throws {
-        try CLI.requireModel()
-        let args = ["eval", "passkey", "--model", CLI.modelPath, "--lengths", "256", "--chunk-tokens", "128", "--depths", "0.25,0.75",
+        let args = ["eval", "passkey", "--model", model, "--lengths", "256", "--chunk-tokens", "128", "--depths", "0.25,0.75",
                     "--method", "parallelcomp,truncate", "--quiet"]
         let full = path("full.jsonl"), out = path("e.jsonl")
         let f = try CLI.run(args + ["--json", "--out", full])
@@ -211,7 +211,6 @@ final class ShardTests: XCTestCase {
     /// `slurm sweep --dry-run` writes plain batch scripts that bash accepts; the shard script run
     /// by hand as array task 2 writes part 2; status reads the parts; bad arguments are refused.
     func testSlurmScriptsWithoutSlurm() throws {
-        try CLI.requireModel()
         let out = path("runs/s.h5")
         let r = try CLI.run(["slurm", "sweep", "--shards", "3", "--time", "1:00:00", "--mem", "2G", "--dry-run"] + sweepArgs + ["--vary", "keep-chunks=1,2", "-o", out])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -231,7 +230,7 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(st.status, 0, st.stderr)
         XCTAssertTrue(st.stdout.contains("shard 2/3") && st.stdout.contains("done") && st.stdout.contains("not started"), st.stdout)
 
-        let ev = try CLI.run(["slurm", "eval", "--shards", "2", "--dry-run", "passkey", "--model", CLI.modelPath, "--lengths", "1024",
+        let ev = try CLI.run(["slurm", "eval", "--shards", "2", "--dry-run", "passkey", "--model", model, "--lengths", "1024",
                               "--out", path("runs/e.jsonl")])
         XCTAssertEqual(ev.status, 0, ev.stderr)
         let evScript = try String(contentsOfFile: path("runs/e.sbatch"), encoding: .utf8)
