@@ -93,3 +93,29 @@ final class ClaimDifferenceTests: XCTestCase {
         XCTAssertEqual(Set(ClaimSize.allCases.map { $0.folder(model: base) }).count, ClaimSize.allCases.count)
     }
 }
+
+/// A run whose chunks outgrow the model's sliding window says so where the report lists what it
+/// cannot speak to: Gemma 3's window-size run counted every local head as "recent beats sink".
+final class SlidingWindowCaveatTests: XCTestCase {
+    func report(_ settings: ClaimSettings, window: Int?, layers: Int) -> ClaimReport {
+        var r = ClaimReport(model: "m", settings: settings, outcomes: [], rows: [], layers: 18, heads: 4)
+        r.slidingWindow = window; r.slidingLayers = layers
+        return r
+    }
+
+    func testOnlyChunksBeyondTheWindowGetTheCaveat() {
+        // 768-token chunks, sink band 19: the question (from position 769) reaches keys above 257 only.
+        XCTAssertTrue(report(.window, window: 512, layers: 15).sinkBandUnreachable)
+        XCTAssertTrue(report(.window, window: 512, layers: 15).markdown(seconds: 1, peakRSS: 1).contains("outgrow this model's 512-position sliding window in 15 of its 18"))
+        // 256-token chunks fit a 512 window; a model without one never gets the caveat.
+        XCTAssertFalse(report(ClaimSettings(), window: 512, layers: 15).sinkBandUnreachable)
+        XCTAssertFalse(report(ClaimSettings(), window: 512, layers: 15).markdown(seconds: 1, peakRSS: 1).contains("outgrow"))
+        XCTAssertFalse(report(.window, window: nil, layers: 0).sinkBandUnreachable)
+        // The boundary: the band's last key (position S - 1) is visible iff S - 1 > (width + 1) - window.
+        // (S = round(0.025 x width) = 13 for both widths below.)
+        var s = ClaimSettings(); s.width = 523
+        XCTAssertTrue(report(s, window: 512, layers: 1).sinkBandUnreachable)    // 12 <= 524 - 512
+        s.width = 522
+        XCTAssertFalse(report(s, window: 512, layers: 1).sinkBandUnreachable)   // 12 > 523 - 512
+    }
+}

@@ -96,7 +96,9 @@ struct ClaimsRun: ParsableCommand {
         var session = ClaimSession(model: model, tok: tok, settings: settings, doc: doc, claims: ClaimCatalog.all)
         session.reusePasses = !noReuseScores
         session.logTiming = ProcessInfo.processInfo.environment["BIASPROBE_CLAIMS_TIMING"] != nil
-        let header = ClaimsHeader(settings: settings, modelName: model.config.name, layers: model.config.layerCount, heads: model.config.headCount)
+        let windows = (0..<model.config.layerCount).compactMap { model.config.attentionWindow(layer: $0) }
+        let header = ClaimsHeader(settings: settings, modelName: model.config.name, layers: model.config.layerCount, heads: model.config.headCount,
+                                  slidingWindow: windows.min(), slidingLayers: windows.isEmpty ? nil : windows.count)
         func say(_ s: String) { if !quiet { Log.info(s) } }
         say("claims: \(items.count) examples, \(settings.size?.rawValue ?? "custom") size (\(settings.width)-token chunks), \(promptLayout.rawValue) layout, \(ClaimProtocol.line)")
         func runOne(_ i: Int, _ n: Int, of total: Int) throws -> ExampleRow {
@@ -182,6 +184,10 @@ struct ClaimsHeader: Codable, Equatable {
     var settings: ClaimSettings
     var modelName: String
     var layers: Int, heads: Int
+    /// The model's smallest sliding window and the layers using one (nil for a model without;
+    /// absent from headers written before they were recorded).
+    var slidingWindow: Int? = nil
+    var slidingLayers: Int? = nil
 
     func text() throws -> String { try JSONCoding.line(self) }
     static func parse(_ text: String) -> ClaimsHeader? { try? JSONCoding.decode(ClaimsHeader.self, from: text) }
@@ -192,8 +198,10 @@ enum ClaimsOutput {
     static func finish(rows: [ExampleRow], header: ClaimsHeader, dir: String, seconds: Double, peakRSS: Int, json: Bool, quiet: Bool = false) throws {
         try rows.map { try ClaimSession.line($0) + "\n" }.joined().write(toFile: dir + "/examples.jsonl", atomically: true, encoding: .utf8)
         let outcomes = ClaimAggregate.outcomes(ClaimCatalog.all, rows: rows, seed: header.settings.seed)
-        let report = ClaimReport(model: header.modelName, settings: header.settings, outcomes: outcomes, rows: rows,
+        var report = ClaimReport(model: header.modelName, settings: header.settings, outcomes: outcomes, rows: rows,
                                  layers: header.layers, heads: header.heads)
+        report.slidingWindow = header.slidingWindow
+        report.slidingLayers = header.slidingLayers ?? 0
         try report.write(to: dir, seconds: seconds, peakRSS: peakRSS)
         if json {
             print(try JSONCoding.line(outcomes))

@@ -9,6 +9,9 @@ public struct ClaimReport {
     public let outcomes: [ClaimOutcome]
     public let rows: [ExampleRow]
     public let layers: Int, heads: Int
+    /// The model's sliding window and how many layers use it (nil: every layer is global), for
+    /// the caveat a run whose chunks outgrow the window needs.
+    public var slidingWindow: Int?, slidingLayers = 0
     public init(model: String, settings: ClaimSettings, outcomes: [ClaimOutcome], rows: [ExampleRow], layers: Int, heads: Int) {
         self.model = model; self.settings = settings; self.outcomes = outcomes; self.rows = rows; self.layers = layers; self.heads = heads
     }
@@ -50,6 +53,23 @@ public struct ClaimReport {
         }.joined(separator: "\n")
     }
 
+    /// True when the question (first position: the longest chunk's length, BOS included) cannot
+    /// reach any key of a chunk's sink band in a sliding-window layer: a key is visible from
+    /// position p iff its position is above p - window.
+    public var sinkBandUnreachable: Bool {
+        guard let w = slidingWindow, slidingLayers > 0 else { return false }
+        return settings.bandWidth - 1 <= settings.width + 1 - w
+    }
+
+    /// A sentence for "cannot speak to" when the chunks outgrow the model's sliding window.
+    var windowCaveat: String {
+        guard sinkBandUnreachable, let w = slidingWindow else { return "" }
+        return " **Chunks of \(settings.width) tokens outgrow this model's \(w)-position sliding window in \(slidingLayers) of its \(layers) "
+            + "layers: there the question cannot reach any chunk's first \(settings.bandWidth) keys, so every such head counts as "
+            + "\"recent beats sink\" by construction, and the band and concentration rows (T1-T5, T10, T11) mix reachable and "
+            + "unreachable keys. Read those rows at a size whose chunks fit the window (docs/claims.md, \"Sliding windows\").**"
+    }
+
     public func markdown(seconds: Double, peakRSS: Int) -> String {
         let counted = outcomes.filter { $0.kind == .paper || $0.kind == .reformulation }
         func count(_ v: [Verdict]) -> String {
@@ -89,7 +109,7 @@ public struct ClaimReport {
         What these runs cannot speak to: chunks of \(settings.width) tokens against the paper's 3.6-7.6K (bands of \
         \(settings.bandWidth) keys against its 100), so lambda = 0.1 selects about one key per head (the T13L/T15L rows \
         scale it); a \(model) model, not the paper's 7-8B LLaMA models; NLL where the paper reports task scores; \
-        synthetic few-shot and pass-key tasks standing for LongBench and InfiniteBench.
+        synthetic few-shot and pass-key tasks standing for LongBench and InfiniteBench.\(windowCaveat)
 
         \(table)
         ## Observations and sensitivity rows (outside the counts and Holm)
