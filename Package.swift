@@ -46,11 +46,15 @@ let package = Package(
             ],
             swiftSettings: fast),
 
-        .testTarget(name: "PCInferenceTests", dependencies: ["PCInference"], exclude: ["Fixtures"]),
+        // What the two model-running test targets share: the tiny test model and the eviction
+        // lab's pipeline setup. A plain target (no XCTest), built only with the tests.
+        .target(name: "TestSupport", dependencies: ["PCInference"], path: "Tests/TestSupport"),
+        .testTarget(name: "PCInferenceTests", dependencies: ["PCInference", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "HDF5BridgeTests", dependencies: ["HDF5Bridge"]),
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap"]),
         // Runs most commands in-process (CommandLineEntry) and a few through the built binary.
-        .testTarget(name: "BiasProbeTests", dependencies: ["BiasProbe", "ProbeAnalysis", "PCInference", "HDF5Bridge", "Heatmap"], exclude: ["Fixtures"]),
+        .testTarget(name: "BiasProbeTests", dependencies: ["BiasProbe", "ProbeAnalysis", "PCInference", "HDF5Bridge", "Heatmap", "TestSupport"],
+                    exclude: ["Fixtures"]),
         // The claim statistics on synthetic attention (no model).
         .testTarget(name: "ClaimsTests", dependencies: ["ProbeAnalysis", "PCInference"]),
     ]

@@ -1,4 +1,5 @@
 import PCInference
+import TestSupport
 import XCTest
 
 /// The eviction lab's shared paths against each point run alone, bit for bit, through the
@@ -7,27 +8,13 @@ import XCTest
 /// test model (4 query heads over 2 KV heads: GQA as SmolLM2's 9 over 3); every point is checked
 /// to store less KV than no eviction, so the policies really evict.
 final class LabSharedPassTests: XCTestCase {
-    nonisolated(unsafe) private static var shared: (LlamaModel, Tokenizer)?
-
     func setup(_ config: ParallelCompConfig, chars: Int) throws -> (ParallelCompPipeline, ParallelCompPipeline.Prepared) {
-        if Self.shared == nil {
-            let gguf = try GGUFFile(path: try TinyModel.path())
-            let model = try LlamaModel(gguf: gguf, threads: ProcessInfo.processInfo.activeProcessorCount)
-            model.expandWeights()
-            Self.shared = (model, try Tokenizer(gguf: gguf))
-        }
-        let (model, tok) = Self.shared!
+        let (model, tok) = try TinyModel.model()
         let text = try String(contentsOf: CLI.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
-        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
-        pc.memo = nil
-        return (pc, try pc.prepare(context: String(text.prefix(chars)), question: "What is the passage about?"))
+        return try LabPipeline.prepare(model: model, tokenizer: tok, config: config, passage: text, chars: chars)
     }
 
-    var kvpressBase: ParallelCompConfig {
-        var c = ParallelCompConfig()
-        c.causal = true; c.maxNewTokens = 4
-        return c
-    }
+    var kvpressBase: ParallelCompConfig { LabPipeline.kvpressBase }
 
     /// A point's outcome shared with the point run alone, bit for bit: answer, top-20 logits of
     /// the question's last row, answer NLL, kept keys, stored KV and eviction counts.

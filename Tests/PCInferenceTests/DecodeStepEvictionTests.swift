@@ -49,11 +49,11 @@ final class DecodeStepEvictionTests: XCTestCase {
         XCTAssertEqual(old.window, 1)   // fields stored without a value take the policy's reference
     }
 
-    /// Through the real model (one chunk, one fed-back token, for time): every head drops one key
+    /// Through a model (the tiny test model: counts hold for any weights; one chunk, one fed-back token): every head drops one key
     /// per fed-back token, so it never holds more than when the question ended; TOVA's heads of a layer drop the same keys; scoring an answer
     /// token by token (H2O) leaves decoding as it was.
     func testBudgetHeldWhileDecoding() throws {
-        let model = try Fixtures.model(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
+        let (model, tok) = try Fixtures.tinyModel()
         let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
         let L = model.config.layerCount, H = model.config.headCount
         for kind in [EvictionLabSettings.Kind.tova, .h2o] {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import PCInference
+import TestSupport
 
 /// Locates the default model and the golden files shared with the reference implementation.
 enum Fixtures {
@@ -34,6 +35,10 @@ enum Fixtures {
         _model = m
         return m
     }
+
+    /// The tiny test model (TestSupport's, built from the default model's tokenizer; weights
+    /// expanded) and its tokenizer, for tests whose assertions hold for any weights.
+    static func tinyModel() throws -> (LlamaModel, Tokenizer) { try TinyModel.model(source: modelPath()) }
 
     /// A second shared model with its weights kept expanded (`expandWeights`), for the classes
     /// that run many short pipeline passes: each pass then skips re-expanding every matrix, as

@@ -1,31 +1,28 @@
 import XCTest
 import PCInference
+import TestSupport
 
-/// The eviction lab through SmolLM2 (9 query heads over 3 KV heads): the kvpress setting, the
-/// LabRunner rows against running each point alone, stored KV under GQA, and the oracle chunk.
-/// The library-level "shared passes equal each point alone" tests run on the tiny test model
-/// (BiasProbeTests' LabSharedPassTests).
+/// The eviction lab through a model: the kvpress setting's budgets and stored KV under GQA, the
+/// LabRunner rows against running each point alone, and the oracle chunk. These are counts and
+/// equalities that hold for any weights, so they run on the tiny test model (4 query heads over
+/// 2 KV heads, GQA as SmolLM2's 9 over 3); ExpectedAttention's ranking by a signal is checked on
+/// SmolLM2. The library-level "shared passes equal each point alone" tests are BiasProbeTests'
+/// LabSharedPassTests.
 final class LabOnePrefillTests: XCTestCase {
-    func setup(_ config: ParallelCompConfig, chars: Int) throws -> (ParallelCompPipeline, ParallelCompPipeline.Prepared) {
-        let model = try Fixtures.expandedModel(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
+    func setup(_ config: ParallelCompConfig, chars: Int, smolLM2: Bool = false) throws -> (ParallelCompPipeline, ParallelCompPipeline.Prepared) {
+        let (model, tok) = smolLM2 ? (try Fixtures.expandedModel(), try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))) : try Fixtures.tinyModel()
         let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
-        let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: PromptFormat.forTokenizer(tok))
-        pc.memo = nil
-        return (pc, try pc.prepare(context: String(text.prefix(chars)), question: "What is the passage about?"))
+        return try LabPipeline.prepare(model: model, tokenizer: tok, config: config, passage: text, chars: chars)
     }
 
-    var kvpressBase: ParallelCompConfig {
-        var c = ParallelCompConfig()
-        c.causal = true; c.maxNewTokens = 4
-        return c
-    }
+    var kvpressBase: ParallelCompConfig { LabPipeline.kvpressBase }
 
     /// `LabRunner` in the ParallelComp setting: every point's row from the shared chunk passes
     /// equals the row the point gets run alone (answer, score, NLL, KV bytes, band and layer
     /// fractions, evidence held and its attention mass), with the oracle chunk as notebook 07 runs
     /// it (both modes are compared at the library level above).
     func testLabRunnerRowsEqualPointAlone() throws {
-        let model = try Fixtures.expandedModel(), tok = try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))
+        let (model, tok) = try Fixtures.tinyModel()
         let ex = RetrievalTaskBuilder(tokenizer: tok).ruler(.niahSingle2, essays: try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8),
                                                           tokens: 600, depth: 0.5, seed: 1)
         let format = PromptFormat.forExample(tok, layout: .official, template: ex.template, instruction: ex.instruction, answerPrefix: ex.answerPrefix)
@@ -49,6 +46,7 @@ final class LabOnePrefillTests: XCTestCase {
             XCTAssertEqual(t.evidenceHeldAny, a.evidenceHeldAny, what)
             XCTAssertEqual(t.evidenceMass?.bitPattern, a.evidenceMass?.bitPattern, what)
             XCTAssertNotNil(t.evidenceMass, what)
+            if p.name != "off" { XCTAssertLessThan(try XCTUnwrap(t.kvBytes), try XCTUnwrap(together[0].kvBytes), "\(what) evicted nothing") }
         }
         XCTAssertGreaterThan(Set(together.map { $0.answerNLL?.bitPattern }).count, 2)
     }
@@ -57,7 +55,7 @@ final class LabOnePrefillTests: XCTestCase {
     /// keys, the stored KV is that times layers x KV heads, and the per-query-head variant stores
     /// more for the same budget.
     func testKVPressSettingStoresTheBudgetPerKVHead() throws {
-        let model = try Fixtures.expandedModel(), L = model.config.layerCount, Hkv = model.config.kvHeadCount
+        let L = TinyModel.layers, Hkv = TinyModel.kvHeads
         for (kind, perQuery) in [(EvictionLabSettings.Kind.snapkv, false), (.snapkv, true), (.knorm, false), (.random, true), (.expectedAttention, false)] {
             var c = kvpressBase
             c.evictionLab = EvictionLabSettings(kind: kind, ratio: 0.25, window: 8, perQueryHead: perQuery, setting: .kvpress)
@@ -65,14 +63,8 @@ final class LabOnePrefillTests: XCTestCase {
             let r = try pc.run(prep, generate: false)
             let n = prep.chunks[0].contextLength, keep = n / 4
             let kept = try XCTUnwrap(r.policyKept["0"])
+            XCTAssertEqual(kept.count, L)
             XCTAssertTrue(kept.allSatisfy { $0.allSatisfy { $0.count == keep } }, "\(kind)")
-            if kind == .expectedAttention {
-                // Its 4 sinks stay, and the rest is ranked by a signal, not by position (all-equal
-                // scores, as without the query moments, would keep the earliest keys).
-                XCTAssertTrue(kept.allSatisfy { $0.allSatisfy { Array($0.prefix(4)) == [0, 1, 2, 3] } })
-                XCTAssertTrue(kept.contains { $0.contains { $0 != Array(0..<keep) } })
-                XCTAssertTrue((0..<L).contains { l in kept[l][0] != kept[l][3] })   // KV heads differ
-            }
             if perQuery {
                 XCTAssertGreaterThan(r.storedKVPairs, keep * L * Hkv, "\(kind) per query head")
             } else {
@@ -87,6 +79,22 @@ final class LabOnePrefillTests: XCTestCase {
         qa.evictionLab = EvictionLabSettings(kind: .tova, ratio: 0.25)
         let (p1, prep1) = try setup(kv, chars: 400), (p2, prep2) = try setup(qa, chars: 400)
         XCTAssertNotEqual(try p1.run(prep1, generate: false).policyKept, try p2.run(prep2, generate: false).policyKept)
+    }
+
+    /// ExpectedAttention in the kvpress setting through SmolLM2 (query moments of a trained model):
+    /// its 4 sinks stay, and the rest is ranked by a signal, not by position (all-equal scores, as
+    /// without the query moments, would keep the earliest keys), differently per KV head.
+    func testKVPressExpectedAttentionRanksBySignal() throws {
+        var c = kvpressBase
+        c.evictionLab = EvictionLabSettings(kind: .expectedAttention, ratio: 0.25, window: 8, setting: .kvpress)
+        let (pc, prep) = try setup(c, chars: 400, smolLM2: true)
+        let r = try pc.run(prep, generate: false)
+        let keep = prep.chunks[0].contextLength / 4, L = pc.model.config.layerCount
+        let kept = try XCTUnwrap(r.policyKept["0"])
+        XCTAssertTrue(kept.allSatisfy { $0.allSatisfy { $0.count == keep } })
+        XCTAssertTrue(kept.allSatisfy { $0.allSatisfy { Array($0.prefix(4)) == [0, 1, 2, 3] } })
+        XCTAssertTrue(kept.contains { $0.contains { $0 != Array(0..<keep) } })
+        XCTAssertTrue((0..<L).contains { l in kept[l][0] != kept[l][3] })   // KV heads differ
     }
 
     /// The oracle chunk is kept whatever its score.
