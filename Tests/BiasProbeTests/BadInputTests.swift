@@ -70,5 +70,14 @@ final class BadInputTests: XCTestCase {
         try assertOneLineError(["claims", "run", "--model", "gemma3", "--prompt-layout", "chat", "--examples", "1", "--quiet", "--out-dir", out],
                                contains: "has no chat template")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "refused before any work: nothing written")
+        // The pipeline commands refuse it the same way.
+        let ctx = try CLI.tempDir().appendingPathComponent("ctx.txt").path
+        try String(repeating: "The sky is blue. ", count: 40).write(toFile: ctx, atomically: true, encoding: .utf8)
+        try assertOneLineError(["run", "--model", "gemma3", "--prompt-layout", "chat", "--input", ctx, "--question", "Why?"],
+                               contains: "has no chat template")
+        let trace = try CLI.tempDir().appendingPathComponent("t.h5").path
+        try assertOneLineError(["trace", "--model", "gemma3", "--prompt-layout", "chat", "--input", ctx, "--question", "Why?", "--out", trace],
+                               contains: "has no chat template")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: trace), "no trace file for a refused layout")
     }
 }

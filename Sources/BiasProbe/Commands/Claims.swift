@@ -79,13 +79,9 @@ struct ClaimsRun: ParsableCommand {
         settings.model = modelOptions.modelPath
         settings.promptLayout = promptLayout
         let (model, tok, _) = try modelOptions.load()
-        if promptLayout == .chat && tok.chatTemplate == nil {
-            // Without a template the chat layout would be the official one with the question
-            // tokenised in pieces: a column labelled "chat" that measures no template.
-            throw CLIError("--prompt-layout chat: \(modelOptions.modelPath) " + (tok.chatTemplateText == nil
-                ? "has no chat template (a base model?)" : "has a chat template biasprobe does not know (it knows ChatML and Llama 3)")
-                + "; use --prompt-layout official")
-        }
+        // Without a template the chat layout would be the official one with the question
+        // tokenised in pieces: a column labelled "chat" that measures no template.
+        if promptLayout == .chat, let problem = ChatLayoutCheck.problem(tok, model: modelOptions.modelPath) { throw CLIError(problem) }
         // Hundreds of short passes: expanding the weights once instead of in every pass saves
         // about a fifth of the run and changes no number (docs/claims.md, "Timing").
         model.expandWeights()

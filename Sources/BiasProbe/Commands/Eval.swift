@@ -65,6 +65,7 @@ struct Eval: ParsableCommand {
                                  inputs: [("--config", pipeline.config), ("--model", modelOptions.modelPath)], createsFolder: shard != nil)
         }
         let (model, tok, _) = try modelOptions.load()
+        try pipeline.checkPromptLayout(tok, model: modelOptions.modelPath)
         var defaults = ParallelCompConfig()
         defaults.keepChunks = 1          // the paper keeps one chunk for retrieval tasks
         defaults.maxNewTokens = task.answerTokens

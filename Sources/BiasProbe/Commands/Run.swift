@@ -30,6 +30,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let (model, tok, _) = try modelOptions.load()
+        try pipeline.checkPromptLayout(tok, model: modelOptions.modelPath)
         let config = try pipeline.resolve(layerCount: model.config.layerCount, model: model.config)
         let format = pipeline.format(tok, instruction: instruction, answerPrefix: answerPrefix)
         let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: config, format: format)

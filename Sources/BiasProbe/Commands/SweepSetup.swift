@@ -25,6 +25,7 @@ struct SweepSetup {
     init(_ cmd: Sweep, axes: [SweepAxis]) throws {
         self.axes = axes
         (model, tok, _) = try cmd.modelOptions.load()
+        try cmd.pipeline.checkPromptLayout(tok, model: cmd.modelOptions.modelPath)
         modelPath = cmd.modelOptions.modelPath
         let pipeline = cmd.pipeline
         format = { tok, ex in pipeline.format(tok, example: ex) }

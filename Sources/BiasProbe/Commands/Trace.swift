@@ -55,6 +55,7 @@ struct Trace: ParsableCommand {
 
         let t0 = Date()
         let (model, tok, _) = try modelOptions.load()
+        try pipeline.checkPromptLayout(tok, model: modelOptions.modelPath)
         let c = model.config
         if let layout { try layout.check(contextLength: c.contextLength, vocabulary: c.vocabSize, path: tokenLayout!) }
         var defaults = ParallelCompConfig()

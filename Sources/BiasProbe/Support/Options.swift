@@ -257,6 +257,12 @@ struct PipelineOptions: ParsableArguments {
         if template != nil && promptLayout == .chat { throw ValidationError("--template applies to the official prompt layout, not --prompt-layout chat") }
     }
 
+    /// `--prompt-layout chat` needs a chat template biasprobe knows: without one the chat layout
+    /// would be the official one with the question tokenised in pieces, silently.
+    func checkPromptLayout(_ tok: Tokenizer, model: String) throws {
+        if promptLayout == .chat, let problem = ChatLayoutCheck.problem(tok, model: model) { throw CLIError(problem) }
+    }
+
     /// The prompt format for a command's own text (run, trace): the layout and template asked
     /// for, with the command's instruction and answer prefix.
     func format(_ tok: Tokenizer, instruction: String, answerPrefix: String, template def: PromptFormat.Template = .qa) -> PromptFormat {
@@ -361,4 +367,14 @@ struct ChoiceList<Choice: RawRepresentable & CaseIterable & Equatable>: Expressi
     }
     var description: String { values.map(\.rawValue).joined(separator: ",") }
     var defaultValueDescription: String { description }
+}
+
+/// Why a model cannot take the chat layout, or nil when it can (one line, for every command).
+enum ChatLayoutCheck {
+    static func problem(_ tok: Tokenizer, model: String) -> String? {
+        guard tok.chatTemplate == nil else { return nil }
+        return "--prompt-layout chat: \(model) " + (tok.chatTemplateText == nil
+            ? "has no chat template (a base model?)" : "has a chat template biasprobe does not know (it knows ChatML and Llama 3)")
+            + "; use --prompt-layout official"
+    }
 }
