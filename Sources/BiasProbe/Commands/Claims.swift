@@ -81,7 +81,7 @@ struct ClaimsRun: ParsableCommand {
         let (model, tok, _) = try modelOptions.load()
         // Without a template the chat layout would be the official one with the question
         // tokenised in pieces: a column labelled "chat" that measures no template.
-        if promptLayout == .chat, let problem = ChatLayoutCheck.problem(tok, model: modelOptions.modelPath) { throw CLIError(problem) }
+        if promptLayout == .chat { try ChatLayoutCheck.require(tok, model: modelOptions.modelPath) }
         // Hundreds of short passes: expanding the weights once instead of in every pass saves
         // about a fifth of the run and changes no number (docs/claims.md, "Timing").
         model.expandWeights()

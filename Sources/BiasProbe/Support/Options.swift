@@ -260,7 +260,7 @@ struct PipelineOptions: ParsableArguments {
     /// `--prompt-layout chat` needs a chat template biasprobe knows: without one the chat layout
     /// would be the official one with the question tokenised in pieces, silently.
     func checkPromptLayout(_ tok: Tokenizer, model: String) throws {
-        if promptLayout == .chat, let problem = ChatLayoutCheck.problem(tok, model: model) { throw CLIError(problem) }
+        if promptLayout == .chat { try ChatLayoutCheck.require(tok, model: model) }
     }
 
     /// The prompt format for a command's own text (run, trace): the layout and template asked
@@ -369,12 +369,13 @@ struct ChoiceList<Choice: RawRepresentable & CaseIterable & Equatable>: Expressi
     var defaultValueDescription: String { description }
 }
 
-/// Why a model cannot take the chat layout, or nil when it can (one line, for every command).
+/// The chat layout needs a chat template biasprobe knows; every command refuses it otherwise, in
+/// the same one line.
 enum ChatLayoutCheck {
-    static func problem(_ tok: Tokenizer, model: String) -> String? {
-        guard tok.chatTemplate == nil else { return nil }
-        return "--prompt-layout chat: \(model) " + (tok.chatTemplateText == nil
+    static func require(_ tok: Tokenizer, model: String) throws {
+        guard tok.chatTemplate == nil else { return }
+        throw CLIError("--prompt-layout chat: \(model) " + (tok.chatTemplateText == nil
             ? "has no chat template (a base model?)" : "has a chat template biasprobe does not know (it knows ChatML and Llama 3)")
-            + "; use --prompt-layout official"
+            + "; use --prompt-layout official")
     }
 }

@@ -92,9 +92,6 @@ public enum LabRunner {
         return (Double(all) / Double(L * H), Double(any) / Double(L * H))
     }
 
-    static func answerIDs(_ ex: RetrievalExample, _ tok: Tokenizer) -> [Int] {
-        tok.encode((ex.scoredOnly ? "" : " ") + ex.answer, parseSpecial: false, addBOS: false)
-    }
 
     /// The kvpress setting: the one causal context prefilled once, each point's compression,
     /// question and answer over it (`runLabPoints`). `points[0]` should be `off`: the evidence
@@ -117,7 +114,7 @@ public enum LabRunner {
             onEvidence.append((0..<(L * H)).map { i in let s = o.scores(layer: i / H, head: i % H); return evidence.map { s[s.startIndex + $0] } })
             live = nil
         }
-        let results = try pc.runLabPoints(prep, labs: points.map(\.lab), scoreAnswer: answerIDs(ex, pc.tokenizer), questionObservers: { _ in
+        let results = try pc.runLabPoints(prep, labs: points.map(\.lab), scoreAnswer: RetrievalRunner.answerIDs(ex, pc.tokenizer), questionObservers: { _ in
             drain()
             let o = KeyScoreObserver(stage: .global, lastRows: m, layers: L, heads: H)
             live = o
@@ -172,7 +169,7 @@ public enum LabRunner {
         let m = input.prep.questionIDs.count
         // Each point's question attention, for its needle mass (a fresh observer per point).
         var mass: [KeyScoreObserver] = []
-        let results = try pc.runLabPoints(input.prep, labs: labs, scoreAnswer: answerIDs(ex, tok), questionObservers: { _ in
+        let results = try pc.runLabPoints(input.prep, labs: labs, scoreAnswer: RetrievalRunner.answerIDs(ex, tok), questionObservers: { _ in
             let o = KeyScoreObserver(stage: .global, lastRows: m, layers: c.layerCount, heads: c.headCount)
             mass.append(o)
             return [o]

@@ -110,12 +110,18 @@ public enum RetrievalRunner {
         let tok = pc.tokenizer, c = pc.model.config
         let input = try prepare(ex, pipeline: pc, keepNeedleChunk: pc.config.evictionLab?.oracleChunk == true || keepNeedleChunk)
         let massObs = measure ? KeyScoreObserver(stage: .global, lastRows: input.prep.questionIDs.count, layers: c.layerCount, heads: c.headCount) : nil
-        // A continuation (ppl) is scored as it is: its first token carries its own space.
-        let answerIDs = measure ? tok.encode((ex.scoredOnly ? "" : " ") + ex.answer, parseSpecial: false, addBOS: false) : nil
+        let answerIDs = measure ? Self.answerIDs(ex, tok) : nil
         let r = try pc.run(input.prep, observers: massObs.map { [$0] } ?? [], scoreAnswer: answerIDs, cancelled: cancelled)
         var out = outcome(ex, input, result: r, measure: measure, mass: massObs, pipeline: pc)
         out.seconds = Date().timeIntervalSince(t0)
         return out
+    }
+
+    /// The expected answer's tokens as scored after the prompt: a space, then the answer; a
+    /// continuation (ppl) is scored as it is, its first token carrying its own space. The lab's
+    /// shared paths use the same ids, so their NLLs equal a run's.
+    static func answerIDs(_ ex: RetrievalExample, _ tok: Tokenizer) -> [Int] {
+        tok.encode((ex.scoredOnly ? "" : " ") + ex.answer, parseSpecial: false, addBOS: false)
     }
 
     /// An example split for a pipeline: its prepared input, the needle's token span and the chunk
