@@ -11,10 +11,4 @@ extension TinyModel {
         try CLI.requireModel()
         return try path(source: CLI.modelPath)
     }
-
-    /// The tiny model loaded once per process (weights expanded) and its tokenizer.
-    static func model() throws -> (LlamaModel, Tokenizer) {
-        try CLI.requireModel()
-        return try model(source: CLI.modelPath)
-    }
 }

@@ -40,6 +40,14 @@ enum Fixtures {
     /// expanded) and its tokenizer, for tests whose assertions hold for any weights.
     static func tinyModel() throws -> (LlamaModel, Tokenizer) { try TinyModel.model(source: modelPath()) }
 
+    /// The eviction lab's pipeline over the first `chars` characters of the golden passage, on
+    /// the tiny model (or SmolLM2 with its weights expanded, where a test needs real attention).
+    static func labPipeline(_ config: ParallelCompConfig, chars: Int, smolLM2: Bool = false) throws -> (ParallelCompPipeline, ParallelCompPipeline.Prepared) {
+        let (model, tok) = smolLM2 ? (try expandedModel(), try Tokenizer(gguf: GGUFFile(path: modelPath()))) : try tinyModel()
+        let text = try String(contentsOf: goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
+        return try LabPipeline.prepare(model: model, tokenizer: tok, config: config, passage: text, chars: chars)
+    }
+
     /// A second shared model with its weights kept expanded (`expandWeights`), for the classes
     /// that run many short pipeline passes: each pass then skips re-expanding every matrix, as
     /// `biasprobe claims` does. The numbers are the same (ExpandedWeightsTests); the golden

@@ -6,13 +6,11 @@ import TestSupport
 /// LabRunner rows against running each point alone, and the oracle chunk. These are counts and
 /// equalities that hold for any weights, so they run on the tiny test model (4 query heads over
 /// 2 KV heads, GQA as SmolLM2's 9 over 3); ExpectedAttention's ranking by a signal is checked on
-/// SmolLM2. The library-level "shared passes equal each point alone" tests are BiasProbeTests'
-/// LabSharedPassTests.
+/// SmolLM2. The "shared passes equal each point alone" tests are LabSharedPassTests, beside this
+/// file.
 final class LabOnePrefillTests: XCTestCase {
     func setup(_ config: ParallelCompConfig, chars: Int, smolLM2: Bool = false) throws -> (ParallelCompPipeline, ParallelCompPipeline.Prepared) {
-        let (model, tok) = smolLM2 ? (try Fixtures.expandedModel(), try Tokenizer(gguf: GGUFFile(path: Fixtures.modelPath()))) : try Fixtures.tinyModel()
-        let text = try String(contentsOf: Fixtures.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
-        return try LabPipeline.prepare(model: model, tokenizer: tok, config: config, passage: text, chars: chars)
+        try Fixtures.labPipeline(config, chars: chars, smolLM2: smolLM2)
     }
 
     var kvpressBase: ParallelCompConfig { LabPipeline.kvpressBase }

@@ -9,9 +9,7 @@ import XCTest
 /// to store less KV than no eviction, so the policies really evict.
 final class LabSharedPassTests: XCTestCase {
     func setup(_ config: ParallelCompConfig, chars: Int) throws -> (ParallelCompPipeline, ParallelCompPipeline.Prepared) {
-        let (model, tok) = try TinyModel.model()
-        let text = try String(contentsOf: CLI.goldenDir.appendingPathComponent("passage.txt"), encoding: .utf8)
-        return try LabPipeline.prepare(model: model, tokenizer: tok, config: config, passage: text, chars: chars)
+        try Fixtures.labPipeline(config, chars: chars)
     }
 
     var kvpressBase: ParallelCompConfig { LabPipeline.kvpressBase }
