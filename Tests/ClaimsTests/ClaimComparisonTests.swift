@@ -34,9 +34,11 @@ final class ClaimComparisonTests: XCTestCase {
         XCTAssertFalse(single.contains("Mixed protocol versions"), single)
 
         // v3 beside v4: the same statistics (v4 only added a size), said so, no warning.
+        try FileManager.default.removeItem(at: root.appendingPathComponent("new"))
         var v3 = ClaimSettings(); v3.protocolVersion = "3"
+        var v4 = ClaimSettings.window; v4.protocolVersion = "4"
         try folder(root, "v3", settingsJSON: try JSONCoding.line(v3))
-        try folder(root, "window", settingsJSON: try JSONCoding.line(ClaimSettings.window))
+        try folder(root, "window", settingsJSON: try JSONCoding.line(v4))
         try ClaimComparison.write(root: root.path)
         let both = try String(contentsOf: root.appendingPathComponent("comparison.md"), encoding: .utf8)
         XCTAssertFalse(both.contains("Mixed protocol versions"), both)

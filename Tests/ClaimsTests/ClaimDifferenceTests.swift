@@ -62,7 +62,11 @@ final class ClaimDifferenceTests: XCTestCase {
         XCTAssertNotNil(ClaimDifference.incompatibility(a, ClaimSettings()))
         // v4 only added the window size: a v3 and a v4 standard run pair; the two sizes do not.
         a = ClaimSettings(); a.protocolVersion = "3"
-        XCTAssertNil(ClaimDifference.incompatibility(a, ClaimSettings()), "v3 and v4 share every statistic")
+        var v4 = ClaimSettings(); v4.protocolVersion = "4"
+        XCTAssertNil(ClaimDifference.incompatibility(a, v4), "v3 and v4 share every statistic")
+        // v5 changed statistics (reach rule) and every control (replayed counts): it pairs with neither.
+        XCTAssertEqual(ClaimSettings().protocolVersion, "5")
+        XCTAssertNotNil(ClaimDifference.incompatibility(v4, ClaimSettings()))
         XCTAssertEqual(ClaimDifference.incompatibility(ClaimSettings.window, ClaimSettings()), "different sizes")
     }
 

@@ -33,6 +33,7 @@ final class OfficialDefaultsTests: XCTestCase {
         XCTAssertEqual(c.chunkCalibrationRows, .all)
         XCTAssertEqual(c.evictionAlignment, .bottomRight) // flash-attention's alignment
         XCTAssertEqual(c.calibrationControl, .none)       // the rule's own keys (controls are ours)
+        XCTAssertNil(c.calibrationControlCounts)
         XCTAssertEqual(c.stopTokens, .eos)                // eos_token_id only
         XCTAssertEqual(c.sampling.temperature, 0)         // greedy
         // SnapKV's own defaults: window (recent_token) 8, max-pool kernel 7, per chunk, no decode eviction.

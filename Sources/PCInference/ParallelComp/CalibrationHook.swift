@@ -24,11 +24,13 @@ final class CalibrationHook: AttentionHook {
     /// The evicted keys themselves, [layer][head] -> key indices in the pass's cache.
     private(set) var evictedKeys: [[[Int]]]
     let heads: Int
+    /// The pass's name in `CalibrationCounts` (`CalibrationCounts.question` or `.chunk(id)`).
+    let passKey: String
 
     init(rules: [CalibrationRule], settings: ParallelCompConfig, kernel: AttentionKernel,
-         candidates: Range<Int>, passEndKey: Int, duringPass: Bool, layers: Int, heads: Int) {
+         candidates: Range<Int>, passEndKey: Int, duringPass: Bool, layers: Int, heads: Int, passKey: String) {
         self.rules = rules; self.settings = settings; self.rows = max(0, settings.calibrationRows); self.kernel = kernel
-        self.candidates = candidates; self.passEndKey = passEndKey; self.duringPass = duringPass; self.heads = heads
+        self.candidates = candidates; self.passEndKey = passEndKey; self.duringPass = duringPass; self.heads = heads; self.passKey = passKey
         outliers = Array(repeating: 0, count: layers * heads)
         evictedKeys = Array(repeating: Array(repeating: [], count: heads), count: layers)
     }
@@ -55,21 +57,36 @@ final class CalibrationHook: AttentionHook {
         }
         obs.end()
         let scores: [[Float]] = (0..<H).map { h in obs.scores(head: h, count: passEndKey).map { $0 / Float(r) } }
+        // Each head's candidates still present, with their positions in the cache as the
+        // official code holds it (keys evicted by earlier passes are physically gone).
+        func input() -> EvictionInput {
+            EvictionInput(scores: scores, candidates: (0..<H).map { cache.candidates(layer: layer, head: $0, in: candidates) })
+        }
+        if settings.calibrationControl != .none, let replay = settings.calibrationControlCounts {
+            // v5 control: the rule run's counts for this pass and layer, all rules together (a
+            // pass the rule run left untouched has no entry: nothing goes).
+            let counts = replay[passKey].map { Array($0[(layer * H)..<((layer + 1) * H)]) } ?? Array(repeating: 0, count: H)
+            let wanted = EvictionSelection(evicted: counts.map { Array(repeating: -1, count: $0) }, outliers: Array(repeating: 0, count: H))
+            apply(CalibrationControlDraw(control: settings.calibrationControl, seed: settings.calibrationControlSeed,
+                                         layer: layer, passEndKey: passEndKey).replacing(wanted, input: input()), layer: layer, cache: cache)
+            return
+        }
         for rule in active {
-            // Each head's candidates still present, with their positions in the cache as the
-            // official code holds it (keys evicted by earlier passes are physically gone).
-            let input = EvictionInput(scores: scores, candidates: (0..<H).map { cache.candidates(layer: layer, head: $0, in: candidates) })
-            var selection = policy(rule).select(input)
+            var selection = policy(rule).select(input())
             if settings.calibrationControl != .none {
                 selection = CalibrationControlDraw(control: settings.calibrationControl,
                                                    seed: settings.calibrationControlSeed, layer: layer, passEndKey: passEndKey)
-                    .replacing(selection, input: input)
+                    .replacing(selection, input: input())
             }
-            cache.evict(layer: layer, selection: selection, covering: passEndKey, duringPass: duringPass)
-            for h in 0..<H {
-                outliers[layer * H + h] += selection.outliers[h]
-                evictedKeys[layer][h] = (evictedKeys[layer][h] + selection.evicted[h]).sorted()
-            }
+            apply(selection, layer: layer, cache: cache)
+        }
+    }
+
+    private func apply(_ selection: EvictionSelection, layer: Int, cache: KVCache) {
+        cache.evict(layer: layer, selection: selection, covering: passEndKey, duringPass: duringPass)
+        for h in 0..<heads {
+            outliers[layer * heads + h] += selection.outliers[h]
+            evictedKeys[layer][h] = (evictedKeys[layer][h] + selection.evicted[h]).sorted()
         }
     }
 
@@ -79,6 +96,15 @@ final class CalibrationHook: AttentionHook {
                                             equalizeHeads: settings.equalizeHeads, edges: settings.bandEdges)
                      : HeadAgnosticCalibration(lambda: settings.lambda)
     }
+}
+
+/// Keys a run's calibration evicted per pass, [pass key] -> flat [layer * heads + head] counts:
+/// what a v5 control replays (`ParallelCompConfig.calibrationControlCounts`).
+public typealias CalibrationCounts = [String: [Int]]
+
+public enum CalibrationPass {
+    public static let question = "question"
+    public static func chunk(_ id: Int) -> String { "chunk \(id)" }
 }
 
 /// The matched control of a calibration selection: each head loses exactly as many keys as the

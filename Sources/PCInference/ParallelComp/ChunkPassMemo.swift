@@ -62,6 +62,7 @@ public final class ChunkPassMemo: @unchecked Sendable {
             k.lambda = d.lambda; k.calibrationRows = d.calibrationRows; k.bandWidth = d.bandWidth; k.equalizeHeads = d.equalizeHeads
             k.bandEdges = d.bandEdges; k.chunkCalibrationRows = d.chunkCalibrationRows; k.evictionAlignment = d.evictionAlignment
             k.calibrationControl = d.calibrationControl; k.calibrationControlSeed = d.calibrationControlSeed
+            k.calibrationControlCounts = d.calibrationControlCounts
         }
         k.protectQuestionKeys = d.protectQuestionKeys   // question stage
         if c.compression?.stage != .chunk { k.compression = nil }

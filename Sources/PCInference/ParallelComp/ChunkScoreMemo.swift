@@ -35,6 +35,8 @@ public final class ChunkScoreMemo: @unchecked Sendable {
         var batchChunks: Int
         /// A matched control evicts other keys than its rule, so it scores differently.
         var calibrationControl: ParallelCompConfig.CalibrationControl, calibrationControlSeed: UInt64
+        /// ... and a v5 control replays the rule run's counts.
+        var calibrationControlCounts: CalibrationCounts?
     }
 
     static func settings(_ c: ParallelCompConfig) -> String {
@@ -44,7 +46,7 @@ public final class ChunkScoreMemo: @unchecked Sendable {
                               bandEdges: c.bandEdges, chunkCalibrationRows: c.chunkCalibrationRows,
                               evictionAlignment: c.evictionAlignment, evictChunkFirstToken: c.evictChunkFirstToken,
                               batchChunks: c.batchChunks, calibrationControl: c.calibrationControl,
-                              calibrationControlSeed: c.calibrationControlSeed)
+                              calibrationControlSeed: c.calibrationControlSeed, calibrationControlCounts: c.calibrationControlCounts)
         return (try? JSONCoding.line(s)) ?? ""
     }
 

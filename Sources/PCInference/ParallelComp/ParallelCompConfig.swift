@@ -162,6 +162,11 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
     public var calibrationControl: CalibrationControl = .none
     /// Seed of the `random` control's draws (mixed with layer, pass and head).
     public var calibrationControlSeed: UInt64 = 0
+    /// Protocol v5: the rule run's evictions per pass to replay (`Result.calibrationCounts`).
+    /// With a control set, every head then loses exactly as many keys in every pass and layer
+    /// as the rule run took there, instead of as many as the rule would take in the control's
+    /// own pass (whose attention earlier random evictions have already changed).
+    public var calibrationControlCounts: CalibrationCounts?
 
     public enum CalibrationControl: String, Codable, Sendable, CaseIterable {
         /// The rule's own keys (the official behaviour).
@@ -218,6 +223,7 @@ public struct ParallelCompConfig: Codable, Sendable, Equatable {
         evictionAlignment = try v(.evictionAlignment, d.evictionAlignment)
         calibrationControl = try v(.calibrationControl, d.calibrationControl)
         calibrationControlSeed = try v(.calibrationControlSeed, d.calibrationControlSeed)
+        calibrationControlCounts = try c.decodeIfPresent(CalibrationCounts.self, forKey: .calibrationControlCounts)
         maxNewTokens = try v(.maxNewTokens, d.maxNewTokens)
         stopTokens = try v(.stopTokens, d.stopTokens)
         sampling = try v(.sampling, d.sampling)

@@ -128,6 +128,13 @@ public final class ParallelCompPipeline {
         /// Every decode forward's 20 largest logits (they choose the next token).
         public var decodeTop20: [TopLogits] = []
         public var evictedChunk: [String: [[[Int]]]] = [:]
+        /// Calibration's evictions per pass, the counts a v5 matched control replays.
+        public var calibrationCounts: CalibrationCounts {
+            var out = CalibrationCounts()
+            for (id, keys) in evictedChunk { if let i = Int(id) { out[CalibrationPass.chunk(i)] = keys.flatMap { $0.map(\.count) } } }
+            if let q = evictedQuery { out[CalibrationPass.question] = q.flatMap { $0.map(\.count) } }
+            return out
+        }
         public var snapKVKept: [String: [[[Int]]]] = [:]
         /// The eviction lab's kept keys per kept chunk id -> [layer][head] -> chunk-local indices.
         public var policyKept: [String: [[[Int]]]] = [:]

@@ -299,7 +299,8 @@ extension ParallelCompPipeline {
             if !rules.isEmpty {
                 hook = CalibrationHook(rules: rules, settings: config, kernel: model.kernel,
                                        candidates: st.firstCandidate(st.chunks[first])..<cLen, passEndKey: cLen + m,
-                                       duringPass: config.evictionAlignment == .bottomRight, layers: c.layerCount, heads: H)
+                                       duringPass: config.evictionAlignment == .bottomRight, layers: c.layerCount, heads: H,
+                                       passKey: CalibrationPass.chunk(st.chunks[first].id))
                 cache.alignment = config.evictionAlignment
                 cache.maskRowStart = config.chunkCalibrationRows == .all ? 0 : cLen
             }
@@ -472,7 +473,7 @@ extension ParallelCompPipeline {
         let rules = config.calibrationRules(at: .query)
         let hook = rules.isEmpty ? nil : CalibrationHook(rules: rules, settings: config, kernel: model.kernel, candidates: 0..<(config.protectQuestionKeys ? S : S + m),
                                                          passEndKey: S + m, duringPass: config.evictionAlignment == .bottomRight,
-                                                         layers: c.layerCount, heads: H)
+                                                         layers: c.layerCount, heads: H, passKey: CalibrationPass.question)
         st.combined.alignment = config.evictionAlignment
         let stageSnap = config.compression.flatMap { $0.stage == .question ? $0 : nil }
         let stageObs = stageSnap.map { KeyScoreObserver(stage: .global, lastRows: min($0.window, m), layers: c.layerCount, heads: H) }

@@ -29,6 +29,8 @@ public struct RetrievalOutcome: Codable, Sendable {
     public var chunksUnscored = 0
     /// What the run evicted (not written to JSON; the claims' manipulation checks read it).
     public var evictions: EvictionLog?
+    /// Calibration's evictions per pass (not written to JSON): what a matched control replays.
+    public var calibrationCounts: CalibrationCounts = [:]
     /// The lab policy's kept keys and band log (`Result.policyKept`, `policyBands`), and the
     /// chunk-local keys of the evidence (every needle carrying the answer) per chunk id, with
     /// --measure (not written to JSON; the eviction lab's accounting reads them).
@@ -145,6 +147,7 @@ public enum RetrievalRunner {
                                    keptNLL: r.keptChunkIDs.map { r.chunks[$0].nll ?? .nan }, answerNLL: r.answerNLL,
                                    seconds: 0, chunkCount: prep.chunks.count, chunksReused: Int(r.timings["chunks_reused"] ?? 0))
         out.evictions = r.evictions
+        out.calibrationCounts = r.calibrationCounts
         out.chunksUnscored = Int(r.timings["chunks_unscored"] ?? 0)
         out.policyKept = r.policyKept; out.policyBands = r.policyBands
         if measure { out.evidenceKeys = evidenceKeys(ex, prep: prep, pipeline: pc) }

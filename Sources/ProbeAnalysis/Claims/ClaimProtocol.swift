@@ -5,16 +5,16 @@ import Foundation
 /// every output, and a test fails when the document and this hash disagree: the protocol cannot
 /// change without a new version (and date) here and in the document.
 public enum ClaimProtocol {
-    public static let version = "4"
+    public static let version = "5"
     public static let date = "2026-12-07"
     /// sha256 of docs/claims-protocol.md as committed for this version.
-    public static let sha256 = "92df8e58fca393db21cab8ba7b809f99d07684e710db792afe3fdeb5503fc4a6"
+    public static let sha256 = "2f98698d94ac9cc38a6f72690ceaf8431f493cc7fdbc641c6c274becb8d8afa3"
     /// Below this mean number of keys evicted per intervened (layer, head) and chunk pass, an
     /// intervention claim has no manipulation to test.
     public static let minimumEvictedPerHead = 1.0
 
     /// Versions whose statistics are the same (v4 only added a run size to v3): their standard
-    /// runs measure the same thing and pair.
+    /// runs measure the same thing and pair. v5 (reach rule, replayed control counts) stands alone.
     static let sameStatistics: [Set<String>] = [["3", "4"]]
 
     /// The statistics family of a version: itself unless it shares v3's.

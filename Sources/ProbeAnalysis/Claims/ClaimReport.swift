@@ -64,6 +64,15 @@ public struct ClaimReport {
     /// A sentence for "cannot speak to" when the chunks outgrow the model's sliding window.
     var windowCaveat: String {
         guard sinkBandUnreachable, let w = slidingWindow else { return "" }
+        let counted = rows.compactMap { $0.claims["T3"]?["heads_counted"] }.filter(\.isFinite)
+        if !counted.isEmpty {
+            // v5 rows: the statistics leave the windowed heads out, and say how many they kept.
+            return " **Chunks of \(settings.width) tokens outgrow this model's \(w)-position sliding window in \(slidingLayers) of its \(layers) "
+                + "layers: there the question cannot reach any chunk's first \(settings.bandWidth) keys. Under protocol v5 the band and "
+                + "concentration rows (T1-T5, T10, T11) count only the heads that see every key (T3: \(ClaimReport.num(ClaimMath.mean(counted))) "
+                + "of \(layers * heads) heads per example, `heads_counted`); T3's and T10's `value_all_heads` is the v4 statistic over every "
+                + "head, in which each windowed head counts as \"recent beats sink\" by its mask.**"
+        }
         return " **Chunks of \(settings.width) tokens outgrow this model's \(w)-position sliding window in \(slidingLayers) of its \(layers) "
             + "layers: there the question cannot reach any chunk's first \(settings.bandWidth) keys, so every such head counts as "
             + "\"recent beats sink\" by construction, and the band and concentration rows (T1-T5, T10, T11) mix reachable and "

@@ -72,7 +72,24 @@ public struct EssayRuns: Sendable {
         public init() {}
     }
 
+    /// Protocol v5: per layer, whether every question row of the official run's global pass sees
+    /// every chunk key (false where a sliding window shorter than the question's position hides
+    /// the chunks' first keys); `reachAll`: the same in every pass of the example (the normal-
+    /// attention pass, one chunk holding all the content, is the longest). Empty: every layer.
+    public var reachGlobal: [Bool] = [], reachAll: [Bool] = []
+
     public var lhCount: Int { layers * heads }
+    /// Flat (layer, head) indices the band and concentration statistics count (v5): the heads
+    /// whose measured rows see every key, in the global pass or in every pass. A head that cannot
+    /// see the sink band would count as "recent beats sink" by its mask, not by its attention.
+    public func reaching(allPasses: Bool = false) -> [Int] {
+        let m = allPasses ? reachAll : reachGlobal
+        return (0..<lhCount).filter { m.isEmpty || m[$0 / heads] }
+    }
+    /// Per layer: whether a row at `lastRowPosition` sees a key at position 0 (chunks restart at 0).
+    public static func reach(_ c: ModelConfig, lastRowPosition p: Int) -> [Bool] {
+        (0..<c.layerCount).map { l in c.attentionWindow(layer: l).map { p < $0 } ?? true }
+    }
     public func quarter(_ l: Int) -> Int { min(3, l * 4 / layers) }
     public func layersOf(quarter q: Int) -> ClosedRange<Int> { (q * layers / 4)...((q + 1) * layers / 4 - 1) }
     /// Flat (layer, head) indices of the layers given.
@@ -122,7 +139,7 @@ public struct EssayRunner {
         try normalAttentionRun(e, &r)
         try smallChunksRun(e, &r)
         try evictionDecodeRuns(e, &r)
-        for control in [false, true] { try calibrationRuns(e, &r, control: control) }
+        try calibrationRuns(e, &r)
         return r
     }
 
@@ -146,6 +163,7 @@ public struct EssayRunner {
         r.decodeEntropy = dec.means().entropy.map(Double.init)
         let cm = conc.means(); r.above = cm.above[0].map(Double.init); r.top1 = cm.top1.map(Double.init)
         r.reach = reach.profile(); r.reachDistance = reachD
+        r.reachGlobal = EssayRuns.reach(model.config, lastRowPosition: res.queryPosition + res.questionIDs.count - 1)
     }
 
     /// Every chunk's first token kept (the observation on the BOS convention).
@@ -164,6 +182,8 @@ public struct EssayRunner {
         let conc = ConcentrationObserver(stage: .local, layers: e.L, heads: e.H)
         let res = try run(cfg, chunks: [e.prefix + e.content.flatMap { $0 }], q: e.q, observers: [stats, g8, conc])
         r.normalEntropy = stats.means().entropy.map(Double.init); r.normalLast8 = g8.tables[0]!; r.normalContext = res.combinedKeys
+        let normalReach = EssayRuns.reach(model.config, lastRowPosition: res.queryPosition + res.questionIDs.count - 1)
+        r.reachAll = zip(r.reachGlobal, normalReach).map { $0 && $1 }   // the official run came first
         let cm = conc.means(); r.normalAbove = cm.above[0].map(Double.init); r.normalTop1 = cm.top1.map(Double.init)
     }
 
@@ -189,45 +209,46 @@ public struct EssayRunner {
         }
     }
 
-    /// T7-T9: the official question-stage calibration (prefill_2, lambda 0.1, bands of 100): the
-    /// rule's keys, or (control) as many keys per head drawn at random (v3).
-    func calibrationRuns(_ e: Example, _ r: inout EssayRuns, control: Bool) throws {
+    /// T7-T9: the official question-stage calibration (prefill_2, lambda 0.1, bands of 100): each
+    /// intervention runs with the rule's keys, then (v3) as its matched control, which from v5
+    /// evicts at random exactly as many keys per head, pass and layer as the rule run did.
+    func calibrationRuns(_ e: Example, _ r: inout EssayRuns) throws {
         let (L, H, C) = (e.L, e.H, e.C)
-        func calibrated(_ rules: [CalibrationRule], _ obs: [AttentionObserver]) throws -> ParallelCompPipeline.Result {
+        /// The rule run and its control, each with its own observers.
+        func calibrated<O: AttentionObserver>(_ rules: [CalibrationRule], _ makeObserver: () -> O) throws
+            -> (rule: (ParallelCompPipeline.Result, O), control: (ParallelCompPipeline.Result, O)) {
             var cfg = e.base; cfg.calibration = rules
-            if control { cfg = PasskeyRunner.controlled(cfg, seed: e.ex.passkeySeed) }
-            return try run(cfg, chunks: e.chunks, q: e.q, observers: obs)
+            let ro = makeObserver()
+            let rule = try run(cfg, chunks: e.chunks, q: e.q, observers: [ro])
+            let co = makeObserver()
+            let control = try run(PasskeyRunner.controlled(cfg, seed: e.ex.passkeySeed, replaying: rule), chunks: e.chunks, q: e.q, observers: [co])
+            return ((rule, ro), (control, co))
         }
+        func rowStats() -> RowStatsObserver { RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C) }
         for deepRun in [false, true] {
             let rule = CalibrationRule(band: .sink, layers: r.layersOf(quarter: deepRun ? 2 : 0), stage: .query)
-            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
-            let ev = try calibrated([rule], [stats]).evictions.calibrationQuery.map(Double.init)
-            let entropy = stats.means().entropy.map(Double.init)
-            switch (control, deepRun) {
-            case (false, false): r.entropySinkEarly = entropy; r.evictedSinkEarly = ev
-            case (false, true): r.entropySinkDeep = entropy; r.evictedSinkDeep = ev
-            case (true, false): r.control.entropySinkEarly = entropy
-            case (true, true): r.control.entropySinkDeep = entropy
-            }
+            let (ruled, control) = try calibrated([rule], rowStats)
+            let ev = ruled.0.evictions.calibrationQuery.map(Double.init)
+            let entropy = ruled.1.means().entropy.map(Double.init), controlEntropy = control.1.means().entropy.map(Double.init)
+            if deepRun { r.entropySinkDeep = entropy; r.evictedSinkDeep = ev; r.control.entropySinkDeep = controlEntropy }
+            else { r.entropySinkEarly = entropy; r.evictedSinkEarly = ev; r.control.entropySinkEarly = controlEntropy }
         }
         do {
-            let g = QueryKeyMass(stage: .global, layers: L, heads: H)
-            let res = try calibrated([CalibrationRule(band: .recent, layers: r.layersOf(quarter: 3), stage: .query)], [g])
-            if control { r.control.globalRecentDeep = g.tables[0]!; r.control.evictedKeysRecentDeep = res.evictedQuery ?? [] } else {
-                r.evictedRecentDeep = res.evictions.calibrationQuery.map(Double.init)
-                r.globalRecentDeep = g.tables[0]!; r.evictedKeysRecentDeep = res.evictedQuery ?? []
+            let (ruled, control) = try calibrated([CalibrationRule(band: .recent, layers: r.layersOf(quarter: 3), stage: .query)]) {
+                QueryKeyMass(stage: .global, layers: L, heads: H)
             }
+            r.evictedRecentDeep = ruled.0.evictions.calibrationQuery.map(Double.init)
+            r.globalRecentDeep = ruled.1.tables[0]!; r.evictedKeysRecentDeep = ruled.0.evictedQuery ?? []
+            r.control.globalRecentDeep = control.1.tables[0]!; r.control.evictedKeysRecentDeep = control.0.evictedQuery ?? []
         }
         do {
-            let stats = RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C)
             let mid = r.midLayer...r.midLayer
-            let res = try calibrated([CalibrationRule(band: .sink, layers: mid, stage: .query), CalibrationRule(band: .recent, layers: mid, stage: .query)],
-                                     [stats])
-            let m = stats.means()
-            if control { r.control.entropyBothMid = m.entropy.map(Double.init) } else {
-                r.evictedBothMid = res.evictions.calibrationQuery.map(Double.init)
-                r.entropyBothMid = m.entropy.map(Double.init); r.maxBothMid = m.maxProb.map(Double.init)
-            }
+            let (ruled, control) = try calibrated([CalibrationRule(band: .sink, layers: mid, stage: .query),
+                                                   CalibrationRule(band: .recent, layers: mid, stage: .query)], rowStats)
+            let m = ruled.1.means()
+            r.evictedBothMid = ruled.0.evictions.calibrationQuery.map(Double.init)
+            r.entropyBothMid = m.entropy.map(Double.init); r.maxBothMid = m.maxProb.map(Double.init)
+            r.control.entropyBothMid = control.1.means().entropy.map(Double.init)
         }
     }
 

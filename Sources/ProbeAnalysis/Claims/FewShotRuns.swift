@@ -12,6 +12,8 @@ public struct FewShotRuns: Sendable {
         public var evicted: Double = 0
         /// ... per (evicted layer, head) and chunk pass: the manipulation check.
         public var evictedPerHead: Double = .nan
+        /// ... per pass, as counts: what the run's matched control replays (not stored).
+        public var counts: CalibrationCounts = [:]
         public init(nll: Double, correct: Double, evicted: Double = 0, evictedPerHead: Double = .nan) {
             self.nll = nll; self.correct = correct; self.evicted = evicted; self.evictedPerHead = evictedPerHead
         }
@@ -54,10 +56,17 @@ public struct FewShotRunner {
             let pc = ParallelCompPipeline(model: model, tokenizer: tok, config: cfg, format: format)
             let r = try pc.run(try .init(chunkTokenIDs: content.map { prefix + $0 }, questionIDs: q), generate: false, scoreAnswer: answer,
                                cancelled: { Signals.isInterrupted })
-            return .init(nll: r.answerNLL ?? .nan, correct: Self.correct(top20: r.top20IDs, labelFirstTokens: firsts, right: task.query.type),
-                         evicted: Double(r.evictions.calibrationChunk.reduce(0, +)),
-                         evictedPerHead: evictedLayers == 0 ? .nan
-                            : Double(r.evictions.calibrationChunk.reduce(0, +)) / Double(evictedLayers * model.config.headCount * C))
+            var out = FewShotRuns.Outcome(nll: r.answerNLL ?? .nan, correct: Self.correct(top20: r.top20IDs, labelFirstTokens: firsts, right: task.query.type),
+                                          evicted: Double(r.evictions.calibrationChunk.reduce(0, +)),
+                                          evictedPerHead: evictedLayers == 0 ? .nan
+                                            : Double(r.evictions.calibrationChunk.reduce(0, +)) / Double(evictedLayers * model.config.headCount * C))
+            out.counts = r.calibrationCounts
+            return out
+        }
+        /// A rule's run and then its matched control, which replays the rule run's counts.
+        func withControl(_ c: ParallelCompConfig) throws -> (rule: FewShotRuns.Outcome, control: FewShotRuns.Outcome) {
+            let rule = try outcome(c)
+            return (rule, try outcome(PasskeyRunner.controlled(c, seed: ex.passkeySeed, replaying: rule.counts)))
         }
         var r = FewShotRuns()
         r.labels = firsts.count
@@ -65,11 +74,10 @@ public struct FewShotRunner {
         func recent(_ qi: Int) -> ParallelCompConfig {
             var c = base; c.calibration = [CalibrationRule(band: .recent, layers: (qi * L / 4)...((qi + 1) * L / 4 - 1), stage: .chunk)]; return c
         }
-        r.recentByQuarter = try (0..<4).map { try outcome(recent($0)) }
-        r.recentByQuarterControl = try (0..<4).map { try outcome(PasskeyRunner.controlled(recent($0), seed: ex.passkeySeed)) }
+        let byQuarter = try (0..<4).map { try withControl(recent($0)) }
+        r.recentByQuarter = byQuarter.map(\.rule); r.recentByQuarterControl = byQuarter.map(\.control)
         var rc = base; rc.calibration = try CalibrationRule.parseList("paper", layerCount: L)
-        r.recipe = try outcome(rc)
-        r.recipeControl = try outcome(PasskeyRunner.controlled(rc, seed: ex.passkeySeed))
+        (r.recipe, r.recipeControl) = try withControl(rc)
         return r
     }
 

@@ -7,6 +7,8 @@ public struct PasskeyRuns: Sendable {
         public var nll: Double, needleMass: Double
         /// Keys calibration evicted per (layer, head), averaged over the chunk passes.
         public var evicted: [Double] = []
+        /// ... per pass, as counts: what the run's matched control replays (not stored).
+        public var counts: CalibrationCounts = [:]
         public var correct = false
         public init(nll: Double, needleMass: Double, evicted: [Double] = [], correct: Bool = false) {
             self.nll = nll; self.needleMass = needleMass; self.evicted = evicted; self.correct = correct
@@ -55,9 +57,13 @@ public struct PasskeyRunner {
     }
 
     /// A run's matched control (protocol v3): the same rules, as many keys per head drawn at
-    /// random, seeded per example.
-    public static func controlled(_ c: ParallelCompConfig, seed: UInt64) -> ParallelCompConfig {
-        var c = c; c.calibrationControl = .random; c.calibrationControlSeed = seed ^ 0xC0_7701; return c
+    /// random, seeded per example; from v5 exactly the rule run's counts per head, pass and layer
+    /// (`replaying`), not the rule's choice inside the control's own pass.
+    public static func controlled(_ c: ParallelCompConfig, seed: UInt64, replaying counts: CalibrationCounts) -> ParallelCompConfig {
+        var c = c; c.calibrationControl = .random; c.calibrationControlSeed = seed ^ 0xC0_7701; c.calibrationControlCounts = counts; return c
+    }
+    public static func controlled(_ c: ParallelCompConfig, seed: UInt64, replaying rule: ParallelCompPipeline.Result) -> ParallelCompConfig {
+        controlled(c, seed: seed, replaying: rule.calibrationCounts)
     }
 
     /// The paper's lambda per chunk: 0.1 on its ~3,600-token chunks.
@@ -80,35 +86,40 @@ public struct PasskeyRunner {
             let o = try RetrievalRunner.run(task, pipeline: pc, measure: true, keepNeedleChunk: true, cancelled: { Signals.isInterrupted })
             // Chunk passes that ran (the others were not prefilled: the needle's chunk is kept).
             let passes = Double(max(1, o.chunkCount - o.chunksUnscored))
-            return .init(nll: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
-                         evicted: (o.evictions?.calibrationChunk ?? []).map { Double($0) / passes }, correct: o.correct)
+            var out = PasskeyRuns.Outcome(nll: o.answerNLL ?? .nan, needleMass: o.needleMass ?? .nan,
+                                          evicted: (o.evictions?.calibrationChunk ?? []).map { Double($0) / passes }, correct: o.correct)
+            out.counts = o.calibrationCounts
+            return out
         }
-        func evicting(_ band: CalibrationRule.Band, _ layers: ClosedRange<Int>, control: Bool = false) -> ParallelCompConfig {
-            var c = base; c.calibration = [CalibrationRule(band: band, layers: layers, stage: .chunk)]
-            return control ? Self.controlled(c, seed: ex.passkeySeed) : c
+        /// A rule's run and then its matched control, which replays the rule run's counts.
+        func withControl(_ c: ParallelCompConfig) throws -> (rule: PasskeyRuns.Outcome, control: PasskeyRuns.Outcome) {
+            let rule = try outcome(c)
+            return (rule, try outcome(Self.controlled(c, seed: ex.passkeySeed, replaying: rule.counts)))
+        }
+        func evicting(_ band: CalibrationRule.Band, _ layers: ClosedRange<Int>) -> ParallelCompConfig {
+            var c = base; c.calibration = [CalibrationRule(band: band, layers: layers, stage: .chunk)]; return c
         }
         var r = PasskeyRuns()
         r.layers = L; r.heads = model.config.headCount
-        // The eviction runs and, with `control`, their matched random controls.
-        func evictionRuns(control: Bool) throws {
-            let early = try outcome(evicting(.sink, 0...(L / 4 - 1), control: control))
-            let late = try outcome(evicting(.sink, (L / 2)...(L - 1), control: control))
-            let all = try (0..<4).map { q in try outcome(evicting(.all, (q * L / 4)...((q + 1) * L / 4 - 1), control: control)) }
-            if control { r.sinkEarlyControl = early; r.sinkLateControl = late; r.allByQuarterControl = all } else { r.sinkEarly = early; r.sinkLate = late; r.allByQuarter = all }
+        // The eviction runs and their matched random controls.
+        func evictionRuns() throws {
+            (r.sinkEarly, r.sinkEarlyControl) = try withControl(evicting(.sink, 0...(L / 4 - 1)))
+            (r.sinkLate, r.sinkLateControl) = try withControl(evicting(.sink, (L / 2)...(L - 1)))
+            let all = try (0..<4).map { q in try withControl(evicting(.all, (q * L / 4)...((q + 1) * L / 4 - 1))) }
+            r.allByQuarter = all.map(\.rule); r.allByQuarterControl = all.map(\.control)
         }
         if scaledLambda {
             base.lambda = Float(0.1 * Double(settings.passkeyChunk) / Self.paperChunk)
             r.base = baseline
-            try evictionRuns(control: false); try evictionRuns(control: true)
+            try evictionRuns()
             return r
         }
         r.base = try outcome(base)
-        try evictionRuns(control: false); try evictionRuns(control: true)
+        try evictionRuns()
         var nb = base; nb.questionBOS = false
         r.noQuestionBOS = try outcome(nb)
         var rc = base; rc.calibration = try CalibrationRule.parseList("paper", layerCount: L)
-        r.recipe = try outcome(rc)
-        r.recipeControl = try outcome(Self.controlled(rc, seed: ex.passkeySeed))
+        (r.recipe, r.recipeControl) = try withControl(rc)
         return r
     }
 }

@@ -35,7 +35,8 @@ public struct ThreeShapesClaim: Claim {
         let total = Double(r.bands.reduce(0) { $0 + $1.span.count })
         var labels: [Shape] = []
         var uniformEarly = 0
-        for lh in 0..<r.lhCount {
+        let hs = r.reaching()   // v5: a head whose rows miss the chunks' first keys has no shape to label
+        for lh in hs {
             let ctx = r.bands.reduce(0.0) { $0 + r.global.sum(lh, $1.span) }
             guard ctx > 0 else { continue }
             var sink = 0.0, recent = 0.0, sinkKeys = 0, recentKeys = 0
@@ -59,6 +60,7 @@ public struct ThreeShapesClaim: Claim {
         for s in Shape.allCases { out["share_" + s.rawValue] = Double(labels.filter { $0 == s }.count) / Double(max(1, labels.count)) }
         let uniform = labels.filter { $0 == .uniform }.count
         out["uniform_heads_in_first_quarter"] = uniform > 0 ? Double(uniformEarly) / Double(uniform) : .nan
+        out["heads_counted"] = Double(hs.count)
         return out
     }
 }

@@ -19,10 +19,10 @@ public struct SinkRepeatsClaim: Claim {
         ClaimMath.share(pairs.filter { $0.share > 0 }.map { $0.mass > elevatedRatio * $0.share })
     }
 
-    public static func pairs(_ t: KeyTable, _ bands: [ChunkBands], lhCount: Int, band: (ChunkBands) -> Range<Int>) -> [(mass: Double, share: Double)] {
+    public static func pairs(_ t: KeyTable, _ bands: [ChunkBands], heads: [Int], band: (ChunkBands) -> Range<Int>) -> [(mass: Double, share: Double)] {
         let total = Double(bands.reduce(0) { $0 + $1.span.count })
         var out: [(mass: Double, share: Double)] = []
-        for lh in 0..<lhCount {
+        for lh in heads {
             let ctx = bands.reduce(0.0) { $0 + t.sum(lh, $1.span) }
             guard ctx > 0 else { continue }
             for b in bands.dropFirst() { let r = band(b); out.append((t.sum(lh, r) / ctx, Double(r.count) / total)) }
@@ -33,10 +33,11 @@ public struct SinkRepeatsClaim: Claim {
     public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         guard r.chunks >= 2 else { return nil }
-        return ["value": Self.elevatedShare(Self.pairs(r.global, r.bands, lhCount: r.lhCount) { $0.cachedHead }),
-                "content_sink_share_elevated": Self.elevatedShare(Self.pairs(r.global, r.bands, lhCount: r.lhCount) { $0.contentSink }),
-                "template_share_elevated": Self.elevatedShare(Self.pairs(r.global, r.bands, lhCount: r.lhCount) { $0.template }),
-                "recent_share_elevated": Self.elevatedShare(Self.pairs(r.global, r.bands, lhCount: r.lhCount) { $0.tail }),
-                "content_sink_share_elevated_bos_kept": Self.elevatedShare(Self.pairs(r.kept, r.keptBands, lhCount: r.lhCount) { $0.contentSink })]
+        let hs = r.reaching()   // v5: heads whose question rows see every chunk key
+        return ["value": Self.elevatedShare(Self.pairs(r.global, r.bands, heads: hs) { $0.cachedHead }), "heads_counted": Double(hs.count),
+                "content_sink_share_elevated": Self.elevatedShare(Self.pairs(r.global, r.bands, heads: hs) { $0.contentSink }),
+                "template_share_elevated": Self.elevatedShare(Self.pairs(r.global, r.bands, heads: hs) { $0.template }),
+                "recent_share_elevated": Self.elevatedShare(Self.pairs(r.global, r.bands, heads: hs) { $0.tail }),
+                "content_sink_share_elevated_bos_kept": Self.elevatedShare(Self.pairs(r.kept, r.keptBands, heads: hs) { $0.contentSink })]
     }
 }

@@ -17,24 +17,28 @@ public struct RecencyOverSinkClaim: Claim {
         ClaimMath.share(zip(recent, sink).map { ClaimMath.less($0.1, $0.0) })
     }
 
-    public static func sums(_ t: KeyTable, _ bands: [ChunkBands], _ lhCount: Int, _ band: (ChunkBands) -> [Range<Int>]) -> [Double] {
-        (0..<lhCount).map { lh in bands.reduce(0.0) { acc, b in band(b).reduce(acc) { $0 + t.sum(lh, $1) } } }
+    /// Band mass per listed (layer, head).
+    public static func sums(_ t: KeyTable, _ bands: [ChunkBands], _ heads: [Int], _ band: (ChunkBands) -> [Range<Int>]) -> [Double] {
+        heads.map { lh in bands.reduce(0.0) { acc, b in band(b).reduce(acc) { $0 + t.sum(lh, $1) } } }
     }
 
     public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
-        let recent = Self.sums(r.global, r.bands, r.lhCount) { [$0.tail] }
-        let sink = Self.sums(r.global, r.bands, r.lhCount) { [$0.cachedHead] }
-        var out: [String: Double] = ["value": Self.share(recent: recent, sink: sink)]
-        out["share_content_only"] = Self.share(recent: recent, sink: Self.sums(r.global, r.bands, r.lhCount) { [$0.contentSink] })
+        let hs = r.reaching()   // v5: heads whose question rows see both bands
+        let recent = Self.sums(r.global, r.bands, hs) { [$0.tail] }
+        let sink = Self.sums(r.global, r.bands, hs) { [$0.cachedHead] }
+        var out: [String: Double] = ["value": Self.share(recent: recent, sink: sink), "heads_counted": Double(hs.count)]
+        let all = Array(0..<r.lhCount)
+        out["value_all_heads"] = Self.share(recent: Self.sums(r.global, r.bands, all) { [$0.tail] }, sink: Self.sums(r.global, r.bands, all) { [$0.cachedHead] })
+        out["share_content_only"] = Self.share(recent: recent, sink: Self.sums(r.global, r.bands, hs) { [$0.contentSink] })
         // The template as its own band exists only where chunks carry one.
         out["share_recent_gt_template"] = r.bands.allSatisfy { $0.template.isEmpty } ? .nan
-            : Self.share(recent: recent, sink: Self.sums(r.global, r.bands, r.lhCount) { [$0.template] })
-        out["share_recent_gt_template_and_sink"] = Self.share(recent: recent, sink: Self.sums(r.global, r.bands, r.lhCount) { [$0.template, $0.contentSink] })
-        out["share_bos_kept"] = Self.share(recent: Self.sums(r.kept, r.keptBands, r.lhCount) { [$0.tail] },
-                                           sink: Self.sums(r.kept, r.keptBands, r.lhCount) { [$0.cachedHead] })
+            : Self.share(recent: recent, sink: Self.sums(r.global, r.bands, hs) { [$0.template] })
+        out["share_recent_gt_template_and_sink"] = Self.share(recent: recent, sink: Self.sums(r.global, r.bands, hs) { [$0.template, $0.contentSink] })
+        out["share_bos_kept"] = Self.share(recent: Self.sums(r.kept, r.keptBands, hs) { [$0.tail] },
+                                           sink: Self.sums(r.kept, r.keptBands, hs) { [$0.cachedHead] })
         for q in 0..<4 {
-            let idx = (0..<r.lhCount).filter { r.quarter($0 / r.heads) == q }
+            let idx = hs.indices.filter { r.quarter(hs[$0] / r.heads) == q }
             out["quarter\(q + 1)"] = Self.share(recent: idx.map { recent[$0] }, sink: idx.map { sink[$0] })
         }
         return out

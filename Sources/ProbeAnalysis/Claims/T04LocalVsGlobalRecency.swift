@@ -20,7 +20,8 @@ public struct WeakerRecencyClaim: Claim {
         let r = x.essay
         let lb = r.localBands[0]
         var fl: [Double] = [], fg: [Double] = [], ul: [Double] = [], ug: [Double] = []
-        for lh in 0..<r.lhCount {
+        let hs = r.reaching()   // v5: the chunk pass's question rows sit no later than the global pass's
+        for lh in hs {
             for (c, gb) in r.bands.enumerated() {
                 let lc = r.local[c].sum(lh, lb.content), gc = r.global.sum(lh, gb.content)
                 guard lc > 0, gc > 0 else { continue }
@@ -29,6 +30,6 @@ public struct WeakerRecencyClaim: Claim {
             }
         }
         return ["value": Self.matchedShare(local: fl, global: fg), "share_unmatched": Self.matchedShare(local: ul, global: ug),
-                "mean_recent_fraction_local": ClaimMath.mean(fl), "mean_recent_fraction_global": ClaimMath.mean(fg)]
+                "mean_recent_fraction_local": ClaimMath.mean(fl), "mean_recent_fraction_global": ClaimMath.mean(fg), "heads_counted": Double(hs.count)]
     }
 }

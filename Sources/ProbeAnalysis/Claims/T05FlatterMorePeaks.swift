@@ -15,13 +15,14 @@ public struct FlatterMorePeaksClaim: Claim {
         let r = x.essay
         let ctx = r.bands.last!.span.upperBound, nctx = r.normalContext
         var higher: [Bool?] = [], more: [Bool?] = []
-        for lh in 0..<r.lhCount {
+        let hs = r.reaching(allPasses: true)   // v5: normal attention's one long chunk outgrows a window first
+        for lh in hs {
             higher.append(ClaimMath.less(r.normalEntropy[lh], r.globalEntropy[lh]))
             let p = ClaimMath.peaks(r.globalLast8.row(lh).prefix(ctx).map(Double.init), k: elevatedRatio)
             let n = ClaimMath.peaks(r.normalLast8.row(lh).prefix(nctx).map(Double.init), k: elevatedRatio)
             more.append(p == n ? nil : p > n)
         }
         let e = ClaimMath.share(higher), m = ClaimMath.share(more)
-        return ["value": min(e, m), "share_higher_entropy": e, "share_more_peaks": m]
+        return ["value": min(e, m), "share_higher_entropy": e, "share_more_peaks": m, "heads_counted": Double(hs.count)]
     }
 }

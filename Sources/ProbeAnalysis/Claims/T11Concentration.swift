@@ -15,8 +15,13 @@ public struct ConcentrationClaim: Claim {
 
     public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
-        let s = ClaimMath.mean(r.smallAbove), m = ClaimMath.mean(r.above), l = ClaimMath.mean(r.normalAbove)
+        // v5: only heads that see every key at every width (a window caps a row's keys, and so
+        // its share above 1/w, at the longest width first).
+        let hs = r.reaching(allPasses: true)
+        func over(_ a: [Double]) -> Double { ClaimMath.mean(hs.compactMap { $0 < a.count ? a[$0] : nil }) }
+        let s = over(r.smallAbove), m = over(r.above), l = over(r.normalAbove)
         return ["value": Self.relativeChange(small: s, large: l), "above_1_over_w_small": s, "above_1_over_w_chunk": m, "above_1_over_w_all": l,
+                "heads_counted": Double(hs.count),
                 "top1pct_mass_small": ClaimMath.mean(r.smallTop1), "top1pct_mass_chunk": ClaimMath.mean(r.top1), "top1pct_mass_all": ClaimMath.mean(r.normalTop1)]
     }
 }
