@@ -122,4 +122,21 @@ final class SlidingWindowCaveatTests: XCTestCase {
         s.width = 522
         XCTAssertFalse(report(s, window: 512, layers: 1).sinkBandUnreachable)   // 12 > 523 - 512
     }
+
+    /// v5 rows record how many heads a statistic counted; the caveat names the claims that left
+    /// heads out, also at a size where only normal attention outgrows the window (T5, T11).
+    func testV5RowsNameTheClaimsThatLeftHeadsOut() {
+        func row(_ counted: [String: Double]) -> ExampleRow {
+            ExampleRow(example: ClaimExample(index: 0, offset: 0, chunks: 2, question: "", passkeyDepth: 0, passkeySeed: 0),
+                       claims: counted.mapValues { ["value": 0.5, "heads_counted": $0] }, arrays: [:], seconds: 0)
+        }
+        var r = ClaimReport(model: "m", settings: ClaimSettings(), outcomes: [], rows: [row(["T3": 72, "T5": 12, "T11": 12])], layers: 18, heads: 4)
+        r.slidingWindow = 512; r.slidingLayers = 15
+        let md = r.markdown(seconds: 1, peakRSS: 1)
+        XCTAssertTrue(md.contains("T5 12, T11 12 of 72 heads per example"), md)
+        XCTAssertFalse(md.contains("T3 72"), "T3 counted every head here")
+        // Every head counted (SmolLM2, or no rows): no v5 sentence.
+        let all = ClaimReport(model: "m", settings: ClaimSettings(), outcomes: [], rows: [row(["T3": 270, "T5": 270])], layers: 30, heads: 9)
+        XCTAssertFalse(all.markdown(seconds: 1, peakRSS: 1).contains("heads_counted"))
+    }
 }

@@ -61,18 +61,25 @@ public struct ClaimReport {
         return settings.bandWidth - 1 <= settings.width + 1 - w
     }
 
-    /// A sentence for "cannot speak to" when the chunks outgrow the model's sliding window.
+    /// A sentence for "cannot speak to" when a sliding window cuts rows off from keys they are read over.
     var windowCaveat: String {
-        guard sinkBandUnreachable, let w = slidingWindow else { return "" }
-        let counted = rows.compactMap { $0.claims["T3"]?["heads_counted"] }.filter(\.isFinite)
-        if !counted.isEmpty {
-            // v5 rows: the statistics leave the windowed heads out, and say how many they kept.
-            return " **Chunks of \(settings.width) tokens outgrow this model's \(w)-position sliding window in \(slidingLayers) of its \(layers) "
-                + "layers: there the question cannot reach any chunk's first \(settings.bandWidth) keys. Under protocol v5 the band and "
-                + "concentration rows (T1-T5, T10, T11) count only the heads that see every key (T3: \(ClaimReport.num(ClaimMath.mean(counted))) "
-                + "of \(layers * heads) heads per example, `heads_counted`); T3's and T10's `value_all_heads` is the v4 statistic over every "
-                + "head, in which each windowed head counts as \"recent beats sink\" by its mask.**"
+        // v5 rows say how many heads each band or concentration statistic counted.
+        let partial = ["T1", "T2", "T3", "T4", "T5", "T10", "T11"].compactMap { id -> String? in
+            let c = rows.compactMap { $0.claims[id]?["heads_counted"] }.filter(\.isFinite)
+            guard !c.isEmpty, ClaimMath.mean(c) < Double(layers * heads) else { return nil }
+            return "\(id) \(ClaimReport.num(ClaimMath.mean(c)))"
         }
+        if !partial.isEmpty {
+            let w = slidingWindow.map { "this model's \($0)-position sliding window" } ?? "a sliding window"
+            return " **Some rows read rows that \(w) cuts off from a chunk's first keys"
+                + (sinkBandUnreachable ? " (at \(settings.width)-token chunks the question cannot reach any chunk's first \(settings.bandWidth) keys in those layers)" : "")
+                + ". Under protocol v5 those statistics count only the heads that see every key: "
+                + partial.joined(separator: ", ") + " of \(layers * heads) heads per example (`heads_counted`; T5 and T11 also read normal "
+                + "attention, one chunk of all the content, which outgrows a window first). T3's and T10's `value_all_heads` is the v4 "
+                + "statistic over every head, in which each windowed head counts as \"recent beats sink\" by its mask.**"
+        }
+        // Rows before v5 counted every head.
+        guard sinkBandUnreachable, let w = slidingWindow else { return "" }
         return " **Chunks of \(settings.width) tokens outgrow this model's \(w)-position sliding window in \(slidingLayers) of its \(layers) "
             + "layers: there the question cannot reach any chunk's first \(settings.bandWidth) keys, so every such head counts as "
             + "\"recent beats sink\" by construction, and the band and concentration rows (T1-T5, T10, T11) mix reachable and "
