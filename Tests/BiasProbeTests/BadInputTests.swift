@@ -63,6 +63,19 @@ final class BadInputTests: XCTestCase {
 
     /// A model without a chat template (the base Gemma 3 270M) has no chat layout: the claims
     /// refuse it rather than write a column labelled "chat" that is the official layout.
+    /// A folder holding a finished claims run is refused before any work, and its files stay as
+    /// they were (seen failing: the run recomputed every example and wrote over them).
+    func testFinishedClaimsRunIsNotWrittenOver() throws {
+        let dir = try CLI.tempDir().appendingPathComponent("done")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let rows = dir.appendingPathComponent("examples.jsonl")
+        try "{\"a finished run\": 1}\n".write(to: rows, atomically: true, encoding: .utf8)
+        try assertOneLineError(["claims", "run", "--quick", "--quiet", "--out-dir", dir.path], contains: "already holds a finished run")
+        try assertOneLineError(["claims", "run", "--quick", "--quiet", "--processes", "2", "--out-dir", dir.path], contains: "already holds a finished run")
+        XCTAssertEqual(try String(contentsOf: rows, encoding: .utf8), "{\"a finished run\": 1}\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["examples.jsonl"], "nothing else written")
+    }
+
     func testChatLayoutNeedsAChatTemplate() throws {
         let gemma = (ProcessInfo.processInfo.environment["BIASPROBE_CACHE"] ?? (NSHomeDirectory() + "/.cache/biasprobe")) + "/gemma-3-270m-q4_k_m.gguf"
         guard FileManager.default.fileExists(atPath: gemma) else { throw XCTSkip("Gemma 3 model missing at \(gemma): run scripts/setup.sh") }

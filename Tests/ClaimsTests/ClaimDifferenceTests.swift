@@ -87,14 +87,16 @@ final class ClaimDifferenceTests: XCTestCase {
         XCTAssertNil(custom.size)
     }
 
-    /// Only a standard run writes into the model's own folder: a `--quick` run once wrote its two
-    /// examples over the committed 40-example results there.
-    func testOnlyTheStandardSizeWritesIntoTheModelFolder() {
+    /// Default folders name the protocol version, layout and size: no two kinds of run share one
+    /// (a `--quick` run once wrote its two examples over the committed 40-example results).
+    func testDefaultFoldersSeparateVersionsLayoutsAndSizes() {
         let base = "outputs/claims/smollm2"
-        XCTAssertEqual(ClaimSize.standard.folder(model: base), base)
-        XCTAssertEqual(ClaimSize.window.folder(model: base), base + "-window")
-        XCTAssertEqual(ClaimSize.quick.folder(model: base), base + "-quick")
-        XCTAssertEqual(Set(ClaimSize.allCases.map { $0.folder(model: base) }).count, ClaimSize.allCases.count)
+        XCTAssertEqual(ClaimSize.standard.folder(model: base, layout: .official, protocolVersion: "5"), base + "-v5-official")
+        XCTAssertEqual(ClaimSize.window.folder(model: base, layout: .official, protocolVersion: "5"), base + "-v5-official-window")
+        XCTAssertEqual(ClaimSize.quick.folder(model: base, layout: .chat, protocolVersion: "5"), base + "-v5-chat-quick")
+        let all = ClaimSize.allCases.flatMap { s in ClaimPromptLayout.allCases.flatMap { l in ["4", "5"].map { s.folder(model: base, layout: l, protocolVersion: $0) } } }
+        XCTAssertEqual(Set(all).count, all.count)
+        XCTAssertFalse(all.contains(base), "never the v1 folder itself")
     }
 }
 

@@ -31,7 +31,8 @@ struct ClaimsRun: ParsableCommand {
     @Option(help: ArgumentHelp("Run size (docs/claims-protocol.md): standard (256-token chunks, n 40, both models on equal terms), window (768-token chunks, n 20: chunks exceed Gemma 3's 512-token sliding window) or quick.", valueName: "standard|window|quick"))
     var size: ClaimSize = .standard
     @Option(help: "Seed of the examples and the bootstrap.") var seed: UInt64 = 2025
-    @Option(help: "Folder for claims.md, claims.json, examples.jsonl and figures (default outputs/claims/MODEL; MODEL-window and MODEL-quick for those sizes).") var outDir: String?
+    @Option(help: "Folder for claims.md, claims.json, examples.jsonl and figures (default outputs/claims/MODEL-vPROTOCOL-LAYOUT, with -window or -quick for those sizes). A folder holding a finished run is refused, never written over.") var outDir: String?
+    @Flag(help: "Print the folder this run would write (--out-dir or the default) and exit.") var showFolder = false
     @Flag(help: "Print claims.json's claims on stdout too.") var json = false
     @Flag(help: "No progress lines.") var quiet = false
     @Option(help: ArgumentHelp("Run only part I of N of the examples (balanced by estimated cost); merge with 'biasprobe claims merge'. Default: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT when set.", valueName: "I/N"))
@@ -64,10 +65,16 @@ struct ClaimsRun: ParsableCommand {
 
     /// Window and quick runs get folders of their own (MODEL-window, MODEL-quick), so neither
     /// ever replaces the standard run's files.
-    var dir: String { outDir ?? runSize.folder(model: Self.defaultFolder(modelPath: modelOptions.modelPath)) }
+    var dir: String { outDir ?? runSize.folder(model: Self.defaultFolder(modelPath: modelOptions.modelPath), layout: promptLayout) }
 
     func run() throws {
         let t0 = Date()
+        if showFolder { print(dir); return }
+        // A finished run is a user's result: running again would recompute it all and replace it.
+        let finished = dir + "/examples.jsonl"
+        if FileManager.default.fileExists(atPath: finished) {
+            throw CLIError("claims run: \(finished) already holds a finished run; choose another --out-dir (or move that folder away) to run again")
+        }
         if processes > 1 && self.shard == nil && ProcessInfo.processInfo.environment["SLURM_ARRAY_TASK_ID"] == nil {
             try runInProcesses(t0: t0)
             return

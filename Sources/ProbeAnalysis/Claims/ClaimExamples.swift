@@ -174,13 +174,15 @@ public enum ClaimSize: String, Codable, Sendable, CaseIterable {
         }
     }
 
-    /// The default results folder of a run of this size, given the model's folder: only a
-    /// standard run writes into MODEL itself, so a window or quick run never replaces its files.
-    public func folder(model base: String) -> String {
+    /// The default results folder of a run: MODEL-vPROTOCOL-LAYOUT, then -window or -quick for
+    /// those sizes. Runs of other protocol versions, layouts or sizes never share a folder (a
+    /// `--quick` run once wrote its two examples over committed 40-example results).
+    public func folder(model base: String, layout: ClaimPromptLayout, protocolVersion: String = ClaimProtocol.version) -> String {
+        let stem = base + "-v" + protocolVersion + "-" + layout.rawValue
         switch self {
-        case .standard: return base
-        case .window: return base + "-window"
-        case .quick: return base + "-quick"
+        case .standard: return stem
+        case .window: return stem + "-window"
+        case .quick: return stem + "-quick"
         }
     }
 }
