@@ -71,12 +71,13 @@ public struct ClaimReport {
         }
         if !partial.isEmpty {
             let w = slidingWindow.map { "this model's \($0)-position sliding window" } ?? "a sliding window"
-            return " **Some rows read rows that \(w) cuts off from a chunk's first keys"
+            let allHeads = partial.contains { $0.hasPrefix("T3 ") || $0.hasPrefix("T10 ") }
+                ? " T3's and T10's `value_all_heads` is the v4 statistic over every head, in which each windowed head counts as \"recent beats sink\" by its mask." : ""
+            return " **Some statistics read query rows that \(w) cuts off from a chunk's first keys"
                 + (sinkBandUnreachable ? " (at \(settings.width)-token chunks the question cannot reach any chunk's first \(settings.bandWidth) keys in those layers)" : "")
-                + ". Under protocol v5 those statistics count only the heads that see every key: "
+                + ". Under protocol v5 they count only the heads that see every key: "
                 + partial.joined(separator: ", ") + " of \(layers * heads) heads per example (`heads_counted`; T5 and T11 also read normal "
-                + "attention, one chunk of all the content, which outgrows a window first). T3's and T10's `value_all_heads` is the v4 "
-                + "statistic over every head, in which each windowed head counts as \"recent beats sink\" by its mask.**"
+                + "attention, one chunk of all the content, which outgrows a window first)." + allHeads + "**"
         }
         // Rows before v5 counted every head.
         guard sinkBandUnreachable, let w = slidingWindow else { return "" }
