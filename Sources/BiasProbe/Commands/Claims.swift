@@ -20,7 +20,7 @@ struct ClaimsRun: ParsableCommand {
         Student-t interval of the mean (BCa beside it), one-sided tests with a minimum effect per \
         claim, equivalence tests for "no change" claims, Holm's correction (raw and adjusted \
         verdicts), manipulation checks, and the protocol's sha256 in every output. Writes claims.md, claims.json, examples.jsonl and figures to --out-dir \
-        (default outputs/claims/MODEL; MODEL-window and MODEL-quick for those sizes). With --shard I/N (or inside a Slurm job array) only part \
+        (default outputs/claims/MODEL-vPROTOCOL-LAYOUT, -window or -quick added for those sizes; a folder holding a finished run is refused). With --shard I/N (or inside a Slurm job array) only part \
         I of N of the examples runs, into examples.part-I-of-N.jsonl; 'biasprobe claims merge \
         DIR/examples.jsonl' then writes what an unsharded run writes.
         """)
@@ -63,8 +63,8 @@ struct ClaimsRun: ParsableCommand {
     /// The size this run has: `--quick` is `--size quick`.
     var runSize: ClaimSize { quick ? .quick : size }
 
-    /// Window and quick runs get folders of their own (MODEL-window, MODEL-quick), so neither
-    /// ever replaces the standard run's files.
+    /// Every protocol version, layout and size gets a folder of its own (ClaimSize.folder), so none
+    /// ever replaces another's files.
     var dir: String { outDir ?? runSize.folder(model: Self.defaultFolder(modelPath: modelOptions.modelPath), layout: promptLayout) }
 
     func run() throws {
