@@ -24,12 +24,12 @@ public enum ClaimComparison {
             let rows = text.split(separator: "\n").compactMap { try? ClaimSession.parse(String($0)) }
             if !rows.isEmpty { runs.append((d.folder, s, rows)) }
         }
-        var md = ""
+        var md = "", unpaired: [String] = []
         for i in runs.indices { for j in runs.indices where j > i {
             let a = runs[i], b = runs[j]
             let head = "\n## Paired difference: \(a.folder) − \(b.folder)\n\n"
             if let why = ClaimDifference.incompatibility(a.settings, b.settings) {
-                md += head + "Not paired: \(why).\n"
+                unpaired.append("\(a.folder) − \(b.folder) (\(why))")
                 continue
             }
             md += head + "Example i of one run is example i of the other (same seed and sizes: same chunk counts, questions, "
@@ -38,6 +38,8 @@ public enum ClaimComparison {
                 + ClaimDifference.markdown(aName: a.folder, bName: b.folder,
                                            rows: ClaimDifference.rows(ClaimCatalog.all, a: a.rows, b: b.rows, seed: a.settings.seed))
         } }
+        // One line for the pairs that draw different configurations, not a section each.
+        if !unpaired.isEmpty { md += "\n## Not paired\n\n" + unpaired.joined(separator: "; ") + ".\n" }
         return md
     }
 
