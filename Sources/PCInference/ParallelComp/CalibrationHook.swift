@@ -72,11 +72,13 @@ final class CalibrationHook: AttentionHook {
             return
         }
         for rule in active {
-            var selection = policy(rule).select(input())
+            // Per rule: an earlier rule of this layer may have evicted some candidates.
+            let inp = input()
+            var selection = policy(rule).select(inp)
             if settings.calibrationControl != .none {
                 selection = CalibrationControlDraw(control: settings.calibrationControl,
                                                    seed: settings.calibrationControlSeed, layer: layer, passEndKey: passEndKey)
-                    .replacing(selection, input: input())
+                    .replacing(selection, input: inp)
             }
             apply(selection, layer: layer, cache: cache)
         }

@@ -92,7 +92,6 @@ public enum LabRunner {
         return (Double(all) / Double(L * H), Double(any) / Double(L * H))
     }
 
-
     /// The kvpress setting: the one causal context prefilled once, each point's compression,
     /// question and answer over it (`runLabPoints`). `points[0]` should be `off`: the evidence
     /// mass lost is measured against it.

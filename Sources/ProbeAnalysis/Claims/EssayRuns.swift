@@ -218,11 +218,10 @@ public struct EssayRunner {
         func calibrated<O: AttentionObserver>(_ rules: [CalibrationRule], _ makeObserver: () -> O) throws
             -> (rule: (ParallelCompPipeline.Result, O), control: (ParallelCompPipeline.Result, O)) {
             var cfg = e.base; cfg.calibration = rules
-            let ro = makeObserver()
-            let rule = try run(cfg, chunks: e.chunks, q: e.q, observers: [ro])
-            let co = makeObserver()
-            let control = try run(PasskeyRunner.controlled(cfg, seed: e.ex.passkeySeed, replaying: rule), chunks: e.chunks, q: e.q, observers: [co])
-            return ((rule, ro), (control, co))
+            return try PasskeyRunner.withControl(cfg, seed: e.ex.passkeySeed, counts: { $0.0.calibrationCounts }) { c in
+                let o = makeObserver()
+                return (try run(c, chunks: e.chunks, q: e.q, observers: [o]), o)
+            }
         }
         func rowStats() -> RowStatsObserver { RowStatsObserver(stage: .global, rows: .queryAll, layers: L, heads: H, chunks: C) }
         for deepRun in [false, true] {

@@ -63,10 +63,8 @@ public struct FewShotRunner {
             out.counts = r.calibrationCounts
             return out
         }
-        /// A rule's run and then its matched control, which replays the rule run's counts.
         func withControl(_ c: ParallelCompConfig) throws -> (rule: FewShotRuns.Outcome, control: FewShotRuns.Outcome) {
-            let rule = try outcome(c)
-            return (rule, try outcome(PasskeyRunner.controlled(c, seed: ex.passkeySeed, replaying: rule.counts)))
+            try PasskeyRunner.withControl(c, seed: ex.passkeySeed, counts: \.counts, outcome)
         }
         var r = FewShotRuns()
         r.labels = firsts.count

@@ -62,8 +62,12 @@ public struct PasskeyRunner {
     public static func controlled(_ c: ParallelCompConfig, seed: UInt64, replaying counts: CalibrationCounts) -> ParallelCompConfig {
         var c = c; c.calibrationControl = .random; c.calibrationControlSeed = seed ^ 0xC0_7701; c.calibrationControlCounts = counts; return c
     }
-    public static func controlled(_ c: ParallelCompConfig, seed: UInt64, replaying rule: ParallelCompPipeline.Result) -> ParallelCompConfig {
-        controlled(c, seed: seed, replaying: rule.calibrationCounts)
+    /// A rule's run and then its matched control, which replays the rule run's counts (`counts`
+    /// reads them from whatever `run` returns).
+    public static func withControl<O>(_ c: ParallelCompConfig, seed: UInt64, counts: (O) -> CalibrationCounts,
+                                      _ run: (ParallelCompConfig) throws -> O) rethrows -> (rule: O, control: O) {
+        let rule = try run(c)
+        return (rule, try run(controlled(c, seed: seed, replaying: counts(rule))))
     }
 
     /// The paper's lambda per chunk: 0.1 on its ~3,600-token chunks.
@@ -91,10 +95,8 @@ public struct PasskeyRunner {
             out.counts = o.calibrationCounts
             return out
         }
-        /// A rule's run and then its matched control, which replays the rule run's counts.
         func withControl(_ c: ParallelCompConfig) throws -> (rule: PasskeyRuns.Outcome, control: PasskeyRuns.Outcome) {
-            let rule = try outcome(c)
-            return (rule, try outcome(Self.controlled(c, seed: ex.passkeySeed, replaying: rule.counts)))
+            try Self.withControl(c, seed: ex.passkeySeed, counts: \.counts, outcome)
         }
         func evicting(_ band: CalibrationRule.Band, _ layers: ClosedRange<Int>) -> ParallelCompConfig {
             var c = base; c.calibration = [CalibrationRule(band: band, layers: layers, stage: .chunk)]; return c

@@ -25,11 +25,11 @@ public struct RecencyOverSinkClaim: Claim {
     public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         let hs = r.reaching()   // v5: heads whose question rows see both bands
-        let recent = Self.sums(r.global, r.bands, hs) { [$0.tail] }
-        let sink = Self.sums(r.global, r.bands, hs) { [$0.cachedHead] }
-        var out: [String: Double] = ["value": Self.share(recent: recent, sink: sink), "heads_counted": Double(hs.count)]
         let all = Array(0..<r.lhCount)
-        out["value_all_heads"] = Self.share(recent: Self.sums(r.global, r.bands, all) { [$0.tail] }, sink: Self.sums(r.global, r.bands, all) { [$0.cachedHead] })
+        let recentAll = Self.sums(r.global, r.bands, all) { [$0.tail] }, sinkAll = Self.sums(r.global, r.bands, all) { [$0.cachedHead] }
+        let recent = hs.map { recentAll[$0] }, sink = hs.map { sinkAll[$0] }
+        var out: [String: Double] = ["value": Self.share(recent: recent, sink: sink), "heads_counted": Double(hs.count),
+                                     "value_all_heads": Self.share(recent: recentAll, sink: sinkAll)]
         out["share_content_only"] = Self.share(recent: recent, sink: Self.sums(r.global, r.bands, hs) { [$0.contentSink] })
         // The template as its own band exists only where chunks carry one.
         out["share_recent_gt_template"] = r.bands.allSatisfy { $0.template.isEmpty } ? .nan

@@ -22,17 +22,13 @@ public struct OutlierMapClaim: Claim {
     public static func counts(_ t: KeyTable, lhCount: Int, above lambda: Float) -> [Double] {
         (0..<lhCount).map { lh in Double(t.row(lh).filter { $0 > lambda }.count) }
     }
-    /// ... over the listed (layer, head) only (v5: the heads that see every key).
-    public static func counts(_ t: KeyTable, heads: [Int], above lambda: Float) -> [Double] {
-        heads.map { lh in Double(t.row(lh).filter { $0 > lambda }.count) }
-    }
 
     public func measure(_ x: ExampleRuns) -> [String: Double]? {
         let r = x.essay
         let c1 = Self.counts(r.globalLast, lhCount: r.lhCount, above: 0.1), c3 = Self.counts(r.globalLast, lhCount: r.lhCount, above: 0.3)
         // v5: a windowed head's row spreads over fewer keys, so its outliers are partly its mask.
         let hs = r.reaching()
-        var out: [String: Double] = ["value": Self.topQuarterShare(Self.counts(r.globalLast, heads: hs, above: 0.1)), "heads_counted": Double(hs.count),
+        var out: [String: Double] = ["value": Self.topQuarterShare(hs.map { c1[$0] }), "heads_counted": Double(hs.count),
                                      "value_all_heads": Self.topQuarterShare(c1), "outliers_per_head_lambda_0.1": ClaimMath.mean(c1),
                                      "outliers_per_head_lambda_0.3": ClaimMath.mean(c3)]
         for q in 0..<4 { out["outliers_per_head_quarter\(q + 1)"] = ClaimMath.mean(r.layersOf(quarter: q).flatMap { l in (0..<r.heads).map { c1[l * r.heads + $0] } }) }
