@@ -38,6 +38,8 @@ usage: scripts/peer-bench.sh [options]
   --prompt N          prompt tokens for prefill, llama-bench -p (default 512)
   --gen N             generated tokens for decode, llama-bench -n (default 128)
   --depth N           tokens already in the cache when decode starts, llama-bench -d (default 0)
+  --decode-path P     biasprobe decode arithmetic: float (its default), int8 (llama.cpp's: 8-bit
+                      activation rows) or all (both rows, each against llama.cpp's decode)
   --json              one JSON object on stdout instead of the table
   --build-only        fetch and build llama-bench, then stop
 environment: BIASPROBE_BIN (biasprobe binary; default .build/release/biasprobe, built if missing),
@@ -45,7 +47,7 @@ environment: BIASPROBE_BIN (biasprobe binary; default .build/release/biasprobe, 
 EOF
 }
 
-MODEL="smollm2" THREADS="2 1" ROUNDS=3 REPEATS=3 PROMPT=512 GEN=128 DEPTH=0 JSON=0 BUILD_ONLY=0
+MODEL="smollm2" THREADS="2 1" ROUNDS=3 REPEATS=3 PROMPT=512 GEN=128 DEPTH=0 JSON=0 BUILD_ONLY=0 DECODE_PATH=float
 posint() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, got '$2'"; }
 while (($#)); do
     case "$1" in
@@ -56,6 +58,7 @@ while (($#)); do
         --prompt) posint "$1" "${2:-}"; PROMPT="$2"; shift 2 ;;
         --gen) posint "$1" "${2:-}"; GEN="$2"; shift 2 ;;
         --depth) [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--depth must be a non-negative integer, got '${2:-}'"; DEPTH="$2"; shift 2 ;;
+        --decode-path) case "${2:-}" in float|int8|all) DECODE_PATH="$2" ;; *) die "--decode-path must be float, int8 or all, got '${2:-}'" ;; esac; shift 2 ;;
         --json) JSON=1; shift ;;
         --build-only) BUILD_ONLY=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -165,14 +168,18 @@ PYEOF
 run_biasprobe() { # threads round
     "$BP" bench prefill --model "$MODEL_FILE" --threads "$1" --tokens "$PROMPT" --repeats "$REPEATS" --json >"$RAW.bp" 2>"$RAW.err" \
         || { cat "$RAW.err" >&2; die "biasprobe bench prefill failed"; }
-    "$BP" bench decode --model "$MODEL_FILE" --threads "$1" --prompt "$BP_DECODE_PROMPT" --tokens "$GEN" --repeats "$REPEATS" --json >>"$RAW.bp" 2>"$RAW.err" \
-        || { cat "$RAW.err" >&2; die "biasprobe bench decode failed"; }
+    local p
+    for p in $([ "$DECODE_PATH" = all ] && echo "float int8" || echo "$DECODE_PATH"); do
+        "$BP" bench decode --model "$MODEL_FILE" --threads "$1" --prompt "$BP_DECODE_PROMPT" --tokens "$GEN" --repeats "$REPEATS" --path "$p" --json >>"$RAW.bp" 2>"$RAW.err" \
+            || { cat "$RAW.err" >&2; die "biasprobe bench decode failed"; }
+    done
     "$PY" - "$RAW.bp" "$1" "$2" >>"$RAW" <<'PYEOF'
 import json, sys
 path, threads, rnd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for line in open(path):
     r = json.loads(line)
-    test = "decode" if "path" in r else "prefill"
+    # The float path (biasprobe's default) is "decode"; another path is its own row.
+    test = ("decode" if r["path"] == "float" else "decode-" + r["path"]) if "path" in r else "prefill"
     print(json.dumps({"engine": "biasprobe", "test": test, "threads": threads, "round": rnd, "best": r["tokens_per_second"]}))
 PYEOF
 }
@@ -195,7 +202,7 @@ if [ -n "${BIASPROBE_BIN:-}" ]; then BP_COMMIT="unknown (BIASPROBE_BIN)"
 else BP_COMMIT="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"; fi
 export PB_MODEL="$(basename "$MODEL_FILE")" PB_CPU="$CPU_NAME" PB_AVX2="$(has_flag avx2)" PB_AVX512F="$(has_flag avx512f)"
 export PB_AMX="$(has_flag amx_tile)" PB_COMMIT="$BP_COMMIT" PB_BIN="$BP" PB_PROMPT="$PROMPT" PB_GEN="$GEN" PB_DEPTH="$DEPTH"
-export PB_ROUNDS="$ROUNDS" PB_REPEATS="$REPEATS" PB_LOAD_BEFORE="$LOAD_BEFORE" PB_LOAD_AFTER="$LOAD_AFTER"
+export PB_DECODE_PATH="$DECODE_PATH" PB_ROUNDS="$ROUNDS" PB_REPEATS="$REPEATS" PB_LOAD_BEFORE="$LOAD_BEFORE" PB_LOAD_AFTER="$LOAD_AFTER"
 "$PY" - "$RAW" "$JSON" <<'PYEOF'
 import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -205,13 +212,15 @@ meta = {"model": e["PB_MODEL"], "cpu": e["PB_CPU"], "avx2": e["PB_AVX2"] == "yes
         "amx": e["PB_AMX"] == "yes", "llama_cpp": next((r["build"] for r in rows if r["engine"] == "llama.cpp"), "?"),
         "biasprobe_commit": e["PB_COMMIT"], "biasprobe_bin": e["PB_BIN"],
         "prompt": int(e["PB_PROMPT"]), "gen": int(e["PB_GEN"]), "depth": int(e["PB_DEPTH"]), "rounds": int(e["PB_ROUNDS"]),
-        "repeats": int(e["PB_REPEATS"]), "load_before": e["PB_LOAD_BEFORE"], "load_after": e["PB_LOAD_AFTER"]}
+        "repeats": int(e["PB_REPEATS"]), "decode_path": e["PB_DECODE_PATH"], "load_before": e["PB_LOAD_BEFORE"], "load_after": e["PB_LOAD_AFTER"]}
 def stats(xs): return {"mean": sum(xs) / len(xs), "min": min(xs), "max": max(xs), "values": xs}
 table = []
 for t in dict.fromkeys(r["threads"] for r in rows):
-    for test in ("prefill", "decode"):
-        pick = lambda e: [r["best"] for r in rows if r["engine"] == e and r["threads"] == t and r["test"] == test]
-        l, b = stats(pick("llama.cpp")), stats(pick("biasprobe"))
+    for test in dict.fromkeys(r["test"] for r in rows if r["engine"] == "biasprobe"):
+        # llama.cpp has one decode; every biasprobe decode path is set against it.
+        peer = "decode" if test.startswith("decode") else test
+        pick = lambda e, name: [r["best"] for r in rows if r["engine"] == e and r["threads"] == t and r["test"] == name]
+        l, b = stats(pick("llama.cpp", peer)), stats(pick("biasprobe", test))
         # Ratio per round (each round ran both engines minutes apart), then their range.
         per_round = [bb / ll for ll, bb in zip(l["values"], b["values"])]
         table.append({"threads": t, "test": test, "llama_cpp": l, "biasprobe": b, "ratio_of_means": b["mean"] / l["mean"],
@@ -224,7 +233,8 @@ flags = ", ".join(f for f in ("avx2", "avx512f", "amx") if meta[f]) or "no avx2"
 print(f"model {meta['model']}   CPU {meta['cpu']} ({flags})")
 print(f"llama.cpp {meta['llama_cpp']}   biasprobe {meta['biasprobe_bin']} (commit {meta['biasprobe_commit']})")
 print(f"{meta['rounds']} rounds, llama-bench and biasprobe alternating; best of {meta['repeats']} repetitions per process; mean (min-max) of the rounds")
-test_name = {"prefill": f"pp{meta['prompt']}", "decode": f"tg{meta['gen']}" + (f" @ d{meta['depth']}" if meta["depth"] else "")}
+tg = f"tg{meta['gen']}" + (f" @ d{meta['depth']}" if meta["depth"] else "")
+test_name = {"prefill": f"pp{meta['prompt']}", "decode": tg, "decode-int8": tg + " int8", "decode-sgemm": tg + " sgemm"}
 print(f"{'threads':>7}  {'test':<12} {'llama.cpp tok/s':>22}  {'biasprobe tok/s':>22}  {'ratio':>5}  per round")
 for r in table:
     cell = lambda s: f"{s['mean']:7.1f} ({s['min']:.1f}-{s['max']:.1f})"
