@@ -61,8 +61,12 @@ struct BenchPrefill: ParsableCommand {
     func run() throws {
         let (model, tok, _) = try modelOptions.load()
         let c = model.config
-        let gemm = SgemmProbe.measure(m: 1024, n: c.feedForwardLength, k: c.embeddingLength, threads: model.threads)
-        if !json { print(String(format: "BLAS %@, %d threads: sgemm [1024x%d]x[%dx%d] %.1f GFLOP/s", BLAS.coreName, model.threads, c.embeddingLength, c.embeddingLength, c.feedForwardLength, gemm)) }
+        // The sgemm rate of a shared or frequency-scaling host drifts by +-10 % within minutes, so
+        // it is probed again after each prompt length and each length is set against the mean of
+        // the probes on either side of it (both printed).
+        let probe = { SgemmProbe.measure(m: 1024, n: c.feedForwardLength, k: c.embeddingLength, threads: model.threads) }
+        var gemm = probe()
+        if !json { print(String(format: "BLAS %@, %d threads: sgemm [1024x%d]x[%dx%d] %.1f GFLOP/s (probed again after each length)", BLAS.coreName, model.threads, c.embeddingLength, c.embeddingLength, c.feedForwardLength, gemm)) }
         let runs = tokens.values.map(\.tokens).flatMap { T in Array(repeating: T, count: T >= 8192 ? min(repeats, 2) : repeats) }
         Log.info("plan: prefill \(tokens.values.map { String($0.tokens) }.joined(separator: ", ")) tokens, \(repeats) repetitions each (2 at 8,192 and more); about \(Plan.duration(Plan.seconds(c, passes: runs, rate: gemm)))")
         for T in tokens.values.map(\.tokens) {
@@ -72,11 +76,13 @@ struct BenchPrefill: ParsableCommand {
             }
             let flops = FlopCount.prefill(c, tokens: T)
             let gf = flops / secs / 1e9
+            let after = probe(), rate = (gemm + after) / 2
             if json {
-                try JSONOut.emit(PrefillBenchRow(tokens: T, seconds: secs, tokensPerSecond: Double(T) / secs, gflops: gf, sgemmGFLOPS: gemm,
-                                                 shareOfSgemm: gf / gemm, blasKernel: BLAS.coreName, threads: model.threads))
+                try JSONOut.emit(PrefillBenchRow(tokens: T, seconds: secs, tokensPerSecond: Double(T) / secs, gflops: gf, sgemmGFLOPS: rate,
+                                                 sgemmGFLOPSProbes: [gemm, after], shareOfSgemm: gf / rate, blasKernel: BLAS.coreName, threads: model.threads))
             }
-            else { print(String(format: "%6d tokens: %7.3f s  %8.0f tok/s  %6.1f GFLOP/s  = %3.0f%% of sgemm", T, secs, Double(T) / secs, gf, 100 * gf / gemm)) }
+            else { print(String(format: "%6d tokens: %7.3f s  %8.0f tok/s  %6.1f GFLOP/s  = %3.0f%% of sgemm (%.1f-%.1f GFLOP/s before-after)", T, secs, Double(T) / secs, gf, 100 * gf / rate, gemm, after)) }
+            gemm = after
         }
     }
 }
@@ -151,10 +157,12 @@ struct BenchAttention: ParsableCommand {
 
 /// `bench prefill --json`: one line per prompt length.
 struct PrefillBenchRow: Encodable {
-    var tokens: Int, seconds: Double, tokensPerSecond: Double, gflops: Double, sgemmGFLOPS: Double, shareOfSgemm: Double
+    /// sgemmGFLOPS is the mean of the probes just before and just after this length.
+    var tokens: Int, seconds: Double, tokensPerSecond: Double, gflops: Double, sgemmGFLOPS: Double, sgemmGFLOPSProbes: [Double], shareOfSgemm: Double
     var blasKernel: String, threads: Int
     enum CodingKeys: String, CodingKey {
-        case tokens, seconds, tokensPerSecond = "tokens_per_second", gflops, sgemmGFLOPS = "sgemm_gflops", shareOfSgemm = "share_of_sgemm"
+        case tokens, seconds, tokensPerSecond = "tokens_per_second", gflops, sgemmGFLOPS = "sgemm_gflops", sgemmGFLOPSProbes = "sgemm_gflops_probes"
+        case shareOfSgemm = "share_of_sgemm"
         case blasKernel = "blas_kernel", threads
     }
 }
