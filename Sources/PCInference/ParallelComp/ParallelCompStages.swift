@@ -254,57 +254,83 @@ extension ParallelCompPipeline {
     /// One chunk pass's outcome for one chunk.
     struct ScoredChunk { let id: Int; let nll: Double; let held: HeldChunk; let calibration: ChunkCalibration? }
 
+    /// The packed input of one chunk pass: each chunk's context and question (positions restarting
+    /// at 0), its attention segment, and the rows whose logits score it.
+    private struct ChunkPassInput {
+        var tokens: [Int] = [], positions: [Int] = [], segs: [AttentionLayout.Segment] = [], logitRows: [Int] = []
+        /// Per chunk of the group: its first token in the pass, and its first row among logitRows.
+        var starts: [Int] = [], hiddenStarts: [Int] = []
+    }
+
+    private func chunkPassInput(_ group: [Int], _ st: RunState, progress: ((Event) -> Void)?) -> ChunkPassInput {
+        var p = ChunkPassInput()
+        for j in group {
+            let ctx = st.chunks[j].tokens, q = st.question(ofChunk: j), m = q.count
+            let start = p.tokens.count
+            p.starts.append(start)
+            p.hiddenStarts.append(p.logitRows.count)
+            p.tokens += ctx + q                                 // BOS ctx BOS q (section 1.5)
+            p.positions += Array(0..<(ctx.count + m))           // positions restart at 0
+            p.segs.append(.init(rows: start..<(start + ctx.count + m), keyStart: start))
+            // Rows whose next-token logits score the chunk: the question's, or every row.
+            p.logitRows += config.ranking == .chunk ? Array(start..<(start + ctx.count + m - 1))
+                                                    : Array((start + ctx.count - 1)..<(start + ctx.count + m - 1))
+            progress?(.chunkStarted(index: j, total: st.chunks.count, tokens: ctx.count + m))
+        }
+        return p
+    }
+
+    /// What watches a single-chunk pass: the observation scope, SnapKV's and the lab's key
+    /// scores, the lab's query moments or shared signals, and the chunk-stage calibration hook
+    /// (which also sets the cache's alignment and mask rows). A batched pass has none of them.
+    private struct ChunkPassWatchers {
+        var scoreObs: KeyScoreObserver?, massObs: KeyScoreObserver?
+        var moments: QueryMoments?
+        var shared: ContextSignals?
+        var hook: CalibrationHook?
+        var scope: ObservationScope?
+    }
+
+    private func chunkPassWatchers(chunk first: Int, _ st: RunState, cache: KVCache) -> ChunkPassWatchers {
+        let c = model.config, H = c.headCount
+        var w = ChunkPassWatchers()
+        let cLen = st.chunks[first].contextLength, m = st.question(ofChunk: first).count
+        w.scope = ObservationScope(stage: .local, chunkSpans: [0..<cLen], chunkIDs: [st.chunks[first].id], queryKeyStart: cLen,
+                                   queryRowStart: cLen, queryRowCount: m, firstRowKey: 0)
+        if let snap = config.compression, snap.stage == .chunk {
+            w.scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.window, layers: c.layerCount, heads: H)
+        }
+        if let fan = st.fanout {
+            w.shared = contextSignals(fan.map(\.lab), questionRows: m, candidates: st.firstCandidate(st.chunks[first])..<cLen)
+        } else if let lab = config.evictionLab {
+            (w.scoreObs, w.massObs) = labObservers(lab, questionRows: m)
+            w.moments = labMoments(lab, rows: st.firstCandidate(st.chunks[first])..<cLen)
+        }
+        let rules = config.calibrationRules(at: .chunk)
+        if !rules.isEmpty {
+            w.hook = CalibrationHook(rules: rules, settings: config, kernel: model.kernel,
+                                     candidates: st.firstCandidate(st.chunks[first])..<cLen, passEndKey: cLen + m,
+                                     duringPass: config.evictionAlignment == .bottomRight, layers: c.layerCount, heads: H,
+                                     passKey: CalibrationPass.chunk(st.chunks[first].id))
+            cache.alignment = config.evictionAlignment
+            cache.maskRowStart = config.chunkCalibrationRows == .all ? 0 : cLen
+        }
+        return w
+    }
+
     /// Prefill a group of chunks (one pass; several only in the batched throughput mode, which
     /// runs without observers or hooks), with chunk-stage calibration inside the pass, then score
     /// each chunk and apply SnapKV to what it stores.
     private func prefillChunks(_ group: [Int], _ st: RunState, observers: [AttentionObserver], progress: ((Event) -> Void)?) throws -> [ScoredChunk] {
         let c = model.config, H = c.headCount
         let batched = group.count > 1
-        var tokens: [Int] = [], positions: [Int] = [], segs: [AttentionLayout.Segment] = [], logitRows: [Int] = []
-        var starts: [Int] = [], hiddenStarts: [Int] = []
-        for j in group {
-            let ctx = st.chunks[j].tokens, q = st.question(ofChunk: j), m = q.count
-            let start = tokens.count
-            starts.append(start)
-            hiddenStarts.append(logitRows.count)
-            tokens += ctx + q                                   // BOS ctx BOS q (section 1.5)
-            positions += Array(0..<(ctx.count + m))             // positions restart at 0
-            segs.append(.init(rows: start..<(start + ctx.count + m), keyStart: start))
-            // Rows whose next-token logits score the chunk: the question's, or every row.
-            logitRows += config.ranking == .chunk ? Array(start..<(start + ctx.count + m - 1))
-                                                  : Array((start + ctx.count - 1)..<(start + ctx.count + m - 1))
-            progress?(.chunkStarted(index: j, total: st.chunks.count, tokens: ctx.count + m))
-        }
+        let input = chunkPassInput(group, st, progress: progress)
+        let (tokens, positions, segs, logitRows, starts, hiddenStarts) =
+            (input.tokens, input.positions, input.segs, input.logitRows, input.starts, input.hiddenStarts)
         let cache = model.makeCache()
-        var scoreObs: KeyScoreObserver?, massObs: KeyScoreObserver?
-        var moments: QueryMoments?
-        var shared: ContextSignals?
-        var hook: CalibrationHook?
-        var scope: ObservationScope?
         let first = group[0]
-        if !batched {
-            let cLen = st.chunks[first].contextLength, m = st.question(ofChunk: first).count
-            scope = ObservationScope(stage: .local, chunkSpans: [0..<cLen], chunkIDs: [st.chunks[first].id], queryKeyStart: cLen,
-                                     queryRowStart: cLen, queryRowCount: m, firstRowKey: 0)
-            if let snap = config.compression, snap.stage == .chunk {
-                scoreObs = KeyScoreObserver(stage: .local, lastRows: snap.window, layers: c.layerCount, heads: H)
-            }
-            if let fan = st.fanout {
-                shared = contextSignals(fan.map(\.lab), questionRows: m, candidates: st.firstCandidate(st.chunks[first])..<cLen)
-            } else if let lab = config.evictionLab {
-                (scoreObs, massObs) = labObservers(lab, questionRows: m)
-                moments = labMoments(lab, rows: st.firstCandidate(st.chunks[first])..<cLen)
-            }
-            let rules = config.calibrationRules(at: .chunk)
-            if !rules.isEmpty {
-                hook = CalibrationHook(rules: rules, settings: config, kernel: model.kernel,
-                                       candidates: st.firstCandidate(st.chunks[first])..<cLen, passEndKey: cLen + m,
-                                       duringPass: config.evictionAlignment == .bottomRight, layers: c.layerCount, heads: H,
-                                       passKey: CalibrationPass.chunk(st.chunks[first].id))
-                cache.alignment = config.evictionAlignment
-                cache.maskRowStart = config.chunkCalibrationRows == .all ? 0 : cLen
-            }
-        }
+        let w = batched ? ChunkPassWatchers() : chunkPassWatchers(chunk: first, st, cache: cache)
+        let (scoreObs, massObs, moments, shared, hook, scope) = (w.scoreObs, w.massObs, w.moments, w.shared, w.hook, w.scope)
         let hidden = try model.forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: AttentionLayout(segments: segs),
                                              hiddenRows: logitRows,
                                              observers: batched ? [] : observers + [scoreObs, massObs].compactMap { $0 } + (shared?.watching ?? []),
