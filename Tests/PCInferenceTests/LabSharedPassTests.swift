@@ -19,6 +19,7 @@ final class LabSharedPassTests: XCTestCase {
     func assertSameOutcome(_ t: ParallelCompPipeline.Result, _ a: ParallelCompPipeline.Result, _ what: String,
                            file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(t.answerIDs, a.answerIDs, what, file: file, line: line)
+        XCTAssertEqual(t.decodeTop20, a.decodeTop20, what, file: file, line: line)   // the side-by-side decode's every step
         XCTAssertEqual(t.top20IDs, a.top20IDs, what, file: file, line: line)
         XCTAssertEqual(t.top20Logits.map(\.bitPattern), a.top20Logits.map(\.bitPattern), what, file: file, line: line)
         XCTAssertEqual(t.answerNLL?.bitPattern, a.answerNLL?.bitPattern, what, file: file, line: line)

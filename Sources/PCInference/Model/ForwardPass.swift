@@ -40,14 +40,26 @@ final class PassScratch {
 /// from the pass's last rows before any row of that layer attends, and each block does exactly
 /// the arithmetic it would do on its own.
 struct ForwardPass {
+    /// Where a run of the pass's rows keeps its keys: its cache, the block its new keys go to
+    /// (from `blockStart`), the key index of its first row, and which keys each row sees.
+    struct Target {
+        let cache: KVCache
+        let block: KVBlock
+        /// The pass's rows this target holds.
+        let rows: Range<Int>
+        let blockStart: Int, firstKey: Int
+        /// Rows numbered from `rows.lowerBound`.
+        let layout: AttentionLayout
+    }
+
     let model: LlamaModel
     let s: PassScratch
     let lin: LinearRunner
-    let cache: KVCache
-    /// The KV block the pass writes its keys into, from row `blockStart`.
-    let block: KVBlock
-    let blockStart: Int, firstKey: Int
-    let layout: AttentionLayout
+    /// One target for a pass over one cache; one per row when a decode step serves several
+    /// sequences at once (`LlamaModel.decodeRows`).
+    let targets: [Target]
+    /// The first target's first key (passes over one cache: the pass's first key).
+    var firstKey: Int { targets[0].firstKey }
     /// Row blocks of at most `tokenBlock` rows; query rows start a block of their own (observers
     /// class a block as context or query rows).
     let blocks: [Range<Int>]
@@ -100,15 +112,26 @@ struct ForwardPass {
         let (cosT, sinT) = c.attentionWindow(layer: l) != nil ? localRopeTables?[bi] ?? ropeTables[bi] : ropeTables[bi]
         model.rope.apply(qb, rows: n, heads: c.headCount, cos: cosT, sin: sinT)
         model.rope.apply(k, rows: n, heads: c.kvHeadCount, cos: cosT, sin: sinT)
-        block.write(layer: l, at: blockStart + b.lowerBound, k: k, v: v, rows: n)
+        for t in targets {
+            let lo = max(b.lowerBound, t.rows.lowerBound), hi = min(b.upperBound, t.rows.upperBound)
+            guard lo < hi else { continue }
+            let off = (lo - b.lowerBound) * c.kvDim
+            t.block.write(layer: l, at: t.blockStart + lo - t.rows.lowerBound, k: k + off, v: v + off, rows: hi - lo)
+        }
     }
 
     /// Block b of layer l: att [n, H*d] over the cache (observers watch here); x += att Wo^T
     /// (Gemma 3: x += rmsnorm(att Wo^T) * post_attention_norm).
     func attention(layer l: Int, block b: Range<Int>) {
         let n = b.count, D = c.embeddingLength, w = model.weights.blocks[l], xb = s.x.p + b.lowerBound * D
-        model.kernel.run(layer: l, q: s.q.p + b.lowerBound * c.qDim, rows: n, cache: cache, layout: subLayout(b),
-                         firstRowKey: firstKey + b.lowerBound, out: s.att.p, observers: observers, scope: scope)
+        for t in targets {
+            let lo = max(b.lowerBound, t.rows.lowerBound), hi = min(b.upperBound, t.rows.upperBound)
+            guard lo < hi else { continue }
+            let own = (lo - t.rows.lowerBound)..<(hi - t.rows.lowerBound)
+            model.kernel.run(layer: l, q: s.q.p + lo * c.qDim, rows: hi - lo, cache: t.cache, layout: Self.subLayout(t.layout, own),
+                             firstRowKey: t.firstKey + own.lowerBound, out: s.att.p + (lo - b.lowerBound) * c.qDim,
+                             observers: observers, scope: scope)
+        }
         if let pn = w.post_attention_norm {
             lin.run(s.att.p, rows: n, [(w.attn_output, s.h.p)])
             Gemma3Layers.postNormAdd(s.h.p, rows: n, n: D, weight: pn, eps: c.rmsEps, into: xb)
@@ -149,8 +172,8 @@ struct ForwardPass {
         return out
     }
 
-    /// The pass's layout re-based to one row block.
-    func subLayout(_ b: Range<Int>) -> AttentionLayout {
+    /// A layout re-based to one row block.
+    static func subLayout(_ layout: AttentionLayout, _ b: Range<Int>) -> AttentionLayout {
         AttentionLayout(segments: layout.segments.compactMap { seg in
             let lo = max(seg.rows.lowerBound, b.lowerBound), hi = min(seg.rows.upperBound, b.upperBound)
             return lo < hi ? .init(rows: (lo - b.lowerBound)..<(hi - b.lowerBound), keyStart: seg.keyStart) : nil

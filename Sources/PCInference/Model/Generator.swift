@@ -70,25 +70,49 @@ extension Float {
 }
 
 /// The token-by-token loop every generator shares (the pipeline's decode stage, `Generator`,
-/// the decode benchmark): sample from the last logits, keep the token, stop at a stop token,
-/// at `maxTokens` or when `onToken` says so, otherwise run the token through the model at the
-/// next position (`next`, which owns the cache, observers and any per-step eviction).
-public enum DecodeLoop {
-    /// `banStopsFirst`: no stop token may be the first (the official `min_length`, section 1.9).
-    /// `onToken` sees every token, stop tokens included, before the stop check.
+/// the decode benchmark, and the lab's points decoding side by side): sample from the last
+/// logits, keep the token, stop at a stop token, at `maxTokens` or when `onToken` says so,
+/// otherwise run the token through the model at the next position.
+public struct DecodeLoop {
+    public let maxTokens: Int
+    public let stopTokens: Set<Int>
+    /// No stop token may be the first (the official `min_length`, section 1.9).
+    public let banStopsFirst: Bool
+    /// Every token taken so far, a final stop token included.
+    public private(set) var tokens: [Int] = []
+    /// Where the next token the model runs goes.
+    public private(set) var position: Int
+    public private(set) var finished: Bool
+
+    public init(position: Int, maxTokens: Int, stopTokens: Set<Int>, banStopsFirst: Bool = false) {
+        self.position = position; self.maxTokens = maxTokens; self.stopTokens = stopTokens; self.banStopsFirst = banStopsFirst
+        finished = maxTokens <= 0
+    }
+
+    /// Takes the next token from `logits` (`onToken` sees it before the stop check); returns the
+    /// token and position the model must run next, or nil when the answer is finished.
+    public mutating func take(_ logits: [Float], sampler: inout Sampler, onToken: (Int) -> Bool) -> (token: Int, position: Int)? {
+        guard !finished else { return nil }
+        let t = sampler.next(logits[...], banned: banStopsFirst && tokens.isEmpty ? stopTokens : [])
+        tokens.append(t)
+        if !onToken(t) || stopTokens.contains(t) || tokens.count == maxTokens { finished = true; return nil }
+        defer { position += 1 }
+        return (t, position)
+    }
+
+    /// One sequence to the end: `next` runs a token through the model (it owns the cache,
+    /// observers and any per-step eviction) and returns the following logits.
     public static func run(logits first: [Float], position: Int, maxTokens: Int, sampler: inout Sampler, stopTokens: Set<Int>,
                            banStopsFirst: Bool = false, cancelled: () -> Bool = { false }, onToken: (Int) -> Bool = { _ in true },
                            next: (_ token: Int, _ position: Int) throws -> [Float]) throws -> [Int] {
-        var out: [Int] = [], logits = first, pos = position
-        while out.count < maxTokens {
+        var loop = DecodeLoop(position: position, maxTokens: maxTokens, stopTokens: stopTokens, banStopsFirst: banStopsFirst)
+        var logits = first
+        while !loop.finished {
             if cancelled() { throw CancellationError() }
-            let t = sampler.next(logits[...], banned: banStopsFirst && out.isEmpty ? stopTokens : [])
-            out.append(t)
-            if !onToken(t) || stopTokens.contains(t) || out.count == maxTokens { break }
+            guard let (t, pos) = loop.take(logits, sampler: &sampler, onToken: onToken) else { break }
             logits = try next(t, pos)
-            pos += 1
         }
-        return out
+        return loop.tokens
     }
 }
 

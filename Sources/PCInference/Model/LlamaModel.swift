@@ -112,30 +112,84 @@ public final class LlamaModel: @unchecked Sendable {
         let scratch = scratchPool.take(); defer { scratchPool.give(scratch) }
         scratch.prepare(rows: T, block: B, config: c)
         let blocks = ForwardPass.rowBlocks(rows: T, block: B, queryStart: scope.map { $0.queryRowStart - firstKey } ?? 0)
-        let pass = ForwardPass(
-            model: self, s: scratch,
-            lin: LinearRunner(workers: threads, direct: LinearRunner.direct(rows: T, path: decodePath, fewRowsLimit: activeFewRowsLimit),
-                              scratch: scratch.dequant, expanded: expanded),
-            cache: cache, block: block, blockStart: blockStart, firstKey: firstKey, layout: layout, blocks: blocks,
-            ropeTables: blocks.map { rope.tables(positions: positions[$0]) },
-            localRopeTables: localRope.map { lr in blocks.map { lr.tables(positions: positions[$0]) } },
-            observers: active, queryObservers: queryObservers, scope: scope, stageName: stageName)
-
-        pass.embed(tokens)
-        let stop = shouldStop
-        for l in 0..<c.layerCount {
-            if let stop, stop() { throw CancellationError() }
-            for bi in blocks.indices { pass.attentionInputs(layer: l, block: bi) }
+        let target = ForwardPass.Target(cache: cache, block: block, rows: 0..<T, blockStart: blockStart, firstKey: firstKey, layout: layout)
+        let pass = makePass(scratch, targets: [target], positions: positions, blocks: blocks, observers: active,
+                            queryObservers: queryObservers, scope: scope, stageName: stageName)
+        try run(pass, tokens: tokens) { l in
             // Hooks act in order, each seeing what the earlier ones evicted (calibration, then the
             // decode-time eviction's window over the reduced keys, as in the official code).
             for hook in hooks { try hook.beforeAttention(layer: l, q: scratch.q.p, rows: T, cache: cache, layout: layout, firstRowKey: firstKey) }
-            for b in blocks {
+        }
+        return pass.finalNorm(rows: logitRows)
+    }
+
+    /// One decode step for several independent sequences: row i runs `tokens[i]` at
+    /// `positions[i]`, appends its key to `caches[i]` and attends to that cache alone. The linear
+    /// layers and the output projection read each weight block once for all rows (the few-rows
+    /// kernels, which equal the one-row kernels bit for bit), so every row's logits equal those
+    /// of its own one-token `forward` while the weights stream once (`DecodeRowsTests`). When the
+    /// decode path has no few-rows kernel (int8, sgemm) the rows run one by one.
+    /// - Returns: logits [tokens.count, vocab], row-major.
+    public func decodeRows(tokens: [Int], positions: [Int], caches: [KVCache], stageName: String = "decode") throws -> [Float] {
+        let T = tokens.count, limit = max(1, activeFewRowsLimit)
+        guard positions.count == T, caches.count == T else { throw ModelError("\(T) tokens, \(positions.count) positions and \(caches.count) caches") }
+        guard Set(caches.map(ObjectIdentifier.init)).count == T else { throw ModelError("decodeRows needs a distinct cache per row") }
+        if T > limit {
+            var out: [Float] = []
+            for lo in stride(from: 0, to: T, by: limit) {
+                let r = lo..<min(T, lo + limit)
+                out += try decodeRows(tokens: Array(tokens[r]), positions: Array(positions[r]), caches: Array(caches[r]), stageName: stageName)
+            }
+            return out
+        }
+        let rowPath = LinearRunner.direct(rows: T, path: decodePath, fewRowsLimit: limit)
+        guard T > 1, rowPath != nil, rowPath == LinearRunner.direct(rows: 1, path: decodePath, fewRowsLimit: limit) else {
+            return try (0..<T).flatMap { i in try forward(tokens: [tokens[i]], positions: [positions[i]], cache: caches[i], logitRows: [0], stageName: stageName) }
+        }
+        for t in tokens where t < 0 || t >= config.vocabSize { throw ModelError("token id \(t) is outside the vocabulary (0..<\(config.vocabSize))") }
+        let targets = caches.enumerated().map { i, cache -> ForwardPass.Target in
+            let firstKey = cache.count, block = cache.reserve(1), blockStart = block.count
+            cache.commitAppend(1)
+            block.positions[blockStart] = Int32(truncatingIfNeeded: positions[i])
+            return ForwardPass.Target(cache: cache, block: block, rows: i..<(i + 1), blockStart: blockStart, firstKey: firstKey, layout: .causal(rows: 1))
+        }
+        let scratch = scratchPool.take(); defer { scratchPool.give(scratch) }
+        scratch.prepare(rows: T, block: T, config: config)
+        let pass = makePass(scratch, targets: targets, positions: positions, blocks: [0..<T], observers: [], queryObservers: [],
+                            scope: nil, stageName: stageName)
+        try run(pass, tokens: tokens) { _ in }
+        let hidden = pass.finalNorm(rows: Array(0..<T))
+        return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: T, rowPath: rowPath) }
+    }
+
+    private func makePass(_ scratch: PassScratch, targets: [ForwardPass.Target], positions: [Int], blocks: [Range<Int>],
+                          observers: [AttentionObserver], queryObservers: [QueryObserver], scope: ObservationScope?,
+                          stageName: String) -> ForwardPass {
+        ForwardPass(
+            model: self, s: scratch,
+            lin: LinearRunner(workers: threads, direct: LinearRunner.direct(rows: positions.count, path: decodePath, fewRowsLimit: activeFewRowsLimit),
+                              scratch: scratch.dequant, expanded: expanded),
+            targets: targets, blocks: blocks,
+            ropeTables: blocks.map { rope.tables(positions: positions[$0]) },
+            localRopeTables: localRope.map { lr in blocks.map { lr.tables(positions: positions[$0]) } },
+            observers: observers, queryObservers: queryObservers, scope: scope, stageName: stageName)
+    }
+
+    /// The pass's layers: every row block's attention inputs, then `beforeAttention(layer)` (the
+    /// hooks), then every block's attention and feed-forward; cancellable between layers and blocks.
+    private func run(_ pass: ForwardPass, tokens: [Int], beforeAttention: (Int) throws -> Void) throws {
+        pass.embed(tokens)
+        let stop = shouldStop
+        for l in 0..<config.layerCount {
+            if let stop, stop() { throw CancellationError() }
+            for bi in pass.blocks.indices { pass.attentionInputs(layer: l, block: bi) }
+            try beforeAttention(l)
+            for b in pass.blocks {
                 if let stop, stop() { throw CancellationError() }
                 pass.attention(layer: l, block: b)
                 try pass.feedForward(layer: l, block: b)
             }
         }
-        return pass.finalNorm(rows: logitRows)
     }
 
     /// Output projection of normalised hidden rows [rows, D] -> logits [rows, V]. `rowPath` other

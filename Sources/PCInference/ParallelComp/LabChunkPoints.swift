@@ -6,7 +6,8 @@ import Foundation
 /// what each point keeps of the stored caches differs. Each pass is therefore observed for every
 /// signal any point reads, every point evicts from it in turn (its masks, counts and band log set
 /// aside), and then each point combines its masked copies of the kept chunks and reads the
-/// question and answers as `run` with its lab alone would (`LabOnePrefillTests` checks bit for bit).
+/// question as `run` with its lab alone would; the points' answers decode side by side
+/// (`decodeSideBySide`; `LabOnePrefillTests` checks bit for bit).
 extension ParallelCompPipeline {
     /// What one point's policy left of one chunk pass: the cache's masks, the keys evicted per
     /// (layer, head) and the kept keys.
@@ -63,7 +64,7 @@ extension ParallelCompPipeline {
         let st = RunState(pipeline: shared, prep: prep)
         st.fanout = zip(labs, pipelines).map { ($0, RunState(pipeline: $1, prep: prep)) }
         try shared.scoreChunks(st, observers: [], progress: nil, cancelled: cancelled)
-        var out: [Result] = []
+        var ready: [(pipeline: ParallelCompPipeline, state: RunState)] = []
         for (i, pc) in pipelines.enumerated() {
             if cancelled() { throw CancellationError() }
             let pst = st.fanout![i].state
@@ -77,10 +78,12 @@ extension ParallelCompPipeline {
             pst.storedKVPairs = pst.combined.storedPairs(before: pst.combined.count)
             try pc.prefillQuestion(pst, observers: questionObservers?(i) ?? [], progress: nil)
             if let a = scoreAnswer, !a.isEmpty { try pc.scoreExpectedAnswer(a, pst) }
-            try pc.decode(pst, generate: generate, observers: [], progress: nil, cancelled: cancelled)
-            out.append(pst.result(tokenizer))
-            pst.combined = model.makeCache()   // this point's question and answer keys are no longer needed
+            ready.append((pc, pst))
         }
-        return out
+        try Self.decodeSideBySide(ready, generate: generate, cancelled: cancelled)
+        return ready.map { p in
+            defer { p.state.combined = model.makeCache() }   // the point's question and answer keys are no longer needed
+            return p.state.result(tokenizer)
+        }
     }
 }

@@ -123,8 +123,8 @@ extension ParallelCompPipeline {
     /// Every lab point for the price of one context prefill (the ParallelComp setting: one pass per
     /// chunk, `runChunkLabPoints`). In the kvpress setting: the context
     /// is prefilled once with the observers every point's signal needs, and each point then costs
-    /// its selection, the question and the answer over the same cache, reset between points (the
-    /// appended question and answer truncated, every mask cleared). Results equal `run` with each
+    /// its selection, the question and the answer over its own fork of that cache; the points'
+    /// answers decode side by side (`decodeSideBySide`). Results equal `run` with each
     /// lab in turn (`LabOnePrefillTests`). `labs` must all be kvpress-setting labs; the
     /// pipeline's own lab is ignored.
     /// `questionObservers(i)`: observers of point i's question prefill (the lab's accounting of
@@ -144,25 +144,24 @@ extension ParallelCompPipeline {
         let t0 = Date()
         let (cache, signals) = try prefillContext(prep.chunks[0], labs: labs, observers: [])
         let prefillSeconds = Date().timeIntervalSince(t0), cLen = prep.chunks[0].contextLength
-        var out: [Result] = []
+        var ready: [(pipeline: ParallelCompPipeline, state: RunState)] = []
         for (i, lab) in labs.enumerated() {
             if cancelled() { throw CancellationError() }
-            cache.truncate(to: cLen)
-            cache.clearMasks()
             var c = config
             c.evictionLab = lab
             let pc = ParallelCompPipeline(model: model, tokenizer: tokenizer, config: c, format: format)
             try pc.validate(prep)
             let st = RunState(pipeline: pc, prep: prep)
-            pc.compressPrefilled(st, lab: lab, cache: cache, signals: signals)
+            // A fork reads the prefilled keys in place; the point's masks, question and answer are its own.
+            pc.compressPrefilled(st, lab: lab, cache: cache.fork(), signals: signals)
             st.timings["chunk_prefill_s"] = prefillSeconds
             st.storedKVPairs = st.combined.storedPairs(before: st.combined.count)
             try pc.prefillQuestion(st, observers: questionObservers?(i) ?? [], progress: nil)
             if let a = scoreAnswer, !a.isEmpty { try pc.scoreExpectedAnswer(a, st) }
-            try pc.decode(st, generate: generate, observers: [], progress: nil, cancelled: cancelled)
-            out.append(st.result(tokenizer))
+            ready.append((pc, st))
         }
-        return out
+        try Self.decodeSideBySide(ready, generate: generate, cancelled: cancelled)
+        return ready.map { $0.state.result(tokenizer) }
     }
 }
 

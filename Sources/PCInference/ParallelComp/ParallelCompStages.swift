@@ -617,6 +617,9 @@ extension ParallelCompPipeline {
         st.evictedDecodeSteps.append(step)
     }
 
+    /// The tokens that end an answer.
+    var decodeStops: Set<Int> { config.stopTokens == .all ? tokenizer.stopTokenIDs : Set([tokenizer.eosID].compactMap { $0 }) }
+
     /// Greedy (or sampled) decoding over the whole cache; the model's stop tokens are banned at
     /// the first step only, as `min_length` does in the official code (section 1.9).
     func decode(_ st: RunState, generate: Bool, observers: [AttentionObserver], progress: ((Event) -> Void)?, cancelled: () -> Bool) throws {
@@ -624,10 +627,9 @@ extension ParallelCompPipeline {
         defer { st.timings["decode_s"] = Date().timeIntervalSince(t2) }
         guard generate else { return }
         var sampler = Sampler(config.sampling)
-        let stops: Set<Int> = config.stopTokens == .all ? tokenizer.stopTokenIDs : Set([tokenizer.eosID].compactMap { $0 })
         let S = st.spans.last?.upperBound ?? 0
         _ = try DecodeLoop.run(logits: st.logits, position: st.queryPosition + st.m, maxTokens: config.maxNewTokens, sampler: &sampler,
-                               stopTokens: stops, banStopsFirst: true, cancelled: cancelled,
+                               stopTokens: decodeStops, banStopsFirst: true, cancelled: cancelled,
                                onToken: { t in st.answer.append(t); progress?(.token(t)); return true }) { t, pos in
             let key = st.combined.count
             let scope = ObservationScope(stage: .decode, chunkSpans: st.spans, chunkIDs: st.kept, queryKeyStart: S,
