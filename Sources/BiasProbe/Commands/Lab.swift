@@ -179,14 +179,13 @@ enum LabPlan {
         let t0 = Date()
         _ = try? g.generate(prompt: ids, maxTokens: 1, sampling: SamplingSettings(), stopTokens: []) { _ in true }
         let prefill = Date().timeIntervalSince(t0)
-        let t1 = Date()
-        _ = try? g.generate(prompt: Array(ids.prefix(16)), maxTokens: 9, sampling: SamplingSettings(), stopTokens: []) { _ in true }
-        let step = max(0, Date().timeIntervalSince(t1) - prefill * 16 / 256) / 8
+        // The points decode side by side: each answer step is one pass of every point's row.
+        let step = sideBySideStep(model: model, ids: ids, rows: points)
         func pass(_ n: Int) -> Double { prefill * FlopCount.prefill(c, tokens: n) / FlopCount.prefill(c, tokens: 256) }
         let question = 64
         switch setting {
         case .kvpress:
-            return pass(tokens) + Double(points) * (pass(question) + Double(answerTokens) * step * 1.5)
+            return pass(tokens) + Double(points) * pass(question) + Double(answerTokens) * step * 1.5
         case .parallelComp:
             let chunk = chunkTokens ?? min(tokens, c.contextLength / 2)
             let chunks = max(1, (tokens + chunk - 1) / chunk)
@@ -196,8 +195,19 @@ enum LabPlan {
             let attend = 4 * Double(c.headDim * c.headCount * c.layerCount * question * keepChunks * chunk)
             let questionPass = prefill * (FlopCount.prefill(c, tokens: question) + attend) / FlopCount.prefill(c, tokens: 256)
             let passes = oracleChunk && keepChunks <= 1 ? 1 : chunks
-            return Double(passes) * pass(chunk + question) + Double(points) * (questionPass + Double(answerTokens) * step * 1.5)
+            return Double(passes) * pass(chunk + question) + Double(points) * questionPass + Double(answerTokens) * step * 1.5
         }
+    }
+
+    /// One decode step of `rows` sequences side by side (`decodeRows` over forks of a short prompt).
+    static func sideBySideStep(model: LlamaModel, ids: [Int], rows: Int) -> Double {
+        let base = model.makeCache(), n = min(16, ids.count - 1)
+        _ = try? model.forward(tokens: Array(ids.prefix(n)), positions: Array(0..<n), cache: base)
+        let forks = (0..<max(1, rows)).map { _ in base.fork() }, toks = Array(repeating: ids[n], count: forks.count)
+        _ = try? model.decodeRows(tokens: toks, positions: Array(repeating: n, count: forks.count), caches: forks)   // warm
+        let t = Date()
+        _ = try? model.decodeRows(tokens: toks, positions: Array(repeating: n + 1, count: forks.count), caches: forks)
+        return Date().timeIntervalSince(t)
     }
 }
 
