@@ -325,17 +325,14 @@ extension ParallelCompPipeline {
         let c = model.config, H = c.headCount
         let batched = group.count > 1
         let input = chunkPassInput(group, st, progress: progress)
-        let (tokens, positions, segs, logitRows, starts, hiddenStarts) =
-            (input.tokens, input.positions, input.segs, input.logitRows, input.starts, input.hiddenStarts)
         let cache = model.makeCache()
         let first = group[0]
         let w = batched ? ChunkPassWatchers() : chunkPassWatchers(chunk: first, st, cache: cache)
-        let (scoreObs, massObs, moments, shared, hook, scope) = (w.scoreObs, w.massObs, w.moments, w.shared, w.hook, w.scope)
-        let hidden = try model.forwardHidden(tokens: tokens, positions: positions, cache: cache, layout: AttentionLayout(segments: segs),
-                                             hiddenRows: logitRows,
-                                             observers: batched ? [] : observers + [scoreObs, massObs].compactMap { $0 } + (shared?.watching ?? []),
-                                             scope: scope, hooks: hook.map { [$0] } ?? [],
-                                             queryObservers: (moments.map { [$0] } ?? []) + (shared?.queryObservers ?? []),
+        let hidden = try model.forwardHidden(tokens: input.tokens, positions: input.positions, cache: cache,
+                                             layout: AttentionLayout(segments: input.segs), hiddenRows: input.logitRows,
+                                             observers: batched ? [] : observers + [w.scoreObs, w.massObs].compactMap { $0 } + (w.shared?.watching ?? []),
+                                             scope: w.scope, hooks: w.hook.map { [$0] } ?? [],
+                                             queryObservers: (w.moments.map { [$0] } ?? []) + (w.shared?.queryObservers ?? []),
                                              stageName: "chunk \(first) prefill")
         cache.settleEvictions()
         return group.enumerated().map { gi, j in
@@ -344,13 +341,13 @@ extension ParallelCompPipeline {
             // or the whole input's NLL (ranking `chunk`).
             let labels = config.ranking == .chunk ? Array((st.chunks[j].tokens + q).dropFirst()) : q
             let nll = hidden.withUnsafeBufferPointer { hb -> Double in
-                nllOfLabels(hidden: hb.baseAddress! + hiddenStarts[gi] * c.embeddingLength, labels: labels,
+                nllOfLabels(hidden: hb.baseAddress! + input.hiddenStarts[gi] * c.embeddingLength, labels: labels,
                             scoreTokens: config.ranking == .chunk ? 0 : config.scoreTokens)
             }
             var compressed = Array(repeating: 0, count: c.layerCount * H)
             var keptKeys: [[[Int]]]?, labKept: [[[Int]]]?
             let first = st.firstCandidate(st.chunks[j])
-            if let snap = config.compression, let obs = scoreObs {
+            if let snap = config.compression, let obs = w.scoreObs {
                 // SnapKV (section 3.1): each head keeps its best min(C', c) candidates; every other
                 // context key (a later chunk's BOS included) is gone from what the chunk stores.
                 let policy = SnapKVCompression(snap, budget: min(st.snapKVBudget(snap), cLen))
@@ -358,15 +355,15 @@ extension ParallelCompPipeline {
                                       plan: { _ in (policy, 0..<(cLen - first)) },
                                       signal: { l, h in Array(obs.scores(layer: l, head: h)) })
             }
-            if let lab = config.evictionLab, let massObs {
+            if let lab = config.evictionLab, let massObs = w.massObs {
                 labKept = labEvict(lab, cache: cache, chunkID: st.chunks[j].id, cLen: cLen, m: m, first: first, compressed: &compressed,
-                                   scores: scoreObs, moments: moments, mass: massObs, st)
+                                   scores: w.scoreObs, moments: w.moments, mass: massObs, st)
             }
-            let points = shared.map { evictForPoints(st.fanout!, cache: cache, chunkID: st.chunks[j].id, cLen: cLen, m: m, first: first, signals: $0) }
+            let points = w.shared.map { evictForPoints(st.fanout!, cache: cache, chunkID: st.chunks[j].id, cLen: cLen, m: m, first: first, signals: $0) }
             let masks = cache.keepMasks
-            let calibration = hook.map { ChunkCalibration(evictedKeys: $0.evictedKeys, outliers: $0.outliers) }
+            let calibration = w.hook.map { ChunkCalibration(evictedKeys: $0.evictedKeys, outliers: $0.outliers) }
             if let calibration { st.record(calibration, chunk: st.chunks[j].id) }
-            let block = batched ? Self.extract(cache.slices[0].block, start: starts[gi], count: cLen + m) : cache.slices[0].block
+            let block = batched ? Self.extract(cache.slices[0].block, start: input.starts[gi], count: cLen + m) : cache.slices[0].block
             return ScoredChunk(id: j, nll: nll, held: HeldChunk(id: j, score: heapScore(nll: nll, chunk: j, st), block: block, masks: masks,
                                                                  compressed: compressed, snapKept: keptKeys, labKept: labKept, points: points),
                                calibration: calibration)
