@@ -4,19 +4,22 @@ import XCTest
 /// `decodeRows`: one decode step for several sequences, each in its own cache, must give every
 /// row the logits of its own one-token `forward`, bit for bit, on the real quantized models (the
 /// few-rows kernels against the one-row kernels, per-row RoPE, per-row attention, Gemma 3's
-/// sliding-window layers). And `KVCache.fork`: forks of one prefilled context read its keys in
+/// sliding-window layers, and the shared-key attention of rows over the same leading slices,
+/// `AttentionKernel.runSharedRows`). And `KVCache.fork`: forks of one prefilled context read its keys in
 /// place, keep their masks and new keys to themselves, and leave the parent as it was.
 final class DecodeRowsTests: XCTestCase {
     /// Three forks of one prefilled prompt, masked differently and fed prompts of different
     /// lengths, decode four steps side by side; twin forks decode the same tokens one by one.
     func check(_ model: LlamaModel, _ what: String) throws {
         let V = model.config.vocabSize, L = model.config.layerCount
-        let prompt = Array((0..<40).map { 200 + $0 * 7 })
+        // 301 keys: the shared-key path's blocks (256 keys at d = 64, 64 at d = 256) and a tail
+        // that is not a multiple of four.
+        let prompt = Array((0..<301).map { 200 + $0 * 7 })
         let parent = model.makeCache()
         try model.forward(tokens: prompt, positions: Array(0..<prompt.count), cache: parent)
         let firstKey = Array(UnsafeBufferPointer(start: parent.keyRow(layer: 0, kvHead: 0, key: 5), count: model.config.headDim))
         // Per sequence: evicted keys on layer 1, then a question of its own length.
-        let plans: [([Int], [Int])] = [([], [300]), ([3, 4, 5, 9], [301, 302, 303]), (Array(10..<30), [304, 305])]
+        let plans: [([Int], [Int])] = [([], [300]), ([3, 4, 5, 9, 260], [301, 302, 303]), (Array(10..<30), [304, 305])]
         func prepared() throws -> [(cache: KVCache, last: [Float], position: Int)] {
             try plans.map { evict, question in
                 let c = parent.fork()

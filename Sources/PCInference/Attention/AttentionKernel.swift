@@ -15,6 +15,8 @@ public final class AttentionKernel: @unchecked Sendable {
     /// Upper bound on the score block, in floats per worker (64 MB).
     let maxScoreFloats = 16 << 20
     private var scratch: [Scratch]
+    /// Per worker, one scratch per row of a shared-key decode step (`runSharedRows`), grown on demand.
+    var rowScratch: [[Scratch]]
 
     final class Scratch {
         var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1), scoresCap = 1
@@ -39,6 +41,7 @@ public final class AttentionKernel: @unchecked Sendable {
         self.config = config
         self.workers = max(1, workers)
         scratch = (0..<self.workers).map { _ in Scratch() }
+        rowScratch = Array(repeating: [], count: self.workers)
     }
 
     /// Work item: rows of the heads `heads` (indices within group g) against the keys from keyStart

@@ -93,11 +93,12 @@ struct KernelPass: @unchecked Sendable {
 
     /// Calls `body(slice, lo, hi, off)` for each cache slice holding keys the item scores,
     /// [lo, hi) in key indices, `off` the slice's first key index.
-    @inline(__always) func forEachSlice(_ t: Tile, _ body: (KVSlice, Int, Int, Int) -> Void) {
+    /// `fromSlice` skips the slices before it (`SharedKeyRows` has scored them already).
+    @inline(__always) func forEachSlice(_ t: Tile, fromSlice: Int = 0, _ body: (KVSlice, Int, Int, Int) -> Void) {
         var off = 0
-        for sl in slices {
+        for (i, sl) in slices.enumerated() {
             let lo0 = max(off, t.it.keyStart), hi = min(off + sl.count, t.lastKey + 1)
-            body(sl, lo0, hi, off)
+            if i >= fromSlice { body(sl, lo0, hi, off) }
             off += sl.count
             if off > t.lastKey { break }
         }
@@ -106,9 +107,9 @@ struct KernelPass: @unchecked Sendable {
     /// S [M, nK] = Qg K^T * scale, one sgemm per cache slice in range (a decode row, one per head,
     /// uses the plain loop of `cq_attn_scores`: sgemm would mostly pack K). Keys a window skips at
     /// the start of a slice get -inf, as the window mask would give them.
-    func scoreBlock(_ t: Tile, _ s: AttentionKernel.Scratch) {
+    func scoreBlock(_ t: Tile, _ s: AttentionKernel.Scratch, fromSlice: Int = 0) {
         let nK = t.nK, ks = t.it.keyStart
-        forEachSlice(t) { sl, lo0, hi, off in
+        forEachSlice(t, fromSlice: fromSlice) { sl, lo0, hi, off in
             let lo = firstScoredKey(lo0, hi, t)
             if lo > lo0 {
                 for r in 0..<t.M { (s.scores + r * nK + (lo0 - ks)).update(repeating: -.infinity, count: lo - lo0) }
@@ -217,10 +218,11 @@ struct KernelPass: @unchecked Sendable {
     }
 
     /// O [M, d] = P V, accumulated over the slices (decode rows: `cq_attn_pv`).
-    func multiplyValues(_ t: Tile, _ s: AttentionKernel.Scratch) {
+    /// `first`: whether O is still to be started (false when `SharedKeyRows` began it).
+    func multiplyValues(_ t: Tile, _ s: AttentionKernel.Scratch, fromSlice: Int = 0, first start: Bool = true) {
         let nK = t.nK, ks = t.it.keyStart
-        var first = true
-        forEachSlice(t) { sl, lo0, hi, off in
+        var first = start
+        forEachSlice(t, fromSlice: fromSlice) { sl, lo0, hi, off in
             let lo = firstScoredKey(lo0, hi, t)
             guard lo < hi else { return }
             let vp = sl.block.values(layer: layer, head: t.it.g) + (sl.start + lo - off) * d

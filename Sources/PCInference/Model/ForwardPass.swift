@@ -124,7 +124,13 @@ struct ForwardPass {
     /// (Gemma 3: x += rmsnorm(att Wo^T) * post_attention_norm).
     func attention(layer l: Int, block b: Range<Int>) {
         let n = b.count, D = c.embeddingLength, w = model.weights.blocks[l], xb = s.x.p + b.lowerBound * D
-        for t in targets {
+        // A decode step of several sequences: rows over the same leading slices share their reads.
+        let sharedRows = targets.count > 1 && observers.isEmpty && targets.allSatisfy { $0.rows.count == 1 && b.contains($0.rows.lowerBound) }
+            && model.kernel.runSharedRows(layer: l, rows: targets.map { t in
+                AttentionKernel.SharedRow(q: s.q.p + t.rows.lowerBound * c.qDim, out: s.att.p + (t.rows.lowerBound - b.lowerBound) * c.qDim,
+                                          cache: t.cache, firstRowKey: t.firstKey)
+            })
+        for t in targets where !sharedRows {
             let lo = max(b.lowerBound, t.rows.lowerBound), hi = min(b.upperBound, t.rows.upperBound)
             guard lo < hi else { continue }
             let own = (lo - t.rows.lowerBound)..<(hi - t.rows.lowerBound)
