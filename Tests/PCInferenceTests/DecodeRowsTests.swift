@@ -5,61 +5,94 @@ import XCTest
 /// row the logits of its own one-token `forward`, bit for bit, on the real quantized models (the
 /// few-rows kernels against the one-row kernels, per-row RoPE, per-row attention, Gemma 3's
 /// sliding-window layers, and the shared-key attention of rows over the same leading slices,
-/// `AttentionKernel.runSharedRows`). And `KVCache.fork`: forks of one prefilled context read its keys in
-/// place, keep their masks and new keys to themselves, and leave the parent as it was.
+/// `AttentionKernel.runSharedRows`). And `KVCache.fork`: forks of one prefilled context read its
+/// keys in place, keep their masks and new keys to themselves, and leave the parent as it was.
 final class DecodeRowsTests: XCTestCase {
-    /// Three forks of one prefilled prompt, masked differently and fed prompts of different
-    /// lengths, decode four steps side by side; twin forks decode the same tokens one by one.
-    func check(_ model: LlamaModel, _ what: String) throws {
+    func argmax(_ x: [Float]) -> Int { x.indices.max { x[$0] < x[$1] }! }
+
+    func keys(_ c: KVCache, _ model: LlamaModel, key: Int) -> [Float] {
+        Array(UnsafeBufferPointer(start: c.keyRow(layer: 0, kvHead: 0, key: key), count: model.config.headDim))
+    }
+
+    /// A parent of `promptLength` prompt keys and one decoded key (so its last block has room
+    /// left, which its forks must not write into), forked three ways: masked differently, fed
+    /// questions of one length (so the steps line up, as the lab's points do), then four steps
+    /// side by side; twin forks decode the same tokens one by one.
+    func check(_ model: LlamaModel, promptLength: Int, _ what: String) throws {
         let V = model.config.vocabSize, L = model.config.layerCount
-        // 301 keys: the shared-key path's blocks (256 keys at d = 64, 64 at d = 256) and a tail
-        // that is not a multiple of four.
-        let prompt = Array((0..<301).map { 200 + $0 * 7 })
+        let prompt = Array((0..<promptLength).map { 200 + $0 * 7 })
         let parent = model.makeCache()
         try model.forward(tokens: prompt, positions: Array(0..<prompt.count), cache: parent)
-        let firstKey = Array(UnsafeBufferPointer(start: parent.keyRow(layer: 0, kvHead: 0, key: 5), count: model.config.headDim))
-        // Per sequence: evicted keys on layer 1, then a question of its own length.
-        let plans: [([Int], [Int])] = [([], [300]), ([3, 4, 5, 9, 260], [301, 302, 303]), (Array(10..<30), [304, 305])]
-        func prepared() throws -> [(cache: KVCache, last: [Float], position: Int)] {
+        try model.forward(tokens: [999], positions: [prompt.count], cache: parent)   // a 256-row decode block, 1 used
+        let p = parent.count, before = (0..<p).map { keys(parent, model, key: $0) }
+        let plans: [([Int], [Int])] = [([], [300, 310]), ([3, 4, 5, 9, 260], [301, 302]), (Array(10..<30), [304, 305])]
+        func prepared() throws -> [(cache: KVCache, last: [Float])] {
             try plans.map { evict, question in
                 let c = parent.fork()
                 for h in 0..<model.config.headCount { c.evict(layer: min(1, L - 1), head: h, keys: evict) }
-                let p = prompt.count
-                let logits = try model.forward(tokens: question, positions: Array(p..<(p + question.count)), cache: c,
-                                               logitRows: [question.count - 1])
-                return (c, logits, p + question.count)
+                let logits = try model.forward(tokens: question, positions: Array(p..<(p + question.count)), cache: c, logitRows: [question.count - 1])
+                return (c, logits)
             }
         }
         let together = try prepared(), alone = try prepared()
         var tokens = together.map { argmax($0.last) }
-        var positions = together.map(\.position)
+        var positions = Array(repeating: p + 2, count: plans.count)
+        let shared0 = model.kernel.sharedRowLayers
+        var lastRows: [[UInt32]] = []
         for step in 0..<4 {
             let rows = try model.decodeRows(tokens: tokens, positions: positions, caches: together.map(\.cache))
             XCTAssertEqual(rows.count, plans.count * V)
+            lastRows = []
             for i in plans.indices {
                 let one = try model.forward(tokens: [tokens[i]], positions: [positions[i]], cache: alone[i].cache, logitRows: [0])
                 let mine = Array(rows[(i * V)..<((i + 1) * V)])
                 XCTAssertEqual(mine.map(\.bitPattern), one.map(\.bitPattern), "\(what): sequence \(i), step \(step)")
+                lastRows.append(mine.map(\.bitPattern))
                 tokens[i] = argmax(mine)
                 positions[i] += 1
             }
         }
-        // The sequences really differ, and the parent is untouched by its forks.
-        XCTAssertEqual(Set(tokens).count > 1 || Set(together.map { $0.cache.count }).count > 1, true, what)
-        XCTAssertEqual(parent.count, prompt.count, what)
+        // The shared-key attention ran (every layer of every step), and the sequences really differ.
+        XCTAssertEqual(model.kernel.sharedRowLayers - shared0, 4 * L, what)
+        XCTAssertEqual(Set(lastRows).count, plans.count, what)
+        // A fork cut back below the fork point and refilled leaves the parent's keys alone.
+        let f = parent.fork()
+        f.truncate(to: p - 5)
+        try model.forward(tokens: [7, 8, 9, 10, 11, 12, 13], positions: Array((p - 5)..<(p + 2)), cache: f)
+        XCTAssertEqual(parent.count, p, what)
         XCTAssertFalse(parent.hasMasks, what)
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: parent.keyRow(layer: 0, kvHead: 0, key: 5), count: model.config.headDim)), firstKey, what)
-        XCTAssertEqual(together.map { $0.cache.count }, plans.map { prompt.count + $0.1.count + 4 }, what)
+        XCTAssertEqual((0..<p).map { keys(parent, model, key: $0) }, before, what)
+        XCTAssertEqual(together.map { $0.cache.count }, Array(repeating: p + 2 + 4, count: plans.count), what)
     }
 
-    func argmax(_ x: [Float]) -> Int { x.indices.max { x[$0] < x[$1] }! }
-
+    /// SmolLM2: the shared keys span two slices (prompt block, decode block) and the 256-key
+    /// score blocks end in a tail that is not a multiple of four.
     func testSmolLM2RowsEqualOneRowPasses() throws {
-        try check(try Fixtures.model(), "SmolLM2")
+        try check(try Fixtures.model(), promptLength: 301, "SmolLM2")
     }
 
+    /// Gemma 3: past the 512-key window, so the local layers skip shared keys before the window.
     func testGemma3RowsEqualOneRowPasses() throws {
-        try check(try Gemma3Fixtures.model().0, "Gemma 3")
+        try check(try Gemma3Fixtures.model().0, promptLength: 601, "Gemma 3")
+    }
+
+    /// A parent that rewinds after forking and decodes something else, or a fork that does, never
+    /// rewrites a key the other still reads: the tail block they share stays as it was.
+    func testForksAndParentRewindApart() throws {
+        let model = try Fixtures.model()
+        for rewinder in ["parent", "fork"] {
+            let parent = model.makeCache()
+            try model.forward(tokens: Array(200..<210), positions: Array(0..<10), cache: parent)
+            try model.forward(tokens: [300], positions: [10], cache: parent)
+            try model.forward(tokens: [301], positions: [11], cache: parent)   // keys 10, 11 in one decode block
+            let fork = parent.fork()
+            let (moving, still) = rewinder == "parent" ? (parent, fork) : (fork, parent)
+            let kept = keys(still, model, key: 11)
+            moving.truncate(to: 11)
+            try model.forward(tokens: [555], positions: [11], cache: moving)
+            XCTAssertNotEqual(keys(moving, model, key: 11), kept, rewinder)   // a different token's key
+            XCTAssertEqual(keys(still, model, key: 11), kept, "\(rewinder) rewound into the other's key")
+        }
     }
 
     /// One cache given to two rows would have both append to it: refused.

@@ -70,6 +70,7 @@ struct BenchEvictionLab: ParsableCommand {
         let onePrefill = Date().timeIntervalSince(t1)
         let identical = zip(alone, together).allSatisfy {
             $0.answerIDs == $1.answerIDs && $0.top20Logits.map(\.bitPattern) == $1.top20Logits.map(\.bitPattern) && $0.policyKept == $1.policyKept
+                && $0.decodeTop20 == $1.decodeTop20
                 && $0.keptChunkIDs == $1.keptChunkIDs && $0.storedKVPairs == $1.storedKVPairs && $0.policyBands == $1.policyBands
         }
         if json {

@@ -17,6 +17,8 @@ public final class AttentionKernel: @unchecked Sendable {
     private var scratch: [Scratch]
     /// Per worker, one scratch per row of a shared-key decode step (`runSharedRows`), grown on demand.
     var rowScratch: [[Scratch]]
+    /// Layers run through `runSharedRows` so far (tests check that the shared path was taken).
+    public internal(set) var sharedRowLayers = 0
 
     final class Scratch {
         var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1), scoresCap = 1

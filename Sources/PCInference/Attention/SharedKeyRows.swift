@@ -55,6 +55,7 @@ extension AttentionKernel {
         }
         let nWorkers = min(workers, items.count)
         if nWorkers <= 1 { work(0) } else { WorkerPool.run(nWorkers, work) }
+        sharedRowLayers += 1
         return true
     }
 

@@ -68,9 +68,9 @@ public final class KVCache: @unchecked Sendable {
     public var alignment: EvictionAlignment = .bottomRight
     /// Whether any mask holds a 2 (so the kernel need not look when none does).
     public private(set) var hasPendingEvictions = false
-    /// Slices below this index read another cache's blocks (a fork's inheritance): this cache never
-    /// writes into them or shrinks them.
-    private var inheritedSlices = 0
+    /// Slices below this index are shared with a fork or the cache it was forked from: this cache
+    /// never writes into their blocks or shrinks them.
+    private var sharedSlices = 0
     public init(config: ModelConfig) {
         layers = config.layerCount; kvHeads = config.kvHeadCount; headDim = config.headDim; queryHeads = config.headCount
         keepMasks = Array(repeating: Array(repeating: nil, count: config.headCount), count: config.layerCount)
@@ -80,15 +80,18 @@ public final class KVCache: @unchecked Sendable {
         layers = p.layers; kvHeads = p.kvHeads; headDim = p.headDim; queryHeads = p.queryHeads
         slices = p.slices; count = p.count; keepMasks = p.keepMasks
         maskRowStart = p.maskRowStart; alignment = p.alignment; hasPendingEvictions = p.hasPendingEvictions
-        inheritedSlices = p.slices.count
+        sharedSlices = p.slices.count
     }
 
     /// A cache that starts as this one (its keys, values and masks, read in place, not copied) and
     /// then goes its own way: its evictions change only its own masks, and the keys it appends go
     /// to blocks of its own. So one prefilled context serves several forks that compress and
-    /// decode side by side. This cache must not be truncated below the fork point while a fork
-    /// still reads it.
-    public func fork() -> KVCache { KVCache(forking: self) }
+    /// decode side by side. From then on this cache, too, appends to new blocks only, so neither
+    /// side can overwrite keys the other reads.
+    public func fork() -> KVCache {
+        sharedSlices = slices.count
+        return KVCache(forking: self)
+    }
 
     /// Append an existing block's tokens [start, start+count) to the key sequence (no copy).
     public func append(_ block: KVBlock, from start: Int = 0, count n: Int? = nil) {
@@ -127,7 +130,7 @@ public final class KVCache: @unchecked Sendable {
 
     /// Reserve room for `n` more tokens written by forward passes; returns the block they go to.
     public func reserve(_ n: Int) -> KVBlock {
-        if slices.count > inheritedSlices, let last = slices.last, last.start + last.count == last.block.count,
+        if slices.count > sharedSlices, let last = slices.last, last.start + last.count == last.block.count,
            last.block.capacity - last.block.count >= n {
             return last.block
         }
@@ -154,13 +157,13 @@ public final class KVCache: @unchecked Sendable {
         while drop > 0, var last = slices.popLast() {
             let d = min(drop, last.count)
             // Only a slice that ends at its block's end may shrink the block (others share it).
-            let endsBlock = last.start + last.count == last.block.count && slices.count >= inheritedSlices
+            let endsBlock = last.start + last.count == last.block.count && slices.count >= sharedSlices
             last.count -= d; drop -= d
             if endsBlock { last.block.count = last.start + last.count }
             if last.count > 0 { slices.append(last) }
         }
         count = n
-        inheritedSlices = min(inheritedSlices, slices.count)
+        sharedSlices = min(sharedSlices, slices.count)
         for l in 0..<layers { for h in 0..<queryHeads { if let m = keepMasks[l][h], m.count > n { keepMasks[l][h] = Array(m.prefix(n)) } } }
     }
 

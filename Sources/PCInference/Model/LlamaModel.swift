@@ -165,7 +165,9 @@ public final class LlamaModel: @unchecked Sendable {
     private func makePass(_ scratch: PassScratch, targets: [ForwardPass.Target], positions: [Int], blocks: [Range<Int>],
                           observers: [AttentionObserver], queryObservers: [QueryObserver], scope: ObservationScope?,
                           stageName: String) -> ForwardPass {
-        ForwardPass(
+        // Observers watch one cache's keys (its scope, its first key): a pass over several caches has none.
+        precondition(targets.count == 1 || (observers.isEmpty && queryObservers.isEmpty && scope == nil))
+        return ForwardPass(
             model: self, s: scratch,
             lin: LinearRunner(workers: threads, direct: LinearRunner.direct(rows: positions.count, path: decodePath, fewRowsLimit: activeFewRowsLimit),
                               scratch: scratch.dequant, expanded: expanded),

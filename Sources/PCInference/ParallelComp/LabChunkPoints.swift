@@ -7,7 +7,7 @@ import Foundation
 /// signal any point reads, every point evicts from it in turn (its masks, counts and band log set
 /// aside), and then each point combines its masked copies of the kept chunks and reads the
 /// question as `run` with its lab alone would; the points' answers decode side by side
-/// (`decodeSideBySide`; `LabOnePrefillTests` checks bit for bit).
+/// (`decodeSideBySide`; `LabSharedPassTests` checks bit for bit).
 extension ParallelCompPipeline {
     /// What one point's policy left of one chunk pass: the cache's masks, the keys evicted per
     /// (layer, head) and the kept keys.

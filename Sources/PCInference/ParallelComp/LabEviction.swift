@@ -125,7 +125,7 @@ extension ParallelCompPipeline {
     /// is prefilled once with the observers every point's signal needs, and each point then costs
     /// its selection, the question and the answer over its own fork of that cache; the points'
     /// answers decode side by side (`decodeSideBySide`). Results equal `run` with each
-    /// lab in turn (`LabOnePrefillTests`). `labs` must all be kvpress-setting labs; the
+    /// lab in turn (`LabSharedPassTests`). `labs` must all be kvpress-setting labs; the
     /// pipeline's own lab is ignored.
     /// `questionObservers(i)`: observers of point i's question prefill (the lab's accounting of
     /// where the question looks; they never change a number).

@@ -4,7 +4,7 @@ import Foundation
 /// its own combined chunks), and each decode step runs the next token of every unfinished point
 /// in one `decodeRows` pass, so the weights stream once per step instead of once per point.
 /// Each point's tokens, logits and top-20 lists equal its own `decode` bit for bit
-/// (`LabOnePrefillTests`); only the decode wall time is shared (each point's `decode_s` is the
+/// (`LabSharedPassTests`); only the decode wall time is shared (each point's `decode_s` is the
 /// shared time over the number of points).
 extension ParallelCompPipeline {
     /// Whether `decodeSideBySide` may serve these points: no per-step eviction or observer needs
@@ -42,6 +42,7 @@ extension ParallelCompPipeline {
             if cancelled() { throw CancellationError() }
             let logits = try model.decodeRows(tokens: pending.map(\.token), positions: pending.map(\.position),
                                               caches: pending.map { points[$0.point].state.combined })
+            if cancelled() { throw CancellationError() }
             pending = pending.enumerated().compactMap { j, p in
                 let row = Array(logits[(j * V)..<((j + 1) * V)])
                 points[p.point].state.decodeTop20.append(TopLogits(row, count: 20))
