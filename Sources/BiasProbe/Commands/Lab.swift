@@ -179,15 +179,19 @@ enum LabPlan {
         let t0 = Date()
         _ = try? g.generate(prompt: ids, maxTokens: 1, sampling: SamplingSettings(), stopTokens: []) { _ in true }
         let prefill = Date().timeIntervalSince(t0)
-        // The points decode side by side: each answer step is one pass of every point's row.
-        let step = sideBySideStep(model: model, ids: ids, rows: points)
-        func pass(_ n: Int) -> Double { prefill * FlopCount.prefill(c, tokens: n) / FlopCount.prefill(c, tokens: 256) }
         let question = 64
+        // The pipeline's default chunk: the trained context less the answer budget and twice the
+        // question (`defaultChunkTokens`).
+        let chunk = chunkTokens ?? min(tokens, c.contextLength - answerTokens - 2 * (question + 1))
+        // The points decode side by side: each answer step is one pass of every point's row, over
+        // the context the points keep (the kvpress context, or the kept chunks).
+        let kept = setting == .kvpress ? tokens : min(tokens, keepChunks * chunk)
+        let step = sideBySideStep(model: model, ids: ids, rows: points, keys: min(kept, c.contextLength))
+        func pass(_ n: Int) -> Double { prefill * FlopCount.prefill(c, tokens: n) / FlopCount.prefill(c, tokens: 256) }
         switch setting {
         case .kvpress:
             return pass(tokens) + Double(points) * pass(question) + Double(answerTokens) * step * 1.5
         case .parallelComp:
-            let chunk = chunkTokens ?? min(tokens, c.contextLength / 2)
             let chunks = max(1, (tokens + chunk - 1) / chunk)
             // The chunk passes run once for every point; an oracle chunk that fills the keep budget
             // leaves the others unprefilled.
@@ -199,11 +203,18 @@ enum LabPlan {
         }
     }
 
-    /// One decode step of `rows` sequences side by side (`decodeRows` over forks of a short prompt).
-    static func sideBySideStep(model: LlamaModel, ids: [Int], rows: Int) -> Double {
-        let base = model.makeCache(), n = min(16, ids.count - 1)
-        _ = try? model.forward(tokens: Array(ids.prefix(n)), positions: Array(0..<n), cache: base)
-        let forks = (0..<max(1, rows)).map { _ in base.fork() }, toks = Array(repeating: ids[n], count: forks.count)
+    /// One decode step of `rows` sequences side by side (`decodeRows` over forks of one cache of
+    /// `keys` zero keys, as the points' context: attention over it is most of a long-context step).
+    static func sideBySideStep(model: LlamaModel, ids: [Int], rows: Int, keys: Int) -> Double {
+        let c = model.config, n = max(1, keys)
+        let block = KVBlock(layers: c.layerCount, kvHeads: c.kvHeadCount, headDim: c.headDim, capacity: n)
+        let zeros = [Float](repeating: 0, count: n * c.kvDim)
+        zeros.withUnsafeBufferPointer { z in
+            for l in 0..<c.layerCount { block.write(layer: l, at: 0, k: z.baseAddress!, v: z.baseAddress!, rows: n) }
+        }
+        let base = model.makeCache()
+        base.appendWhole(block, count: n)
+        let forks = (0..<max(1, rows)).map { _ in base.fork() }, toks = Array(repeating: ids[0], count: forks.count)
         _ = try? model.decodeRows(tokens: toks, positions: Array(repeating: n, count: forks.count), caches: forks)   // warm
         let t = Date(), steps = 4
         for s in 1...steps { _ = try? model.decodeRows(tokens: toks, positions: Array(repeating: n + s, count: forks.count), caches: forks) }
