@@ -95,7 +95,7 @@ public final class LlamaModel: @unchecked Sendable {
         let c = config, T = tokens.count
         guard T > 0 else { return [] }
         guard positions.count == T else { throw ModelError("\(T) tokens but \(positions.count) positions") }
-        for t in tokens where t < 0 || t >= c.vocabSize { throw ModelError("token id \(t) is outside the vocabulary (0..<\(c.vocabSize))") }
+        try checkTokens(tokens)
         for r in logitRows where r < 0 || r >= T { throw ModelError("logit row \(r) is outside 0..<\(T)") }
         let layout = layout ?? .causal(rows: T)
         guard layout.rowCount == T else { throw ModelError("layout covers \(layout.rowCount) rows, pass has \(T)") }
@@ -146,7 +146,7 @@ public final class LlamaModel: @unchecked Sendable {
         guard T > 1, rowPath != nil, rowPath == LinearRunner.direct(rows: 1, path: decodePath, fewRowsLimit: limit) else {
             return try (0..<T).flatMap { i in try forward(tokens: [tokens[i]], positions: [positions[i]], cache: caches[i], logitRows: [0], stageName: stageName) }
         }
-        for t in tokens where t < 0 || t >= config.vocabSize { throw ModelError("token id \(t) is outside the vocabulary (0..<\(config.vocabSize))") }
+        try checkTokens(tokens)
         let targets = caches.enumerated().map { i, cache -> ForwardPass.Target in
             let firstKey = cache.count, block = cache.reserve(1), blockStart = block.count
             cache.commitAppend(1)
@@ -160,6 +160,10 @@ public final class LlamaModel: @unchecked Sendable {
         try run(pass, tokens: tokens) { _ in }
         let hidden = pass.finalNorm(rows: Array(0..<T))
         return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: T, rowPath: rowPath) }
+    }
+
+    private func checkTokens(_ tokens: [Int]) throws {
+        for t in tokens where t < 0 || t >= config.vocabSize { throw ModelError("token id \(t) is outside the vocabulary (0..<\(config.vocabSize))") }
     }
 
     private func makePass(_ scratch: PassScratch, targets: [ForwardPass.Target], positions: [Int], blocks: [Range<Int>],

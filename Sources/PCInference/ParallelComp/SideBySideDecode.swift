@@ -17,12 +17,8 @@ extension ParallelCompPipeline {
     /// lock-step; points that cannot share steps decode one by one.
     static func decodeSideBySide(_ points: [(pipeline: ParallelCompPipeline, state: RunState)], generate: Bool,
                                  cancelled: () -> Bool) throws {
-        guard generate, !points.isEmpty else {
+        guard generate, !points.isEmpty, decodesSideBySide(points) else {
             for p in points { try p.pipeline.decode(p.state, generate: generate, observers: [], progress: nil, cancelled: cancelled) }
-            return
-        }
-        guard decodesSideBySide(points) else {
-            for p in points { try p.pipeline.decode(p.state, generate: true, observers: [], progress: nil, cancelled: cancelled) }
             return
         }
         let t0 = Date(), model = points[0].pipeline.model, V = model.config.vocabSize
