@@ -205,3 +205,19 @@ void cq_attn_pv(const float *p, int ldp, int g, int n, const float *v, int d, fl
 #endif
     pv_scalar(p, ldp, g, n, v, d, o, accumulate);
 }
+
+void cq_attn_pv_rows(const float *p, int ldp, int m, int n, const float *v, int d, float *o, int ldo, int accumulate) {
+#if CQ_X86
+    if (d % 16 == 0) switch (cq_kernel()) {
+        case CQ_KERNEL_AVX512VNNI: attn_pv_rows_vnni(p, ldp, m, n, v, d, o, ldo, accumulate); return;
+        case CQ_KERNEL_AVX2: attn_pv_rows_avx2(p, ldp, m, n, v, d, o, ldo, accumulate); return;
+        default: break;
+    }
+#endif
+    for (int i = 0; i < m; i++)
+        for (int e = 0; e < d; e++) {
+            float a = accumulate ? o[(size_t)i * ldo + e] : 0;
+            for (int j = 0; j < n; j++) a = fmaf(p[(size_t)i * ldp + j], v[(size_t)j * d + e], a);
+            o[(size_t)i * ldo + e] = a;
+        }
+}

@@ -61,6 +61,9 @@ int cq_matmul_f(uint32_t ggml_type, int n, const void *w, size_t row_bytes, int 
 void cq_attn_scores(const float *q, int g, int d, const float *k, int n, float scale, float *s, int lds);
 /// o[h*d + e] (+)= sum_j p[h*ldp + j] * v[j*d + e] for h < g, e < d.
 void cq_attn_pv(const float *p, int ldp, int g, int n, const float *v, int d, float *o, int accumulate);
+/// Prefill blocks: o[i*ldo + e] (+)= sum_j p[i*ldp + j] * v[j*d + e] for i < m, e < d, each (i, e)
+/// one fused multiply-add chain over j in order (the sums of `cq_attn_pv`'s 64-lane path, bit for bit).
+void cq_attn_pv_rows(const float *p, int ldp, int m, int n, const float *v, int d, float *o, int ldo, int accumulate);
 
 #ifdef __cplusplus
 }

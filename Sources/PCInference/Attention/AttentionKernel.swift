@@ -5,8 +5,9 @@ import Foundation
 /// For each KV head g and block of rows, the query rows of g's whole head group are stacked so
 /// K and V are read once per group (GQA). Scores for the block against the keys it may see are
 /// one sgemm per cache slice, the softmax is exact (row max, exp, sum), observers see the
-/// probabilities, and P·V is again one sgemm per slice (a decode row, one per head, uses the
-/// plain loops of `cq_attn_scores`/`cq_attn_pv` instead: sgemm would spend its time packing). Nothing larger than
+/// probabilities, and P·V reads the probabilities in place (`cq_attn_pv_rows`; sgemm would pack
+/// the whole score block first). A decode row, one per head, uses the plain loops of
+/// `cq_attn_scores`/`cq_attn_pv` instead: sgemm would spend its time packing. Nothing larger than
 /// (group x block rows) x visible keys is ever held, so memory is linear in the context.
 /// `run` cuts the pass into work items (`workItems`); `KernelPass` holds the steps of one item.
 public final class AttentionKernel: @unchecked Sendable {
