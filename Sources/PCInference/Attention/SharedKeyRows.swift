@@ -59,71 +59,87 @@ extension AttentionKernel {
         return true
     }
 
+    /// A shared slice's scored keys: [lo0, hi) in range, scoring from lo (a window may start it later).
+    typealias SharedRange = (sl: KVSlice, lo0: Int, lo: Int, hi: Int, off: Int)
+
     /// One work item (a KV group, or one head of it) for every row: the steps of
     /// `KernelPass.compute`, the shared slices' scores and values taken block by block across rows.
     private func sharedItem(_ rows: [(KernelPass, Item)], firstRowKeys: [Int], sharedSlices: Int, scratch: [Scratch]) {
         let d = config.headDim
         let tiles = rows.indices.map { KernelPass.Tile(rows[$0].1, firstRowKey: firstRowKeys[$0], headDim: d) }
-        for (i, (pass, _)) in rows.enumerated() {
-            let t = tiles[i], s = scratch[i]
-            s.ensure(scores: t.M * t.nK, q: t.M * d, rows: t.M)
-            pass.stackQueries(t, s)
-        }
-        // Each shared slice's scored range, per row; a row that sees it differently (a window)
-        // takes the slice on its own.
-        let keyBlock = max(4, (16_384 / d) & ~3)
-        var ranges: [[(sl: KVSlice, lo0: Int, lo: Int, hi: Int, off: Int)]] = []
-        for (i, (pass, _)) in rows.enumerated() {
-            var mine: [(sl: KVSlice, lo0: Int, lo: Int, hi: Int, off: Int)] = []
-            pass.forEachSlice(tiles[i]) { sl, lo0, hi, off in
-                if mine.count < sharedSlices { mine.append((sl, lo0, pass.firstScoredKey(lo0, hi, tiles[i]), hi, off)) }
+        // Each shared slice's scored range, per row; rows that see a slice differently (a window)
+        // take the item on their own.
+        let ranges = rows.indices.map { i -> [SharedRange] in
+            var mine: [SharedRange] = []
+            rows[i].0.forEachSlice(tiles[i]) { sl, lo0, hi, off in
+                if mine.count < sharedSlices { mine.append((sl, lo0, rows[i].0.firstScoredKey(lo0, hi, tiles[i]), hi, off)) }
             }
-            ranges.append(mine)
+            return mine
         }
         let together = ranges.allSatisfy { $0.count == sharedSlices } && (0..<sharedSlices).allSatisfy { j in
             ranges.allSatisfy { $0[j].lo0 == ranges[0][j].lo0 && $0[j].lo == ranges[0][j].lo && $0[j].hi == ranges[0][j].hi }
         }
         guard together else {
-            for (i, (pass, _)) in rows.enumerated() {
-                pass.scoreBlock(tiles[i], scratch[i]); pass.maskAndSoftmax(tiles[i], scratch[i])
-                pass.multiplyValues(tiles[i], scratch[i]); pass.writeOutput(tiles[i], scratch[i])
-            }
+            for (i, (pass, item)) in rows.enumerated() { pass.compute(item, scratch: scratch[i], worker: 0) }
             return
         }
-        let g = rows[0].1.g, layer = rows[0].0.layer, scale = rows[0].0.scale
-        for r in ranges[0] {
+        for (i, (pass, _)) in rows.enumerated() {
+            scratch[i].ensure(scores: tiles[i].M * tiles[i].nK, q: tiles[i].M * d, rows: tiles[i].M)
+            pass.stackQueries(tiles[i], scratch[i])
+        }
+        let g = rows[0].1.g, layer = rows[0].0.layer
+        scoreShared(ranges[0], tiles: tiles, scratch: scratch, layer: layer, group: g, scale: rows[0].0.scale)
+        for (i, (pass, _)) in rows.enumerated() {
+            pass.scoreBlock(tiles[i], scratch[i], fromSlice: sharedSlices)
+            pass.maskAndSoftmax(tiles[i], scratch[i])
+        }
+        let begun = multiplyShared(ranges[0], tiles: tiles, scratch: scratch, layer: layer, group: g)
+        for (i, (pass, _)) in rows.enumerated() {
+            pass.multiplyValues(tiles[i], scratch[i], fromSlice: sharedSlices, first: !begun)
+            pass.writeOutput(tiles[i], scratch[i])
+        }
+    }
+
+    /// Keys per block of the shared slices: 16 KB of keys (a multiple of four, see above).
+    private var sharedKeyBlock: Int { max(4, (16_384 / config.headDim) & ~3) }
+
+    /// Every row's scores over the shared slices, one key block at a time across the rows; keys a
+    /// window skips at a slice's start get -inf, as `scoreBlock` gives them.
+    private func scoreShared(_ ranges: [SharedRange], tiles: [KernelPass.Tile], scratch: [Scratch], layer: Int, group g: Int,
+                             scale: Float) {
+        let d = config.headDim
+        for r in ranges {
             for (i, t) in tiles.enumerated() where r.lo > r.lo0 {
                 for m in 0..<t.M { (scratch[i].scores + m * t.nK + (r.lo0 - t.it.keyStart)).update(repeating: -.infinity, count: r.lo - r.lo0) }
             }
             guard r.lo < r.hi else { continue }
             let kp = r.sl.block.keys(layer: layer, head: g) + (r.sl.start + r.lo - r.off) * d
-            for j0 in stride(from: r.lo, to: r.hi, by: keyBlock) {
-                let j1 = min(j0 + keyBlock, r.hi)
+            for j0 in stride(from: r.lo, to: r.hi, by: sharedKeyBlock) {
+                let j1 = min(j0 + sharedKeyBlock, r.hi)
                 for (i, t) in tiles.enumerated() {
                     cq_attn_scores(scratch[i].q, Int32(t.M), Int32(d), kp + (j0 - r.lo) * d, Int32(j1 - j0), scale,
                                    scratch[i].scores + (j0 - t.it.keyStart), Int32(t.nK))
                 }
             }
         }
-        for (i, (pass, _)) in rows.enumerated() {
-            pass.scoreBlock(tiles[i], scratch[i], fromSlice: sharedSlices)
-            pass.maskAndSoftmax(tiles[i], scratch[i])
-        }
-        var first = true
-        for r in ranges[0] where r.lo < r.hi {
+    }
+
+    /// Every row's O over the shared slices' values, block by block across the rows. Returns
+    /// whether O was begun (false when no shared key is visible).
+    private func multiplyShared(_ ranges: [SharedRange], tiles: [KernelPass.Tile], scratch: [Scratch], layer: Int, group g: Int) -> Bool {
+        let d = config.headDim
+        var begun = false
+        for r in ranges where r.lo < r.hi {
             let vp = r.sl.block.values(layer: layer, head: g) + (r.sl.start + r.lo - r.off) * d
-            for j0 in stride(from: r.lo, to: r.hi, by: keyBlock) {
-                let j1 = min(j0 + keyBlock, r.hi)
+            for j0 in stride(from: r.lo, to: r.hi, by: sharedKeyBlock) {
+                let j1 = min(j0 + sharedKeyBlock, r.hi)
                 for (i, t) in tiles.enumerated() {
                     cq_attn_pv(scratch[i].scores + (j0 - t.it.keyStart), Int32(t.nK), Int32(t.M), Int32(j1 - j0), vp + (j0 - r.lo) * d,
-                               Int32(d), scratch[i].o, first ? 0 : 1)
+                               Int32(d), scratch[i].o, begun ? 1 : 0)
                 }
-                first = false
+                begun = true
             }
         }
-        for (i, (pass, _)) in rows.enumerated() {
-            pass.multiplyValues(tiles[i], scratch[i], fromSlice: sharedSlices, first: first)
-            pass.writeOutput(tiles[i], scratch[i])
-        }
+        return begun
     }
 }
