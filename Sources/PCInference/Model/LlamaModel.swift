@@ -100,11 +100,8 @@ public final class LlamaModel: @unchecked Sendable {
         let layout = layout ?? .causal(rows: T)
         guard layout.rowCount == T else { throw ModelError("layout covers \(layout.rowCount) rows, pass has \(T)") }
 
-        let firstKey = cache.count
-        let block = cache.reserve(T)
-        let blockStart = block.count
-        cache.commitAppend(T)   // the kernel reads keys only up to each row's own, layer by layer
-        for i in 0..<T { block.positions[blockStart + i] = Int32(truncatingIfNeeded: positions[i]) }
+        let target = appendTarget(cache, positions: positions[...], rows: 0..<T, layout: layout)
+        let firstKey = target.firstKey
         let active = scope.map { s in observers.filter { $0.begin(scope: s, workers: kernel.workers) } } ?? []
         defer { active.forEach { $0.end() } }
 
@@ -112,7 +109,6 @@ public final class LlamaModel: @unchecked Sendable {
         let scratch = scratchPool.take(); defer { scratchPool.give(scratch) }
         scratch.prepare(rows: T, block: B, config: c)
         let blocks = ForwardPass.rowBlocks(rows: T, block: B, queryStart: scope.map { $0.queryRowStart - firstKey } ?? 0)
-        let target = ForwardPass.Target(cache: cache, block: block, rows: 0..<T, blockStart: blockStart, firstKey: firstKey, layout: layout)
         let pass = makePass(scratch, targets: [target], positions: positions, blocks: blocks, observers: active,
                             queryObservers: queryObservers, scope: scope, stageName: stageName)
         try run(pass, tokens: tokens) { l in
@@ -147,12 +143,7 @@ public final class LlamaModel: @unchecked Sendable {
             return try (0..<T).flatMap { i in try forward(tokens: [tokens[i]], positions: [positions[i]], cache: caches[i], logitRows: [0], stageName: stageName) }
         }
         try checkTokens(tokens)
-        let targets = caches.enumerated().map { i, cache -> ForwardPass.Target in
-            let firstKey = cache.count, block = cache.reserve(1), blockStart = block.count
-            cache.commitAppend(1)
-            block.positions[blockStart] = Int32(truncatingIfNeeded: positions[i])
-            return ForwardPass.Target(cache: cache, block: block, rows: i..<(i + 1), blockStart: blockStart, firstKey: firstKey, layout: .causal(rows: 1))
-        }
+        let targets = caches.indices.map { i in appendTarget(caches[i], positions: positions[i...i], rows: i..<(i + 1), layout: .causal(rows: 1)) }
         let scratch = scratchPool.take(); defer { scratchPool.give(scratch) }
         scratch.prepare(rows: T, block: T, config: config)
         let pass = makePass(scratch, targets: targets, positions: positions, blocks: [0..<T], observers: [], queryObservers: [],
@@ -160,6 +151,16 @@ public final class LlamaModel: @unchecked Sendable {
         try run(pass, tokens: tokens) { _ in }
         let hidden = pass.finalNorm(rows: Array(0..<T))
         return hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: T, rowPath: rowPath) }
+    }
+
+    /// Makes room for the keys of pass rows `rows` at the end of `cache` and records their RoPE
+    /// positions; the keys count as present from here on (the kernel reads keys only up to each
+    /// row's own, layer by layer).
+    private func appendTarget(_ cache: KVCache, positions: ArraySlice<Int>, rows: Range<Int>, layout: AttentionLayout) -> ForwardPass.Target {
+        let firstKey = cache.count, block = cache.reserve(rows.count), blockStart = block.count
+        cache.commitAppend(rows.count)
+        for (i, p) in positions.enumerated() { block.positions[blockStart + i] = Int32(truncatingIfNeeded: p) }
+        return ForwardPass.Target(cache: cache, block: block, rows: rows, blockStart: blockStart, firstKey: firstKey, layout: layout)
     }
 
     private func checkTokens(_ tokens: [Int]) throws {
