@@ -10,15 +10,29 @@
 source "$(dirname "$0")/_common.sh"
 LAB=outputs/07_eviction_lab
 TASKS_RUN=niah_single_2,niah_multikey_1,niah_multivalue,ruler_vt
-KV_EXAMPLES=50 PC_EXAMPLES=20
+KV_EXAMPLES="${KV_EXAMPLES:-50}" PC_EXAMPLES="${PC_EXAMPLES:-20}"
 
-# count FILE...: the rows (examples) in the given parts.
-count() { cat "$@" 2>/dev/null | grep -c . || true; }
+# count FILE...: the examples in the given parts: distinct (task, example) among the complete
+# JSON lines (a shard still writing may leave half a line at the end).
+count() {
+    python3 - "$@" <<'PY'
+import json, sys
+seen = set()
+for f in sys.argv[1:]:
+    try: lines = open(f).read().splitlines()
+    except OSError: continue
+    for l in lines:
+        try: r = json.loads(l)
+        except ValueError: continue
+        seen.add((r.get("task"), r.get("example")))
+print(len(seen))
+PY
+}
 # model_section TAG NAME DIR: one model's section, saying which rows are still missing.
 model_section() {
     local tag="$1" name="$2" dir="$3" files=() kv pc file link
     kv=$(count "$dir"/kvpress.part-*.jsonl) pc=$(count "$dir"/parallelcomp.part-*.jsonl)
-    file=$(BIASPROBE_MODEL="$tag" "$BP" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"])')
+    file=$(BIASPROBE_MODEL="$tag" "$BP" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"])') || return 1
     local kv_want=$((4 * KV_EXAMPLES)) pc_want=$((4 * PC_EXAMPLES))
     echo "## $name (kvpress setting $kv of $kv_want examples, ParallelComp setting $pc of $pc_want)"
     echo
@@ -36,8 +50,9 @@ model_section() {
     for f in "$dir"/kvpress.part-*.jsonl "$dir"/parallelcomp.part-*.jsonl; do [ -s "$f" ] && files+=("$f"); done
     [ ${#files[@]} -gt 0 ] || return 0
     # The lab report's own headings move one level down under the model's.
-    "$BP" lab report "${files[@]}" --export "$dir/kvpress-layout" --model "$tag" | sed 's/^\(#\{1,\}\) /#\1 /'
-    echo
+    local out
+    out=$("$BP" lab report "${files[@]}" --export "$dir/kvpress-layout" --model "$tag") || return 1
+    printf '%s\n\n' "$out" | sed 's/^\(#\{1,\}\) /#\1 /'
 }
 
 body() {
@@ -51,8 +66,8 @@ body() {
     echo "- Each model's rows came from the 07 notebook's command with PROCESSES=2; several binaries and two hosts wrote them,"
     echo "  with the same numbers where compared (provenance.md names them). Small models: a ranking here need not transfer to 7-8B."
     echo
-    model_section smollm2 "SmolLM2 135M Instruct" "$LAB"
-    model_section gemma3 "Gemma 3 270M" "$LAB/gemma-3-270m-q4_k_m"
+    model_section smollm2 "SmolLM2 135M Instruct" "$LAB" || return 1
+    model_section gemma3 "Gemma 3 270M" "$LAB/gemma-3-270m-q4_k_m" || return 1
 }
 MODEL_FILE="$(BIASPROBE_MODEL=smollm2 "$BP" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"])')"
 MODEL_NAME="SmolLM2 135M Instruct (and Gemma 3 270M: its file and hash in its section)"

@@ -206,18 +206,18 @@ void cq_attn_pv(const float *p, int ldp, int g, int n, const float *v, int d, fl
     pv_scalar(p, ldp, g, n, v, d, o, accumulate);
 }
 
-void cq_attn_pv_rows(const float *p, int ldp, int m, int n, const float *v, int d, float *o, int ldo, int accumulate) {
+int cq_attn_pv_rows(const float *p, int ldp, int m, int n, const float *v, int d, float *o, int ldo, int accumulate) {
+    if (d % 16 != 0 || cq_kernel() == CQ_KERNEL_NONE) return -1;   // the caller keeps sgemm
+    if (n == 0) {
+        if (!accumulate) for (int i = 0; i < m; i++) memset(o + (size_t)i * ldo, 0, (size_t)d * sizeof(float));
+        return 0;
+    }
 #if CQ_X86
-    if (d % 16 == 0) switch (cq_kernel()) {
-        case CQ_KERNEL_AVX512VNNI: attn_pv_rows_vnni(p, ldp, m, n, v, d, o, ldo, accumulate); return;
-        case CQ_KERNEL_AVX2: attn_pv_rows_avx2(p, ldp, m, n, v, d, o, ldo, accumulate); return;
+    switch (cq_kernel()) {
+        case CQ_KERNEL_AVX512VNNI: attn_pv_rows_vnni(p, ldp, m, n, v, d, o, ldo, accumulate); return 0;
+        case CQ_KERNEL_AVX2: attn_pv_rows_avx2(p, ldp, m, n, v, d, o, ldo, accumulate); return 0;
         default: break;
     }
 #endif
-    for (int i = 0; i < m; i++)
-        for (int e = 0; e < d; e++) {
-            float a = accumulate ? o[(size_t)i * ldo + e] : 0;
-            for (int j = 0; j < n; j++) a = fmaf(p[(size_t)i * ldp + j], v[(size_t)j * d + e], a);
-            o[(size_t)i * ldo + e] = a;
-        }
+    return -1;
 }

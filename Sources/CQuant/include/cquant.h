@@ -62,8 +62,10 @@ void cq_attn_scores(const float *q, int g, int d, const float *k, int n, float s
 /// o[h*d + e] (+)= sum_j p[h*ldp + j] * v[j*d + e] for h < g, e < d.
 void cq_attn_pv(const float *p, int ldp, int g, int n, const float *v, int d, float *o, int accumulate);
 /// Prefill blocks: o[i*ldo + e] (+)= sum_j p[i*ldp + j] * v[j*d + e] for i < m, e < d, each (i, e)
-/// one fused multiply-add chain over j in order (the sums of `cq_attn_pv`'s 64-lane path, bit for bit).
-void cq_attn_pv_rows(const float *p, int ldp, int m, int n, const float *v, int d, float *o, int ldo, int accumulate);
+/// one fused multiply-add chain over j in order (for d a multiple of 64, the sums of `cq_attn_pv`'s
+/// 64-lane path bit for bit). Returns 0, or -1 having done nothing when d is not a multiple of 16 or
+/// no SIMD kernel runs on this CPU (the caller then uses sgemm).
+int cq_attn_pv_rows(const float *p, int ldp, int m, int n, const float *v, int d, float *o, int ldo, int accumulate);
 
 #ifdef __cplusplus
 }

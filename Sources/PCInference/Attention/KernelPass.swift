@@ -219,7 +219,7 @@ struct KernelPass: @unchecked Sendable {
 
     /// O [M, d] = P V, accumulated over the slices: decode rows through `cq_attn_pv`, blocks of
     /// rows through `cq_attn_pv_rows` (P read in place, not packed as sgemm would; sgemm stays
-    /// for a head size that is not a multiple of 16).
+    /// for a head size that is not a multiple of 16 and on CPUs without AVX2).
     /// `first`: whether O is still to be started (false when `SharedKeyRows` began it).
     func multiplyValues(_ t: Tile, _ s: AttentionKernel.Scratch, fromSlice: Int = 0, first start: Bool = true) {
         let nK = t.nK, ks = t.it.keyStart
@@ -230,9 +230,9 @@ struct KernelPass: @unchecked Sendable {
             let vp = sl.block.values(layer: layer, head: t.it.g) + (sl.start + lo - off) * d
             if t.Bc == 1 {
                 cq_attn_pv(s.scores + (lo - ks), Int32(nK), Int32(t.M), Int32(hi - lo), vp, Int32(d), s.o, first ? 0 : 1)
-            } else if d % 16 == 0 {
-                cq_attn_pv_rows(s.scores + (lo - ks), Int32(nK), Int32(t.M), Int32(hi - lo), vp, Int32(d), s.o, Int32(d), first ? 0 : 1)
-            } else {
+            } else if cq_attn_pv_rows(s.scores + (lo - ks), Int32(nK), Int32(t.M), Int32(hi - lo), vp, Int32(d), s.o, Int32(d),
+                                      first ? 0 : 1) != 0 {
+                // Declined (no SIMD kernel on this CPU, or d not a multiple of 16): sgemm.
                 BLAS.gemm(m: t.M, n: d, k: hi - lo, a: s.scores + (lo - ks), lda: nK,
                           b: vp, ldb: d, bTransposed: false, c: s.o, ldc: d, beta: first ? 0 : 1)
             }

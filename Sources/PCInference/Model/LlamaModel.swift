@@ -157,6 +157,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// positions; the keys count as present from here on (the kernel reads keys only up to each
     /// row's own, layer by layer).
     private func appendTarget(_ cache: KVCache, positions: ArraySlice<Int>, rows: Range<Int>, layout: AttentionLayout) -> ForwardPass.Target {
+        precondition(positions.count == rows.count)
         let firstKey = cache.count, block = cache.reserve(rows.count), blockStart = block.count
         cache.commitAppend(rows.count)
         for (i, p) in positions.enumerated() { block.positions[blockStart + i] = Int32(truncatingIfNeeded: p) }
