@@ -28,11 +28,13 @@ for f in sys.argv[1:]:
 print(len(seen))
 PY
 }
+# model_file TAG: the GGUF file a model name resolves to (`info --json`).
+model_file() { BIASPROBE_MODEL="$1" "$BP" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"])'; }
 # model_section TAG NAME DIR: one model's section, saying which rows are still missing.
 model_section() {
     local tag="$1" name="$2" dir="$3" files=() kv pc file link
     kv=$(count "$dir"/kvpress.part-*.jsonl) pc=$(count "$dir"/parallelcomp.part-*.jsonl)
-    file=$(BIASPROBE_MODEL="$tag" "$BP" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"])') || return 1
+    file=$(model_file "$tag") || return 1
     local kv_want=$((4 * KV_EXAMPLES)) pc_want=$((4 * PC_EXAMPLES))
     echo "## $name (kvpress setting $kv of $kv_want examples, ParallelComp setting $pc of $pc_want)"
     echo
@@ -69,6 +71,6 @@ body() {
     model_section smollm2 "SmolLM2 135M Instruct" "$LAB" || return 1
     model_section gemma3 "Gemma 3 270M" "$LAB/gemma-3-270m-q4_k_m" || return 1
 }
-MODEL_FILE="$(BIASPROBE_MODEL=smollm2 "$BP" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"])')"
+MODEL_FILE="$(model_file smollm2)"
 MODEL_NAME="SmolLM2 135M Instruct (and Gemma 3 270M: its file and hash in its section)"
 report "$LAB/report.md" body

@@ -25,7 +25,7 @@ final class PrefillValueRowsTests: XCTestCase {
                     // The keys in two calls, the second accumulating: the same bits as one call.
                     var split = start
                     let cut = n / 3
-                    cq_attn_pv_rows(P, Int32(ldp), Int32(m), Int32(cut), V, Int32(d), &split, Int32(ldo), accumulate ? 1 : 0)
+                    _ = cq_attn_pv_rows(P, Int32(ldp), Int32(m), Int32(cut), V, Int32(d), &split, Int32(ldo), accumulate ? 1 : 0)
                     P.withUnsafeBufferPointer { pp in V.withUnsafeBufferPointer { vp in
                         _ = cq_attn_pv_rows(pp.baseAddress! + cut, Int32(ldp), Int32(m), Int32(n - cut), vp.baseAddress! + cut * d, Int32(d),
                                             &split, Int32(ldo), 1)
